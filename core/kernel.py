@@ -1,0 +1,102 @@
+"""Provides KernelInterface: the only way core/ changes a host's kernel state.
+
+LiveKernel writes the real sysfs (each write in a thread with a timeout, because an unbind
+blocks for as long as the driver's remove() does) and runs modprobe. The simulated kernel
+(core.simkernel) implements the same interface over a host tree.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Protocol
+
+from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
+from core.hostpaths import HostPaths
+
+DEFAULT_WRITE_TIMEOUT = 10.0
+"""Seconds a single sysfs write may take before it is reported and abandoned."""
+
+
+class KernelInterface(Protocol):
+    """Writes to kernel attributes and loads modules."""
+
+    paths: HostPaths
+
+    def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
+        """Write `value` to the attribute at `path` (a path under paths.root).
+
+        Raises:
+            SysfsWriteError: the kernel refused the write (carries errno).
+            SysfsTimeoutError: the write did not return in time; it was abandoned.
+        """
+        ...
+
+    def load_module(self, name: str) -> None:
+        """Load a kernel module (e.g. "vfio-pci"). Raises VfioError when it cannot be loaded."""
+        ...
+
+
+class LiveKernel:
+    """The running kernel. Only ever used when the host root is "/"."""
+
+    def __init__(self, paths: HostPaths) -> None:
+        self.paths = paths
+
+    def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
+        result: list[BaseException | None] = []
+
+        def work() -> None:
+            try:
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.write(fd, value.encode())
+                finally:
+                    os.close(fd)
+                result.append(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                result.append(exc)
+
+        # A daemon thread: if the kernel never returns, the process can still exit.
+        worker = threading.Thread(target=work, name=f"sysfs-write {path.name}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            raise SysfsTimeoutError(self.paths.display(path), value, timeout)
+        exc = result[0] if result else None
+        if isinstance(exc, OSError):
+            raise SysfsWriteError(self.paths.display(path), value, exc.errno or errno.EIO,
+                                  exc.strerror or str(exc))
+        if exc is not None:
+            raise exc
+
+    def load_module(self, name: str) -> None:
+        modprobe = shutil.which("modprobe") or "/sbin/modprobe"
+        try:
+            proc = subprocess.run([modprobe, name], capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise VfioError(f"cannot run modprobe {name}: {exc}", fix="install kmod") from None
+        if proc.returncode != 0:
+            raise VfioError(f"modprobe {name} failed: {proc.stderr.strip() or proc.returncode}",
+                            fix=f"is {name} blacklisted? grep -r {name.replace('-', '_')} /etc/modprobe.d")
+
+
+class ReadOnlyKernel:
+    """A host tree that is not simulated and not this machine: writes are refused."""
+
+    def __init__(self, paths: HostPaths) -> None:
+        self.paths = paths
+
+    def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
+        raise VfioError(
+            f"refusing to write {self.paths.display(path)}: the host at {self.paths.root} is a plain tree,"
+            " not a simulated host",
+            fix="create a writable simulated host with `vfio-tui sim-host DIR --demo|--from FILE.json`",
+        )
+
+    def load_module(self, name: str) -> None:
+        raise VfioError(f"cannot load {name} on a plain host tree at {self.paths.root}")

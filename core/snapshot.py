@@ -1,0 +1,424 @@
+"""Provides recorded hosts: load and check a `vfio-lab-sysfs-snapshot/1` file, record one, and
+materialize one into a directory tree that behaves like the host's /sys, /dev and /proc.
+
+The format is the lab's (../shared/lab/REPORT.md, "Fixture format"). vfio-tui adds an
+optional top-level "vfio_tui" object (host usage facts and small files such as
+/etc/default/grub); readers of the lab format ignore it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any, Final
+
+from core.address import PciAddress
+from core.errors import HostDataError
+from core.hostpaths import HostPaths
+
+SNAPSHOT_SCHEMA: Final = "vfio-lab-sysfs-snapshot/1"
+SIM_METADATA: Final = ".vfio-tui-sim.json"
+"""Marks a tree as a simulated host; holds the simulated kernel's state (driver id tables...)."""
+
+_DEVICE_ATTRS: Final = (
+    "vendor", "device", "subsystem_vendor", "subsystem_device", "class", "revision",
+    "driver_override", "modalias", "irq", "numa_node", "enable", "local_cpulist",
+    "d3cold_allowed", "power_state", "reset_method", "current_link_speed",
+    "current_link_width", "max_link_speed", "max_link_width", "secondary_bus_number",
+    "subordinate_bus_number", "sriov_totalvfs", "sriov_numvfs", "boot_vga", "msi_bus",
+    "broken_parity_status",
+)
+_DRIVER_FILES: Final = ("bind", "unbind", "new_id", "remove_id", "uevent")
+
+
+def load_snapshot(path: Path) -> dict[str, Any]:
+    """Read and check a recorded host.
+
+    Raises:
+        HostDataError: unreadable, not JSON, not this format, or inconsistent.
+    """
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise HostDataError(f"cannot read recorded host: {exc.strerror}", path=str(path)) from None
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HostDataError(
+            f"not a JSON file ({type(exc).__name__}: {exc})"[:200], path=str(path),
+            fix="was the file truncated? record it again with `vfio-tui snapshot OUT.json`",
+        ) from None
+    check_snapshot(data, str(path))
+    return data  # type: ignore[no-any-return]
+
+
+def check_snapshot(data: object, where: str = "snapshot") -> None:
+    """Raise HostDataError unless `data` is a usable recorded host."""
+
+    def bad(what: str) -> HostDataError:
+        return HostDataError(f"not a usable recorded host: {what}", path=where)
+
+    if not isinstance(data, dict):
+        raise bad("the top level is not an object")
+    if data.get("schema") != SNAPSHOT_SCHEMA:
+        raise bad(f"schema is {data.get('schema')!r}, expected {SNAPSHOT_SCHEMA!r}")
+    devices = data.get("pci_devices")
+    if not isinstance(devices, list):
+        raise bad("no pci_devices list")
+    seen: set[str] = set()
+    for i, dev in enumerate(devices):
+        if not isinstance(dev, dict):
+            raise bad(f"pci_devices[{i}] is not an object")
+        addr = dev.get("address")
+        if not isinstance(addr, str) or PciAddress.try_parse(addr) is None or addr != str(PciAddress.parse(addr)):
+            raise bad(f"pci_devices[{i}] has a bad address {addr!r}")
+        if addr in seen:
+            raise bad(f"device {addr} appears twice")
+        seen.add(addr)
+        cfg = dev.get("config_hex")
+        if not isinstance(cfg, str):
+            raise bad(f"device {addr} has no config_hex")
+        try:
+            raw = bytes.fromhex(cfg)
+        except ValueError:
+            raise bad(f"device {addr} has a config_hex that is not hex") from None
+        if len(raw) < 16:
+            raise bad(f"device {addr} has only {len(raw)} bytes of config space")
+        grp = dev.get("iommu_group")
+        if grp is not None and (not isinstance(grp, int) or isinstance(grp, bool) or grp < 0):
+            raise bad(f"device {addr} has a bad iommu_group {grp!r}")
+        drv = dev.get("driver")
+        if drv is not None and (not isinstance(drv, str) or "/" in drv or not drv):
+            raise bad(f"device {addr} has a bad driver {drv!r}")
+        sp = dev.get("sysfs_path")
+        if not isinstance(sp, str) or not sp.startswith("/devices/") or ".." in sp.split("/"):
+            raise bad(f"device {addr} has a bad sysfs_path {sp!r}")
+    groups = data.get("iommu_groups", {})
+    if not isinstance(groups, dict):
+        raise bad("iommu_groups is not an object")
+    for gid, g in groups.items():
+        if not str(gid).isdigit() or not isinstance(g, dict) or not isinstance(g.get("devices", []), list):
+            raise bad(f"iommu group {gid!r} is malformed")
+        for member in g.get("devices", []):
+            if member not in seen:
+                raise bad(f"iommu group {gid} lists {member!r}, which is not among the devices")
+    drivers = data.get("pci_drivers", {})
+    if not isinstance(drivers, dict):
+        raise bad("pci_drivers is not an object")
+    for name in drivers:
+        if not isinstance(name, str) or "/" in name or name in ("", ".", ".."):
+            raise bad(f"bad driver name {name!r}")
+
+
+def _write(path: Path, content: str | bytes, mode: int | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    if mode is not None:
+        os.chmod(path, mode)
+
+
+def _symlink(link: Path, target: str) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    os.symlink(target, link)
+
+
+def _rel(from_dir: str, to: str) -> str:
+    return os.path.relpath(to, from_dir)
+
+
+def materialize(snapshot: dict[str, Any], dest: Path) -> HostPaths:
+    """Build a host tree under `dest` from a recorded host; returns its HostPaths.
+
+    The tree is what read_inventory() and the simulated kernel work on. It is a plain
+    directory: symlinks where sysfs has symlinks, regular files for attributes and for
+    the /dev/vfio nodes (their recorded major/minor/mode go into the metadata file).
+    """
+    check_snapshot(snapshot, "snapshot")
+    paths = HostPaths(dest)
+    sysroot = "/sys"
+    devices = snapshot["pci_devices"]
+    driver_ids: dict[str, list[list[str]]] = {}
+    for dev in devices:
+        addr = dev["address"]
+        devpath = dev["sysfs_path"]  # "/devices/pci0000:00/0000:00:02.0/0000:01:00.0"
+        ddir = dest / "sys" / devpath.lstrip("/")
+        ddir.mkdir(parents=True, exist_ok=True)
+        _write(ddir / "config", bytes.fromhex(dev["config_hex"]), 0o644)
+        for attr in _DEVICE_ATTRS:
+            value = dev.get(attr)
+            if isinstance(value, str):
+                _write(ddir / attr, value + "\n")
+        if "driver_override" not in dev:
+            _write(ddir / "driver_override", "(null)\n")
+        if dev.get("has_reset_file"):
+            _write(ddir / "reset", "")
+        res = dev.get("resource")
+        if isinstance(res, list):
+            _write(ddir / "resource", "".join(f"{line}\n" for line in res))
+        listing = dev.get("sysfs_listing") or {}
+        for entry, kind in listing.items():
+            if "/" in entry or entry in (".", ".."):
+                continue
+            if kind == "dir" and entry not in ("net",):
+                (ddir / entry).mkdir(exist_ok=True)
+            elif (isinstance(kind, dict) and entry in ("iommu", "physfn")) or (
+                    isinstance(kind, dict) and entry.startswith("virtfn")):
+                _symlink(ddir / entry, str(kind["link"]))
+        for ifname in dev.get("net_interfaces", []) or []:
+            (ddir / "net" / str(ifname)).mkdir(parents=True, exist_ok=True)
+        bus_link = paths.pci_devices / addr
+        _symlink(bus_link, _rel(str(paths.pci_devices), str(dest / "sys" / devpath.lstrip("/"))))
+        grp = dev.get("iommu_group")
+        if grp is not None:
+            _symlink(ddir / "iommu_group", _rel(str(ddir), str(paths.iommu_groups / str(grp))))
+        drv = dev.get("driver")
+        if drv:
+            _symlink(ddir / "driver", _rel(str(ddir), str(paths.pci_driver(drv))))
+            _symlink(paths.pci_driver(drv) / addr, _rel(str(paths.pci_driver(drv)), str(ddir)))
+            ids = [dev.get("vendor", "0x0000")[2:], dev.get("device", "0x0000")[2:]]
+            if drv != "vfio-pci" and ids not in driver_ids.setdefault(drv, []):
+                driver_ids[drv].append(ids)
+    for name, info in (snapshot.get("pci_drivers") or {}).items():
+        ddir = paths.pci_driver(name)
+        ddir.mkdir(parents=True, exist_ok=True)
+        files = info.get("files") if isinstance(info, dict) else None
+        for f in files or _DRIVER_FILES:
+            if f == "module" or "/" in f:
+                continue
+            if not (ddir / f).exists():
+                _write(ddir / f, "")
+    for f in ("drivers_probe", "drivers_autoprobe", "rescan"):
+        _write(paths.pci_bus / f, "1\n" if f == "drivers_autoprobe" else "")
+    paths.pci_devices.mkdir(parents=True, exist_ok=True)
+    for gid, g in (snapshot.get("iommu_groups") or {}).items():
+        gdir = paths.iommu_groups / str(gid)
+        (gdir / "devices").mkdir(parents=True, exist_ok=True)
+        if isinstance(g.get("type"), str):
+            _write(gdir / "type", g["type"] + "\n")
+        if isinstance(g.get("reserved_regions"), str):
+            _write(gdir / "reserved_regions", g["reserved_regions"] + "\n")
+        for member in g.get("devices", []):
+            target = paths.pci_devices / member
+            _symlink(gdir / "devices" / member, _rel(str(gdir / "devices"), str(target.resolve())))
+    paths.iommu_groups.mkdir(parents=True, exist_ok=True)
+    for unit in snapshot.get("iommu_class") or {}:
+        if "/" in unit:
+            continue
+        vdir = dest / "sys" / "devices" / "virtual" / "iommu" / unit
+        vdir.mkdir(parents=True, exist_ok=True)
+        _symlink(paths.class_iommu / unit, _rel(str(paths.class_iommu), str(vdir)))
+    paths.class_iommu.mkdir(parents=True, exist_ok=True)
+    for module, params in (snapshot.get("modules") or {}).items():
+        mdir = paths.module(module)
+        (mdir / "parameters").mkdir(parents=True, exist_ok=True)
+        for pname, value in (params or {}).items():
+            if isinstance(value, str) and "/" not in pname:
+                _write(mdir / "parameters" / pname, value + "\n")
+    dev_vfio = snapshot.get("dev_vfio")
+    nodes: dict[str, Any] = {}
+    if isinstance(dev_vfio, dict):
+        for node, info in dev_vfio.items():
+            if "/" in node:
+                continue
+            _write(paths.dev_vfio / node, "", 0o600)
+            nodes[node] = info
+    kernel = snapshot.get("kernel")
+    if isinstance(kernel, str):
+        _write(paths.proc / "sys" / "kernel" / "osrelease", kernel + "\n")
+    cmdline = snapshot.get("cmdline")
+    if isinstance(cmdline, str):
+        _write(paths.proc / "cmdline", cmdline.rstrip("\n") + "\n")
+    extras = snapshot.get("vfio_tui") or {}
+    for fpath, content in (extras.get("files") or {}).items():
+        if isinstance(content, str) and fpath.startswith("/") and ".." not in fpath.split("/"):
+            _write(paths.under(fpath), content)
+    metadata = {
+        "schema": "vfio-tui/simhost/1",
+        "label": snapshot.get("label"),
+        "kernel": kernel,
+        "sysroot": sysroot,
+        "driver_ids": driver_ids,
+        "dev_vfio": nodes,
+        "modules_available": extras.get("modules_available",
+                                        ["vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core"]),
+        "host_extras": {k: v for k, v in extras.items() if k != "files"},
+    }
+    _write(dest / SIM_METADATA, json.dumps(metadata, indent=1, sort_keys=True) + "\n")
+    return paths
+
+
+def read_sim_metadata(paths: HostPaths) -> dict[str, Any] | None:
+    """The simulated-host metadata of a tree, or None when the tree is not simulated."""
+    meta = paths.root / SIM_METADATA
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_text(path: Path) -> str | dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return {"error": exc.strerror, "errno": exc.errno}
+    try:
+        return data.decode().rstrip("\n")
+    except UnicodeDecodeError:
+        return {"hex": data.hex()}
+
+
+def _listing(path: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return out
+    for n in names:
+        p = path / n
+        if p.is_symlink():
+            out[n] = {"link": os.readlink(p)}
+        elif p.is_dir():
+            out[n] = "dir"
+        else:
+            out[n] = "file"
+    return out
+
+
+def record_snapshot(paths: HostPaths, label: str | None = None,
+                    extras: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Record the host under `paths` in the lab format. Reads only; never writes to the host."""
+    from core.configspace import PCIE_PORT_TYPES, ConfigSpaceError, parse_config
+
+    devices: list[dict[str, Any]] = []
+    try:
+        names = sorted(os.listdir(paths.pci_devices))
+    except OSError as exc:
+        raise HostDataError(f"no PCI devices directory ({exc.strerror})",
+                            path=paths.display(paths.pci_devices)) from None
+    sysdir = str(paths.sys.resolve()) if paths.sys.exists() else str(paths.sys)
+    for name in names:
+        d = paths.pci_devices / name
+        real = os.path.realpath(d)
+        dev: dict[str, Any] = {"address": name,
+                               "sysfs_path": real[len(sysdir):] if real.startswith(sysdir) else real}
+        for attr in _DEVICE_ATTRS:
+            p = d / attr
+            if p.exists():
+                dev[attr] = _read_text(p)
+        drv = d / "driver"
+        dev["driver"] = os.path.basename(os.readlink(drv)) if drv.is_symlink() else None
+        grp = d / "iommu_group"
+        dev["iommu_group"] = int(os.path.basename(os.readlink(grp))) if grp.is_symlink() else None
+        iommu = d / "iommu"
+        dev["iommu"] = os.path.basename(os.readlink(iommu)) if iommu.is_symlink() else None
+        parent = os.path.basename(os.path.dirname(real))
+        dev["parent"] = parent if PciAddress.try_parse(parent) else None
+        dev["has_reset_file"] = (d / "reset").exists()
+        try:
+            cfg = (d / "config").read_bytes()
+        except OSError:
+            cfg = None
+        if cfg is not None:
+            dev["config_len"] = len(cfg)
+            dev["config_hex"] = cfg.hex()
+            htype = cfg[0x0E] if len(cfg) > 0x0E else 0
+            dev["header_type"] = htype & 0x7F
+            dev["multifunction"] = bool(htype & 0x80)
+            dev["is_bridge"] = (htype & 0x7F) in (1, 2)
+            try:
+                facts = parse_config(cfg)
+            except ConfigSpaceError:
+                facts = None
+            if facts is not None:
+                if facts.pcie_port_type:
+                    dev["pcie_port_type"] = facts.pcie_port_type
+                    dev["pcie_flr"] = facts.pcie_flr
+                if facts.acs_cap is not None:
+                    dev["acs_cap"] = hex(facts.acs_cap)
+                    dev["acs_ctrl"] = hex(facts.acs_ctrl or 0)
+                dev["pm_no_soft_reset"] = facts.pm_no_soft_reset
+                dev["af_flr"] = facts.af_flr
+        _ = PCIE_PORT_TYPES
+        res = _read_text(d / "resource")
+        if isinstance(res, str):
+            dev["resource"] = res.splitlines()
+        dev["sysfs_listing"] = _listing(d)
+        try:
+            dev["net_interfaces"] = sorted(os.listdir(d / "net"))
+        except OSError:
+            pass
+        devices.append(dev)
+
+    groups: dict[str, Any] = {}
+    tree: list[dict[str, Any]] = []
+    try:
+        gnames = sorted(os.listdir(paths.iommu_groups), key=lambda s: int(s) if s.isdigit() else 0)
+    except OSError:
+        gnames = []
+    for g in gnames:
+        gd = paths.iommu_groups / g
+        try:
+            members = sorted(os.listdir(gd / "devices"))
+        except OSError:
+            members = []
+        groups[g] = {
+            "devices": members,
+            "type": _read_text(gd / "type") if (gd / "type").exists() else None,
+            "reserved_regions": _read_text(gd / "reserved_regions"),
+        }
+        for m in members:
+            tree.append({"path": f"{g}/devices/{m}", "link": os.readlink(gd / "devices" / m)})
+    drivers: dict[str, Any] = {}
+    try:
+        dnames = sorted(os.listdir(paths.pci_drivers))
+    except OSError:
+        dnames = []
+    for n in dnames:
+        try:
+            ents = sorted(os.listdir(paths.pci_drivers / n))
+        except OSError:
+            continue
+        drivers[n] = {"bound": [e for e in ents if e.count(":") == 2],
+                      "files": [e for e in ents if e.count(":") != 2]}
+    mods: dict[str, Any] = {}
+    for m in ("vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core", "pci_stub", "kvm", "iommufd"):
+        md = paths.module(m)
+        if md.is_dir():
+            pd = md / "parameters"
+            mods[m] = {p: _read_text(pd / p) for p in sorted(os.listdir(pd))} if pd.is_dir() else {}
+    dev_vfio: dict[str, Any] | None = None
+    if paths.dev_vfio.is_dir():
+        dev_vfio = {}
+        for n in sorted(os.listdir(paths.dev_vfio)):
+            try:
+                st = os.stat(paths.dev_vfio / n)
+                dev_vfio[n] = {"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                               "mode": oct(st.st_mode & 0o7777), "uid": st.st_uid, "gid": st.st_gid}
+            except OSError as exc:
+                dev_vfio[n] = {"error": exc.strerror}
+    kernel = _read_text(paths.proc / "sys" / "kernel" / "osrelease")
+    snap: dict[str, Any] = {
+        "schema": SNAPSHOT_SCHEMA,
+        "label": label,
+        "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "kernel": kernel if isinstance(kernel, str) else (platform.release() if paths.is_live else None),
+        "cmdline": _read_text(paths.proc / "cmdline"),
+        "iommu_class": _listing(paths.class_iommu),
+        "modules": mods,
+        "pci_devices": devices,
+        "iommu_groups": groups,
+        "iommu_groups_tree": tree,
+        "pci_drivers": drivers,
+        "dev_vfio": dev_vfio,
+    }
+    if extras:
+        snap["vfio_tui"] = extras
+    return snap

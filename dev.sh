@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# vfio-tui developer entry point. Idempotent: the first run installs what is missing
+# (Debian packages, a venv with the project), later runs only check and go.
+#
+#   ./dev.sh demo [ARGS]   the app on the built-in demo host (no root, no libvirtd needed)
+#   ./dev.sh test          the whole suite: lint, types, unit/integration tests, then the lab stage
+#   ./dev.sh test-unit     lint, types and the tests that need no lab VM
+#   ./dev.sh test-lab      the real-kernel tests inside the VT-d lab VM (needs ../shared/lab)
+#   ./dev.sh bench         benchmark scripts (print numbers)
+#   ./dev.sh screenshots   regenerate screenshots/ from the real app
+#   ./dev.sh run ARGS      run vfio-tui with ARGS from the venv
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$(pwd)
+VENV="$HERE/.venv"
+
+# Why Debian's /usr/bin/python3 and a pip-built libvirt-python: the venv must run unchanged
+# inside the lab VM (which mounts this machine's root), and pip's libvirt-python builds against
+# Debian 12's libvirt 9.0 in seconds once libvirt-dev is there. A pyenv python may be first on PATH.
+PY=/usr/bin/python3
+BASE_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev libvirt0 hwdata pciutils kmod)
+TEST_PACKAGES=(tmux librsvg2-bin chromium libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
+               qemu-system-x86 iproute2 procps util-linux)
+
+log() { printf '[dev.sh] %s\n' "$*" >&2; }
+
+missing_packages() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+    done
+}
+
+ensure_apt() {
+    local missing
+    missing=$(missing_packages "$@")
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        log "missing Debian packages: $missing — run as root (or apt-get install them) once"
+        exit 2
+    fi
+    log "installing Debian packages: $(echo $missing)"
+    local try
+    for try in 1 2 3 4 5; do
+        if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends $missing >/tmp/vfio-tui-apt.log 2>&1; then
+            return 0
+        fi
+        log "apt-get failed (try $try; dpkg lock?), retrying in 10 s; see /tmp/vfio-tui-apt.log"
+        sleep 10
+    done
+    tail -20 /tmp/vfio-tui-apt.log >&2
+    exit 2
+}
+
+ensure_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "creating $VENV with $PY"
+        "$PY" -m venv "$VENV"
+    fi
+    local stamp want
+    want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+    stamp=$(cat "$VENV/.vfio-tui-stamp" 2>/dev/null || true)
+    if [ "$stamp" != "$want" ]; then
+        log "installing the project and its dependencies into the venv"
+        "$VENV/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null
+        "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev]'
+        echo "$want" > "$VENV/.vfio-tui-stamp"
+    fi
+}
+
+lint() {
+    log "ruff"
+    "$VENV/bin/ruff" check core tui tests bench scripts
+    log "mypy --strict core tui"
+    "$VENV/bin/mypy" --strict core tui
+}
+
+unit() {
+    lint
+    log "pytest"
+    "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+}
+
+lab() {
+    if [ ! -d ../shared/lab ]; then
+        echo "lab stage skipped: ../shared/lab is not beside this checkout"
+        return 0
+    fi
+    "$VENV/bin/python" tests/lab/run_lab.py "$@"
+}
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+    demo)
+        ensure_apt "${BASE_PACKAGES[@]}"; ensure_venv
+        exec "$VENV/bin/vfio-tui" --demo "$@" ;;
+    run)
+        ensure_apt "${BASE_PACKAGES[@]}"; ensure_venv
+        exec "$VENV/bin/vfio-tui" "$@" ;;
+    test)
+        ensure_apt "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; ensure_venv
+        unit "$@"
+        lab ;;
+    test-unit)
+        ensure_apt "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; ensure_venv
+        unit "$@" ;;
+    test-lab)
+        ensure_apt "${BASE_PACKAGES[@]}"; ensure_venv
+        lab "$@" ;;
+    lint)
+        ensure_venv; lint ;;
+    bench)
+        ensure_apt "${BASE_PACKAGES[@]}"; ensure_venv
+        for b in bench/*.py; do log "$b"; "$VENV/bin/python" "$b"; done ;;
+    screenshots)
+        ensure_apt "${BASE_PACKAGES[@]}" librsvg2-bin; ensure_venv
+        "$VENV/bin/python" scripts/screenshots.py ;;
+    *)
+        sed -n '2,12p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,74 @@
+"""Shared fixtures. Tests never touch this machine's /sys: every host is the demo host,
+a recorded host from ../shared/lab/snapshots, or a synthetic one, in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.demo_host import demo_snapshot
+from core.host import Host, HostOptions, create_sim_host, open_host
+from core.hostpaths import HostPaths
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+LAB_SNAPSHOTS = SHARED / "lab" / "snapshots"
+
+
+@pytest.fixture(autouse=True)
+def _no_live_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that forgets to pick a host must not read or write this machine's /sys."""
+    monkeypatch.setenv("VFIO_TUI_TESTING", "1")
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not beside this checkout")
+    return SHARED
+
+
+@pytest.fixture
+def lab_snapshots(shared_dir: Path) -> list[Path]:
+    files = sorted((shared_dir / "lab" / "snapshots").glob("*.json"))
+    assert files, "no lab snapshots"
+    return files
+
+
+@pytest.fixture
+def demo_host() -> Iterator[Host]:
+    """The built-in demo host, materialized in a temp dir (writable through the simulated kernel)."""
+    with open_host(HostOptions(demo=True)) as host:
+        yield host
+
+
+@pytest.fixture
+def sim_root(tmp_path: Path) -> HostPaths:
+    """A persistent simulated demo host at tmp_path/host, for `--root` runs across processes."""
+    return create_sim_host(tmp_path / "host", demo_snapshot())
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("VFIO_TUI_DEBUG", None)
+    return env
+
+
+@pytest.fixture
+def run_cli() -> object:
+    """Run `vfio-tui ARGS...` in a subprocess (this checkout's code); returns CompletedProcess."""
+
+    def run(*args: str, stdin: str | None = None, timeout: float = 60,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tui", *args], input=stdin, capture_output=True, text=True,
+            timeout=timeout, cwd=REPO_ROOT, env={**cli_env(), **(env or {})}, check=False,
+        )
+
+    return run

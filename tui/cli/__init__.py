@@ -1,0 +1,95 @@
+"""Provides main(): the `vfio-tui` command line, a thin layer over core/.
+
+With no subcommand it opens the Textual app. Every subcommand accepts the host options
+(--demo, --root DIR, --host-snapshot FILE) after its name. Exit codes: 0 ok, 1 a check
+failed, 2 bad input or an error the user can fix, 3 a plan was refused, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from core.errors import VfioError
+from tui.cli.common import add_host_options, host_options_from_args
+from tui.cli.registry import COMMANDS, load_command
+
+PROG = "vfio-tui"
+
+DESCRIPTION = """\
+Pass PCI devices (GPU, NIC, HBA, NVMe) through to libvirt/QEMU VMs with VFIO.
+
+Run with no command to open the interactive app. Try it without touching anything:
+  vfio-tui --demo                      the app on a built-in demo server
+  vfio-tui inventory --demo            IOMMU groups, bridges, drivers, ACS, reset, verdicts
+  vfio-tui inventory --json            the same for this machine, as JSON
+"""
+
+EPILOG = """\
+Every command takes the host options after its name:
+  --demo               the built-in demo host (the seed blog's host192)
+  --root DIR           a host tree (a simulated host made by `vfio-tui sim-host`, or a mounted system)
+  --host-snapshot F    a recorded host (`vfio-tui snapshot F` on any machine records one)
+Nothing is ever written to this machine unless you run a changing command on the live host,
+and then only after showing the plan.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    add_host_options(parser, top_level=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name in COMMANDS:
+        module = load_command(name)
+        sp = sub.add_parser(
+            name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
+            epilog=getattr(module, "EPILOG", None), formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        add_host_options(sp, top_level=False)
+        module.add_arguments(sp)
+        sp.set_defaults(_module=module)
+    return parser
+
+
+def _version() -> str:
+    from core import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        options = host_options_from_args(args)
+        module = getattr(args, "_module", None)
+        if module is None:
+            from tui.cli.app_launcher import launch_app
+
+            return launch_app(args, options)
+        return int(module.run(args, options))
+    except VfioError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `vfio-tui inventory | head`: the reader went away; say nothing.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter from complaining at exit
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
+        if os.environ.get("VFIO_TUI_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}"
+              " (please report it; VFIO_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 70

@@ -1,0 +1,54 @@
+"""`vfio-tui inventory`: every IOMMU group as a tree, with drivers, ACS, reset and verdicts."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.host import HostOptions, open_host
+
+HELP = "list IOMMU groups -> bridges -> devices, with what passthrough would take"
+DESCRIPTION = """\
+List every IOMMU group of the host as a tree (group -> root/switch ports and bridges ->
+functions) with ids and names, class, driver (and driver_override), ACS capability and
+control bits (SV TB RR CR UF EC DT) of ports and multifunction devices, reset methods,
+boot VGA, SR-IOV, what on the host uses each device, and a verdict per group:
+  ready     every endpoint is already on vfio-pci
+  bindable  every non-bridge member can go to vfio-pci
+  blocked   with the reason (the host uses a member, VFs enabled, chipset function, ...)
+Works without root; facts that only root can read say "needs root".
+"""
+EPILOG = """\
+examples:
+  vfio-tui inventory --demo
+  vfio-tui inventory --json | jq '.groups[] | select(.verdict=="bindable") | .id'
+  vfio-tui inventory --host-snapshot host.json --group 19
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON (schema vfio-tui/inventory/1)")
+    parser.add_argument("--group", type=int, action="append", metavar="N",
+                        help="only this group (repeatable)")
+
+
+def run(args: argparse.Namespace, options: HostOptions) -> int:
+    from core.inventory_format import format_inventory, inventory_json
+    from tui.cli.common import print_json, use_color
+
+    with open_host(options) as host:
+        inv = host.inventory()
+        if args.group:
+            from dataclasses import replace
+
+            from core.errors import InputError
+
+            missing = [g for g in args.group if g not in inv.groups]
+            if missing:
+                raise InputError(f"no IOMMU group {missing[0]} on this host"
+                                 f" (groups: {', '.join(map(str, list(inv.groups)[:30]))})")
+            inv = replace(inv, groups={g: inv.groups[g] for g in args.group})
+        if args.json:
+            print_json(inventory_json(inv, host.label))
+        else:
+            print(format_inventory(inv, host.label, color=use_color()), end="")
+    return 0

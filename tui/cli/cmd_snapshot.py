@@ -1,0 +1,56 @@
+"""`vfio-tui snapshot OUT.json`: record this host (read-only) for a bug report or for replay."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from core.host import HostOptions, open_host
+
+HELP = "record the host (read-only) as JSON that anyone can replay with --host-snapshot"
+DESCRIPTION = """\
+Record the host's PCI devices, IOMMU groups, drivers, /dev/vfio, vfio module parameters,
+kernel and command line, plus what the host uses each device for (mounts, swaps,
+addresses, routes, consoles, sessions), in the lab format vfio-lab-sysfs-snapshot/1.
+Only reads. Run it as root so that the whole config space (ACS, FLR) is recorded.
+Replay: vfio-tui inventory --host-snapshot OUT.json
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output", type=Path, metavar="OUT.json", help="file to write ('-' for stdout)")
+    parser.add_argument("--label", help="a description stored in the file")
+
+
+def run(args: argparse.Namespace, options: HostOptions) -> int:
+    from core.errors import InputError
+    from core.snapshot import record_snapshot
+
+    with open_host(options) as host:
+        extras: dict[str, object] = {}
+        try:
+            from core.usage import record_usage_extras
+        except ImportError:
+            pass
+        else:
+            extras = record_usage_extras(host)
+        snap = record_snapshot(host.paths, label=args.label or host.label, extras=extras or None)
+    text = json.dumps(snap, indent=1, sort_keys=True) + "\n"
+    if str(args.output) == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        tmp = args.output.with_name(args.output.name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, args.output)
+    except OSError as exc:
+        raise InputError(f"cannot write {args.output}: {exc.strerror}") from None
+    n = len(snap["pci_devices"])
+    print(f"recorded {n} PCI functions and {len(snap['iommu_groups'])} IOMMU groups to {args.output}",
+          file=sys.stderr)
+    if os.geteuid() != 0:
+        print("note: not root, so config space beyond 64 bytes (ACS, FLR) was not recorded", file=sys.stderr)
+    return 0

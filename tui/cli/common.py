@@ -1,0 +1,55 @@
+"""Provides the host options shared by every subcommand and small output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.host import HostOptions
+
+
+def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """--demo, --root, --host-snapshot (and --pci-ids, --as-user) on a parser.
+
+    On subcommands the defaults are suppressed so that a value given before the
+    subcommand (`vfio-tui --demo inventory`) is not overwritten.
+    """
+    d: dict[str, Any] = {} if top_level else {"default": argparse.SUPPRESS}
+    group = parser.add_argument_group("host selection")
+    group.add_argument("--demo", action="store_true", help="use the built-in demo host", **d)
+    group.add_argument("--root", type=Path, metavar="DIR",
+                       help="take /sys, /dev, /proc, /etc, /var/log, /lib/modules from DIR", **d)
+    group.add_argument("--host-snapshot", type=Path, metavar="FILE",
+                       help="replay a recorded host (vfio-lab-sysfs-snapshot/1 JSON)", **d)
+    group.add_argument("--pci-ids", type=Path, metavar="FILE", help="names database (default: system pci.ids)",
+                       **d)
+    group.add_argument("--as-user", action="store_true",
+                       help="read as a non-root user would (config space cut at 64 bytes)", **d)
+    if top_level:
+        parser.set_defaults(demo=False, root=None, host_snapshot=None, pci_ids=None, as_user=False)
+
+
+def host_options_from_args(args: argparse.Namespace) -> HostOptions:
+    options = HostOptions(
+        demo=bool(getattr(args, "demo", False)),
+        root=getattr(args, "root", None),
+        snapshot=getattr(args, "host_snapshot", None),
+        pci_ids=getattr(args, "pci_ids", None),
+        unprivileged=True if getattr(args, "as_user", False) else None,
+    )
+    options.validate()
+    return options
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+def use_color(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
