@@ -1,0 +1,129 @@
+"""Provides VfioApp, make_app() and run_app(): the Textual app over one host."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from tui.backend import Backend, HypervisorFactory
+
+if TYPE_CHECKING:
+    from core.host import Host, HostOptions
+
+HEADER_ICON = "≡"
+"""Textual's default icon (U+2B58) has no glyph in DejaVu Sans Mono, the usual SSH/console font."""
+
+ACTIONS: tuple[tuple[str, str, str], ...] = (
+    ("devices", "Devices", "The IOMMU group tree with drivers, ACS, reset and verdicts"),
+    ("passthrough", "Pass a device through", "Plan, confirm and run bind → verify → attach → start"),
+    ("checks", "Run checks", "Every passthrough prerequisite with evidence and fix"),
+    ("explain", "Explain a failure", "Paste or load a log, or pick a VM whose start failed"),
+    ("journal", "Undo / journal", "What vfio-tui changed on this host, and restore it"),
+    ("help", "Help", "Every key and screen"),
+)
+"""Every action the app offers: the command palette and the help screen list these."""
+
+
+class VfioApp(App[int]):
+    """vfio-tui: see which devices can be passed through, and pass them through safely."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "vfio-tui"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("c", "checks", "Checks"),
+        Binding("x", "explain", "Explain"),
+        Binding("u", "journal", "Undo"),
+        Binding("q", "quit", "Quit"),
+    ]
+    """Keys that work on every screen (screens add their own)."""
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__()
+        self.backend = backend
+        """Every call into core goes through this (in thread workers)."""
+        self.sub_title = backend.host.label
+
+    def on_mount(self) -> None:
+        from tui.screens.devices import DevicesScreen
+
+        self.push_screen(DevicesScreen())
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, title, help_text in ACTIONS:
+            yield SystemCommand(title, help_text, lambda a=action: self.run_action(a))
+
+    def _push_once(self, screen_type: type[Screen[Any]], make: Any) -> None:
+        if isinstance(self.screen, screen_type):
+            return
+        self.push_screen(make())
+
+    def action_devices(self) -> None:
+        from tui.screens.devices import DevicesScreen
+
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, DevicesScreen):
+            self.pop_screen()
+
+    def action_passthrough(self) -> None:
+        from tui.screens.devices import DevicesScreen
+
+        self.action_devices()
+        if isinstance(self.screen, DevicesScreen):
+            self.screen.action_passthrough()
+
+    def action_checks(self, address: str | None = None) -> None:
+        from tui.screens.checks import ChecksScreen
+
+        self._push_once(ChecksScreen, lambda: ChecksScreen(address))
+
+    def action_explain(self) -> None:
+        from tui.screens.explain import ExplainScreen
+
+        self._push_once(ExplainScreen, ExplainScreen)
+
+    def action_journal(self) -> None:
+        from tui.screens.journal import JournalScreen
+
+        self._push_once(JournalScreen, JournalScreen)
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        self._push_once(HelpScreen, HelpScreen)
+
+
+def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None,
+             backend: Backend | None = None) -> VfioApp:
+    """The app over a host; `backend` replaces the whole core layer (tests)."""
+    return VfioApp(backend or Backend(host, hypervisor_factory))
+
+
+def default_hypervisor_factory(demo: bool) -> HypervisorFactory | None:
+    """libvirt's test driver for --demo, qemu:///system otherwise (None until core.libvirt exists)."""
+    import importlib
+
+    try:
+        core_libvirt = importlib.import_module("core.libvirt")
+    except ModuleNotFoundError:
+        return None
+    opener = getattr(core_libvirt, "open_hypervisor", None)
+    if opener is None:
+        return None
+    uri = "test:///default" if demo else "qemu:///system"
+    return lambda: opener(uri, demo=demo)
+
+
+def run_app(options: HostOptions, args: argparse.Namespace | None = None) -> int:
+    """Open the host the options name and run the app until the user quits."""
+    from core.host import open_host
+
+    with open_host(options) as host:
+        app = make_app(host, hypervisor_factory=default_hypervisor_factory(options.demo))
+        result = app.run()
+    return int(result or 0)
