@@ -6,13 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fake_backend import FakeBackend
-from textual.pilot import Pilot
 
 from core.host import Host, HostOptions, open_host
 from tui.app import VfioApp, make_app
-
-SIZE = (100, 32)
-"""The terminal size of every pilot and snapshot test."""
 
 
 @pytest.fixture
@@ -29,15 +25,6 @@ def make_demo_app(host: Host) -> Callable[..., VfioApp]:
         return make_app(host, backend=FakeBackend(host, **kwargs))  # type: ignore[arg-type]
 
     return make
-
-
-async def settle(pilot: Pilot[int], app: VfioApp) -> None:
-    """Let workers finish and the screen repaint (replaces sleeps)."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import SIZE, settle
+from tui_helpers import SIZE, settle
 from fake_backend import FakeBackend
 from textual.widgets import Static
 

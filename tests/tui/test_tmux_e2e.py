@@ -1,0 +1,83 @@
+"""End to end: the real app in a real terminal (tmux), driven by keys through the wizard."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, cli_env
+
+TMUX = shutil.which("tmux")
+DEMO_APP = Path(__file__).resolve().parent / "demo_app.py"
+
+
+class Tmux:
+    """One tmux server on a private socket with one 80x24 window (the SSH minimum the app supports)."""
+
+    def __init__(self, socket_name: str) -> None:
+        self.socket = socket_name
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([str(TMUX), "-L", self.socket, *args], capture_output=True, text=True,
+                              check=True, timeout=20).stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            self.run("send-keys", "-t", "app", key)
+            time.sleep(0.15)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "app")
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.25)
+        raise AssertionError(f"{text!r} never appeared; the terminal shows:\n{screen}")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    if TMUX is None:
+        pytest.skip("needs tmux (dev.sh installs it)")
+    t = Tmux(f"vfio-tui-test-{tmp_path.name}")
+    env = cli_env()
+    exports = " ".join(f"{k}='{env[k]}'" for k in ("PYTHONPATH",))
+    t.run("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
+          f"cd {REPO_ROOT} && env {exports} TERM=xterm-256color {sys.executable} {DEMO_APP}; "
+          "echo APP-EXITED $?; sleep 30")
+    try:
+        yield t
+    finally:
+        subprocess.run([str(TMUX), "-L", t.socket, "kill-server"], capture_output=True, check=False)
+
+
+@pytest.mark.slow
+def test_wizard_in_a_real_terminal(tmux: Tmux) -> None:
+    tmux.wait_for("Group 13")
+    tmux.keys("/")
+    tmux.keys(*"82576", "Enter")
+    tmux.wait_for("02:00.1")
+    tmux.keys("Down", "p")
+    tmux.wait_for("Pick a VM")
+    tmux.wait_for("vfio_test")
+    tmux.keys("Down", "Enter")
+    plan = tmux.wait_for("Press y to review")
+    assert "vfio_test" in plan and "igb -> vfio-pci" in plan
+    tmux.keys("y")
+    tmux.wait_for("Change this host?")
+    tmux.keys("y")
+    done = tmux.wait_for("Done.", timeout=60)
+    assert "Start the VM" in done and "✓" in done
+    tmux.keys("q")
+    tmux.wait_for("APP-EXITED 0")
