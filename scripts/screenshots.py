@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Writes screenshots/ (SVG + PNG) of every screen of the real app on the demo host.
+
+Runs the app headless (`run_test()` + `save_screenshot()`), then renders each SVG with
+`rsvg-convert -w 1600 -b white` (librsvg2-bin): it keeps monospace columns aligned, which
+cairosvg does not. Until core's binding and libvirt parts exist, host-changing steps are
+answered by the scripted backend of tests/tui/fake_backend.py (the script says so).
+
+    python scripts/screenshots.py [OUTDIR]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "tui"))
+
+from core.address import PciAddress  # noqa: E402
+from core.host import Host, HostOptions, open_host  # noqa: E402
+from tui.app import VfioApp, default_hypervisor_factory, make_app  # noqa: E402
+from tui.screens.devices import DevicesScreen  # noqa: E402
+from tui.widgets.iommu_tree import NodeRef  # noqa: E402
+
+Step = str | tuple[str, ...]
+SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = [
+    ("01-devices", "Device tree: group 8 open, detail of a port-less-ACS group", (120, 36), {}, ["0000:03:00.0"]),
+    ("02-devices-80x24", "The main screen at 80x24", (80, 24), {}, ["0000:02:00.0"]),
+    ("03-filter", "Filter `/ igb`, bridges hidden", (120, 36), {}, [("slash", *"igb", "enter", "b")]),
+    ("04-wizard-plan", "Wizard: VM list and the plan", (120, 36), {}, ["0000:02:00.0", ("p",), ("down", "enter")]),
+    ("05-confirm", "The confirm step", (120, 36), {}, ["0000:02:00.0", ("p",), ("down", "enter"), ("y",)]),
+    ("06-run-success", "Live steps, then the summary", (120, 36), {},
+     ["0000:02:00.0", ("p",), ("down", "enter"), ("y", "y")]),
+    ("07-run-failure", "A failed start with its explanation", (120, 36), {"fail_at": "start"},
+     ["0000:02:00.0", ("p",), ("down", "enter"), ("y", "y")]),
+    ("08-checks", "Checks", (120, 36), {}, [("c",)]),
+    ("09-explain", "Explain a VM log", (120, 36), {}, [("x",), ("tab", *"/var/log/libvirt/qemu/vfio_test.log",
+                                                               "enter")]),
+    ("10-journal", "Undo / journal", (120, 36), {}, ["0000:0b:00.0", ("p",), ("enter",), ("y", "y"), ("escape", "u")]),
+    ("11-help", "Help", (120, 36), {}, [("question_mark",)]),
+]
+
+
+def core_complete() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("core.binding", "core.libvirt", "core.checks",
+                                                                  "core.explain"))
+
+
+def build_app(host: Host, fake_options: dict[str, Any]) -> VfioApp:
+    if core_complete() and not fake_options:
+        return make_app(host, hypervisor_factory=default_hypervisor_factory(True))
+    from fake_backend import FakeBackend
+
+    return make_app(host, backend=FakeBackend(host, **fake_options))
+
+
+async def settle(app: VfioApp, pilot: Any) -> None:
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+
+
+async def shoot(name: str, size: tuple[int, int], fake: dict[str, Any], steps: Sequence[Step], out: Path) -> Path:
+    with open_host(HostOptions(demo=True)) as host:
+        app = build_app(host, fake)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            for step in steps:
+                if isinstance(step, str):
+                    screen = app.screen
+                    assert isinstance(screen, DevicesScreen) and screen.inventory is not None
+                    addr = PciAddress.parse(step)
+                    screen.select(NodeRef("device", screen.inventory.devices[addr].iommu_group, addr))
+                else:
+                    await pilot.press(*step)
+                await settle(app, pilot)
+            svg = out / f"{name}.svg"
+            app.save_screenshot(str(svg.name), str(out))
+    # rsvg-convert drops the non-breaking spaces that start a text run unless told to keep them.
+    svg.write_text(svg.read_text().replace("<svg ", '<svg xml:space="preserve" ', 1))
+    return svg
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0]) if argv else ROOT / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    rsvg = shutil.which("rsvg-convert")
+    if not core_complete():
+        print("note: core's binding/libvirt/checks/explain are not all present; host-changing steps use the"
+              " scripted backend (tests/tui/fake_backend.py)")
+    for name, title, size, fake, steps in SHOTS:
+        svg = asyncio.run(shoot(name, size, fake, steps, out))
+        if rsvg:
+            subprocess.run([rsvg, "-w", "1600", "-b", "white", str(svg), "-o", str(svg.with_suffix(".png"))],
+                           check=True)
+        print(f"{svg.with_suffix('.png' if rsvg else '.svg').relative_to(ROOT)}  {title}")
+    if not rsvg:
+        print("rsvg-convert missing (apt-get install librsvg2-bin): wrote SVGs only")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
