@@ -208,12 +208,11 @@ class SimulatedKernel:
             code = self._probe(meta, target, dev, driver, silent=silent)
             if code:
                 raise _Refused(code)
-        elif op == "drivers_probe":
-            if self._driver_of(dev) is None:
-                for cand in self._candidates(meta, target, dev):
-                    # Probe errors are only logged; drivers_probe itself reports success.
-                    self._probe(meta, target, dev, cand, silent=silent)
-                    break
+        elif op == "drivers_probe" and self._driver_of(dev) is None:
+            for cand in self._candidates(meta, target, dev):
+                # Probe errors are only logged; drivers_probe itself reports success.
+                self._probe(meta, target, dev, cand, silent=silent)
+                break
 
     # -- devices and drivers -----------------------------------------------------------------
     def _device_dir(self, addr: str) -> Path | None:
@@ -269,9 +268,7 @@ class SimulatedKernel:
         if driver == VFIO:
             header = (dev / "config").read_bytes()[0x0E] & 0x7F
             code = 0
-            if header != 0:  # vfio_pci_core_register_device(): only normal headers
-                code = errno.EINVAL
-            elif self._group_of(dev) is None:  # vfio_group_find_or_alloc(): no group, no noiommu
+            if header != 0 or self._group_of(dev) is None:  # vfio_pci_core_register_device(): only normal headers
                 code = errno.EINVAL
             elif _int_attr(dev / "sriov_numvfs") > 0:  # "Cannot bind to PF with SR-IOV enabled"
                 code = errno.EBUSY

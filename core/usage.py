@@ -219,7 +219,7 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
         if len(f) == 10 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo":
             routes.append({"destination": "::/0", "gateway": None, "dev": f[9]})
     local_ip_dev = {a.address.split("%")[0]: ifname for ifname, lst in addrs.items() for a in lst}
-    sessions = []
+    sessions: list[dict[str, Any]] = []
     try:
         conns = psutil.net_connections(kind="tcp")
     except (psutil.AccessDenied, OSError):
@@ -237,7 +237,7 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
         if pci and fbcon:
             consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
     displays = []
-    running = {p.info.get("name") for p in psutil.process_iter(["name"])}
+    running = {str(p.info.get("name")) for p in psutil.process_iter(["name"])}
     if running & _DISPLAY_SERVERS:
         for dev in paths.pci_devices.glob("*"):
             if _read(str(dev / "boot_vga")) == "1":

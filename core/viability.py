@@ -27,11 +27,18 @@ def kernel_before_5_19(release: str | None) -> bool:
     return (major, minor) < (5, 19)
 
 
+def binding_keeps_viable(driver: str | None, *, is_bridge: bool, on_vfio: bool, release: str | None) -> bool:
+    """Whether a member bound to `driver` lets VFIO claim its group on that kernel."""
+    if driver is None or on_vfio or driver in ("vfio-pci", "pci-stub"):
+        return True
+    if kernel_before_5_19(release):
+        return is_bridge
+    return driver == "pcieport"
+
+
 def member_keeps_viable(dev: PciDevice, release: str | None) -> bool:
     """Whether this member's binding lets VFIO claim the group on that kernel."""
-    if kernel_before_5_19(release):
-        return dev.driver is None or dev.on_vfio or dev.driver == "pci-stub" or dev.is_bridge
-    return dev.keeps_group_viable
+    return binding_keeps_viable(dev.driver, is_bridge=dev.is_bridge, on_vfio=dev.on_vfio, release=release)
 
 
 def viability_problems(members: Iterable[PciDevice], release: str | None) -> list[str]:
