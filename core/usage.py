@@ -208,7 +208,7 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
         ips = [f"{a.address.split('%')[0]}" for a in addrs.get(ifname, []) if a.family.name in ("AF_INET", "AF_INET6")]
         net[ifname] = {"pci": _last_pci(real), "addresses": ips,
                        "state": "up" if ifname in stats and stats[ifname].isup else "down"}
-    routes = []
+    routes: list[dict[str, Any]] = []
     for line in _read(str(paths.proc / "net" / "route")).splitlines()[1:]:
         f = line.split()
         if len(f) > 2 and f[1] == "00000000":
