@@ -137,7 +137,8 @@ class Journal:
     @classmethod
     def create(cls, paths: HostPaths, data: dict[str, Any]) -> Journal:
         jdir = ensure_state_dir(paths)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+        now = time.time_ns()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}-{os.getpid()}"
         journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data)
         journal.save()
         return journal

@@ -101,7 +101,7 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
         journals = load_journals(host.paths)
         plan: list[tuple[Journal | None, dict[str, dict[str, Any]]]] = []
         if wanted is None:
-            plan = [(j, j.originals) for j in journals]
+            plan = [(j, j.originals) for j in reversed(journals)]  # newest first: unwind in order
         else:
             for addr in wanted:
                 owner = next((j for j in reversed(journals) if addr in j.originals), None)
