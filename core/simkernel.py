@@ -34,6 +34,9 @@ from core.kernel import DEFAULT_WRITE_TIMEOUT
 from core.snapshot import SIM_METADATA
 
 LOCK_NAME: Final = ".vfio-tui-sim.lock"
+STATE_NAME: Final = ".vfio-tui-sim-state.json"
+#: What the simulated kernel changes at run time (the rest of the metadata is read-only).
+STATE_KEYS: Final = ("dynids", "kernel_log", "faults", "faults_fired", "open_groups", "dev_vfio")
 VFIO: Final = "vfio-pci"
 #: driver_set_override() refuses a value of PAGE_SIZE bytes or more (drivers/base/driver.c).
 MAX_OVERRIDE: Final = 4095
@@ -53,34 +56,67 @@ class SimulatedKernel:
         self.paths = paths
         self._meta_path = paths.root / SIM_METADATA
         self._lock_path = paths.root / LOCK_NAME
+        self._state_path = paths.root / STATE_NAME
+        self._static_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
 
     # -- state ---------------------------------------------------------------------------
     @contextmanager
     def _state(self) -> Iterator[dict[str, Any]]:
-        """The metadata under an exclusive lock; written back (atomically) when changed."""
+        """The metadata merged with the mutable state, under an exclusive lock.
+
+        The mutable part (STATE_KEYS) lives in a small file of its own, written back atomically
+        when it changed; the big metadata (id tables, host extras) is only read.
+        """
         with open(self._lock_path, "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            static = self._static()
             try:
-                text = self._meta_path.read_text()
-                meta: dict[str, Any] = json.loads(text)
+                text = self._state_path.read_text()
+                state: dict[str, Any] = json.loads(text)
+            except FileNotFoundError:
+                text, state = "", {}
             except (OSError, ValueError) as exc:
-                raise VfioError(f"simulated host metadata unreadable: {exc}",
-                                path=str(self._meta_path)) from None
-            yield meta
-            new = json.dumps(meta, indent=1, sort_keys=True) + "\n"
+                raise VfioError(f"simulated kernel state unreadable: {exc}", path=str(self._state_path)) from None
+            merged = dict(static)
+            for key in STATE_KEYS:
+                if key in state:
+                    merged[key] = state[key]
+                elif key in static:
+                    merged[key] = json.loads(json.dumps(static[key]))
+            yield merged
+            new = json.dumps({k: merged[k] for k in STATE_KEYS if k in merged}, separators=(",", ":"))
             if new != text:
-                tmp = self._meta_path.with_name(self._meta_path.name + ".tmp")
+                tmp = self._state_path.with_name(self._state_path.name + ".tmp")
                 tmp.write_text(new)
-                os.replace(tmp, self._meta_path)
+                os.replace(tmp, self._state_path)
+
+    def _static(self) -> dict[str, Any]:
+        try:
+            st = os.stat(self._meta_path)
+            key = (st.st_mtime_ns, st.st_size)
+            if self._static_cache is not None and self._static_cache[0] == key:
+                return self._static_cache[1]
+            data: dict[str, Any] = json.loads(self._meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise VfioError(f"simulated host metadata unreadable: {exc}", path=str(self._meta_path)) from None
+        self._static_cache = (key, data)
+        return data
 
     def metadata(self) -> dict[str, Any]:
         with self._state() as meta:
             return dict(meta)
 
     def update_metadata(self, **changes: Any) -> None:
-        """Set metadata keys (tests: faults, open_groups)."""
+        """Set metadata keys (tests: faults, open_groups; or static ones such as modules_available)."""
+        static = {k: v for k, v in changes.items() if k not in STATE_KEYS}
+        if static:
+            with open(self._lock_path, "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                data = json.loads(self._meta_path.read_text())
+                data.update(static)
+                self._meta_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
         with self._state() as meta:
-            meta.update(changes)
+            meta.update({k: v for k, v in changes.items() if k in STATE_KEYS})
 
     def kernel_log(self) -> list[str]:
         return list(self.metadata().get("kernel_log", []))
@@ -92,6 +128,14 @@ class SimulatedKernel:
         deadline = time.monotonic() + timeout
         with self._state() as meta:
             fault = _take_fault(meta, op, shown)
+            if fault is None:
+                try:
+                    self._apply(meta, op, addr_text, driver, path, value, silent=False)
+                    return
+                except _Blocked:
+                    pass
+                except _Refused as exc:
+                    raise SysfsWriteError(shown, _short(value), exc.code, os.strerror(exc.code)) from None
         if fault is not None:
             if fault.get("kill") == "before":
                 os.kill(os.getpid(), signal.SIGKILL)

@@ -47,8 +47,8 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a 0600 file atomically and durably (tmp + fsync + rename + fsync of the directory)."""
+def write_private(path: Path, text: str, *, sync_dir: bool = True) -> None:
+    """Write a 0600 file atomically and durably (tmp + fsync + rename [+ fsync of the directory])."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -57,7 +57,8 @@ def write_private(path: Path, text: str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    if sync_dir:
+        _fsync_dir(path.parent)
 
 
 def ensure_state_dir(paths: HostPaths) -> Path:
@@ -143,8 +144,8 @@ class Journal:
         journal.save()
         return journal
 
-    def save(self) -> None:
-        write_private(self.path, json.dumps(self.data, indent=1) + "\n")
+    def save(self, *, sync_dir: bool = True) -> None:
+        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir)
 
     def step(self, index: int, state: str, **extra: Any) -> None:
         """Record a step's state; "intent" is written (and fsynced) before the write is made."""
@@ -152,7 +153,9 @@ class Journal:
         while len(steps) <= index:
             steps.append({})
         steps[index].update({"state": state, "at": time.time(), **extra})
-        self.save()
+        # The file's content is fsynced every time; the directory entry exists since create(), and
+        # either version of the file leads restore to the same result (it works from the originals).
+        self.save(sync_dir=False)
 
     def mark(self, status: str) -> None:
         new = self.path.with_name(self.path.name.replace(f".{self.status}.json", f".{status}.json"))

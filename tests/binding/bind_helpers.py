@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,8 @@ import pytest
 
 from core.host import Host
 from core.hostpaths import HostPaths
-from core.snapshot import load_snapshot, record_snapshot
 from core.simkernel import SimulatedKernel
+from core.snapshot import load_snapshot, record_snapshot
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -46,4 +45,5 @@ def lab_snapshot_names() -> list[str]:
 
 
 def read_meta(paths: HostPaths) -> dict[str, Any]:
-    return json.loads((paths.root / ".vfio-tui-sim.json").read_text())  # type: ignore[no-any-return]
+    """The simulated kernel's metadata merged with its run-time state."""
+    return SimulatedKernel(paths).metadata()
