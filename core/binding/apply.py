@@ -116,10 +116,11 @@ def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, can
             try:
                 runner.run(step)
             except VfioError as exc:
-                journal.step(i, "failed", error=str(exc))
+                journal.step(i, "failed", durable=False, error=str(exc))
                 _rollback(host, runner, journal,
                           f"step {i + 1}/{len(plan.steps)} ({step.describe()}) failed: {exc.detail}")
-            journal.step(i, "done")
+        if plan.steps:
+            journal.step(len(plan.steps) - 1, "done", durable=False)
         t_verify = time.perf_counter()
         problems = verify_group(host.paths, plan.group, plan.endpoints, plan.kernel)
         verify_seconds = time.perf_counter() - t_verify

@@ -47,13 +47,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_private(path: Path, text: str, *, sync_dir: bool = True) -> None:
+def write_private(path: Path, text: str, *, sync_dir: bool = True, fsync: bool = True) -> None:
     """Write a 0600 file atomically and durably (tmp + fsync + rename [+ fsync of the directory])."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.write(fd, text.encode())
-        os.fsync(fd)
+        if fsync:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
@@ -144,18 +145,20 @@ class Journal:
         journal.save()
         return journal
 
-    def save(self, *, sync_dir: bool = True) -> None:
-        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir)
+    def save(self, *, sync_dir: bool = True, fsync: bool = True) -> None:
+        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir, fsync=fsync)
 
-    def step(self, index: int, state: str, **extra: Any) -> None:
-        """Record a step's state; "intent" is written (and fsynced) before the write is made."""
+    def step(self, index: int, state: str, *, durable: bool = True, **extra: Any) -> None:
+        """Record a step's state. "intent" is fsynced before the write is made and also marks the
+        previous step done (one fsync per step); other states need not be durable: restore works
+        from the originals, whatever the step records say."""
         steps = self.data.setdefault("steps", [])
         while len(steps) <= index:
             steps.append({})
+        if state == "intent" and index > 0 and steps[index - 1].get("state") == "intent":
+            steps[index - 1]["state"] = "done"
         steps[index].update({"state": state, "at": time.time(), **extra})
-        # The file's content is fsynced every time; the directory entry exists since create(), and
-        # either version of the file leads restore to the same result (it works from the originals).
-        self.save(sync_dir=False)
+        self.save(sync_dir=False, fsync=durable)
 
     def mark(self, status: str) -> None:
         new = self.path.with_name(self.path.name.replace(f".{self.status}.json", f".{status}.json"))
