@@ -1,9 +1,9 @@
 """Benchmark (not a test): plan + apply + verify + restore on the simulated kernel, time per step.
 
 Cases: one endpoint (the demo's 0b:00.0, alone in group 19) and a 4-function group (a synthetic
-host with a 4-port igb NIC, 01:00.0-.3, alone in its group behind an ACS root port). Also the raw sysfs sequence (the same three
-writes per function with no planning, journal or verification) for the overhead ratio; on the real
-kernel the target is <= 1.3x the raw sequence (lab issue).
+host with a 4-port igb NIC, 01:00.0-.3, alone in its group behind an ACS root port). Also the raw
+sysfs sequence (the same three writes per function with no planning, journal or verification) for
+the overhead ratio; on the real kernel the target is <= 1.3x the raw sequence (lab issue).
 
     python bench/binding.py [--rounds N]
 """
