@@ -119,6 +119,9 @@ def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, can
                 journal.step(i, "failed", durable=False, error=str(exc))
                 _rollback(host, runner, journal,
                           f"step {i + 1}/{len(plan.steps)} ({step.describe()}) failed: {exc.detail}")
+            except KeyboardInterrupt:
+                # Ctrl-C: put everything back before leaving (a kill -9 is left to `restore --all`).
+                _rollback(host, runner, journal, f"interrupted during step {i + 1}/{len(plan.steps)}")
         if plan.steps:
             journal.step(len(plan.steps) - 1, "done", durable=False)
         t_verify = time.perf_counter()

@@ -74,7 +74,7 @@ def verify_group(paths: HostPaths, group: int, endpoints: tuple[str, ...], relea
         if drv != VFIO_DRIVER:
             problems.append(f"{a} is on {drv or 'no driver'}, not vfio-pci")
     if not (paths.dev_vfio / str(group)).exists():
-        problems.append(f"/dev/vfio/{group} does not exist")
+        problems.append(f"{paths.display(paths.dev_vfio / str(group))} does not exist")
     for a in group_members(paths, group):
         drv = driver_of(paths, a)
         on_vfio = drv == VFIO_DRIVER or (drv is not None and (paths.pci_device(a) / "vfio-dev").is_dir())
