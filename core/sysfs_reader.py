@@ -46,15 +46,40 @@ def _readlink_name(path: str) -> str | None:
 
 
 def _read_config(path: str, unprivileged: bool) -> tuple[bytes, bool]:
-    """The config space bytes and whether they are the whole space."""
+    """The config space bytes and whether they are the whole space (i.e. we may read as root).
+
+    Reads the 256-byte standard space in one go and then only the extended capability
+    headers (8 bytes each, enough for ACS). On real hardware every config dword is an
+    uncached ECAM or port-I/O access, so reading all 4 KiB of thousands of functions is
+    what makes `lspci -vvv` slow; the rest of the extended space is zeros to the parser.
+    """
     fd = os.open(path, os.O_RDONLY)
     try:
-        data = os.read(fd, 64 if unprivileged else 4096)
         size = os.fstat(fd).st_size
+        head = os.pread(fd, 64 if unprivileged else 256, 0)
+        if unprivileged or len(head) <= 64:
+            return head, False
+        complete = len(head) >= min(size, 256) if size else True
+        if size <= 256 or len(head) < 256:
+            return head, complete
+        buf = bytearray(min(size, 4096))
+        buf[:256] = head
+        off = 0x100
+        seen: set[int] = set()
+        while 0x100 <= off <= len(buf) - 8 and off not in seen and len(seen) < 64:
+            seen.add(off)
+            chunk = os.pread(fd, 8, off)
+            if len(chunk) < 4:
+                complete = False
+                break
+            buf[off:off + len(chunk)] = chunk
+            hdr = int.from_bytes(chunk[:4], "little")
+            if hdr in (0, 0xFFFFFFFF):
+                break
+            off = (hdr >> 20) & 0xFFC
+        return bytes(buf), complete
     finally:
         os.close(fd)
-    complete = len(data) > 64 and len(data) >= min(size, 4096)
-    return data, complete
 
 
 _ADDRESS_RE = re.compile(r"^([0-9a-f]{4,8}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$")
@@ -192,6 +217,15 @@ def _read_device(
         data, complete = _read_config(base + "/config", unprivileged)
     except OSError as exc:
         raise HostDataError(f"cannot read config space: {exc.strerror}", path=base + "/config") from None
+    if data[:4] == b"\xff\xff\xff\xff":
+        # SR-IOV VFs read 0xffff for vendor and device id in hardware; the kernel keeps the
+        # real ids (from the PF's SR-IOV capability) in the vendor/device attributes.
+        vid, did = _read(base + "/vendor"), _read(base + "/device")
+        if vid and did and vid.startswith("0x") and did.startswith("0x"):
+            try:
+                data = int(vid, 16).to_bytes(2, "little") + int(did, 16).to_bytes(2, "little") + data[4:]
+            except (ValueError, OverflowError):
+                pass
     try:
         facts = parse_config(data, complete=complete)
     except ConfigSpaceError as exc:
