@@ -48,10 +48,7 @@ def host_options_from_args(args: argparse.Namespace) -> HostOptions:
 def print_json(data: Any) -> None:
     """Indented for a person at a terminal; compact (several times faster) for a pipe or a file."""
     # json.dumps + one write: json.dump() streams thousands of tiny writes.
-    if sys.stdout.isatty():
-        text = json.dumps(data, indent=2)
-    else:
-        text = json.dumps(data, separators=(",", ":"))
+    text = json.dumps(data, indent=2) if sys.stdout.isatty() else json.dumps(data, separators=(",", ":"))
     sys.stdout.write(text + "\n")
 
 
