@@ -273,8 +273,13 @@ class SimulatedKernel:
 
     @staticmethod
     def _ids(dev: Path) -> list[str]:
-        cfg = (dev / "config").read_bytes()[:4]
-        return [f"{int.from_bytes(cfg[0:2], 'little'):04x}", f"{int.from_bytes(cfg[2:4], 'little'):04x}"]
+        """vendor and device as the kernel matches them: the sysfs attributes (a VF's config space
+        says ffff:ffff; the kernel takes its ids from the PF's SR-IOV capability)."""
+        try:
+            return [f"{int((dev / name).read_text().strip(), 16):04x}" for name in ("vendor", "device")]
+        except (OSError, ValueError):
+            cfg = (dev / "config").read_bytes()[:4]
+            return [f"{int.from_bytes(cfg[0:2], 'little'):04x}", f"{int.from_bytes(cfg[2:4], 'little'):04x}"]
 
     @staticmethod
     def _override(dev: Path) -> str | None:
