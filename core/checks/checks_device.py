@@ -153,7 +153,8 @@ def check_boot_vga(ctx: CheckContext) -> CheckResult:
     ev = [f"/sys/bus/pci/devices/{dev.address}/boot_vga: {1 if dev.boot_vga else 0}"]
     hits = _iomem_fb_hits(ctx, dev)
     ev += hits
-    consoles = [c for c in ctx.host.extras.get("consoles", []) if isinstance(c, dict) and c.get("pci") == str(dev.address)]
+    consoles = [c for c in ctx.host.extras.get("consoles", [])
+                if isinstance(c, dict) and c.get("pci") == str(dev.address)]
     ev += [f"console: {c.get('kind')} on {c.get('fb')} ({c.get('driver')})" for c in consoles]
     fbs = ctx.read("/proc/fb").text or ""
     fw_fb = [line.strip() for line in fbs.splitlines() if _FB_NAMES.search(line)]

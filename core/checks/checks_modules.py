@@ -183,7 +183,7 @@ def check_interrupt_remapping(ctx: CheckContext) -> CheckResult:
 
 @register_fix("unsafe-interrupts-off")
 def plan_unsafe_off(ctx: CheckContext) -> FixPlan:
-    edits = []
+    edits: list[FileEdit] = []
     for _, path in _unsafe_settings(ctx):
         if path is None or any(e.path == path for e in edits):
             continue

@@ -18,6 +18,7 @@ from core.errors import VfioError
 if TYPE_CHECKING:
     from core.address import PciAddress
     from core.host import Host
+    from core.hostpaths import HostPaths
     from core.model import HostInventory
 
 #: Kernel log files, newest first; the interrupt-remapping line is printed once at boot.
@@ -57,11 +58,11 @@ class CheckContext:
     _hv_error: str | None = None
 
     @property
-    def paths(self) -> Any:
+    def paths(self) -> HostPaths:
         return self.host.paths
 
     def path(self, absolute: str) -> Path:
-        return self.host.paths.under(absolute)  # type: ignore[no-any-return]
+        return self.host.paths.under(absolute)
 
     def read(self, absolute: str, *, tail: int | None = None) -> FileRead:
         """Read a host file (cached). Never raises."""

@@ -33,7 +33,7 @@ def _sha(data: bytes | None) -> str | None:
 
 
 def config_dir(host: Host) -> Path:
-    return host.paths.state_dir / "config"  # type: ignore[no-any-return]
+    return host.paths.state_dir / "config"
 
 
 def _journal_path(host: Host) -> Path:
@@ -101,7 +101,8 @@ def find_fix(host: Host, ident: str, **check_args: Any) -> tuple[str, str]:
     for r in results:
         if ident in (r.id, r.fix_id):
             if r.fix_id is None:
-                why = "it passes" if r.status == "pass" else f"its fix is not a file edit vfio-tui can make ({r.summary})"
+                why = ("it passes" if r.status == "pass"
+                       else f"its fix is not a file edit vfio-tui can make ({r.summary})")
                 raise InputError(f"check {r.id} has nothing for --fix to apply: {why}")
             return r.id, r.fix_id
     raise InputError(f"{ident!r} does not apply to this host: no check currently offers it")
@@ -111,7 +112,7 @@ def plan_fix(host: Host, ident: str, **check_args: Any) -> FixPlan:
     """The fix as it would be applied now. Raises ConfigParseError for a file it cannot edit safely."""
     from core.checks.runner import make_context
 
-    check_id, fix_id = find_fix(host, ident, **check_args)
+    _, fix_id = find_fix(host, ident, **check_args)
     ctx = make_context(host, **check_args)
     plan = FIX_PLANNERS[fix_id](ctx)
     if not plan.edits and not plan.load_modules:
@@ -182,8 +183,9 @@ def _find_entry(entries: list[dict[str, Any]], ident: str) -> dict[str, Any]:
     for e in reversed(entries):
         if e.get("state") == "undone":
             continue
-        if ident in (e.get("id"), e.get("fix_id"), e.get("check_id")):
-            return e
+        if isinstance(e, dict) and ident in (e.get("id"), e.get("fix_id"), e.get("check_id")):
+            found: dict[str, Any] = e  # the journal's own dict: undo marks it in place
+            return found
     known = ", ".join(f"{e.get('id')} ({e.get('fix_id')})" for e in entries if e.get("state") != "undone")
     raise InputError(f"no config change {ident!r} to undo" + (f" (journal: {known})" if known else
                                                              " (vfio-tui has not changed any config file)"))
@@ -228,8 +230,8 @@ def undo_fix(host: Host, check_id: str, *, yes: bool = True) -> FixResult:
     entry["state"] = "undone"
     entry["undone_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     _write_journal(host, entries)
-    followup = tuple(f for f in entry.get("followup", []) if not f.startswith("reboot")) + ("reboot",) \
-        if any(str(f).startswith("reboot") for f in entry.get("followup", [])) else tuple(entry.get("followup", []))
+    # Undoing a command-line change needs the same regeneration and reboot as making it.
+    followup = tuple(str(f) for f in entry.get("followup", []))
     return FixResult(str(entry.get("check_id")), str(entry.get("fix_id")), True, tuple(changes), (),
                      (f"undid {entry['id']}",), followup, str(entry["id"]))
 
