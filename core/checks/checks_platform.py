@@ -234,6 +234,8 @@ def check_bootloader(ctx: CheckContext) -> CheckResult:
         return cannot_tell(cid, title, bl.problem, evidence=bl.evidence, status="warn",
                            fix=f"repair {bl.config} by hand (close the quote), then run the check again")
     how = f"edit {bl.config}" if bl.config else "use its command"
+    if bl.kind == "grubby":
+        how = "grubby --update-kernel=ALL --args=... (and /etc/default/grub for future kernels)"
     then = f", then {' && '.join(bl.regenerate)}" if bl.regenerate else ""
     ev = list(bl.evidence)
     if bl.config:

@@ -19,7 +19,8 @@ from core.checks.textfile import ConfigParseError, line_of
 Quoting: TypeAlias = Literal["double", "single", "bare", "empty", "mixed"]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_WORD_END = frozenset(" \t\n;&|()<>")
+_WORD_END = frozenset(" \t\r\n;&|()<>")
+"""\r counts as a blank: a file saved with CRLF line ends still reads as the author meant."""
 _COMMAND_WORDS = frozenset({"then", "do", "else", "elif", "if", "while", "until", "!", "{", "export",
                             "readonly", "local"})
 #: Characters that are safe inside "..." without escaping (no expansion, no quote end).
@@ -75,10 +76,13 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
     command_start = True
     while i < n:
         c = text[i]
-        if c in " \t":
+        if c in " \t\r":
             i += 1
             continue
         if text.startswith("\\\n", i):  # a line continuation between words
+            if i + 2 >= n:
+                raise ConfigParseError("the last line ends with a backslash (continues into nothing)",
+                                       line=line_of(text, i))
             i += 2
             continue
         if c in "\n;&|(){":
@@ -131,7 +135,10 @@ def _scan_word(text: str, i: int) -> tuple[int, Quoting, str | None]:
             expands = expands or exp
             i = j
         elif c == "\\":
-            if i + 1 < n and text[i + 1] != "\n":
+            if i + 1 >= n or (i + 2 >= n and text[i + 1] == "\n"):
+                raise ConfigParseError("the last line ends with a backslash (continues into nothing)",
+                                       line=line_of(text, i))
+            if text[i + 1] != "\n":
                 parts.append(text[i + 1])
             i += 2
             kinds.append("bare")
