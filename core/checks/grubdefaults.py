@@ -24,6 +24,7 @@ _WORD_END = frozenset(" \t\r\n;&|()<>")
 _COMMAND_WORDS = frozenset({"then", "do", "else", "elif", "if", "while", "until", "!", "{", "export",
                             "readonly", "local"})
 #: Characters that are safe inside "..." without escaping (no expansion, no quote end).
+_VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 _SAFE_TOKEN = re.compile(r"[A-Za-z0-9_.,:=/+@%-]+")
 
 
@@ -42,6 +43,8 @@ class ShellAssignment:
     literal: str | None
     """The value after quote removal, or None when it expands something ($VAR, $(...), `...`)."""
     raw: str
+    template: str = ""
+    """The value after quote removal with expansions kept as written ("${GRUB_CMDLINE_LINUX} quiet")."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,14 @@ class GrubDefaults:
         return sum(1 for a in self.assignments if a.name == name)
 
     def value(self, name: str) -> str | None:
-        """The value the shell ends up with (None when unset; raw text when it expands variables)."""
-        a = self.last(name)
-        if a is None:
+        """The value the shell ends up with (None when unset). $VAR and ${VAR} are expanded from
+        earlier assignments in the file; command substitutions stay as written."""
+        if self.last(name) is None:
             return None
-        return a.literal if a.literal is not None else a.raw
+        env: dict[str, str] = {}
+        for a in self.assignments:
+            env[a.name] = _VAR_REF.sub(lambda m: env.get(m.group(1) or m.group(2), ""), a.template)
+        return env[name]
 
     def render(self) -> str:
         return self.text
@@ -97,23 +103,24 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
             m = _NAME.match(text, i)
             if m is not None:
                 vstart = m.end()
-                vend, quoting, literal = _scan_word(text, vstart)
+                vend, quoting, template, expands = _scan_word(text, vstart)
                 assignments.append(ShellAssignment(
                     name=m.group()[:-1], start=i, value_start=vstart, value_end=vend,
-                    line=line_of(text, i), quoting=quoting, literal=literal, raw=text[vstart:vend]))
+                    line=line_of(text, i), quoting=quoting, literal=None if expands else template,
+                    raw=text[vstart:vend], template=template))
                 i = vend
                 # `A=1 B=2 cmd`: further assignments may follow on the same command.
                 continue
         start = i
-        i, _, _ = _scan_word(text, i)
+        i = _scan_word(text, i)[0]
         if i == start:  # a lone special character such as '>'
             i += 1
         command_start = text[start:i] in _COMMAND_WORDS
     return GrubDefaults(text, tuple(assignments))
 
 
-def _scan_word(text: str, i: int) -> tuple[int, Quoting, str | None]:
-    """Scan one shell word from i; returns (end, quoting, literal value or None)."""
+def _scan_word(text: str, i: int) -> tuple[int, Quoting, str, bool]:
+    """Scan one shell word from i; returns (end, quoting, value with expansions as written, expands)."""
     n = len(text)
     parts: list[str] = []
     kinds: list[str] = []
@@ -148,25 +155,25 @@ def _scan_word(text: str, i: int) -> tuple[int, Quoting, str | None]:
                 raise ConfigParseError("a backquote (`) is opened here and never closed", line=line_of(text, i))
             expands = True
             kinds.append("bare")
+            parts.append(text[i:j + 1])
             i = j + 1
         elif c == "$":
             expands = True
             kinds.append("bare")
-            if text.startswith("$(", i):
-                i = _scan_parens(text, i + 1)
-            else:
-                i += 1
+            j = _scan_parens(text, i + 1) if text.startswith("$(", i) else i + 1
+            parts.append(text[i:j])
+            i = j
         else:
             parts.append(c)
             kinds.append("bare")
             i += 1
     end = min(i, n)
     if not kinds:
-        return end, "empty", ""
+        return end, "empty", "", False
     distinct = set(kinds)
     quoting: Quoting = kinds[0] if len(distinct) == 1 and len(kinds) == 1 else (  # type: ignore[assignment]
         "bare" if distinct == {"bare"} else "mixed")
-    return end, quoting, None if expands else "".join(parts)
+    return end, quoting, "".join(parts), expands
 
 
 def _scan_double(text: str, i: int) -> tuple[int, str, bool]:
@@ -190,13 +197,16 @@ def _scan_double(text: str, i: int) -> tuple[int, str, bool]:
         if c == "$":
             expands = True
             if text.startswith("$(", j):
-                j = _scan_parens(text, j + 1)
+                k = _scan_parens(text, j + 1)
+                out.append(text[j:k])
+                j = k
                 continue
         if c == "`":
             expands = True
             k = text.find("`", j + 1)
             if k < 0:
                 break
+            out.append(text[j:k + 1])
             j = k + 1
             continue
         out.append(c)
