@@ -103,7 +103,8 @@ def check_iommu_firmware(ctx: CheckContext) -> CheckResult:
 def check_iommu_kernel(ctx: CheckContext) -> CheckResult:
     cid, title = "iommu-kernel", "IOMMU enabled in the kernel (groups exist)"
     units, groups = iommu_units_and_groups(ctx)
-    ev: tuple[str, ...] = (f"/sys/class/iommu: {' '.join(units) if units else '(empty)' if units is not None else 'missing'}",
+    listed = " ".join(units) if units else "(empty)" if units is not None else "missing"
+    ev: tuple[str, ...] = (f"/sys/class/iommu: {listed}",
           f"/sys/kernel/iommu_groups: {len(groups)} groups" if groups is not None
           else "/sys/kernel/iommu_groups: missing")
     noiommu = ctx.attr("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode")

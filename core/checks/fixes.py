@@ -101,6 +101,8 @@ def find_fix(host: Host, ident: str, **check_args: Any) -> tuple[str, str]:
     for r in results:
         if ident in (r.id, r.fix_id):
             if r.fix_id is None:
+                if r.summary.startswith("cannot tell"):
+                    raise InputError(f"refusing to fix {r.id}: {r.summary}", fix=r.fix)
                 why = ("it passes" if r.status == "pass"
                        else f"its fix is not a file edit vfio-tui can make ({r.summary})")
                 raise InputError(f"check {r.id} has nothing for --fix to apply: {why}")

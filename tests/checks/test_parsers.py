@@ -76,7 +76,7 @@ def test_grub_remove_param() -> None:
     assert remove_kernel_param(doc, "A", "amd_iommu=on") == 'A="quiet"\nB=1\n'
 
 
-grub_text = st.text(alphabet=st.sampled_from(list("GRUB_CMDLINE_LINUX=\"' \\\n\t#$()`;abc=x&|") + ["\r", "é"]),
+grub_text = st.text(alphabet=st.sampled_from([*"GRUB_CMDLINE_LINUX=\"' \\\n\t#$()`;abc=x&|", "\r", "é"]),
                     max_size=120)
 
 
