@@ -40,7 +40,14 @@ def hypervisor_versions(hv: Any) -> dict[str, str]:
             return {str(k): _fmt_version(v) for k, v in value.items()}
     conn = getattr(hv, "conn", None) or getattr(hv, "connection", None) or hv
     out: dict[str, str] = {}
-    for key, meth in (("libvirt", "getLibVersion"), ("qemu", "getVersion"), ("uri", "getURI")):
+    driver = "hypervisor"
+    get_type = getattr(conn, "getType", None)
+    if callable(get_type):
+        try:
+            driver = str(get_type()).lower()
+        except Exception:  # noqa: BLE001 - libvirt.libvirtError; libvirt is not imported here
+            pass
+    for key, meth in (("libvirt", "getLibVersion"), (driver, "getVersion"), ("uri", "getURI")):
         m = getattr(conn, meth, None)
         if callable(m):
             try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.checks.textfile import decode
-from core.errors import VfioError
+from core.errors import InputError, VfioError
 
 if TYPE_CHECKING:
     from core.address import PciAddress
@@ -165,6 +165,10 @@ class CheckContext:
         if self.hypervisor is not None or self._hv_tried:
             return self.hypervisor, self._hv_error
         self._hv_tried = True
+        if self.connect_uri is None and self.host.simulated and self.host.kind != "demo":
+            # The local daemon manages this machine's VMs, not those of a recorded host.
+            self._hv_error = "a recorded host has no libvirt connection (give --connect URI for one)"
+            return None, self._hv_error
         try:
             from core import libvirt as core_libvirt  # type: ignore[attr-defined]
         except ImportError:
@@ -176,6 +180,8 @@ class CheckContext:
             return None, self._hv_error
         try:
             self.hypervisor = opener(self.connect_uri, demo=self.host.kind == "demo")
+        except InputError:
+            raise  # a malformed --connect URI is bad input (exit 2), not a finding
         except VfioError as exc:
             self._hv_error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a broken connection must not stop the other checks

@@ -199,3 +199,36 @@ def test_modules_missing_offers_fix(etc_host: Callable[..., Host]) -> None:
         shutil.rmtree(host.paths.module(m), ignore_errors=True)
     r = by_id(run_checks(host))["vfio-modules"]
     assert r.status == "fail" and r.fix_id == "vfio-modules" and "modules-load.d/vfio.conf" in r.fix
+
+
+def _test_driver() -> object:
+    libvirt = pytest.importorskip("libvirt")
+    libvirt.registerErrorHandler(lambda *_: None, None)
+    return libvirt.open("test:///default")
+
+
+def test_libvirt_and_vm_checks_through_a_real_libvirt_connection(demo_host: Host) -> None:
+    conn = _test_driver()
+    r = by_id(run_checks(demo_host, vm="test", hypervisor=conn))
+    assert r["libvirt"].status == "pass"
+    assert "libvirt 9." in r["libvirt"].summary or "libvirt" in r["libvirt"].summary
+    assert any(e.startswith("hypervisor: uri test:///default") for e in r["libvirt"].evidence)
+    assert r["vm-memlock"].status == "pass" and "memory 8.0 GiB" in r["vm-memlock"].evidence[0]
+    assert r["vm-machine"].summary.startswith("cannot tell")  # the test domain names no machine type
+    with pytest.raises(InputError):
+        run_checks(demo_host, vm="no-such-vm", hypervisor=conn)
+
+
+def test_running_qemu_memlock_limit_is_read(etc_host: Callable[..., Host]) -> None:
+    host = etc_host({"/run/libvirt/qemu/vfio_test.pid": "4242\n",
+                     "/proc/4242/limits": "Limit                     Soft Limit           Hard Limit           Units\n"
+                                          "Max locked memory         65536                65536                bytes\n"})
+    r = by_id(run_checks(host, vm="vfio_test"))["vm-memlock"]
+    assert r.status == "fail" and "RLIMIT_MEMLOCK" in r.summary
+    assert any("/proc/4242/limits" in e for e in r.evidence)
+
+
+def test_recorded_host_does_not_borrow_this_machines_libvirt(shared_dir: Path) -> None:
+    with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/q35-viommu.json")) as host:
+        r = by_id(run_checks(host, only=("libvirt",)))["libvirt"]
+    assert r.status == "n/a" and "--connect" in r.summary
