@@ -63,23 +63,39 @@ def _grub_regenerate(ctx: CheckContext) -> str:
     return "grub-mkconfig -o /boot/grub/grub.cfg"
 
 
-def read_grub(ctx: CheckContext) -> tuple[GrubDefaults | None, str | None]:
-    r = ctx.read(GRUB_DEFAULTS)
-    if r.text is None:
-        return None, f"{GRUB_DEFAULTS}: {r.error}"
-    try:
-        return parse_grub_defaults(r.text), None
-    except ConfigParseError as exc:
-        return None, f"{GRUB_DEFAULTS} {exc.detail}"
+def read_grub(ctx: CheckContext) -> tuple[list[tuple[str, GrubDefaults]], str | None]:
+    """/etc/default/grub and /etc/default/grub.d/*.cfg (the order grub-mkconfig sources them), parsed."""
+    names = [GRUB_DEFAULTS] + [f"{GRUB_DEFAULTS}.d/{n}" for n in ctx.listdir(f"{GRUB_DEFAULTS}.d") or []
+                               if n.endswith(".cfg")]
+    docs: list[tuple[str, GrubDefaults]] = []
+    for path in names:
+        r = ctx.read(path)
+        if r.text is None:
+            return docs, f"{path}: {r.error}"
+        try:
+            docs.append((path, parse_grub_defaults(r.text)))
+        except ConfigParseError as exc:
+            return docs, f"{path} {exc.detail}"
+    return docs, None
 
 
-def _grub_params(doc: GrubDefaults) -> tuple[str, ...]:
+def _grub_params(docs: list[tuple[str, GrubDefaults]]) -> tuple[str, ...]:
+    env: dict[str, str] = {}
+    for _, doc in docs:
+        env = doc.evaluate(env)
     words: list[str] = []
     for key in (GRUB_KEY, "GRUB_CMDLINE_LINUX_DEFAULT"):
-        v = doc.value(key)
-        if v:
-            words += v.split()
+        words += env.get(key, "").split()
     return tuple(words)
+
+
+def _grub_target(docs: list[tuple[str, GrubDefaults]]) -> str:
+    """The file whose GRUB_CMDLINE_LINUX assignment is the effective one (the last sourced)."""
+    target = GRUB_DEFAULTS
+    for path, doc in docs:
+        if doc.last(GRUB_KEY) is not None:
+            target = path
+    return target
 
 
 def detect_bootloader(ctx: CheckContext) -> Bootloader:
@@ -95,8 +111,9 @@ def detect_bootloader(ctx: CheckContext) -> Bootloader:
     if proxmox and has_kcmd:
         return _kernel_cmdline_loader(ctx, "proxmox", ("proxmox-boot-tool refresh",), evidence)
     if has_grub:
-        doc, problem = read_grub(ctx)
+        docs, problem = read_grub(ctx)
         evidence.append(f"{GRUB_DEFAULTS}: present")
+        evidence += [f"{path}: sourced after it" for path, _ in docs[1:]]
         grubby = (ctx.exists("/usr/sbin/grubby") or ctx.exists("/sbin/grubby")) and ctx.exists("/boot/loader/entries")
         if proxmox:
             kind: BootKind = "proxmox"
@@ -108,8 +125,8 @@ def detect_bootloader(ctx: CheckContext) -> Bootloader:
         else:
             kind = "grub"
             regen = (_grub_regenerate(ctx),)
-        return Bootloader(kind, GRUB_DEFAULTS, regen, tuple(evidence), problem,
-                          _grub_params(doc) if doc else ())
+        return Bootloader(kind, _grub_target(docs), regen, tuple(evidence), problem,
+                          _grub_params(docs) if problem is None else ())
     if has_kcmd or any(ctx.exists(p) for p in ("/boot/efi/loader/loader.conf", "/efi/loader/loader.conf",
                                                 "/boot/loader/loader.conf")):
         return _kernel_cmdline_loader(
@@ -141,7 +158,7 @@ def add_param_edit(ctx: CheckContext, bl: Bootloader, param: str) -> tuple[str, 
     if r.text is None and r.error != "not present":
         raise ConfigParseError(f"cannot read it: {r.error}", path=bl.config)
     old = r.text
-    if bl.config == GRUB_DEFAULTS:
+    if bl.config.startswith(GRUB_DEFAULTS):
         try:
             doc = parse_grub_defaults(old or "")
             return bl.config, old, add_kernel_param(doc, GRUB_KEY, param)
@@ -164,7 +181,7 @@ def param_fix_text(bl: Bootloader, param: str) -> str:
         return (f"add {param} to the kernel command line in your bootloader's configuration"
                 f" ({GRUB_DEFAULTS} + update-grub, or {KERNEL_CMDLINE} + proxmox-boot-tool refresh /"
                 " kernel-install), then reboot")
-    where = (f'{GRUB_DEFAULTS}: add {param} inside {GRUB_KEY}="..."' if bl.config == GRUB_DEFAULTS
+    where = (f'{bl.config}: add {param} inside {GRUB_KEY}="..."' if (bl.config or "").startswith(GRUB_DEFAULTS)
              else f"{KERNEL_CMDLINE}: append {param} to its single line")
     steps = [where, *bl.regenerate, "reboot"]
     return "\n".join(steps)

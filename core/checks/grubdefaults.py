@@ -66,10 +66,15 @@ class GrubDefaults:
         earlier assignments in the file; command substitutions stay as written."""
         if self.last(name) is None:
             return None
-        env: dict[str, str] = {}
+        return self.evaluate({})[name]
+
+    def evaluate(self, env: dict[str, str]) -> dict[str, str]:
+        """The variables after sourcing this file with `env` already set (grub-mkconfig sources
+        /etc/default/grub, then /etc/default/grub.d/*.cfg, in one shell)."""
+        env = dict(env)
         for a in self.assignments:
             env[a.name] = _VAR_REF.sub(lambda m: env.get(m.group(1) or m.group(2), ""), a.template)
-        return env[name]
+        return env
 
     def render(self) -> str:
         return self.text

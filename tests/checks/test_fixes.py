@@ -119,3 +119,15 @@ def test_nothing_to_fix_is_bad_input(demo_host: Host) -> None:
         apply_fix(demo_host, "iommu-cmdline")
     with pytest.raises(InputError, match="no check or fix"):
         apply_fix(demo_host, "format-disk")
+
+
+def test_grub_d_override_is_the_file_edited(etc_host: Callable[..., Host]) -> None:
+    """Ubuntu's /etc/default/grub.d/*.cfg are sourced after /etc/default/grub: the last assignment wins."""
+    host = etc_host({"/etc/default/grub": 'GRUB_CMDLINE_LINUX=""\n',
+                     "/etc/default/grub.d/50-cloudimg.cfg": 'GRUB_CMDLINE_LINUX="console=ttyS0"\n'})
+    _no_iommu(host)
+    res = apply_fix(host, "intel-iommu-on", yes=True)
+    assert [c.path for c in res.changes] == ["/etc/default/grub.d/50-cloudimg.cfg"]
+    assert host.paths.under("/etc/default/grub.d/50-cloudimg.cfg").read_text() == \
+        'GRUB_CMDLINE_LINUX="console=ttyS0 intel_iommu=on"\n'
+    assert host.paths.under("/etc/default/grub").read_text() == 'GRUB_CMDLINE_LINUX=""\n'
