@@ -175,7 +175,8 @@ def check_interrupt_remapping(ctx: CheckContext) -> CheckResult:
         return cannot_tell(cid, title, "no kernel log line about interrupt remapping was readable", evidence=tuple(ev),
                            fix="as root: dmesg | grep -e DMAR-IR -e AMD-Vi   # expect 'Enabled IRQ remapping'")
     return CheckResult(cid, title, "fail", "no interrupt remapping: vfio_iommu_type1 refuses to attach groups"
-                       " (\"No interrupt remapping support\"; QEMU: \"failed to set iommu for container\")",
+                       " (\"No interrupt remapping support\", catalog K01; QEMU: \"failed to set iommu for"
+                       " container\", E07)",
                        tuple(ev), "enable interrupt remapping in the firmware (with VT-d/AMD-Vi, x2APIC); as a last"
                        " resort, accepting the risk: echo 'options vfio_iommu_type1 allow_unsafe_interrupts=1' >"
                        " /etc/modprobe.d/vfio-unsafe.conf", notes=(trade,))

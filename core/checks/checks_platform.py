@@ -108,6 +108,14 @@ def check_iommu_kernel(ctx: CheckContext) -> CheckResult:
           f"/sys/kernel/iommu_groups: {len(groups)} groups" if groups is not None
           else "/sys/kernel/iommu_groups: missing")
     noiommu = ctx.attr("/sys/module/vfio/parameters/enable_unsafe_noiommu_mode")
+    fake = [n for n in ctx.listdir("/dev/vfio") or [] if n.startswith("noiommu-")]
+    if groups and noiommu == "Y" and not units:
+        # vfio's no-IOMMU mode creates groups of its own; they fill iommu_groups without any isolation.
+        return CheckResult(cid, title, "fail", "the groups are vfio no-IOMMU groups (catalog K11): no real IOMMU,"
+                           " and this mode cannot assign devices to VMs",
+                           (*ev, "/sys/module/vfio/parameters/enable_unsafe_noiommu_mode: Y",
+                            *(f"/dev/vfio/{n}" for n in fake)),
+                           "turn vfio.enable_unsafe_noiommu_mode off and enable the IOMMU (see iommu-firmware)")
     if groups:
         return CheckResult(cid, title, "pass", f"{len(groups)} IOMMU groups (libvirt's own test: virHostHasIOMMU)",
                            ev)
@@ -256,7 +264,8 @@ def check_cmdline_flags(ctx: CheckContext) -> CheckResult:
         key, _, value = p.partition("=")
         if key == "amd_iommu" and "on" in value.split(","):
             problems.append("amd_iommu=on does nothing: amd_iommu has no 'on' option (current kernels log"
-                            " \"AMD-Vi: Unknown option - 'on'\"); the AMD IOMMU is on whenever the IVRS table exists")
+                            " \"AMD-Vi: Unknown option - 'on'\", catalog K10); the AMD IOMMU is on whenever the"
+                            " IVRS table exists")
             fixes.append("remove amd_iommu=on from the kernel command line")
         elif key == "pcie_acs_override":
             problems.append(f"{p}: an out-of-tree patch (Arch linux-vfio, Proxmox, linux-acs-override); stock kernels"
@@ -269,7 +278,8 @@ def check_cmdline_flags(ctx: CheckContext) -> CheckResult:
         elif key == "intel_iommu" and any(v in ("strict", "forcedac") for v in value.split(",")):
             problems.append(f"{p}: deprecated; use iommu.strict=1 / iommu.forcedac=1")
         elif key in ("vfio.enable_unsafe_noiommu_mode",) and value in ("1", "Y", "y"):
-            problems.append(f"{p}: no-IOMMU mode cannot be used to assign devices to VMs and taints the kernel")
+            problems.append(f"{p}: no-IOMMU mode cannot be used to assign devices to VMs and taints the kernel"
+                            " (catalog K11)")
             fixes.append("remove vfio.enable_unsafe_noiommu_mode from the kernel command line")
             status = "fail"
     for name in ctx.listdir("/etc/modprobe.d") or []:

@@ -10,6 +10,7 @@ Every entry keeps its exact span, so edits change only those characters.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -227,16 +228,18 @@ def comment_out(conf: VirConf, name: str, reason: str) -> str:
     """The text with every `name = ...` statement commented out, a `# reason` line above each."""
     text = conf.text
     for e in sorted(conf.all(name), key=lambda x: -x.start):
-        line_start = text.rfind("\n", 0, e.start) + 1
+        line_start = max(text.rfind("\n", 0, e.start), text.rfind("\r", 0, e.start)) + 1
         if text[line_start:e.start].strip(" \t"):
             raise ConfigParseError(f"{name} shares its line with another statement; edit it by hand", line=e.line)
-        line_end = text.find("\n", e.value_end)
-        line_end = len(text) if line_end < 0 else line_end
+        eol = re.compile(r"[\r\n]").search(text, e.value_end)
+        line_end = eol.start() if eol else len(text)
         rest = text[e.value_end:line_end].strip(" \t\r")
         if rest and not rest.startswith("#"):
             raise ConfigParseError(f"{name} shares its line with another statement; edit it by hand", line=e.line)
         block = text[line_start:line_end]
-        commented = "\n".join("#" + ln for ln in block.split("\n"))
+        # libvirt ends a comment at \r as well as \n: every physical line gets its own '#'.
+        pieces = re.split(r"(\r\n|\r|\n)", block)
+        commented = "".join(p if k % 2 else "#" + p for k, p in enumerate(pieces))
         indent = text[line_start:e.start]
         text = text[:line_start] + f"{indent}# {reason}\n" + commented + text[line_end:]
     return text

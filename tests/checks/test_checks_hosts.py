@@ -232,3 +232,13 @@ def test_recorded_host_does_not_borrow_this_machines_libvirt(shared_dir: Path) -
     with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/q35-viommu.json")) as host:
         r = by_id(run_checks(host, only=("libvirt",)))["libvirt"]
     assert r.status == "n/a" and "--connect" in r.summary
+
+
+def test_noiommu_groups_are_not_an_iommu(etc_host: Callable[..., Host]) -> None:
+    import shutil
+
+    host = etc_host({"/sys/module/vfio/parameters/enable_unsafe_noiommu_mode": "Y\n", "/dev/vfio/noiommu-0": ""})
+    shutil.rmtree(host.paths.class_iommu)
+    host.paths.class_iommu.mkdir()
+    r = by_id(run_checks(host))["iommu-kernel"]
+    assert r.status == "fail" and "no-IOMMU groups" in r.summary
