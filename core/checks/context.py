@@ -157,8 +157,40 @@ class CheckContext:
         return self._inventory_error
 
     def kernel_log(self) -> list[FileRead]:
-        """The kernel log files that could be read (their last few MB)."""
-        return [r for r in (self.read(p, tail=_LOG_TAIL) for p in KERNEL_LOGS) if r.ok]
+        """The kernel's messages that could be read: the live ring buffer (/dev/kmsg, root), then log files."""
+        if "/dev/kmsg" not in self._files:
+            self._files["/dev/kmsg"] = self._read_kmsg()
+        sources = [self._files["/dev/kmsg"], *(self.read(p, tail=_LOG_TAIL) for p in KERNEL_LOGS)]
+        return [r for r in sources if r.ok]
+
+    def _read_kmsg(self) -> FileRead:
+        """The live kernel ring buffer, read without blocking (needs root unless dmesg_restrict=0)."""
+        if not self.host.paths.is_live:
+            return FileRead("/dev/kmsg", None, "not a live host")
+        try:
+            fd = os.open(self.path("/dev/kmsg"), os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            return FileRead("/dev/kmsg", None, exc.strerror or str(exc))
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size < _LOG_TAIL:
+                try:
+                    rec = os.read(fd, 8192)
+                except BlockingIOError:
+                    break
+                except BrokenPipeError:  # a record was overwritten while reading: skip it
+                    continue
+                except OSError:
+                    break
+                if not rec:
+                    break
+                # "6,339,5140900,-;DMAR-IR: Enabled IRQ remapping in x2apic mode\n": keep the message.
+                chunks.append(rec.partition(b";")[2])
+                size += len(rec)
+        finally:
+            os.close(fd)
+        return FileRead("/dev/kmsg", decode(b"".join(chunks)))
 
     def get_hypervisor(self) -> tuple[Any, str | None]:
         """(hypervisor or None, why not). Opens it lazily through core.libvirt when not given."""
