@@ -135,6 +135,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 for line in (*res.actions, *res.messages):
                     print(f"  {line}")
                 print(f"journal: {res.journal_id} (undo: vfio-tui check --undo {res.journal_id})")
+                if host.kind == "demo":
+                    print("(the demo host is a temporary copy: the change is gone when this command ends;"
+                          " `vfio-tui sim-host DIR` + --root DIR keeps one)")
                 if res.followup:
                     print("now run (vfio-tui does not):")
                     for f in res.followup:
