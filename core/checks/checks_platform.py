@@ -175,8 +175,10 @@ def check_iommu_cmdline(ctx: CheckContext) -> CheckResult:
                                 remove="amd_iommu=off")
         notes.append("the AMD IOMMU is used by default when the firmware has an IVRS table; amd_iommu has no"
                      " 'on' option")
-        return CheckResult(cid, title, "pass", "no flag needed on AMD (and none disables it)", tuple(ev),
-                           notes=tuple(notes))
+        summary = "no flag needed on AMD (and none disables it)"
+        if not active:
+            summary += "; the IOMMU is still not active: see iommu-firmware (the firmware switch)"
+        return CheckResult(cid, title, "pass", summary, tuple(ev), notes=tuple(notes))
     intel = ",".join(_param_values(params, "intel_iommu")).split(",")
     if "off" in intel:
         return _needs_param(ctx, cid, title, "intel_iommu=off disables VT-d", ev, "intel_iommu=on", notes,
