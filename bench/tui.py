@@ -52,7 +52,8 @@ async def measure(functions: int) -> None:
                 node.expand()
                 await pilot.pause()
                 times.append(time.perf_counter() - t)
-            members = [len(inventory.members(n.data.group)) for n in groups[1:21] if n.data and n.data.group is not None]
+            members = [len(inventory.members(n.data.group))
+                       for n in groups[1:21] if n.data and n.data.group is not None]
     finally:
         host.close()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -56,7 +56,7 @@ def core_complete() -> bool:
 
 def build_app(host: Host, fake_options: dict[str, Any]) -> VfioApp:
     if core_complete() and not fake_options:
-        return make_app(host, hypervisor_factory=default_hypervisor_factory(True))
+        return make_app(host, hypervisor_factory=default_hypervisor_factory(host, True))
     from fake_backend import FakeBackend
 
     return make_app(host, backend=FakeBackend(host, **fake_options))

@@ -104,19 +104,23 @@ def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None,
     return VfioApp(backend or Backend(host, hypervisor_factory))
 
 
-def default_hypervisor_factory(demo: bool) -> HypervisorFactory | None:
-    """libvirt's test driver for --demo, qemu:///system otherwise (None until core.libvirt exists)."""
+def default_hypervisor_factory(host: Host, demo: bool) -> HypervisorFactory | None:
+    """The libvirt connection for this host: libvirt's test driver with the demo's VMs for a
+    simulated host, qemu:///system for the live one (None until core.libvirt exists)."""
     import importlib
 
     try:
         core_libvirt = importlib.import_module("core.libvirt")
     except ModuleNotFoundError:
         return None
+    for_host = getattr(core_libvirt, "open_for_host", None)
+    if for_host is not None:
+        return lambda: for_host(host)
     opener = getattr(core_libvirt, "open_hypervisor", None)
     if opener is None:
         return None
-    uri = "test:///default" if demo else "qemu:///system"
-    return lambda: opener(uri, demo=demo)
+    uri = "test:///default" if demo or host.simulated else "qemu:///system"
+    return lambda: opener(uri, demo=demo or host.simulated)
 
 
 def run_app(options: HostOptions, args: argparse.Namespace | None = None) -> int:
@@ -124,6 +128,6 @@ def run_app(options: HostOptions, args: argparse.Namespace | None = None) -> int
     from core.host import open_host
 
     with open_host(options) as host:
-        app = make_app(host, hypervisor_factory=default_hypervisor_factory(options.demo))
+        app = make_app(host, hypervisor_factory=default_hypervisor_factory(host, options.demo))
         result = app.run()
     return int(result or 0)

@@ -65,6 +65,7 @@ class Backend:
         self._hypervisor_factory = hypervisor_factory
         self._hypervisor: Any = None
         self._lock = threading.Lock()
+        self._failed_start: Any = None
         self.session_log: list[str] = []
         """What this session changed, newest last (shown in the journal screen)."""
 
@@ -108,31 +109,47 @@ class Backend:
             hv = None
         results = mod.run_checks(self.host, for_address=for_address, vm=vm, hypervisor=hv)
         return [CheckRow(str(attr(r, "id")), str(attr(r, "title")), str(attr(r, "status")),
-                         lines_of(attr(r, "evidence")), str(attr(r, "fix") or "")) for r in results]
+                         lines_of(attr(r, "evidence")), str(attr(r, "fix") or ""), str(attr(r, "summary") or ""))
+                for r in results]
 
     def plan(self, address: str, vm: str | None) -> PassthroughPlan:
         binding = _core("core.binding", "Binding")
         addr = PciAddress.parse(address)
         bind_plan = binding.plan_bind(self.host, addr)
+        problems = [f"{r.address}: {r.reason}" + (f" (fix: {r.fix})" if r.fix else "")
+                    for r in attr(bind_plan, "refused") or ()]
+        members, undo = [], []
+        for d in attr(bind_plan, "devices") or ():
+            change = "stays (bridge)" if d.is_bridge else f"{d.from_driver or 'no driver'} -> {d.to_driver}"
+            if not d.is_bridge and d.from_driver == d.to_driver:
+                change = f"already on {d.to_driver}"
+            members.append(f"{d.address}  {change}" + (f"  ({d.note})" if d.note else ""))
+            if not d.is_bridge and d.from_driver != d.to_driver:
+                undo.append(f"{d.address}: back to {d.from_driver or 'no driver'}"
+                            + (f", driver_override {d.from_override}" if d.from_override else
+                               ", driver_override cleared"))
         attach_plan = None
         xml_diff = ""
-        problems = lines_of(attr(bind_plan, "problems") or attr(bind_plan, "refusals"))
         if vm:
             lv = _core("core.libvirt", "Attaching to a VM")
             attach_plan = lv.plan_attach(self.host, self.hypervisor(), addr, vm, mode="config", managed=True)
-            xml_diff = "\n".join(lines_of(attr(attach_plan, "diff")))
-            problems += lines_of(attr(attach_plan, "problems"))
+            xml_diff = str(attr(attach_plan, "diff") or "")
+            problems += [str(p) for p in attr(attach_plan, "problems") or ()]
+            undo.append(f"remove the <hostdev> entries from {vm}'s definition")
         return PassthroughPlan(
-            address=str(addr), vm=vm,
-            members=lines_of(attr(bind_plan, "members") or attr(bind_plan, "group_members")),
-            driver_changes=lines_of(attr(bind_plan, "changes") or attr(bind_plan, "steps")),
-            xml_diff=xml_diff,
-            undo=lines_of(attr(bind_plan, "undo") or attr(bind_plan, "undo_steps")) or ["restore every driver"],
-            problems=problems, bind_plan=bind_plan, attach_plan=attach_plan,
+            address=str(addr), vm=vm, members=members,
+            driver_changes=[s.describe() for s in attr(bind_plan, "steps") or ()] or ["nothing to change"],
+            xml_diff=xml_diff, undo=undo or ["nothing to undo: the group is on vfio-pci already"],
+            problems=problems,
+            warnings=lines_of(attr(bind_plan, "warnings")) + lines_of(attr(attach_plan, "notes")),
+            bind_plan=bind_plan, attach_plan=attach_plan,
         )
 
     def run(self, plan: PassthroughPlan, on_step: StepCallback, cancel: threading.Event) -> RunOutcome:
-        """bind -> verify -> attach -> start, reporting each step; stops early on failure or cancel."""
+        """bind -> verify -> attach -> start, reporting each step; stops early on failure or cancel.
+
+        apply_plan rolls the whole group back itself when a write or its own verification fails.
+        """
         binding = _core("core.binding", "Binding")
         done: list[str] = []
 
@@ -154,28 +171,32 @@ class Backend:
             return value
 
         try:
-            result = phase("bind", lambda: binding.apply_plan(self.host, plan.bind_plan, on_step=forward,
-                                                              cancel=cancel))
-            if attr(result, "ok") is False:
-                raise VfioError(str(attr(result, "error") or "binding failed"))
-            self.session_log.append(f"bound {plan.address} and its group to vfio-pci")
+            phase("bind", lambda: binding.apply_plan(self.host, plan.bind_plan, on_step=forward, cancel=cancel))
+            self.session_log.append(f"bound group of {plan.address} to vfio-pci")
             phase("verify", lambda: self._verify(plan.address))
             if plan.vm and plan.attach_plan is not None:
                 lv = _core("core.libvirt", "Attaching to a VM")
                 phase("attach", lambda: lv.apply_attach(self.hypervisor(), plan.attach_plan, on_step=forward))
                 self.session_log.append(f"added {plan.address} to {plan.vm}'s definition")
-                started = phase("start", lambda: lv.start_domain(self.hypervisor(), plan.vm, self.host,
-                                                                 on_step=forward))
-                if attr(started, "ok") is False:
-                    record = attr(started, "failure") or attr(started, "record") or started
-                    return RunOutcome(False, done, self._explain_record(record), cancelled=False)
+                phase("start", lambda: self._start(lv, plan.vm or "", forward))
         except _Cancelled as exc:
             return RunOutcome(False, done, None, cancelled=True, message=f"cancelled before {exc}")
+        except _StartFailed:
+            result = self._failed_start
+            return RunOutcome(False, done, self._explain_record(attr(result, "record") or result))
         except NotAvailable:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure is explained, not raised into the UI
             return RunOutcome(False, done, self._explain_exception(exc))
         return RunOutcome(True, done, None)
+
+    def _start(self, lv: ModuleType, vm: str, forward: Callable[[Any], None]) -> Any:
+        result = lv.start_domain(self.hypervisor(), vm, self.host, on_step=forward)
+        if attr(result, "ok") is False:
+            # Marks the step failed in the list; run() then explains the failure record.
+            self._failed_start = result
+            raise _StartFailed(str(attr(attr(result, "record"), "error_message") or "the VM did not start"))
+        return result
 
     def _verify(self, address: str) -> None:
         inv = self.host.inventory()
@@ -204,20 +225,39 @@ class Backend:
         return view
 
     def undo(self, plan: PassthroughPlan) -> list[str]:
+        """Detach from the VM (when attached), then every group member back to its old driver."""
         binding = _core("core.binding", "Undo")
-        result = binding.undo_plan(self.host, plan.bind_plan)
-        self.session_log.append(f"undid the binding of {plan.address}")
-        return lines_of(result) or [f"restored the drivers of {plan.address}'s group"]
+        lines: list[str] = []
+        if plan.vm and plan.attach_plan is not None:
+            lv = _core("core.libvirt", "Detaching from a VM")
+            try:
+                lv.detach(self.host, self.hypervisor(), PciAddress.parse(plan.address), plan.vm)
+                lines.append(f"removed {plan.address} from {plan.vm}")
+            except Exception as exc:  # noqa: BLE001 - say it and go on with the drivers
+                lines.append(f"could not remove it from {plan.vm}: {exc}")
+        failed = binding.undo_plan(self.host, plan.bind_plan)
+        if failed:
+            raise VfioError("could not restore " + "; ".join(f"{a}: {e}" for a, e in dict(failed).items()),
+                            fix="vfio-tui restore --all retries; see the journal screen")
+        self.session_log.append(f"undid the binding of {plan.address}'s group")
+        return [*lines, *plan.undo]
 
     def restore_all(self) -> list[str]:
         binding = _core("core.binding", "Restore")
         result = binding.restore(self.host, all=True)
-        self.session_log.append("restored every device vfio-tui changed")
-        return lines_of(result) or ["restored"]
+        restored = [f"{a}: back to {d or 'no driver'}" for a, d in attr(result, "restored") or ()]
+        failed = [f"{a}: FAILED: {e}" for a, e in attr(result, "failed") or ()]
+        self.session_log.append(f"restored {len(restored)} devices" + (f", {len(failed)} failed" if failed else ""))
+        return restored + failed or ["nothing to restore"]
 
     def journal(self) -> list[str]:
         binding = _core("core.binding", "The journal")
-        return lines_of(binding.pending_recovery(self.host))
+        out = []
+        for run in binding.pending_recovery(self.host):
+            devices = ", ".join(attr(run, "devices") or ())
+            out.append(f"group {attr(run, 'group')} ({devices}), started {attr(run, 'started')}, "
+                       f"{attr(run, 'steps_done')} steps done; journal {attr(run, 'journal')}")
+        return out
 
     def explain_text(self, text: str) -> ExplainView:
         mod = _core("core.explain", "Explanations")
@@ -250,3 +290,7 @@ class Backend:
 
 class _Cancelled(Exception):
     """The user cancelled before the named step."""
+
+
+class _StartFailed(Exception):
+    """start_domain returned a failure record (kept in Backend._failed_start)."""

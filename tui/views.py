@@ -60,6 +60,8 @@ class CheckRow:
     """pass, warn, fail or skip."""
     evidence: list[str] = field(default_factory=list)
     fix: str = ""
+    summary: str = ""
+    """One sentence: what the check concluded."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class PassthroughPlan:
     undo: list[str]
     problems: list[str] = field(default_factory=list)
     """Reasons the plan is refused; a refused plan cannot be confirmed."""
+    warnings: list[str] = field(default_factory=list)
+    """Things to know that do not block (shown with the plan)."""
     bind_plan: Any = None
     attach_plan: Any = None
 
@@ -89,11 +93,14 @@ class StepUpdate:
 
 
 def step_update_from(event: Any) -> StepUpdate:
-    """A core StepEvent (started/done/failed with elapsed) as a log line of the current step."""
-    name = str(attr(event, "step") or attr(event, "name") or attr(event, "title") or "step")
-    status = str(attr(event, "status") or attr(event, "kind") or "log")
-    detail = str(attr(event, "detail") or attr(event, "message") or "")
-    elapsed = float(attr(event, "elapsed") or 0.0)
+    """A core StepEvent (binding: kind/step/elapsed/error; libvirt: step/state/detail/seconds) as a
+    log line of the current wizard step."""
+    step = attr(event, "step") or attr(event, "name") or attr(event, "title") or "step"
+    describe = getattr(step, "describe", None)
+    name = str(describe()) if callable(describe) else str(step)
+    status = str(attr(event, "state") or attr(event, "status") or attr(event, "kind") or "log")
+    detail = str(attr(event, "detail") or attr(event, "error") or attr(event, "message") or "")
+    elapsed = float(attr(event, "elapsed") or attr(event, "seconds") or 0.0)
     text = f"{name}: {status}" + (f" ({detail})" if detail else "") + (f" {elapsed:.2f}s" if elapsed else "")
     return StepUpdate(name, "log", elapsed, text)
 

@@ -34,6 +34,8 @@ def checks_text(rows: list[CheckRow]) -> Text:
         text.append(f"{label} ", style=style)
         text.append(f"{row.title}", style="bold")
         text.append(f"  [{row.id}]\n", style="dim")
+        if row.summary:
+            text.append(f"       {row.summary}\n")
         for line in row.evidence[:6]:
             text.append(f"       {line}\n", style="dim")
         if row.fix and row.status != "pass":

@@ -39,6 +39,10 @@ def plan_text(plan: PassthroughPlan) -> Text:
         for line in (plan.xml_diff or "(no change)").splitlines():
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
             text.append(f"  {line}\n", style=style)
+    if plan.warnings:
+        text.append("Worth knowing\n", style="bold yellow underline")
+        for line in plan.warnings:
+            text.append(f"  ! {line}\n", style="yellow")
     text.append("Undo will\n", style="bold underline")
     for line in plan.undo:
         text.append(f"  {line}\n")

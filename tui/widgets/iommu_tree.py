@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -147,7 +149,8 @@ class IommuTree(Tree[NodeRef]):
         # plain cell length (+2 for the expand icon) is cached per node.
         width = self._widths.get(node.id)
         if width is None:
-            width = self._widths[node.id] = node.label.cell_len + 2
+            label = node.label
+            width = self._widths[node.id] = (label.cell_len if isinstance(label, Text) else cell_len(label)) + 2
         return width
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
