@@ -58,21 +58,22 @@ def device_label(inv: HostInventory, dev: PciDevice, vm_of: dict[str, str]) -> T
     text.append(short_name(dev))
     text.append("  ")
     text.append(dev.driver or "no driver", style="dim" if dev.driver is None else "cyan")
+    # Most important first: long rows are cut at the pane's edge.
     badges: list[tuple[str, str]] = []
+    if inv.uses_of(dev.address):
+        badges.append(("host-used", "bold red"))
+    vm = vm_of.get(str(dev.address))
+    if vm:
+        badges.append((f"in VM {vm}", "bold magenta"))
+    if dev.on_vfio:
+        badges.append(("vfio-pci", "bold green"))
     for badge in (acs_badge(dev), reset_badge(dev)):
         if badge:
             badges.append(badge)
-    if inv.uses_of(dev.address):
-        badges.append(("host-used", "bold red"))
-    if dev.on_vfio:
-        badges.append(("vfio-pci", "bold green"))
     if dev.boot_vga:
         badges.append(("boot VGA", "magenta"))
     if dev.sriov_num_vfs:
         badges.append((f"{dev.sriov_num_vfs} VFs", "red"))
-    vm = vm_of.get(str(dev.address))
-    if vm:
-        badges.append((f"in VM {vm}", "bold magenta"))
     for label, style in badges:
         text.append(" ")
         text.append(f"[{label}]", style=style)
@@ -197,20 +198,22 @@ def group_detail(inv: HostInventory, gid: int, vm_of: dict[str, str]) -> Text:
     text = Text()
     text.append(f"IOMMU group {gid}: ", style="bold")
     text.append(f"{kind}\n", style=VERDICT_STYLE[kind])
-    text.append("Members\n", style="bold underline")
-    for dev in inv.members(gid):
-        text.append(f"  {dev.address.short} {short_name(dev, 22)} ")
-        text.append(f"{dev.driver or 'no driver'}\n", style="cyan")
     gaps = isolation_gaps(inv, gid)
     text.append("Why this group is shaped so\n", style="bold underline")
     if gaps:
         for gap in gaps:
             text.append(f"  • {gap}\n")
+    elif not any(d.upstream for d in inv.members(gid)):
+        text.append("  on the root bus, with no port above: the platform's IOMMU tables decide its group\n")
     else:
         text.append("  every port above isolates it (ACS on): the group is as small as the hardware allows\n")
     text.append("Passing it through would take\n", style="bold underline")
     for step in what_it_takes(inv, gid):
         text.append(f"  • {step}\n", style="red" if step.startswith("blocked") else "")
+    text.append("Members\n", style="bold underline")
+    for dev in inv.members(gid):
+        text.append(f"  {dev.address.short} {short_name(dev, 22)} ")
+        text.append(f"{dev.driver or 'no driver'}\n", style="cyan")
     if verdict:
         for note in verdict.notes:
             text.append(f"  note: {note}\n", style="dim")

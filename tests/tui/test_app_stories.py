@@ -41,7 +41,7 @@ class TestBrowse:
             assert "bindable" in text and "blocked" in text
 
     async def test_detail_says_which_port_lacks_acs(self, make_demo_app: Callable[..., VfioApp]) -> None:
-        """Opening group 8 shows its ports, and the detail panel names the port without ACS."""
+        """Opening group 8 shows its ports; the detail names the port without ACS and why it is blocked."""
         app = make_demo_app()
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, app)
@@ -52,8 +52,9 @@ class TestBrowse:
             detail = static_text(app, "#detail")
             assert "NetXtreme II BCM5709" in detail
             assert "00:1c.0 (PCIe root port, in this group) has no ACS capability" in detail
-            assert "unbind bnx2" in detail
-            assert "03:00.0" in tree_text(app) and "[ACS ✗]" in tree_text(app)
+            assert "blocked: 0000:03:00.0 is used by the host" in detail and "ssh-session" in detail
+            text = tree_text(app)
+            assert "03:00.0" in text and "[ACS ✗]" in text and "[host-used]" in text
 
     async def test_space_expands_a_group(self, make_demo_app: Callable[..., VfioApp]) -> None:
         """Enter/space on a group row opens it and shows its members with driver and reset badges."""

@@ -89,8 +89,15 @@ class IommuTree(Tree[NodeRef]):
                 self._fill(node, members)
                 node.expand()
         self.root.expand()
-        if keep is not None:
-            self.move_to(keep)
+        if keep is None or not self.move_to(keep):
+            self.call_after_refresh(self._announce)
+
+    def _announce(self) -> None:
+        """Tell the screen what the cursor is on after a rebuild (the highlight event does not
+        fire when the cursor line number stays the same)."""
+        node = self.cursor_node
+        if node is not None and node.data is not None:
+            self.post_message(self.Selected(node.data))
 
     def _visible_members(self, gid: int) -> list[PciDevice] | None:
         """The members to show, or None when the filter hides the whole group."""

@@ -1,0 +1,73 @@
+"""The app on the demo host with the real core (no scripted backend): the binding engine
+writes through the simulated kernel, so bind, verify and undo really change driver links."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from tui_helpers import SIZE, settle
+
+from core.address import PciAddress
+from core.host import Host
+from tui.app import make_app
+from tui.screens.devices import DevicesScreen
+from tui.screens.run import RunScreen
+from tui.screens.wizard import WizardScreen
+from tui.widgets.iommu_tree import NodeRef
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("core.binding") is None,
+                                reason="core.binding is not in this version")
+
+
+def drivers(host: Host, group: int) -> list[str | None]:
+    return [d.driver for d in host.inventory().members(group)]
+
+
+async def test_bind_only_then_undo_on_the_demo_host(host: Host) -> None:
+    """0b:00.0 (group 19): plan, confirm, bind + verify for real, then u restores qla2xxx."""
+    assert drivers(host, 19) == ["qla2xxx"]
+    app = make_app(host)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, DevicesScreen)
+        screen.select(NodeRef("device", 19, PciAddress.parse("0000:0b:00.0")))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        assert isinstance(app.screen, WizardScreen)
+        await pilot.press("enter")  # "(no VM: bind only)" is first
+        await settle(pilot, app)
+        plan = str(app.screen.query_one("#plan").render())
+        assert "qla2xxx -> vfio-pci" in plan and "back to qla2xxx" in plan
+        assert drivers(host, 19) == ["qla2xxx"], "planning changed nothing"
+        await pilot.press("y", "y")
+        await settle(pilot, app)
+        run = app.screen
+        assert isinstance(run, RunScreen) and run.outcome is not None and run.outcome.ok, run.outcome
+        assert drivers(host, 19) == ["vfio-pci"]
+        await pilot.press("u", "y")
+        await settle(pilot, app)
+        assert drivers(host, 19) == ["qla2xxx"]
+
+
+async def test_refused_plan_cannot_be_confirmed(host: Host) -> None:
+    """07:00.0 has SR-IOV VFs enabled: the plan says why it is refused and y does nothing."""
+    app = make_app(host)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, DevicesScreen)
+        screen.select(NodeRef("device", 14, PciAddress.parse("0000:07:00.0")))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        plan = str(app.screen.query_one("#plan").render())
+        assert "Refused" in plan and "VF" in plan
+        await pilot.press("y")
+        await settle(pilot, app)
+        assert isinstance(app.screen, WizardScreen)
+        assert drivers(host, 14) == ["ixgbe"]
