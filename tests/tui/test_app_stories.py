@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tui_helpers import SIZE, settle
 from fake_backend import FakeBackend
 from textual.widgets import Static
+from tui_helpers import SIZE, settle
 
 from core.address import PciAddress
 from tui.app import VfioApp

@@ -141,7 +141,7 @@ def test_web_child_dies_with_a_killed_server() -> None:
     time.sleep(1.0)
     parent.kill()
     parent.wait(10)
-    gone, alive = psutil.wait_procs([child], timeout=10)
+    _gone, alive = psutil.wait_procs([child], timeout=10)
     for p in alive:
         p.kill()
     assert not alive, "the app process outlived its killed server"
