@@ -134,7 +134,8 @@ class ExplainView:
             check_text = ""
             if check is not None:
                 status = attr(check, "status")
-                check_text = f"{status}: {attr(check, 'title') or ''}".strip() if status else str(check)
+                detail = attr(check, "summary") or attr(check, "title") or ""
+                check_text = f"{status}: {detail}".strip() if status else str(check)
             findings.append(Finding(str(attr(f, "title") or attr(f, "cause_id") or "cause"),
                                     str(attr(f, "explanation") or ""), str(attr(f, "fix") or ""),
                                     lines_of(attr(f, "evidence")), check_text))
