@@ -64,13 +64,22 @@ async def measure(functions: int) -> None:
                 selects.append(time.perf_counter() - t)
             members = [len(inventory.members(n.data.group))
                        for n in groups[1:21] if n.data and n.data.group is not None]
+        # The same first paint with the inventory already read: the app's own share.
+        host.inventory = lambda: inventory  # type: ignore[method-assign]
+        app = make_app(host)
+        start = time.perf_counter()
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not (isinstance(app.screen, DevicesScreen) and app.screen.inventory is not None):
+                await asyncio.sleep(0.002)
+            await pilot.pause()
+            app_only = time.perf_counter() - start
     finally:
         host.close()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"host: {len(inventory.devices)} functions, {len(inventory.groups)} groups "
           f"(materialized in {t_host:.2f} s; core inventory read {t_inventory:.2f} s)")
     print(f"first paint (app start -> tree on screen, includes the inventory read): {first_paint:.3f} s"
-          f"  [target <= 1 s]")
+          f"  [target <= 1 s]; the app's own share (inventory already read): {app_only:.3f} s")
     print(f"group expand ({len(times)} groups of ~{statistics.median(members):.0f} functions, until repainted): "
           f"median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms  [target <= 50 ms]")
     print(f"move the cursor to a group (tree + detail panel repainted): median "

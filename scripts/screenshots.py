@@ -54,12 +54,26 @@ def core_complete() -> bool:
                                                                   "core.explain"))
 
 
+def has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def build_app(host: Host, fake_options: dict[str, Any]) -> VfioApp:
     if core_complete() and not fake_options:
         return make_app(host, hypervisor_factory=default_hypervisor_factory(host, True))
     from fake_backend import FakeBackend
 
-    return make_app(host, backend=FakeBackend(host, **fake_options))
+    from tui.backend import Backend
+
+    backend = FakeBackend(host, **fake_options)
+    # Use every part of core that exists; script only the missing ones.
+    real = Backend(host, default_hypervisor_factory(host, True))
+    if has("core.checks"):
+        backend.checks = real.checks  # type: ignore[method-assign]
+    if has("core.explain"):
+        backend.explain_text = real.explain_text  # type: ignore[method-assign]
+        backend.explain_vm = real.explain_vm  # type: ignore[method-assign]
+    return make_app(host, backend=backend)
 
 
 async def settle(app: VfioApp, pilot: Any) -> None:
@@ -95,8 +109,9 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rsvg = shutil.which("rsvg-convert")
     if not core_complete():
-        print("note: core's binding/libvirt/checks/explain are not all present; host-changing steps use the"
-              " scripted backend (tests/tui/fake_backend.py)")
+        missing = [m for m in ("core.binding", "core.libvirt", "core.checks", "core.explain") if not has(m)]
+        print(f"note: {', '.join(missing)} not in this version: the wizard's host-changing steps (and what is"
+              " missing) use the scripted backend of tests/tui/fake_backend.py")
     for name, title, size, fake, steps in SHOTS:
         svg = asyncio.run(shoot(name, size, fake, steps, out))
         if rsvg:
