@@ -51,17 +51,15 @@ async def main():
                 await pilot.pause()
 asyncio.run(main())
 print("OPENED", opened)
-print("LIBVIRT", "libvirt" in sys.modules)
 """
 
 
-def test_the_running_app_opens_no_sys_path_and_loads_no_libvirt() -> None:
-    """Every screen of the app on the demo host, with an audit hook on open()."""
+def test_the_running_app_opens_no_sys_path() -> None:
+    """Every screen of the app on the demo host, with an audit hook on open(). (libvirt may be
+    loaded by core, e.g. the checks' test-driver connection; tui's own imports are checked above.)"""
     out = subprocess.run([sys.executable, "-c", RUN_APP], cwd=REPO_ROOT, env=cli_env(), capture_output=True,
                          text=True, timeout=120, check=True).stdout
     assert "OPENED []" in out, out
-    if not (REPO_ROOT / "core" / "libvirt").exists() and not (REPO_ROOT / "core" / "libvirt.py").exists():
-        assert "LIBVIRT False" in out, out
 
 
 def test_core_does_not_import_textual() -> None:
