@@ -1,0 +1,169 @@
+"""Provides Scanner: a streaming, prefiltered line matcher over bytes of any encoding.
+
+Speed comes from never running a regex on a line that cannot match: each block of input is
+lowercased once and searched with bytes.find for the catalog's literal keywords; only the lines
+around a hit are decoded and tried. A 50 MB log is one pass of find() per keyword.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from core.explain.model import CauseEntry
+
+BLOCK = 4 << 20
+"""Bytes read per step."""
+MAX_LINE = 64 << 10
+"""A line longer than this is cut into pieces (binary garbage, minified JSON)."""
+EVIDENCE_CHARS = 400
+TAIL_BYTES = 64 << 10
+"""The end of the input is kept to pick "relevant lines" when nothing matched."""
+
+#: Lines worth remembering for the checks even when no cause matches them
+#: (the QEMU command line, interrupt-remapping status, the libvirt URI).
+CONTEXT_KEYWORDS: tuple[str, ...] = ("guest=", "qemu:///", "dmar-ir", "interrupt remapping", "irq remapping",
+                                     "intremap")
+
+#: libvirt quotes QEMU's stderr after "qemu unexpectedly closed the monitor: ..." (L14); QEMU prefixes
+#: each of its messages with the binary name. Splitting there keeps one message's "(?P<err>.+)" from
+#: swallowing the next one. The seed's copy lost the space before "qemu-kvm:" ("...627255Zqemu-kvm:").
+QEMU_PREFIX = re.compile(r"(?:qemu-system-[\w.+-]+|qemu-kvm|qemu-kvm-rhev): ")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass
+class LineMatch:
+    """One pattern of one cause matched in one line."""
+
+    entry: CauseEntry
+    values: dict[str, str]
+    line: str
+    matched: str
+    offset: int
+
+
+@dataclass
+class ScanResult:
+    matches: list[LineMatch] = field(default_factory=list)
+    context_lines: list[str] = field(default_factory=list)
+    unmatched_candidates: list[str] = field(default_factory=list)
+    tail: bytes = b""
+    lines: int = 0
+    bytes: int = 0
+
+
+def _dedupe_keywords(words: list[str]) -> list[str]:
+    """Drop keywords that contain a shorter keyword (the shorter one finds the line anyway)."""
+    out: list[str] = []
+    for w in sorted(set(words), key=len):
+        if not any(o in w for o in out):
+            out.append(w)
+    return out
+
+
+def clean_line(raw: bytes) -> str:
+    """Decode a line for display and matching: invalid UTF-8 and control characters are replaced."""
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    return _CONTROL.sub(" ", text)
+
+
+class Scanner:
+    """Feed bytes in any chunking; call finish() for the result."""
+
+    def __init__(self, catalog: tuple[CauseEntry, ...]) -> None:
+        self.catalog = catalog
+        words = [k for e in catalog for k in e.keywords] + list(CONTEXT_KEYWORDS)
+        self._needles = [w.encode() for w in _dedupe_keywords(words)]
+        self._context = tuple(CONTEXT_KEYWORDS)
+        self._pending = b""
+        self._offset = 0
+        self._tail = b""
+        self.result = ScanResult()
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self.result.bytes += len(data)
+        self._remember_tail(data)
+        buf = self._pending + data if self._pending else data
+        cut = buf.rfind(b"\n")
+        if cut == -1:
+            if len(buf) > MAX_LINE:  # a huge line: scan what we have, keep a little overlap
+                self._scan_block(buf[:-256], count_lines=False)
+                self._pending = buf[-256:]
+            else:
+                self._pending = buf
+            return
+        self._scan_block(buf[: cut + 1])
+        self._pending = buf[cut + 1:]
+        if len(self._pending) > MAX_LINE:
+            self._scan_block(self._pending[:-256], count_lines=False)
+            self._pending = self._pending[-256:]
+
+    def finish(self) -> ScanResult:
+        if self._pending:
+            self._scan_block(self._pending + b"\n")
+            self._pending = b""
+        self.result.tail = self._tail
+        return self.result
+
+    def _remember_tail(self, data: bytes) -> None:
+        self._tail = (self._tail + data[-TAIL_BYTES:])[-TAIL_BYTES:]
+
+    def _scan_block(self, block: bytes, count_lines: bool = True) -> None:
+        base = self._offset
+        self._offset += len(block)
+        if count_lines:
+            self.result.lines += block.count(b"\n")
+        if b"\xc2\xa0" in block:  # blog/web copies turn spaces into NBSP ("for\u00a0Container" in the seed)
+            block = block.replace(b"\xc2\xa0", b" ")
+        low = block.lower()
+        spans: set[tuple[int, int]] = set()
+        for needle in self._needles:
+            pos = low.find(needle)
+            while pos != -1:
+                start = low.rfind(b"\n", 0, pos) + 1
+                end = low.find(b"\n", pos)
+                if end == -1:
+                    end = len(low)
+                if end - start > MAX_LINE:  # keep the neighbourhood of the hit only
+                    start, end = max(start, pos - 2048), min(end, pos + 2048)
+                spans.add((start, end))
+                pos = low.find(needle, end)
+        for start, end in sorted(spans):
+            self._match_line(clean_line(block[start:end]), base + start)
+
+    def _match_line(self, line: str, offset: int) -> None:
+        low = line.lower()
+        if any(k in low for k in self._context):
+            self.result.context_lines.append(line[:4096])
+        parts = QEMU_PREFIX.split(line)
+        found = False
+        for part in parts:
+            plow = part.lower()
+            for entry in self.catalog:
+                if not any(k in plow for k in entry.keywords):
+                    continue
+                for rx in entry.patterns:
+                    m = rx.search(part)
+                    if m is None:
+                        continue
+                    values = {k: v.strip() for k, v in m.groupdict().items() if v}
+                    self.result.matches.append(LineMatch(entry, values, _evidence(line, m.group(0)),
+                                                         m.group(0), offset))
+                    found = True
+                    break
+        if not found and len(self.result.unmatched_candidates) < 200:
+            self.result.unmatched_candidates.append(line)
+
+
+def _evidence(line: str, matched: str) -> str:
+    """The line as evidence, cut around the match when it is very long."""
+    line = line.strip()
+    if len(line) <= EVIDENCE_CHARS:
+        return line
+    at = line.find(matched)
+    start = max(0, at - 120) if at >= 0 else 0
+    piece = line[start:start + EVIDENCE_CHARS]
+    return ("…" if start else "") + piece + ("…" if start + EVIDENCE_CHARS < len(line) else "")
