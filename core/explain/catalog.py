@@ -35,12 +35,17 @@ def _compile(rx: Any, where: str) -> re.Pattern[str]:
         raise HostDataError(f"catalog {where}: bad regex {rx!r}: {exc}") from None
 
 
+def _prose(text: str) -> str:
+    """Explanations are prose: the TOML line wrapping is not part of the text."""
+    return " ".join(text.split())
+
+
 def _variant(raw: Any, where: str) -> Variant:
     if not isinstance(raw, dict) or not isinstance(raw.get("when"), dict):
         raise HostDataError(f"catalog {where}: a variant needs a 'when' table")
     when = tuple((str(k), _compile(v, where)) for k, v in raw["when"].items())
     opt = {k: (v.strip() if isinstance(v, str) else None) for k, v in raw.items() if k != "when"}
-    return Variant(when=when, title=opt.get("title"), explanation=opt.get("explanation"), fix=opt.get("fix"),
+    return Variant(when=when, title=opt.get("title"), explanation=_prose(opt["explanation"]) if opt.get("explanation") else None, fix=opt.get("fix"),
                    check=opt.get("check"))
 
 
@@ -65,12 +70,13 @@ def parse_entry(raw: dict[str, Any], where: str) -> CauseEntry:
         priority=int(raw.get("priority", 50)),
         keywords=tuple(str(k) for k in keywords),
         patterns=tuple(_compile(p, where) for p in patterns),
-        explanation=_text(raw.get("explanation"), where, "explanation"),
+        explanation=_prose(_text(raw.get("explanation"), where, "explanation")),
         fix=_text(raw.get("fix"), where, "fix"),
         source=_text(raw.get("source"), where, "source"),
         check=str(check) if check else None,
-        seed=_text(raw.get("seed"), where, "seed", ""),
+        seed=_prose(_text(raw.get("seed"), where, "seed", "")),
         wrapper=bool(raw.get("wrapper", False)),
+        standalone=bool(raw.get("standalone", True)),
         variants=tuple(_variant(v, where) for v in raw.get("variant", [])),
     )
 

@@ -163,7 +163,9 @@ def _group_viable(host: Host, values: dict[str, str], ctx: ExplainContext, cache
                     + ("" if m.keeps_group_viable else "  <- keeps the group non-viable") for m in members)
     if offenders:
         names = ", ".join(f"{m.address} is still bound to {_drv(m)}" for m in offenders)
-        return CheckOutcome("group_viable", "fail", f"group {gid} is not viable: {names}", details)
+        fixes = tuple(f"to free {m.address}: virsh nodedev-detach {m.address.nodedev_name}" for m in offenders
+                      if not m.is_bridge)
+        return CheckOutcome("group_viable", "fail", f"group {gid} is not viable: {names}", details + fixes)
     return CheckOutcome("group_viable", "pass",
                         f"group {gid} is viable now (every member is on vfio-pci, pci-stub, pcieport or unbound)",
                         details)

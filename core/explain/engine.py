@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
+from core.address import PciAddress
+from core.errors import VfioError
 from core.explain.catalog import load_catalog
 from core.explain.model import SEVERITY_RANK, CauseEntry, ExplainReport, Finding
 from core.explain.scan import BLOCK, LineMatch, Scanner, ScanResult, clean_line
@@ -22,7 +24,8 @@ MAX_EVIDENCE = 6
 
 #: Placeholders left in a title or fix when the log did not say the value.
 _PLACEHOLDER = {"group": "N", "bdf": "BDF", "drv": "DRIVER", "dom": "the other domain", "err": "error",
-                "bytes": "N", "mod": "vfio-pci", "vm": "VM", "bar": "N", "rc": "error", "name": "NAME"}
+                "bytes": "N", "mod": "vfio-pci", "vm": "VM", "bar": "N", "rc": "error", "name": "NAME",
+                "nodedev": "pci_DDDD_BB_SS_F"}
 _FIELD = re.compile(r"\{(\w+)\}")
 
 _RAM = re.compile(r"(?:^|\s)-m (?:size=)?(\d+)([kKmMgGtT]?)\b")
@@ -63,6 +66,11 @@ def _normalise_values(values: dict[str, str]) -> dict[str, str]:
     for key, value in values.items():
         base = key.rstrip("0123456789") or key
         out.setdefault(base, value.strip().rstrip(".,;:'\""))
+    if "bdf" in out:
+        try:
+            out.setdefault("nodedev", PciAddress.parse(out["bdf"]).nodedev_name)
+        except VfioError:
+            pass
     return out
 
 
@@ -113,11 +121,14 @@ def _accumulate(matches: list[LineMatch]) -> list[_Acc]:
         if key[1] == "" and any(k[0] == m.entry.id for k in accs):
             # a hint line without the number (E05's "Please ensure...") joins the numbered finding
             key = next(k for k in accs if k[0] == m.entry.id)
+            hint = True
+        else:
+            hint = False
         acc = accs.get(key)
         if acc is None:
             accs[key] = _Acc(m.entry, values, [m.line], [m.matched], m.offset, m.offset)
             continue
-        acc.count += 1
+        acc.count += 0 if hint else 1
         acc.last = m.offset
         for k, v in values.items():
             acc.values.setdefault(k, v)
@@ -169,6 +180,10 @@ def report_from_scan(result: ScanResult, host: Host | None = None, uri: str | No
     """Turn raw matches into ranked findings (and run the checks when a host is given)."""
     ctx = _context(result, uri)
     accs = sorted(_accumulate(result.matches), key=_rank)
+    if not any(a.entry.standalone for a in accs):
+        # e.g. only "qemu unexpectedly closed the monitor: <an unrelated QEMU error>": not ours to diagnose
+        result.unmatched_candidates.extend(a.evidence[0] for a in accs)
+        accs = []
     cache: dict[str, object] = {}
     findings = [_build(a, host, ctx, cache) for a in accs]
     relevant = [] if findings else _relevant(result)

@@ -48,6 +48,8 @@ class CauseEntry:
     seed: str = ""
     """What the 2015 seed blog said about this error and whether its fix still holds."""
     wrapper: bool = False
+    standalone: bool = True
+    """False: only reported next to another finding (L14 says nothing by itself about VFIO)."""
     variants: tuple[Variant, ...] = ()
 
 

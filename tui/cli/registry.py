@@ -12,6 +12,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "inventory",
     "snapshot",
     "sim-host",
+    "explain",
 )
 
 
