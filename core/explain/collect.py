@@ -86,8 +86,11 @@ def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
     log_path = host.paths.var_log / "libvirt" / "qemu" / f"{vm}.log"
     if record is None or not pieces:
         text = _tail(log_path, _QEMU_LOG_TAIL)
-        if text is not None:
-            pieces.append(_last_start(text))
+        if text is None:
+            raise InputError(f"nothing to explain for domain {vm!r}: no libvirt error and no "
+                             f"{host.paths.display(log_path)}",
+                             fix="check the name with `virsh list --all`, or paste the error: vfio-tui explain -")
+        pieces.append(_last_start(text))
         for name in _KERNEL_LOGS:
             ktext = _tail(host.paths.under(name), _KERNEL_LOG_TAIL)
             if ktext:

@@ -120,7 +120,7 @@ def _accumulate(matches: list[LineMatch]) -> list[_Acc]:
         key = _finding_key(m.entry, values)
         if key[1] == "" and any(k[0] == m.entry.id for k in accs):
             # a hint line without the number (E05's "Please ensure...") joins the numbered finding
-            key = next(k for k in accs if k[0] == m.entry.id)
+            key = max((k for k in accs if k[0] == m.entry.id), key=lambda k: accs[k].last)
             hint = True
         else:
             hint = False
@@ -128,8 +128,9 @@ def _accumulate(matches: list[LineMatch]) -> list[_Acc]:
         if acc is None:
             accs[key] = _Acc(m.entry, values, [m.line], [m.matched], m.offset, m.offset)
             continue
-        acc.count += 0 if hint else 1
-        acc.last = m.offset
+        if not hint:
+            acc.count += 1
+            acc.last = m.offset
         for k, v in values.items():
             acc.values.setdefault(k, v)
         if m.line not in acc.evidence and len(acc.evidence) < MAX_EVIDENCE:
@@ -187,7 +188,7 @@ def report_from_scan(result: ScanResult, host: Host | None = None, uri: str | No
     cache: dict[str, object] = {}
     findings = [_build(a, host, ctx, cache) for a in accs]
     relevant = [] if findings else _relevant(result)
-    return ExplainReport(findings=findings, relevant_lines=relevant, lines_scanned=result.lines,
+    return ExplainReport(findings=findings, relevant_lines=relevant, candidate_lines=result.candidates,
                          bytes_scanned=result.bytes)
 
 

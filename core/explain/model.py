@@ -110,7 +110,8 @@ class ExplainReport:
 
     findings: list[Finding]
     relevant_lines: list[str]
-    lines_scanned: int = 0
+    candidate_lines: int = 0
+    """Lines the prefilter let through to the regexes."""
     bytes_scanned: int = 0
 
     @property
@@ -122,6 +123,6 @@ class ExplainReport:
             "schema": "vfio-tui/explain/1",
             "findings": [f.to_json() for f in self.findings],
             "relevant_lines": list(self.relevant_lines),
-            "lines_scanned": self.lines_scanned,
+            "candidate_lines": self.candidate_lines,
             "bytes_scanned": self.bytes_scanned,
         }

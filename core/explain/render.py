@@ -71,7 +71,7 @@ def format_report(report: ExplainReport, *, color: bool = False, verbose: bool =
             lines += ["  > " + ln for ln in report.relevant_lines]
         else:
             lines.append("No line looks like an error.")
-        lines.append(s(f"({report.lines_scanned} lines, {report.bytes_scanned} bytes scanned)", _DIM))
+        lines.append(s(f"({report.bytes_scanned} bytes scanned, {report.candidate_lines} candidate lines)", _DIM))
         return "\n".join(lines) + "\n"
     root = report.findings[0]
     lines.append(s("Root cause: ", _BOLD) + root.title)

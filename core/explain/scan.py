@@ -20,6 +20,17 @@ EVIDENCE_CHARS = 400
 TAIL_BYTES = 64 << 10
 """The end of the input is kept to pick "relevant lines" when nothing matched."""
 
+#: The prefilter: case-exact literals, one bytes.find pass each over every block. Every catalog message
+#: contains one of them (QEMU prefixes its VFIO errors with "vfio:" / "vfio <BDF>:", the kernel with
+#: "vfio-pci <BDF>:" or "vfio_iommu_type1_..."); the catalog tests prove it for each real message.
+#: Few gates is what makes a 50 MB log take well under a second; the per-cause keywords and regexes
+#: only run on the lines a gate let through.
+GATES: tuple[bytes, ...] = (
+    b"vfio", b"VFIO", b"iommu", b"IOMMU", b"not viable", b"PCI d", b"locked memory", b"write error",
+    b"assignable", b"Performance may", b"AMD-Vi", b"passthrough", b"could not access", b"active device",
+    b"matching", b"DMAR-IR", b"bus reset",
+)
+
 #: Lines worth remembering for the checks even when no cause matches them
 #: (the QEMU command line, interrupt-remapping status, the libvirt URI).
 CONTEXT_KEYWORDS: tuple[str, ...] = ("guest=", "qemu:///", "dmar-ir", "interrupt remapping", "irq remapping",
@@ -49,23 +60,15 @@ class ScanResult:
     context_lines: list[str] = field(default_factory=list)
     unmatched_candidates: list[str] = field(default_factory=list)
     tail: bytes = b""
-    lines: int = 0
+    candidates: int = 0
     bytes: int = 0
-
-
-def _dedupe_keywords(words: list[str]) -> list[str]:
-    """Drop keywords that contain a shorter keyword (the shorter one finds the line anyway)."""
-    out: list[str] = []
-    for w in sorted(set(words), key=len):
-        if not any(o in w for o in out):
-            out.append(w)
-    return out
 
 
 def clean_line(raw: bytes) -> str:
     """Decode a line for display and matching: invalid UTF-8 and control characters are replaced."""
     text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-    return _CONTROL.sub(" ", text)
+    # blog/web copies turn spaces into NBSP ("for\u00a0Container" in the seed)
+    return _CONTROL.sub(" ", text).replace("\u00a0", " ")
 
 
 class Scanner:
@@ -73,8 +76,9 @@ class Scanner:
 
     def __init__(self, catalog: tuple[CauseEntry, ...]) -> None:
         self.catalog = catalog
-        words = [k for e in catalog for k in e.keywords] + list(CONTEXT_KEYWORDS)
-        self._needles = [w.encode() for w in _dedupe_keywords(words)]
+        self._needles = list(GATES)
+        words = sorted({k for e in catalog for k in e.keywords}, key=len, reverse=True)
+        self._any_keyword = re.compile("|".join(re.escape(w) for w in words))
         self._context = tuple(CONTEXT_KEYWORDS)
         self._pending = b""
         self._offset = 0
@@ -90,7 +94,7 @@ class Scanner:
         cut = buf.rfind(b"\n")
         if cut == -1:
             if len(buf) > MAX_LINE:  # a huge line: scan what we have, keep a little overlap
-                self._scan_block(buf[:-256], count_lines=False)
+                self._scan_block(buf[:-256])
                 self._pending = buf[-256:]
             else:
                 self._pending = buf
@@ -98,7 +102,7 @@ class Scanner:
         self._scan_block(buf[: cut + 1])
         self._pending = buf[cut + 1:]
         if len(self._pending) > MAX_LINE:
-            self._scan_block(self._pending[:-256], count_lines=False)
+            self._scan_block(self._pending[:-256])
             self._pending = self._pending[-256:]
 
     def finish(self) -> ScanResult:
@@ -111,26 +115,22 @@ class Scanner:
     def _remember_tail(self, data: bytes) -> None:
         self._tail = (self._tail + data[-TAIL_BYTES:])[-TAIL_BYTES:]
 
-    def _scan_block(self, block: bytes, count_lines: bool = True) -> None:
+    def _scan_block(self, block: bytes) -> None:
         base = self._offset
         self._offset += len(block)
-        if count_lines:
-            self.result.lines += block.count(b"\n")
-        if b"\xc2\xa0" in block:  # blog/web copies turn spaces into NBSP ("for\u00a0Container" in the seed)
-            block = block.replace(b"\xc2\xa0", b" ")
-        low = block.lower()
         spans: set[tuple[int, int]] = set()
         for needle in self._needles:
-            pos = low.find(needle)
+            pos = block.find(needle)
             while pos != -1:
-                start = low.rfind(b"\n", 0, pos) + 1
-                end = low.find(b"\n", pos)
+                start = block.rfind(b"\n", 0, pos) + 1
+                end = block.find(b"\n", pos)
                 if end == -1:
-                    end = len(low)
+                    end = len(block)
                 if end - start > MAX_LINE:  # keep the neighbourhood of the hit only
                     start, end = max(start, pos - 2048), min(end, pos + 2048)
                 spans.add((start, end))
-                pos = low.find(needle, end)
+                pos = block.find(needle, end)
+        self.result.candidates += len(spans)
         for start, end in sorted(spans):
             self._match_line(clean_line(block[start:end]), base + start)
 
@@ -138,8 +138,12 @@ class Scanner:
         low = line.lower()
         if any(k in low for k in self._context):
             self.result.context_lines.append(line[:4096])
-        parts = QEMU_PREFIX.split(line)
         found = False
+        if self._any_keyword.search(low) is None:  # most gated lines: "Adding to iommu group 13" and such
+            if len(self.result.unmatched_candidates) < 200:
+                self.result.unmatched_candidates.append(line)
+            return
+        parts = QEMU_PREFIX.split(line)
         for part in parts:
             plow = part.lower()
             for entry in self.catalog:

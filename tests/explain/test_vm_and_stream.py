@@ -1,0 +1,134 @@
+"""`explain --vm`, failure records, streaming input and the checks that read the host."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.errors import InputError
+from core.explain import collect_vm_logs, explain_failure, explain_stream, explain_text
+from core.explain.scan import BLOCK
+from core.host import Host
+
+GROUP13 = ('2026-11-25T09:12:02.456789Z qemu-system-x86_64: -device {"driver":"vfio-pci","host":"0000:02:00.0"}: '
+           "vfio 0000:02:00.0: group 13 is not viable\n"
+           "Please ensure all devices within the iommu_group are bound to their vfio bus driver.\n")
+
+
+def test_explain_vm_on_the_demo_names_the_members_on_igb(run_cli: Any) -> None:
+    proc = run_cli("explain", "--vm", "vfio_test", "--demo", "--json")
+    assert proc.returncode == 0, proc.stderr
+    root = json.loads(proc.stdout)["findings"][0]
+    assert root["cause_id"] == "E05"
+    assert root["check"]["status"] == "fail"
+    assert root["check"]["summary"] == ("group 13 is not viable: 0000:02:00.0 is still bound to igb, "
+                                        "0000:02:00.1 is still bound to igb")
+    assert "virsh nodedev-detach pci_0000_02_00_1" in " ".join(root["check"]["details"])
+
+
+def test_explain_vm_text_output(run_cli: Any) -> None:
+    proc = run_cli("explain", "--vm", "vfio_test", "--demo")
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first == "Root cause: IOMMU group 13 is not viable: a device in the group is still bound to a host driver"
+    assert "Check on this host: FAIL group 13 is not viable" in proc.stdout
+
+
+def test_explain_unknown_vm_is_one_line_exit_2(run_cli: Any) -> None:
+    proc = run_cli("explain", "--vm", "nosuchvm", "--demo")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "nosuchvm" in proc.stderr
+    assert run_cli("explain", "/nonexistent/file", "--demo").returncode == 2
+
+
+def test_collect_vm_logs_reads_the_last_start_and_kernel_lines(demo_host: Host) -> None:
+    log = demo_host.paths.var_log / "libvirt" / "qemu" / "vfio_test.log"
+    log.write_text("2026-11-24 08:00:00.000+0000: starting up libvirt\nold attempt: group 99 is not viable\n"
+                   + log.read_text())
+    text = collect_vm_logs(demo_host, "vfio_test")
+    assert "group 13 is not viable" in text and "group 99" not in text
+    assert "DMAR-IR: Enabled IRQ remapping" in text
+    with pytest.raises(InputError):
+        collect_vm_logs(demo_host, "../etc/passwd")
+
+
+def test_collect_vm_logs_prefers_the_hypervisor_record(demo_host: Host) -> None:
+    class Hyper:
+        def last_failure(self, vm: str) -> dict[str, Any]:
+            return {"libvirt_error": "Unmanaged PCI device 0000:0b:00.0 must be manually detached from the host",
+                    "qemu_log_tail": "", "kernel_lines": []}
+
+    text = collect_vm_logs(demo_host, "vfio_test", Hyper())
+    report = explain_text(text, demo_host)
+    assert report.findings[0].cause_id == "L05"
+    assert report.findings[0].check is not None
+    assert report.findings[0].check.summary == "0000:0b:00.0 is bound to qla2xxx, IOMMU group 19 (not vfio-pci)"
+    assert "virsh nodedev-detach pci_0000_0b_00_0" in report.findings[0].fix
+
+
+@dataclass
+class _Record:
+    libvirt_error: str = ""
+    qemu_log_tail: str = ""
+    kernel_lines: list[str] = field(default_factory=list)
+
+
+def test_explain_failure_accepts_records_and_dicts(demo_host: Host) -> None:
+    rec = _Record(
+        libvirt_error="internal error: qemu unexpectedly closed the monitor: qemu-system-x86_64: -device "
+                      "vfio-pci,host=0000:02:00.0: vfio 0000:02:00.0: failed to setup container for group 13: "
+                      "memory listener initialization failed: Region pc.ram: vfio_dma_map(0x1, 0x0, 0x80000000, "
+                      "0x7f0) = -12 (Cannot allocate memory)",
+        qemu_log_tail='/usr/bin/qemu-system-x86_64 -name guest=big,debug-threads=on -m 8192 -device '
+                      '{"driver":"vfio-pci","host":"0000:02:00.0"}',
+        kernel_lines=["[ 99.1] vfio_pin_pages_remote: RLIMIT_MEMLOCK (65536) exceeded"],
+    )
+    report = explain_failure(rec, demo_host)
+    ids = [f.cause_id for f in report.findings]
+    assert ids[:2] == ["K02", "E14"] and ids[-1] == "L14"
+    assert report.findings[0].check is not None
+    assert report.findings[0].check.summary.startswith("memlock limit 64 KiB < VM RAM 8 GiB")
+    same = explain_failure(vars(rec), demo_host)
+    assert [f.cause_id for f in same.findings] == ids
+
+
+def test_stream_finds_needles_across_block_boundaries(tmp_path: Path) -> None:
+    filler = b"Nov 25 10:00:00 host systemd[1]: Started Session 4 of user root.\n"
+    body = filler * (BLOCK // len(filler))
+    needle = b"vfio 0000:02:00.0: group 13 is not viable\n"
+    cut = len(body) - 10  # the needle straddles the first block boundary
+    data = body[:cut] + needle + body[cut:] + b"\xff\xfe garbage \x00\n" + filler * 3
+    path = tmp_path / "big.log"
+    path.write_bytes(data)
+    with path.open("rb") as fh:
+        report = explain_stream(fh)
+    assert [f.cause_id for f in report.findings] == ["E05"]
+    text_report = explain_stream(io.StringIO(data.decode("utf-8", errors="replace")))
+    assert [f.cause_id for f in text_report.findings] == ["E05"]
+
+
+def test_a_huge_line_is_scanned_in_pieces() -> None:
+    line = b"x" * (3 * BLOCK) + b" vfio 0000:02:00.0: group 13 is not viable " + b"y" * BLOCK + b"\n"
+    report = explain_text(line)
+    assert [f.cause_id for f in report.findings] == ["E05"]
+    assert len(report.findings[0].evidence[0]) < 1000
+
+
+def test_lines_iterable_and_timestamps_any_order() -> None:
+    lines = ["Nov 25 09:00:01 host192 kernel: vfio_iommu_type1_attach_group: No interrupt remapping support.  "
+             "Use the module param \"allow_unsafe_interrupts\" to enable VFIO IOMMU support on this platform",
+             "vfio 0000:0b:00.0: failed to setup container for group 19: Failed to set iommu for container: "
+             "Operation not permitted"]
+    report = explain_text(reversed(lines))
+    assert [f.cause_id for f in report.findings] == ["K01", "E07", "E02"]
+
+
+def test_repeated_attempts_most_recent_first() -> None:
+    text = GROUP13.replace("13", "12") + GROUP13
+    report = explain_text(text)
+    assert [f.values.get("group") for f in report.findings] == ["13", "12"]
