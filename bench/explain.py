@@ -34,7 +34,7 @@ NOISE = [
     "Nov 25 10:{m:02d}:{s:02d} host192 NetworkManager[700]: <info>  [1732528800.{f}] device (eno1): carrier on",
     "Nov 25 10:{m:02d}:{s:02d} host192 CRON[{f}]: (root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)",
     "Nov 25 10:{m:02d}:{s:02d} host192 kernel: [{t:>12.6f}] EXT4-fs (dm-0): mounted filesystem with ordered data mode",
-    "Nov 25 10:{m:02d}:{s:02d} host192 kernel: [{t:>12.6f}] usb 2-1: new full-speed USB device number {f} using uhci_hcd",
+    "Nov 25 10:{m:02d}:{s:02d} host192 kernel: [{t:>12.6f}] usb 2-1: new full-speed USB device {f} using uhci_hcd",
     "Nov 25 10:{m:02d}:{s:02d} host192 systemd[1]: Failed to start Load Kernel Module drm.",
 ]
 NEEDLES = [

@@ -45,8 +45,9 @@ def _variant(raw: Any, where: str) -> Variant:
         raise HostDataError(f"catalog {where}: a variant needs a 'when' table")
     when = tuple((str(k), _compile(v, where)) for k, v in raw["when"].items())
     opt = {k: (v.strip() if isinstance(v, str) else None) for k, v in raw.items() if k != "when"}
-    return Variant(when=when, title=opt.get("title"), explanation=_prose(opt["explanation"]) if opt.get("explanation") else None, fix=opt.get("fix"),
-                   check=opt.get("check"))
+    explanation = opt.get("explanation")
+    return Variant(when=when, title=opt.get("title"), explanation=_prose(explanation) if explanation else None,
+                   fix=opt.get("fix"), check=opt.get("check"))
 
 
 def parse_entry(raw: dict[str, Any], where: str) -> CauseEntry:

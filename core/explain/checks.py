@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from core.address import PciAddress
 from core.errors import VfioError
-from core.explain.model import CheckOutcome
+from core.explain.model import CheckOutcome, CheckStatus
 from core.model import HostInventory, PciDevice
 
 if TYPE_CHECKING:
@@ -165,7 +165,9 @@ def _group_viable(host: Host, values: dict[str, str], ctx: ExplainContext, cache
         names = ", ".join(f"{m.address} is still bound to {_drv(m)}" for m in offenders)
         fixes = tuple(f"to free {m.address}: virsh nodedev-detach {m.address.nodedev_name}" for m in offenders
                       if not m.is_bridge)
-        return CheckOutcome("group_viable", "fail", f"group {gid} is not viable: {names}", details + fixes)
+        note = ("libvirt detaches only the VM's own managed='yes' hostdevs at start; every other member must be "
+                "on vfio-pci or unbound (or be a hostdev of the same VM)",)
+        return CheckOutcome("group_viable", "fail", f"group {gid} is not viable: {names}", details + fixes + note)
     return CheckOutcome("group_viable", "pass",
                         f"group {gid} is viable now (every member is on vfio-pci, pci-stub, pcieport or unbound)",
                         details)
@@ -221,7 +223,7 @@ def _vfio_modules(host: Host, values: dict[str, str], ctx: ExplainContext, cache
 def _iommu_enabled(host: Host, values: dict[str, str], ctx: ExplainContext, cache: dict[str, object]) -> CheckOutcome:
     inv = _inventory(host, cache)
     cmdline = (_read(host.paths.proc / "cmdline") or "").strip()
-    details = (f"kernel command line: {cmdline}",) if cmdline else ()
+    details: tuple[str, ...] = (f"kernel command line: {cmdline}",) if cmdline else ()
     if "amd_iommu=on" in cmdline:
         details += ("amd_iommu=on is not a kernel option (the AMD IOMMU is on by default); it does nothing",)
     if inv.iommu_enabled:
@@ -280,7 +282,7 @@ def _memlock(host: Host, values: dict[str, str], ctx: ExplainContext, cache: dic
     ram = ctx.ram_bytes
     need = ram + (1 << 30) if ram else None
     if limit is not None and ram is not None:
-        status = "fail" if limit < ram else "warn"
+        status: CheckStatus = "fail" if limit < ram else "warn"
         return CheckOutcome("memlock", status,
                             f"memlock limit {_size(limit)} < VM RAM {_size(ram)} (libvirt uses RAM + 1 GiB = "
                             f"{_size(need or 0)})" if limit < ram else
@@ -327,7 +329,7 @@ def _device_check(name: str, describe: Callable[[PciDevice, HostInventory], Chec
         inv = _inventory(host, cache)
         dev = inv.device(addr)
         if dev is None:
-            status = "fail" if name == "bdf_exists" else "unknown"
+            status: CheckStatus = "fail" if name == "bdf_exists" else "unknown"
             return CheckOutcome(name, status, f"{addr} does not exist on this host")
         outcome = describe(dev, inv)
         if outcome is None:
@@ -339,7 +341,7 @@ def _device_check(name: str, describe: Callable[[PciDevice, HostInventory], Chec
 
 
 def _driver_outcome(dev: PciDevice, inv: HostInventory) -> CheckOutcome:
-    status = "pass" if dev.on_vfio else "fail"
+    status: CheckStatus = "pass" if dev.on_vfio else "fail"
     group = f", IOMMU group {dev.iommu_group}" if dev.iommu_group is not None else ", no IOMMU group"
     return CheckOutcome("bdf_driver", status, f"{dev.address} is bound to {_drv(dev)}{group}"
                         + ("" if dev.on_vfio else " (not vfio-pci)"))
@@ -390,7 +392,7 @@ def _param_check(name: str, module: str, param: str, *, bad_when_on: bool, meani
         if value is None:
             return CheckOutcome(name, "unknown", f"{module}.{param} is not readable (module not loaded?)")
         on = value in ("Y", "1")
-        status = "fail" if on == bad_when_on else "pass"
+        status: CheckStatus = "fail" if on == bad_when_on else "pass"
         return CheckOutcome(name, status, f"{module}.{param} = {value}: {meaning} is {'on' if on else 'off'}")
 
     CHECKS[name] = run
@@ -420,5 +422,6 @@ def _bar_conflict(host: Host, values: dict[str, str], ctx: ExplainContext, cache
                             "grep -i -E 'BOOTFB|efifb|simplefb' /proc/iomem)")
     hits = [ln.strip() for ln in iomem.splitlines() if re.search(r"BOOTFB|efifb|simplefb|vesafb", ln, re.I)]
     if hits:
-        return CheckOutcome("bar_conflict", "fail", "a firmware framebuffer holds memory ranges: " + "; ".join(hits[:3]))
+        return CheckOutcome("bar_conflict", "fail",
+                            "a firmware framebuffer holds memory ranges: " + "; ".join(hits[:3]))
     return CheckOutcome("bar_conflict", "pass", "no firmware framebuffer claim in /proc/iomem")

@@ -133,6 +133,12 @@ REAL_MESSAGES: dict[str, list[tuple[str, str]]] = {
     "P01": [("No IOMMU detected, please activate it.See Documentation for further information.", ref("P01"))],
     "X01": [("error: Failed to start domain 'labvm'\nerror: Path '/dev/vfio/11' is not accessible: No such file or "
              "directory", LAB5)],
+    "X03": [
+        ("  QEMU: Checking for device assignment IOMMU support                         : WARN (Unknown if this "
+         "platform has IOMMU support)", LAB4),
+        ("  QEMU: Checking for device assignment IOMMU support                         : WARN (No ACPI IVRS table "
+         "found, IOMMU either disabled in BIOS or not supported by this hardware platform)", LAB5),
+    ],
     "X02": [("error: Could not find matching device 'pci_0000_0b_00_0'\nerror: Node device not found: no node "
              "device with matching name 'pci_0000_0b_00_0'", LAB4)],
 }
