@@ -133,6 +133,13 @@ def qemu_conf_settings(host: Host) -> dict[str, str]:
     return settings
 
 
+def _session_note(ctx: ExplainContext) -> str | None:
+    if ctx.uri and "session" in ctx.uri:
+        return (f"the VM runs under {ctx.uri}: a rootless libvirt cannot open root-owned /dev/vfio nodes or raise "
+                "memlock; run passthrough VMs under qemu:///system")
+    return None
+
+
 def _acl_note(host: Host) -> str | None:
     acl = qemu_conf_settings(host).get("cgroup_device_acl")
     if acl is None:
@@ -159,10 +166,20 @@ def _group_viable(host: Host, values: dict[str, str], ctx: ExplainContext, cache
         return CheckOutcome("group_viable", "unknown",
                             f"this host has no IOMMU group {gid} (is the log from another machine?)")
     offenders = [m for m in members if not m.keeps_group_viable]
+    own = {a for a in (_address(h) for h in ctx.hostdevs) if a is not None}
     details = tuple(f"{m.address} {m.kind_label}: {_drv(m)}"
+                    + (" (a hostdev of this VM)" if m.address in own else "")
                     + ("" if m.keeps_group_viable else "  <- keeps the group non-viable") for m in members)
+    others = [m for m in offenders if m.address not in own]
+    if offenders and not others:
+        names = ", ".join(f"{m.address} → {_drv(m)}" for m in offenders)
+        return CheckOutcome("group_viable", "warn",
+                            f"group {gid} holds only this VM's own hostdev(s), now on host drivers ({names}): "
+                            "libvirt binds them at start with managed='yes'; with managed='no' detach them first",
+                            details)
     if offenders:
-        names = ", ".join(f"{m.address} is still bound to {_drv(m)}" for m in offenders)
+        names = ", ".join(f"{m.address} is still bound to {_drv(m)}"
+                          + (" (the VM's hostdev)" if m.address in own and others else "") for m in offenders)
         fixes = tuple(f"to free {m.address}: virsh nodedev-detach {m.address.nodedev_name}" for m in offenders
                       if not m.is_bridge)
         note = ("libvirt detaches only the VM's own managed='yes' hostdevs at start; every other member must be "
@@ -177,7 +194,7 @@ def _group_viable(host: Host, values: dict[str, str], ctx: ExplainContext, cache
 def _group_node(host: Host, values: dict[str, str], ctx: ExplainContext, cache: dict[str, object]) -> CheckOutcome:
     inv = _inventory(host, cache)
     gid = _group_id(inv, values, ctx)
-    notes = tuple(n for n in (_acl_note(host),) if n)
+    notes = tuple(n for n in (_session_note(ctx), _acl_note(host)) if n)
     if gid is None:
         return CheckOutcome("group_node", "unknown", "the log names no IOMMU group", notes)
     node = host.paths.dev_vfio / str(gid)
@@ -196,7 +213,7 @@ def _group_node(host: Host, values: dict[str, str], ctx: ExplainContext, cache: 
 def _vfio_container(host: Host, values: dict[str, str], ctx: ExplainContext,
                     cache: dict[str, object]) -> CheckOutcome:
     base = _vfio_modules(host, values, ctx, cache)
-    notes = tuple(n for n in (_acl_note(host),) if n)
+    notes = tuple(n for n in (_session_note(ctx), _acl_note(host)) if n)
     if base.status == "fail":
         return CheckOutcome("vfio_container", "fail", base.summary, base.details + notes)
     return CheckOutcome("vfio_container", "warn" if notes else "pass",
@@ -278,7 +295,7 @@ def _size(n: int) -> str:
 
 @check("memlock")
 def _memlock(host: Host, values: dict[str, str], ctx: ExplainContext, cache: dict[str, object]) -> CheckOutcome:
-    limit = int(values["bytes"]) if values.get("bytes", "").isdigit() else None
+    limit = int(values["bytes"]) if values.get("bytes", "").isdigit() else ctx.memlock_bytes
     ram = ctx.ram_bytes
     need = ram + (1 << 30) if ram else None
     if limit is not None and ram is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,63 @@ def _tail(path: Path, limit: int) -> str | None:
             return fh.read().decode("utf-8", errors="replace")
     except OSError:
         return None
+
+
+_QEMU_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?(\+\d{4}|Z)?")
+_ISO_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?([+-]\d\d:?\d\d|Z)")
+_SYSLOG_LINE = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d:\d\d:\d\d) ")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"), 1)}
+
+
+def _attempt_window(attempt: str) -> tuple[datetime, datetime | None] | None:
+    """When the last start attempt began and (if logged) ended, from the QEMU log's own UTC stamps."""
+    stamps = []
+    for line in attempt.splitlines():
+        m = _QEMU_TIME.match(line)
+        if m and ("starting up" in line or "shutting down" in line):
+            try:
+                stamps.append(datetime.fromisoformat(f"{m.group(1)}T{m.group(2)}+00:00"))
+            except ValueError:
+                continue
+    if not stamps:
+        return None
+    return stamps[0], (stamps[-1] if len(stamps) > 1 else None)
+
+
+def _line_time(line: str, year: int) -> datetime | None:
+    """The time of a kernel log line: ISO with offset (journal) or syslog (local time, no year)."""
+    m = _ISO_LINE.match(line)
+    if m:
+        try:
+            return datetime.fromisoformat(m.group(1) + m.group(2).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    m = _SYSLOG_LINE.match(line)
+    if m and m.group(1) in _MONTHS:
+        try:
+            return datetime(year, _MONTHS[m.group(1)], int(m.group(2)),
+                            *map(int, m.group(3).split(":"))).astimezone()
+        except ValueError:
+            return None
+    return None
+
+
+def kernel_lines_for_attempt(text: str, window: tuple[datetime, datetime | None] | None) -> list[str]:
+    """The kernel's VFIO/IOMMU lines, limited to the attempt's time window when both sides have times
+    (lines without a usable time, e.g. dmesg's seconds-since-boot, are kept)."""
+    out = []
+    for line in text.splitlines():
+        if not _KERNEL_INTEREST.search(line):
+            continue
+        if window is not None:
+            when = _line_time(line, window[0].year)
+            start, end = window
+            if when is not None and (when < start - timedelta(seconds=2)
+                                     or (end is not None and when > end + timedelta(seconds=10))):
+                continue
+        out.append(line)
+    return out
 
 
 def _last_start(log: str) -> str:
@@ -90,11 +148,13 @@ def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
             raise InputError(f"nothing to explain for domain {vm!r}: no libvirt error and no "
                              f"{host.paths.display(log_path)}",
                              fix="check the name with `virsh list --all`, or paste the error: vfio-tui explain -")
-        pieces.append(_last_start(text))
+        attempt = _last_start(text)
+        pieces.append(attempt)
+        window = _attempt_window(attempt)
         for name in _KERNEL_LOGS:
             ktext = _tail(host.paths.under(name), _KERNEL_LOG_TAIL)
             if ktext:
-                pieces.append("\n".join(ln for ln in ktext.splitlines() if _KERNEL_INTEREST.search(ln)))
+                pieces.append("\n".join(kernel_lines_for_attempt(ktext, window)))
                 break
     if not any(p.strip() for p in pieces):
         raise InputError(f"nothing to explain for domain {vm!r}: no libvirt error and no "

@@ -46,6 +46,8 @@ class ExplainContext:
     uri: str | None = None
     kernel_lines: list[str] = field(default_factory=list)
     """Interrupt-remapping and similar kernel status lines seen in the input."""
+    memlock_bytes: int | None = None
+    """The locked-memory limit a kernel (K02) or libvirt (L11) line reported."""
 
 
 def substitute(template: str, values: dict[str, str]) -> str:
@@ -185,6 +187,9 @@ def report_from_scan(result: ScanResult, host: Host | None = None, uri: str | No
         # e.g. only "qemu unexpectedly closed the monitor: <an unrelated QEMU error>": not ours to diagnose
         result.unmatched_candidates.extend(a.evidence[0] for a in accs)
         accs = []
+    for acc in accs:
+        if acc.entry.check == "memlock" and acc.values.get("bytes", "").isdigit():
+            ctx.memlock_bytes = int(acc.values["bytes"])
     cache: dict[str, object] = {}
     findings = [_build(a, host, ctx, cache) for a in accs]
     relevant = [] if findings else _relevant(result)
