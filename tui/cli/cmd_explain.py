@@ -19,7 +19,7 @@ lines that look most relevant; it never guesses.
 
 With --vm NAME it collects the text itself: libvirt's last error (when libvirt is reachable), the
 domain's QEMU log since its last start (/var/log/libvirt/qemu/NAME.log) and the kernel's VFIO/IOMMU
-lines. Exit status: 0 a cause was found (or nothing to explain), 1 no known cause, 2 bad input.
+lines. Exit status: 0 a cause was found, 1 no known cause, 2 bad input.
 """
 EPILOG = """\
 examples:
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help='print JSON: {"findings": [{"cause_id","title","explanation","fix","evidence",'
                              '"check"}...]} best first, [] when no known cause')
-    parser.add_argument("--connect", "-c", metavar="URI", help="libvirt URI for --vm (default: libvirt's default)")
+    parser.add_argument("--connect", "-c", metavar="URI", help="libvirt URI the VM runs under (used by --vm and the checks; qemu:///session is flagged)")
     parser.add_argument("--verbose", "-v", action="store_true", help="full explanation for every finding")
 
 
