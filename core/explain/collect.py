@@ -136,30 +136,26 @@ def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
     """
     if not _VM_NAME.match(vm):
         raise InputError(f"{vm!r} is not a domain name")
-    pieces: list[str] = []
     record = _failure_from_hypervisor(hypervisor, vm) if hypervisor is not None else None
-    if record is not None:
-        error, tail, kernel = _record_fields(record)
-        pieces += [p for p in (error, tail, "\n".join(kernel)) if p]
+    error, tail, kernel = _record_fields(record) if record is not None else ("", "", [])
     log_path = host.paths.var_log / "libvirt" / "qemu" / f"{vm}.log"
-    if record is None or not pieces:
+    if not tail:
         text = _tail(log_path, _QEMU_LOG_TAIL)
-        if text is None:
+        if text is not None:
+            tail = _last_start(text)
+        elif not error:
             raise InputError(f"nothing to explain for domain {vm!r}: no libvirt error and no "
                              f"{host.paths.display(log_path)}",
                              fix="check the name with `virsh list --all`, or paste the error: vfio-tui explain -")
-        attempt = _last_start(text)
-        pieces.append(attempt)
-        window = _attempt_window(attempt)
+    window = _attempt_window(tail) if tail else None
+    if not kernel:
         for name in _KERNEL_LOGS:
             ktext = _tail(host.paths.under(name), _KERNEL_LOG_TAIL)
             if ktext:
-                pieces.append("\n".join(kernel_lines_for_attempt(ktext, window)))
+                # without a time window, only the most recent lines (older ones belong to other starts)
+                kernel = kernel_lines_for_attempt(ktext, window)[-200:]
                 break
-    if not any(p.strip() for p in pieces):
-        raise InputError(f"nothing to explain for domain {vm!r}: no libvirt error and no "
-                         f"{host.paths.display(log_path)}",
-                         fix="check the name with `virsh list --all`, or paste the error: vfio-tui explain -")
+    pieces = [p for p in (error, tail, "\n".join(kernel)) if p.strip()]
     return "\n".join(pieces) + "\n"
 
 

@@ -79,11 +79,19 @@ def test_collect_vm_logs_prefers_the_hypervisor_record(demo_host: Host) -> None:
                     "qemu_log_tail": "", "kernel_lines": []}
 
     text = collect_vm_logs(demo_host, "vfio_test", Hyper())
+    assert text.startswith("Unmanaged PCI device 0000:0b:00.0")
+    assert "group 13 is not viable" in text  # the record had no QEMU log tail: the file fills it in
     report = explain_text(text, demo_host)
-    assert report.findings[0].cause_id == "L05"
-    assert report.findings[0].check is not None
-    assert report.findings[0].check.summary == "0000:0b:00.0 is bound to qla2xxx, IOMMU group 19 (not vfio-pci)"
-    assert "virsh nodedev-detach pci_0000_0b_00_0" in report.findings[0].fix
+    l05 = next(f for f in report.findings if f.cause_id == "L05")
+    assert l05.check is not None
+    assert l05.check.summary == "0000:0b:00.0 is bound to qla2xxx, IOMMU group 19 (not vfio-pci)"
+    assert "virsh nodedev-detach pci_0000_0b_00_0" in l05.fix
+
+    class RecordOnly:
+        def last_failure(self, vm: str) -> dict[str, Any]:
+            return {"libvirt_error": "error: Path '/dev/vfio/19' is not accessible: No such file or directory"}
+
+    assert "is not accessible" in collect_vm_logs(demo_host, "no_log_vm", RecordOnly())
 
 
 @dataclass
