@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help='print JSON: {"findings": [{"cause_id","title","explanation","fix","evidence",'
                              '"check"}...]} best first, [] when no known cause')
-    parser.add_argument("--connect", "-c", metavar="URI", help="libvirt URI the VM runs under (used by --vm and the checks; qemu:///session is flagged)")
+    parser.add_argument("--connect", "-c", metavar="URI",
+                        help="libvirt URI the VM runs under (used by --vm and the checks; qemu:///session is flagged)")
     parser.add_argument("--verbose", "-v", action="store_true", help="full explanation for every finding")
 
 
