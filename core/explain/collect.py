@@ -70,8 +70,8 @@ def _line_time(line: str, year: int) -> datetime | None:
     m = _SYSLOG_LINE.match(line)
     if m and m.group(1) in _MONTHS:
         try:
-            return datetime(year, _MONTHS[m.group(1)], int(m.group(2)),
-                            *map(int, m.group(3).split(":"))).astimezone()
+            hh, mm, ss = (int(x) for x in m.group(3).split(":"))
+            return datetime(year, _MONTHS[m.group(1)], int(m.group(2)), hh, mm, ss).astimezone()
         except ValueError:
             return None
     return None
