@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,25 @@ from core.errors import InputError
 from core.explain import collect_vm_logs, explain_failure, explain_stream, explain_text
 from core.explain.scan import BLOCK
 from core.host import Host
+
+UTC = {"TZ": "UTC"}  # the demo's kern.log is in syslog format (local time, no zone)
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    import os
+    import time
+
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
 
 GROUP13 = ('2026-11-25T09:12:02.456789Z qemu-system-x86_64: -device {"driver":"vfio-pci","host":"0000:02:00.0"}: '
            "vfio 0000:02:00.0: group 13 is not viable\n"
@@ -32,7 +52,7 @@ def test_explain_vm_on_the_demo_names_the_members_on_igb(run_cli: Any) -> None:
 
 
 def test_explain_vm_memlock_names_limit_and_ram(run_cli: Any) -> None:
-    proc = run_cli("explain", "--vm", "hba_test", "--demo", "--json")
+    proc = run_cli("explain", "--vm", "hba_test", "--demo", "--json", env=UTC)
     assert proc.returncode == 0, proc.stderr
     findings = json.loads(proc.stdout)["findings"]
     assert [f["cause_id"] for f in findings] == ["K02", "E14", "E02"]
@@ -41,7 +61,7 @@ def test_explain_vm_memlock_names_limit_and_ram(run_cli: Any) -> None:
     assert findings[2]["check"]["status"] == "warn"
 
 
-def test_vm_kernel_lines_are_limited_to_the_attempt(demo_host: Host) -> None:
+def test_vm_kernel_lines_are_limited_to_the_attempt(demo_host: Host, utc: None) -> None:
     text = collect_vm_logs(demo_host, "vfio_test")  # started 09:12, failed at once; the memlock line is 09:20
     assert "RLIMIT_MEMLOCK" not in text
     assert "RLIMIT_MEMLOCK" in collect_vm_logs(demo_host, "hba_test")
