@@ -193,3 +193,15 @@ def test_evidence_is_highlighted_only_with_color() -> None:
     coloured = format_report(report, color=True)
     assert "\x1b[" not in plain
     assert "\x1b[1m\x1b[31mgroup 13 is not viable\x1b[0m" in coloured
+
+
+def test_wrapper_is_split_so_each_quoted_qemu_message_is_read_alone() -> None:
+    line = ("error: internal error: qemu unexpectedly closed the monitor (vm='win10'): 2024-01-01T00:00:00.000000Z "
+            "qemu-system-x86_64: -device vfio-pci,host=0000:01:00.0: vfio 0000:01:00.0: Could not open "
+            "'/dev/vfio/vfio': Operation not permitted qemu-system-x86_64: -device vfio-pci,host=0000:01:00.0: "
+            "vfio 0000:01:00.0: group 13 is not viable")
+    report = explain_text(line)
+    by_id = {f.cause_id: f for f in report.findings}
+    assert set(by_id) == {"E01", "E05", "L14"}
+    assert by_id["E01"].values["err"] == "Operation not permitted"
+    assert by_id["L14"].values["vm"] == "win10"
