@@ -12,6 +12,8 @@ COMMANDS: Final[tuple[str, ...]] = (
     "inventory",
     "snapshot",
     "sim-host",
+    "bind",
+    "restore",
     "explain",
 )
 
