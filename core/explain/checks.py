@@ -182,6 +182,7 @@ def _group_viable(host: Host, values: dict[str, str], ctx: ExplainContext, cache
                           + (" (the VM's hostdev)" if m.address in own and others else "") for m in offenders)
         fixes = tuple(f"to free {m.address}: virsh nodedev-detach {m.address.nodedev_name}" for m in offenders
                       if not m.is_bridge)
+        fixes += (f"or bind the whole group at once (plan first, reversible): vfio-tui bind {offenders[0].address}",)
         note = ("libvirt detaches only the VM's own managed='yes' hostdevs at start; every other member must be "
                 "on vfio-pci or unbound (or be a hostdev of the same VM)",)
         return CheckOutcome("group_viable", "fail", f"group {gid} is not viable: {names}", details + fixes + note)
