@@ -78,7 +78,8 @@ def _normalise_values(values: dict[str, str]) -> dict[str, str]:
 
 def _context(result: ScanResult, uri: str | None) -> ExplainContext:
     ctx = ExplainContext(uri=uri)
-    for line in result.context_lines + [m.line for m in result.matches]:
+    # newest first: the QEMU command line of the last start attempt wins
+    for line in reversed([*result.context_lines, *(m.line for m in result.matches)]):
         if ctx.vm is None and (g := _GUEST.search(line)):
             ctx.vm = g.group(1) or g.group(2)
         if "vfio-pci" in line or "guest=" in line:
@@ -115,7 +116,7 @@ def _finding_key(entry: CauseEntry, values: dict[str, str]) -> tuple[str, str]:
     return entry.id, ""
 
 
-def _accumulate(matches: list[LineMatch]) -> list[_Acc]:
+def _accumulate(matches: list[LineMatch], dropped: dict[str, int]) -> list[_Acc]:
     accs: dict[tuple[str, str], _Acc] = {}
     for m in matches:
         values = _normalise_values(m.values)
@@ -138,6 +139,11 @@ def _accumulate(matches: list[LineMatch]) -> list[_Acc]:
         if m.line not in acc.evidence and len(acc.evidence) < MAX_EVIDENCE:
             acc.evidence.append(m.line)
             acc.matched.append(m.matched)
+    for cid, extra in dropped.items():
+        for key, acc in accs.items():
+            if key[0] == cid:
+                acc.count += extra
+                break
     return list(accs.values())
 
 
@@ -172,7 +178,7 @@ def _relevant(result: ScanResult, limit: int = 12) -> list[str]:
     """When nothing is known: candidate lines the prefilter caught, then error-looking tail lines."""
     picked: list[str] = []
     tail_lines = [clean_line(b) for b in result.tail.split(b"\n")]
-    for line in result.unmatched_candidates + tail_lines:
+    for line in [*result.unmatched_candidates, *tail_lines]:
         line = line.strip()
         if line and _RELEVANT.search(line) and line not in picked:
             picked.append(line[:400])
@@ -182,7 +188,7 @@ def _relevant(result: ScanResult, limit: int = 12) -> list[str]:
 def report_from_scan(result: ScanResult, host: Host | None = None, uri: str | None = None) -> ExplainReport:
     """Turn raw matches into ranked findings (and run the checks when a host is given)."""
     ctx = _context(result, uri)
-    accs = sorted(_accumulate(result.matches), key=_rank)
+    accs = sorted(_accumulate(sorted(result.matches, key=lambda m: m.offset), result.dropped), key=_rank)
     if not any(a.entry.standalone for a in accs):
         # e.g. only "qemu unexpectedly closed the monitor: <an unrelated QEMU error>": not ours to diagnose
         result.unmatched_candidates.extend(a.evidence[0] for a in accs)

@@ -1,13 +1,16 @@
 """Provides Scanner: a streaming, prefiltered line matcher over bytes of any encoding.
 
 Speed comes from never running a regex on a line that cannot match: each block of input is
-lowercased once and searched with bytes.find for the catalog's literal keywords; only the lines
-around a hit are decoded and tried. A 50 MB log is one pass of find() per keyword.
+searched with bytes.find for a few case-exact gate literals (GATES); only the lines around a hit
+are decoded, checked for the catalog's keywords in one regex call, and then tried against the
+patterns of the causes whose keywords they contain. A 50 MB log is one find() pass per gate.
+Memory stays bounded: per cause only the first MAX_PER_CAUSE matches and the latest one are kept.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 
 from core.explain.model import CauseEntry
@@ -17,6 +20,8 @@ BLOCK = 4 << 20
 MAX_LINE = 64 << 10
 """A line longer than this is cut into pieces (binary garbage, minified JSON)."""
 EVIDENCE_CHARS = 400
+MAX_PER_CAUSE = 50
+MAX_KEPT_LINES = 200
 TAIL_BYTES = 64 << 10
 """The end of the input is kept to pick "relevant lines" when nothing matched."""
 
@@ -57,8 +62,10 @@ class LineMatch:
 @dataclass
 class ScanResult:
     matches: list[LineMatch] = field(default_factory=list)
-    context_lines: list[str] = field(default_factory=list)
-    unmatched_candidates: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    """Matches not kept per cause id (beyond MAX_PER_CAUSE), still counted as occurrences."""
+    context_lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
+    unmatched_candidates: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
     tail: bytes = b""
     candidates: int = 0
     bytes: int = 0
@@ -83,6 +90,8 @@ class Scanner:
         self._pending = b""
         self._offset = 0
         self._tail = b""
+        self._kept: dict[str, int] = {}
+        self._latest: dict[str, LineMatch] = {}
         self.result = ScanResult()
 
     def feed(self, data: bytes) -> None:
@@ -110,6 +119,9 @@ class Scanner:
             self._scan_block(self._pending + b"\n")
             self._pending = b""
         self.result.tail = self._tail
+        # the most recent occurrence of a frequent cause decides its rank ("most recent attempt first")
+        self.result.matches.extend(self._latest.values())
+        self._latest.clear()
         return self.result
 
     def _remember_tail(self, data: bytes) -> None:
@@ -140,8 +152,7 @@ class Scanner:
             self.result.context_lines.append(line[:4096])
         found = False
         if self._any_keyword.search(low) is None:  # most gated lines: "Adding to iommu group 13" and such
-            if len(self.result.unmatched_candidates) < 200:
-                self.result.unmatched_candidates.append(line)
+            self.result.unmatched_candidates.append(line)
             return
         parts = QEMU_PREFIX.split(line)
         for part in parts:
@@ -154,12 +165,22 @@ class Scanner:
                     if m is None:
                         continue
                     values = {k: v.strip() for k, v in m.groupdict().items() if v}
-                    self.result.matches.append(LineMatch(entry, values, _evidence(line, m.group(0)),
-                                                         m.group(0), offset))
+                    self._keep(LineMatch(entry, values, _evidence(line, m.group(0)), m.group(0), offset))
                     found = True
                     break
-        if not found and len(self.result.unmatched_candidates) < 200:
+        if not found:
             self.result.unmatched_candidates.append(line)
+
+    def _keep(self, match: LineMatch) -> None:
+        cid = match.entry.id
+        kept = self._kept.get(cid, 0)
+        if kept < MAX_PER_CAUSE:
+            self._kept[cid] = kept + 1
+            self.result.matches.append(match)
+            return
+        if cid in self._latest:
+            self.result.dropped[cid] = self.result.dropped.get(cid, 0) + 1
+        self._latest[cid] = match
 
 
 def _evidence(line: str, matched: str) -> str:

@@ -205,3 +205,12 @@ def test_wrapper_is_split_so_each_quoted_qemu_message_is_read_alone() -> None:
     assert set(by_id) == {"E01", "E05", "L14"}
     assert by_id["E01"].values["err"] == "Operation not permitted"
     assert by_id["L14"].values["vm"] == "win10"
+
+
+def test_a_flood_of_one_error_is_counted_not_stored() -> None:
+    flood = "vfio 0000:02:00.0: group 13 is not viable\n" * 5000 + "vfio 0000:02:00.0: group 12 is not viable\n"
+    report = explain_text(flood)
+    assert [f.values["group"] for f in report.findings] == ["12", "13"]  # the latest attempt first
+    thirteen = report.findings[1]
+    assert thirteen.occurrences == 5000
+    assert len(thirteen.evidence) == 1  # identical lines are one piece of evidence
