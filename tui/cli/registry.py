@@ -15,6 +15,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "bind",
     "restore",
     "check",
+    "explain",
 )
 
 
