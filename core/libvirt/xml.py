@@ -19,7 +19,7 @@ from lxml import etree
 from core.address import PciAddress
 from core.errors import InputError
 
-_TAG: Final = re.compile(r"<[^!?][^>]*>")
+_TOKEN: Final = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<[^>]*>", re.S)
 _DQ_ATTR: Final = re.compile(r'(\s[\w:.-]+)="([^"\']*)"')
 
 #: Indentation libvirt uses when it formats domain XML (virXMLFormat: two spaces per level).
@@ -133,11 +133,31 @@ def hostdev_to_element(hostdev: Hostdev) -> etree._Element:
 
 
 def libvirt_quotes(text: str) -> str:
-    """Attribute values in single quotes, as libvirt formats XML (lxml always writes double quotes).
+    """Quote the way libvirt formats XML (virBufferEscapeString): attribute values in single
+    quotes, and ' and " in text as &apos; and &quot; (lxml writes double quotes and bare
+    apostrophes). Comments, CDATA and processing instructions are left alone, and so is the
+    inside of <metadata>, which libvirt dumps with libxml2's own formatter (double quotes)."""
+    out: list[str] = []
+    pos = 0
+    foreign = 0
 
-    Only inside tags, and only for values without a quote character, so text and comments stay as they are.
-    """
-    return _TAG.sub(lambda m: _DQ_ATTR.sub(r"\1='\2'", m.group(0)), text)
+    def text_part(part: str) -> str:
+        return part if foreign else part.replace("'", "&apos;").replace('"', "&quot;")
+
+    for m in _TOKEN.finditer(text):
+        out.append(text_part(text[pos:m.start()]))
+        token = m.group(0)
+        if token == "</metadata>":
+            foreign = 0
+        if token.startswith(("<!", "<?")) or foreign:
+            out.append(token)
+        else:
+            out.append(_DQ_ATTR.sub(r"\1='\2'", token))
+        if token.startswith("<metadata") and not token.endswith("/>"):
+            foreign = 1
+        pos = m.end()
+    out.append(text_part(text[pos:]))
+    return "".join(out)
 
 
 def _indent(element: etree._Element, level: int) -> None:

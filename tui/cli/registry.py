@@ -12,6 +12,11 @@ COMMANDS: Final[tuple[str, ...]] = (
     "inventory",
     "snapshot",
     "sim-host",
+    "vms",
+    "hostdev-xml",
+    "attach",
+    "detach",
+    "watch",
 )
 
 
