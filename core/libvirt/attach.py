@@ -169,8 +169,9 @@ def plan_attach(host: Host, hv: Hypervisor, address: PciAddress | str, vm: str, 
         if member is None:
             continue
         if not managed and not member.on_vfio:
+            on = member.driver or "no driver"
             problems.append(Problem(
-                "needs-binding", f"managed='no': {a} must already be on vfio-pci (it is on {member.driver or 'no driver'})",
+                "needs-binding", f"managed='no': {a} must already be on vfio-pci (it is on {on})",
                 fix=f"bind group {dev.iommu_group} first: vfio-tui bind {addr}; or use --managed yes"))
         elif managed and member.on_vfio and a == addr:
             plan.notes.append(f"{a} is already on vfio-pci; with managed='yes' libvirt gives it back to its host"

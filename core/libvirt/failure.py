@@ -93,7 +93,8 @@ class FailureRecord:
             lines.append(f"kernel messages ({self.kernel_log_source}):")
             lines += [f"  {line}" for line in self.kernel_log]
         else:
-            lines.append(f"kernel messages: none relevant{f' ({self.kernel_log_source})' if self.kernel_log_source else ''}")
+            where = f" ({self.kernel_log_source})" if self.kernel_log_source else ""
+            lines.append(f"kernel messages: none relevant{where}")
         return "\n".join(lines) + "\n"
 
 

@@ -235,7 +235,8 @@ class DomainXml:
         """(bus, slot) pairs that some device of the domain occupies on the guest's PCI buses."""
         used: set[tuple[int, int]] = set()
         for el in self.root.iter("address"):
-            if el.get("type") == "pci" and el.getparent() is not None and el.getparent().tag != "source":
+            parent = el.getparent()
+            if el.get("type") == "pci" and parent is not None and parent.tag != "source":
                 _, bus, slot, _ = _pci_address(el)
                 used.add((bus, slot))
         return used
