@@ -25,7 +25,7 @@ QEMU_LOG_LINES: Final = 60
 KERNEL_LINES: Final = 40
 #: Kernel lines worth showing next to a failed start (VFIO, IOMMU, BAR and memlock messages).
 _KERNEL_RELEVANT: Final = re.compile(
-    r"vfio|iommu|DMAR|AMD-Vi|remapping|RLIMIT_MEMLOCK|can't reserve|MSI interrupts|pci_hp|BAR \d+", re.I)
+    r"vfio|iommu|DMAR|AMD-Vi|remapping|RLIMIT_MEMLOCK|can't reserve|MSI interrupts", re.I)
 
 
 @dataclass(frozen=True)
