@@ -49,7 +49,7 @@ def private_libvirtd_run(tmp_path: Path) -> Path:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         ["timeout", "--kill-after=10", "240", "unshare", "--mount", "--net", "--pid", "--fork", "--mount-proc",
-         "--propagation", "private", "bash", str(HERE / "private_libvirtd.sh"), str(work),
+         "--propagation", "private", "bash", str(REPO / "scripts" / "private_libvirtd.sh"), str(work),
          sys.executable, str(HERE / "real_libvirtd_flow.py"), str(work), str(sim_root)],
         capture_output=True, text=True, timeout=300, env=env, cwd=REPO, check=False)
     assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"

@@ -187,3 +187,35 @@ def test_connect_errors_say_what_to_do() -> None:
         open_hypervisor("garbage")
     with pytest.raises(InputError, match="no test-driver file"):
         open_hypervisor("test:///nonexistent/host.xml")
+
+
+class _Err(Exception):
+    """What libvirt.libvirtError answers (code, domain, message), for the translation table only."""
+
+    def __init__(self, code: int, domain: int, message: str) -> None:
+        super().__init__(message)
+        self.args3 = (code, domain, message)
+
+    def get_error_code(self) -> int:
+        return self.args3[0]
+
+    def get_error_domain(self) -> int:
+        return self.args3[1]
+
+    def get_error_message(self) -> str:
+        return self.args3[2]
+
+
+@pytest.mark.parametrize(("code", "message", "fix"), [
+    (38, "Failed to connect socket to '/var/run/libvirt/libvirt-sock': Permission denied", "sudo"),
+    (94, "authentication unavailable: no polkit agent available to authenticate action"
+         " 'org.libvirt.unix.manage'", "sudo"),
+    (38, "Failed to connect socket to '/var/run/libvirt/libvirt-sock': No such file or directory",
+     "start the libvirt daemon"),
+    (5, "no connection driver available for foo:///", "check the URI"),
+])
+def test_connect_error_translation(code: int, message: str, fix: str) -> None:
+    from core.libvirt.errors import connect_error
+
+    err = connect_error("qemu:///system", _Err(code, 7, message))
+    assert fix in err.fix and message in str(err) and err.exit_code == 2
