@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from core.address import PciAddress
 from core.errors import InputError
@@ -21,6 +21,9 @@ from core.libvirt.errors import (
     operation_error,
 )
 from core.libvirt.xml import DomainXml, Hostdev
+
+if TYPE_CHECKING:
+    from core.host import Host
 
 DEFAULT_URI: Final = "qemu:///system"
 DEMO_XML: Final = Path(__file__).resolve().parent.parent / "data" / "demo-libvirt.xml"
@@ -91,6 +94,17 @@ class Hypervisor:
     @property
     def libvirt(self) -> Any:
         return import_libvirt()
+
+    def runs_on(self, host: Host) -> bool:
+        """Whether this hypervisor's VMs run on `host`, so that the host's logs are theirs.
+
+        The demo goes with any simulated host; a local URI (no host name: qemu:///system) with
+        the live machine. A simulated host next to a real daemon, or a remote URI, does not.
+        """
+        if self.demo:
+            return host.simulated
+        rest = self.uri.split("://", 1)[1] if "://" in self.uri else ""
+        return rest.startswith("/") and host.paths.is_live
 
     def lookup(self, name: str) -> Any:
         """The virDomain called `name`.

@@ -83,12 +83,15 @@ class FailureRecord:
             lines.append("hostdevs: " + ", ".join(
                 f"{a} (group {self.groups.get(a)})" if self.groups.get(a) is not None else a
                 for a in self.hostdevs))
+        if not self.qemu_log_path and not self.qemu_log and not self.kernel_log:
+            lines.append(f"logs: {self.kernel_log_source or 'not collected'}")
+            return "\n".join(lines) + "\n"
         which = "this start" if self.qemu_log_from_this_start else "an earlier start; this one wrote nothing"
         if self.qemu_log:
             lines.append(f"QEMU log {self.qemu_log_path} (last {len(self.qemu_log)} lines, from {which}):")
             lines += [f"  {line}" for line in self.qemu_log]
-        else:
-            lines.append(f"QEMU log {self.qemu_log_path or '(none)'}: nothing")
+        elif self.qemu_log_path:
+            lines.append(f"QEMU log {self.qemu_log_path}: nothing")
         if self.kernel_log:
             lines.append(f"kernel messages ({self.kernel_log_source}):")
             lines += [f"  {line}" for line in self.kernel_log]
@@ -153,8 +156,13 @@ def read_kernel_log(host: Host, addresses: list[str]) -> tuple[list[str], str]:
 
 
 def collect_failure(host: Host, vm: str, *, uri: str = "", error: Any = None, operation: str = "start",
-                    hostdevs: list[str] | None = None, log_offset: int | None = None) -> FailureRecord:
-    """Build a FailureRecord from a libvirtError (or none) and the host's logs."""
+                    hostdevs: list[str] | None = None, log_offset: int | None = None,
+                    logs: bool = True) -> FailureRecord:
+    """Build a FailureRecord from a libvirtError (or none) and the host's logs.
+
+    logs=False when the VM does not run on `host` (a remote URI, a simulated host next to a
+    real daemon): the host's logs would be someone else's, so they are not collected.
+    """
     code = dom = None
     message = ""
     if error is not None:
@@ -170,12 +178,17 @@ def collect_failure(host: Host, vm: str, *, uri: str = "", error: Any = None, op
             dev = next((d for d in inv if str(d.address) == a), None) if inv is not None else None
             groups[a] = dev.iommu_group if dev is not None else None
     log_path = qemu_log_path(host, vm)
-    qemu_lines, fresh = read_qemu_log(log_path, log_offset)
-    kernel_lines, source = read_kernel_log(host, addrs)
+    if logs:
+        qemu_lines, fresh = read_qemu_log(log_path, log_offset)
+        kernel_lines, source = read_kernel_log(host, addrs)
+        shown_path = host.paths.display(log_path)
+    else:
+        qemu_lines, fresh, kernel_lines, shown_path = [], False, [], ""
+        source = f"not collected: the VMs of {uri or 'this connection'} do not run on {host.label}"
     return FailureRecord(
         vm=vm, uri=uri, operation=operation, when=datetime.now(UTC).isoformat(timespec="seconds"),
         error_message=message, error_code=code, error_code_name=code_name(code), error_domain=dom,
         error_domain_name=domain_name(dom), hostdevs=tuple(addrs), groups=groups,
-        qemu_log_path=host.paths.display(log_path), qemu_log=tuple(qemu_lines), qemu_log_from_this_start=fresh,
+        qemu_log_path=shown_path, qemu_log=tuple(qemu_lines), qemu_log_from_this_start=fresh,
         kernel_log_source=source, kernel_log=tuple(kernel_lines),
     )

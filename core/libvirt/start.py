@@ -62,7 +62,8 @@ def start_domain(hv: Hypervisor, vm: str, host: Host, on_step: OnStep | None = N
     try:
         dom.create()
     except lv.libvirtError as exc:
-        record = collect_failure(host, vm, uri=hv.uri, error=exc, hostdevs=hostdevs, log_offset=offset)
+        record = collect_failure(host, vm, uri=hv.uri, error=exc, hostdevs=hostdevs, log_offset=offset,
+                                 logs=hv.runs_on(host))
         rep.emit(StepEvent(name, "failed", record.error_message, time.perf_counter() - t0))
         return StartResult(vm, False, time.perf_counter() - t_start, record=record, events=rep.events)
     rep.emit(StepEvent(name, "done", seconds=time.perf_counter() - t0))
@@ -72,7 +73,8 @@ def start_domain(hv: Hypervisor, vm: str, host: Host, on_step: OnStep | None = N
             time.sleep(0.1)
     state = hv.state(dom)
     if state != "running":
-        record = collect_failure(host, vm, uri=hv.uri, hostdevs=hostdevs, log_offset=offset)
+        record = collect_failure(host, vm, uri=hv.uri, hostdevs=hostdevs, log_offset=offset,
+                                 logs=hv.runs_on(host))
         record = replace(record, error_message=f"the VM is {state!r} after start")
         return StartResult(vm, False, time.perf_counter() - t_start, record=record, events=rep.events)
     return StartResult(vm, True, time.perf_counter() - t_start, events=rep.events)

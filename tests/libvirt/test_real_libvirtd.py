@@ -79,3 +79,6 @@ def test_real_libvirtd_start_failure_is_captured(private_libvirtd_run: Path) -> 
     assert cli["start"]["ok"] is False
     assert cli["start"]["failure"]["error_message"] == L01
     assert cli["start"]["failure"]["groups"] == {"0000:0b:00.0": 19}
+    # the simulated host's files are not this daemon's logs: they are not passed off as evidence
+    assert cli["start"]["failure"]["qemu_log"] == [] and cli["start"]["failure"]["qemu_log_path"] == ""
+    assert cli["start"]["failure"]["kernel_log_source"].startswith("not collected")

@@ -158,6 +158,13 @@ def test_failure_record_captures_libvirt_error_qemu_log_and_kernel(demo_host: Ho
     assert "libvirt error [VIR_ERR_OPERATION_INVALID" in text and "QEMU log /var/log/libvirt/qemu/vfio_test.log" in text
 
 
+def test_logs_are_only_collected_where_the_vms_run(demo_host: Host, hv: Hypervisor) -> None:
+    assert hv.runs_on(demo_host)
+    record = collect_failure(demo_host, "vfio_test", uri="qemu+ssh://root@elsewhere/system", logs=False)
+    assert record.qemu_log == () and record.kernel_log == ()
+    assert "logs: not collected: the VMs of qemu+ssh://root@elsewhere/system do not run on demo" in record.format_text()
+
+
 def test_watch_restores_what_is_left_on_vfio_when_the_vm_stops(demo_host: Host) -> None:
     restored: list[list[PciAddress]] = []
 
