@@ -14,7 +14,7 @@ from core.address import PciAddress
 from core.libvirt.attach import AttachPlan, AttachResult, PlanRefusedError, Problem, apply_attach, detach, plan_attach
 from core.libvirt.connection import DEFAULT_URI, DomainInfo, Hypervisor, demo_uri, open_hypervisor
 from core.libvirt.errors import ConnectError, LibvirtError, UnknownDomainError
-from core.libvirt.failure import FailureRecord, collect_failure
+from core.libvirt.failure import FailureRecord, collect_failure, load_failure, save_failure
 from core.libvirt.policy import PLACEHOLDER_SLOT, build_hostdevs
 from core.libvirt.start import StartResult, start_domain
 from core.libvirt.steps import StepEvent, format_step
@@ -25,7 +25,8 @@ __all__ = [
     "DEFAULT_URI", "AttachPlan", "AttachResult", "ConnectError", "DomainInfo", "FailureRecord", "GuestAddress",
     "Hostdev", "Hypervisor", "LibvirtError", "PlanRefusedError", "Problem", "StartResult", "StepEvent",
     "UnknownDomainError", "WatchResult", "apply_attach", "collect_failure", "demo_uri", "detach",
-    "enable_events", "format_step", "hostdev_xml", "open_hypervisor", "plan_attach", "start_domain",
+    "enable_events", "format_step", "hostdev_xml", "load_failure", "open_hypervisor", "plan_attach",
+    "save_failure", "start_domain",
     "watch_domain",
 ]
 

@@ -192,3 +192,42 @@ def collect_failure(host: Host, vm: str, *, uri: str = "", error: Any = None, op
         qemu_log_path=shown_path, qemu_log=tuple(qemu_lines), qemu_log_from_this_start=fresh,
         kernel_log_source=source, kernel_log=tuple(kernel_lines),
     )
+
+
+def failure_path(host: Host, vm: str) -> Path:
+    """Where the last failure record of `vm` is kept (/var/lib/vfio-tui/failures/VM.json)."""
+    return host.paths.state_dir / "failures" / f"{vm}.json"
+
+
+def save_failure(host: Host, record: FailureRecord) -> Path | None:
+    """Keep the record for `vfio-tui explain --vm` (0600); None when the state dir is not writable."""
+    import json
+    import os
+
+    path = failure_path(host, record.vm)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(record.to_json(), f, indent=2)
+        tmp.replace(path)
+    except OSError:
+        return None
+    return path
+
+
+def load_failure(host: Host, vm: str) -> FailureRecord | None:
+    """The last saved failure record of `vm`, if any (unreadable or foreign files count as none)."""
+    import json
+
+    try:
+        data = json.loads(failure_path(host, vm).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return None
+    try:
+        return FailureRecord.from_json(data)
+    except TypeError:
+        return None

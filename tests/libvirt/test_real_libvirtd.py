@@ -82,3 +82,4 @@ def test_real_libvirtd_start_failure_is_captured(private_libvirtd_run: Path) -> 
     # the simulated host's files are not this daemon's logs: they are not passed off as evidence
     assert cli["start"]["failure"]["qemu_log"] == [] and cli["start"]["failure"]["qemu_log_path"] == ""
     assert cli["start"]["failure"]["kernel_log_source"].startswith("not collected")
+    assert cli["start"]["saved_to"] == "/var/lib/vfio-tui/failures/vfiotui-cli.json"  # inside the simulated host

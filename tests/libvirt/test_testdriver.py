@@ -154,6 +154,11 @@ def test_failure_record_captures_libvirt_error_qemu_log_and_kernel(demo_host: Ho
     assert record.groups == {"0000:02:00.0": 13}
     assert any("DMAR" in line for line in record.kernel_log)
     assert FailureRecord.from_json(record.to_json()) == record
+    from core.libvirt import load_failure, save_failure
+
+    saved = save_failure(demo_host, record)
+    assert saved is not None and saved.stat().st_mode & 0o777 == 0o600
+    assert load_failure(demo_host, "vfio_test") == record
     text = record.format_text()
     assert "libvirt error [VIR_ERR_OPERATION_INVALID" in text and "QEMU log /var/log/libvirt/qemu/vfio_test.log" in text
 

@@ -68,6 +68,7 @@ def print_plan(plan: Any) -> None:
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.libvirt import apply_attach, format_step, plan_attach, start_domain
+    from core.libvirt.failure import save_failure
     from core.libvirt.policy import parse_rom_bar
     from tui.cli.common import print_json
 
@@ -111,10 +112,13 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                             "failure": started.record.to_json() if started.record else None}
             if not started.ok:
                 rc = 1
+                saved = save_failure(host, started.record) if started.record is not None else None
+                out["start"]["saved_to"] = host.paths.display(saved) if saved else None
                 if not args.json and started.record is not None:
                     print("\n=== start failed: failure record ===")
                     print(started.record.format_text(), end="")
-                    print("(vfio-tui explain turns this into a cause and a fix)")
+                    kept = f"; kept in {host.paths.display(saved)}" if saved else ""
+                    print(f"(`vfio-tui explain --vm {args.vm}` turns this into a cause and a fix{kept})")
         if args.json:
             print_json(out)
     return rc
