@@ -77,11 +77,13 @@ class DomainInfo:
 class Hypervisor:
     """An open libvirt connection."""
 
-    def __init__(self, conn: Any, uri: str, *, demo: bool = False) -> None:
+    def __init__(self, conn: Any, uri: str, *, demo: bool = False, state_file: Path | None = None) -> None:
         self.conn = conn
         self.uri = uri
         self.demo = demo
         """True for the shipped demo (libvirt's test driver over core/data/demo-libvirt.xml)."""
+        self.state_file = state_file
+        """The demo's state in a persistent simulated host; written back on close()."""
 
     @property
     def driver(self) -> str:
@@ -182,6 +184,11 @@ class Hypervisor:
         return owners
 
     def close(self) -> None:
+        if self.state_file is not None:
+            from core.libvirt.demo import save_demo_state
+
+            save_demo_state(self, self.state_file)
+            self.state_file = None
         try:
             self.conn.close()
         except Exception:  # noqa: BLE001 - closing a dead connection is not an error worth reporting
@@ -206,17 +213,24 @@ def _check_uri(uri: str) -> None:
                              fix="give an existing file, or test:///default")
 
 
-def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False) -> Hypervisor:
+def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False,
+                    state_file: Path | None = None) -> Hypervisor:
     """Open a libvirt connection.
 
-    uri None means qemu:///system, or the shipped demo (test driver) when `demo` is set.
+    uri None means qemu:///system, or the shipped demo (test driver) when `demo` is set;
+    with `state_file` the demo starts from (and close() saves to) that file instead.
     events=True runs libvirt's event loop first (needed by watch_domain).
 
     Raises:
         InputError: a malformed URI.
         ConnectError: libvirt could not connect (no daemon, no permission, bad driver), with a fix.
     """
-    if uri is None:
+    is_demo = uri is None and demo
+    if uri is None and demo and state_file is not None:
+        from core.libvirt.demo import ensure_demo_state
+
+        uri = f"test://{ensure_demo_state(state_file)}"
+    elif uri is None:
         uri = demo_uri() if demo else DEFAULT_URI
     _check_uri(uri)
     lv = import_libvirt()
@@ -230,4 +244,5 @@ def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False
         raise connect_error(uri, exc) from None
     if conn is None:  # very old bindings returned None instead of raising
         raise connect_error(uri, RuntimeError("libvirt returned no connection"))
-    return Hypervisor(conn, uri, demo=uri == demo_uri())
+    return Hypervisor(conn, uri, demo=is_demo or uri == demo_uri(),
+                      state_file=state_file if is_demo and state_file is not None else None)

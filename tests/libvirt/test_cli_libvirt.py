@@ -107,3 +107,15 @@ def test_no_daemon_on_the_default_uri(run_cli: Run) -> None:
     proc = run_cli("vms")
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "start the libvirt daemon" in proc.stderr
+
+
+def test_a_sim_host_tree_keeps_the_demo_vms_between_commands(run_cli: Run, sim_root: Any) -> None:
+    root = str(sim_root.root)
+    assert run_cli("attach", "0000:0b:00.0", "vfio_test", "--root", root).returncode == 0
+    data = json.loads(run_cli("vms", "--root", root, "--json").stdout)
+    assert {v["name"]: v["hostdevs"] for v in data["vms"]}["vfio_test"] == ["0000:0b:00.0"]
+    again = run_cli("attach", "0000:0b:00.0", "vfio_test", "--root", root)
+    assert again.returncode == 3 and "already in VM 'vfio_test'" in again.stdout
+    assert run_cli("detach", "0000:0b:00.0", "vfio_test", "--root", root).returncode == 0
+    data = json.loads(run_cli("vms", "--root", root, "--json").stdout)
+    assert {v["name"]: v["hostdevs"] for v in data["vms"]}["vfio_test"] == []

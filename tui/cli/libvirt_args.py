@@ -23,13 +23,13 @@ def open_host_and_hypervisor(args: argparse.Namespace, options: HostOptions, *,
     """The host, and the hypervisor that goes with it.
 
     A simulated host (--demo, --host-snapshot, a sim-host --root) never talks to this machine's
-    libvirtd unless --connect says so: it gets the demo test driver.
+    libvirtd unless --connect says so: it gets the demo test driver (kept in a sim-host tree).
     """
-    from core.libvirt import open_hypervisor
+    from core.libvirt.demo import open_for_host
 
     host = open_host(options)
     try:
-        hv = open_hypervisor(args.connect, demo=host.simulated, events=events)
+        hv = open_for_host(host, args.connect, events=events)
     except BaseException:
         host.close()
         raise
