@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from core.address import PciAddress
 from core.libvirt.attach import AttachPlan, AttachResult, PlanRefusedError, Problem, apply_attach, detach, plan_attach
 from core.libvirt.connection import DEFAULT_URI, DomainInfo, Hypervisor, demo_uri, open_hypervisor
+from core.libvirt.demo import open_for_host
 from core.libvirt.errors import ConnectError, LibvirtError, UnknownDomainError
 from core.libvirt.failure import FailureRecord, collect_failure, load_failure, save_failure
 from core.libvirt.policy import PLACEHOLDER_SLOT, build_hostdevs
@@ -25,7 +26,7 @@ __all__ = [
     "DEFAULT_URI", "AttachPlan", "AttachResult", "ConnectError", "DomainInfo", "FailureRecord", "GuestAddress",
     "Hostdev", "Hypervisor", "LibvirtError", "PlanRefusedError", "Problem", "StartResult", "StepEvent",
     "UnknownDomainError", "WatchResult", "apply_attach", "collect_failure", "demo_uri", "detach",
-    "enable_events", "format_step", "hostdev_xml", "load_failure", "open_hypervisor", "plan_attach",
+    "enable_events", "format_step", "hostdev_xml", "load_failure", "open_for_host", "open_hypervisor", "plan_attach",
     "save_failure", "start_domain",
     "watch_domain",
 ]
