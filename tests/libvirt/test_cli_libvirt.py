@@ -119,3 +119,11 @@ def test_a_sim_host_tree_keeps_the_demo_vms_between_commands(run_cli: Run, sim_r
     assert run_cli("detach", "0000:0b:00.0", "vfio_test", "--root", root).returncode == 0
     data = json.loads(run_cli("vms", "--root", root, "--json").stdout)
     assert {v["name"]: v["hostdevs"] for v in data["vms"]}["vfio_test"] == []
+
+
+def test_hostdev_xml_uses_a_free_slot_of_the_vm(run_cli: Run) -> None:
+    proc = run_cli("hostdev-xml", "0000:0a:00.1", "--all-functions", "--vm", "vfio_test", "--demo")
+    assert proc.returncode == 0, proc.stderr
+    # vfio_test's root ports 5 and 6 are free: the card goes to port 5, functions 0 and 1
+    assert "bus='0x05' slot='0x00' function='0x0' multifunction='on'" in proc.stdout
+    assert "bus='0x05' slot='0x00' function='0x1'" in proc.stdout

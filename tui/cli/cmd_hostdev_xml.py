@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from core.host import HostOptions
+from tui.cli.libvirt_args import add_connect_option
 
 HELP = "print the libvirt <hostdev> XML for a PCI device (for virsh attach-device)"
 DESCRIPTION = """\
@@ -21,6 +22,7 @@ examples:
   vfio-tui hostdev-xml 0b:00.0 --managed no          the device must then be bound first (vfio-tui bind)
   vfio-tui hostdev-xml 0000:0a:00.0 --all-functions --rom-bar off --demo
   vfio-tui hostdev-xml 0000:0a:00.0 --all-functions --guest-slot 05:00
+  vfio-tui hostdev-xml 0000:0a:00.0 --all-functions --vm win10 --demo   a free slot of that VM
 """
 
 
@@ -46,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="every function of the device's slot (reads the host's devices)")
     parser.add_argument("--guest-slot", type=_guest_slot, metavar="BUS:SLOT", default=None,
                         help="guest slot for --all-functions (default 00:10; attach picks a free one itself)")
+    parser.add_argument("--vm", metavar="VM", default=None,
+                        help="with --all-functions: use a free guest slot of this VM (reads its definition)")
+    add_connect_option(parser)
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
@@ -64,9 +69,22 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 raise InputError(f"no PCI device {address} on {host.label}",
                                  fix="`vfio-tui inventory` lists the devices")
             addresses = slot_functions(inv, address)
-        if len(addresses) > 1 and args.guest_slot is None:
+        if len(addresses) > 1 and args.guest_slot is None and args.vm is None:
             print("note: guest slot 00:10 is a placeholder; `vfio-tui attach` picks a free one in the VM",
                   file=sys.stderr)
-    sys.stdout.write(hostdev_xml(addresses, managed=args.managed == "yes", rom_bar=parse_rom_bar(args.rom_bar),
-                                 guest_slot=args.guest_slot))
+    managed, rom_bar = args.managed == "yes", parse_rom_bar(args.rom_bar)
+    if args.vm is not None and len(addresses) > 1 and args.guest_slot is None:
+        from core.libvirt.demo import open_for_host
+        from core.libvirt.policy import build_hostdevs
+        from core.libvirt.xml import DomainXml, hostdev_text
+
+        with open_host(options) as host, open_for_host(host, args.connect) as hv:
+            domain = DomainXml(hv.xml(args.vm, inactive=True))
+        hostdevs, ports = build_hostdevs(addresses, managed=managed, rom_bar=rom_bar, domain=domain)
+        if ports:
+            print(f"note: {args.vm} has no free pcie-root-port; these addresses assume a new one with index"
+                  f" {ports[0]} (`vfio-tui attach` adds it)", file=sys.stderr)
+        sys.stdout.write("".join(hostdev_text(h) for h in hostdevs))
+        return 0
+    sys.stdout.write(hostdev_xml(addresses, managed=managed, rom_bar=rom_bar, guest_slot=args.guest_slot))
     return 0
