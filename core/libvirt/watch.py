@@ -127,7 +127,7 @@ def watch_domain(hv: Hypervisor, vm: str, host: Host, *, restore: Restorer | Non
         result.message = f"{vm} stopped; still on vfio-pci: {', '.join(map(str, left))}"
         return result
     try:
-        restore(host, left)
+        outcome = restore(host, left)
     except ImportError:
         result.message = (f"{vm} stopped; still on vfio-pci: {', '.join(map(str, left))}"
                           " (the binding engine is not installed: use `vfio-tui restore`)")
@@ -135,6 +135,10 @@ def watch_domain(hv: Hypervisor, vm: str, host: Host, *, restore: Restorer | Non
     except VfioError as exc:
         result.message = f"{vm} stopped; restoring {', '.join(map(str, left))} failed: {exc}"
         return result
-    result.restored = left
-    result.message = f"{vm} stopped; gave back to the host: {', '.join(map(str, left))}"
+    # core.binding.restore returns a RestoreResult whose .failed lists (address, why)
+    failed = {str(a): why for a, why in getattr(outcome, "failed", ())}
+    result.restored = [a for a in left if str(a) not in failed]
+    result.message = f"{vm} stopped; gave back to the host: {', '.join(map(str, result.restored)) or 'nothing'}"
+    if failed:
+        result.message += "; failed: " + "; ".join(f"{a}: {why}" for a, why in failed.items())
     return result
