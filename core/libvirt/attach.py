@@ -39,7 +39,7 @@ class Problem:
     """Why a plan cannot be applied as it stands."""
 
     kind: str
-    """unknown-device, bridge, no-iommu-group, group-blocked, in-use, already-attached, not-running,
+    """bridge, no-iommu-group, group-blocked, host-uses, in-use, already-attached, not-running,
     needs-binding."""
     message: str
     fix: str = ""
@@ -150,6 +150,12 @@ def plan_attach(host: Host, hv: Hypervisor, address: PciAddress | str, vm: str, 
                                         fix="see `vfio-tui inventory --group "
                                             f"{dev.iommu_group}`"))
     needed = needed_functions(inv, addr)
+    if not any(p.kind == "group-blocked" for p in problems):
+        # managed='yes' means libvirt takes these devices from the host at start: say what would go
+        for a in needed:
+            for use in inv.uses_of(a):
+                problems.append(Problem("host-uses", f"the host uses {a}: {use.describe()}",
+                                        fix=use.fix or "free it first, or pick a device the host does not need"))
     if len(needed) > 1:
         plan.notes.append(
             f"group {dev.iommu_group} also holds {', '.join(str(a) for a in needed[1:])}: QEMU needs every device"

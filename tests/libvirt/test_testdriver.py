@@ -231,3 +231,16 @@ def test_connect_error_translation(code: int, message: str, fix: str) -> None:
 
     err = connect_error("qemu:///system", _Err(code, 7, message))
     assert fix in err.fix and message in str(err) and err.exit_code == 2
+
+
+def test_a_device_the_host_uses_is_refused(demo_host: Host, hv: Hypervisor, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from core.model import HostUse
+
+    inv = demo_host.inventory()
+    used = replace(inv, host_use={A("0000:02:00.1"): (HostUse("netdev-address", "enp2s0f1 has 192.0.2.7/24"),)})
+    monkeypatch.setattr(demo_host, "inventory", lambda: used)
+    plan = plan_attach(demo_host, hv, "0000:02:00.0", "vfio_test")
+    assert [p.kind for p in plan.problems] == ["host-uses"]
+    assert "0000:02:00.1: netdev-address: enp2s0f1 has 192.0.2.7/24" in plan.problems[0].message
