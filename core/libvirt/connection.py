@@ -45,14 +45,19 @@ def _silence_libvirt(libvirt: Any) -> None:
     libvirt.registerErrorHandler(ignore, None)
 
 
+_silenced: list[bool] = []
+
+
 def import_libvirt() -> Any:
-    """libvirt-python, with its stderr printer silenced."""
+    """libvirt-python, with its stderr printer silenced (once per process)."""
     try:
         import libvirt
     except ImportError:
         raise InputError("libvirt-python is not installed",
                          fix="pip install libvirt-python (needs libvirt-dev), or apt install python3-libvirt") from None
-    _silence_libvirt(libvirt)
+    if not _silenced:
+        _silence_libvirt(libvirt)
+        _silenced.append(True)
     return libvirt
 
 
