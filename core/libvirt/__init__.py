@@ -19,13 +19,14 @@ from core.libvirt.failure import FailureRecord, collect_failure, load_failure, s
 from core.libvirt.policy import PLACEHOLDER_SLOT, build_hostdevs
 from core.libvirt.start import StartResult, start_domain
 from core.libvirt.steps import StepEvent, format_step
+from core.libvirt.usage import domain_uses
 from core.libvirt.watch import WatchResult, enable_events, watch_domain
 from core.libvirt.xml import GuestAddress, Hostdev, hostdev_text
 
 __all__ = [
     "DEFAULT_URI", "AttachPlan", "AttachResult", "ConnectError", "DomainInfo", "FailureRecord", "GuestAddress",
     "Hostdev", "Hypervisor", "LibvirtError", "PlanRefusedError", "Problem", "StartResult", "StepEvent",
-    "UnknownDomainError", "WatchResult", "apply_attach", "collect_failure", "demo_uri", "detach",
+    "UnknownDomainError", "WatchResult", "apply_attach", "collect_failure", "demo_uri", "detach", "domain_uses",
     "enable_events", "format_step", "hostdev_xml", "load_failure", "open_for_host", "open_hypervisor", "plan_attach",
     "save_failure", "start_domain",
     "watch_domain",

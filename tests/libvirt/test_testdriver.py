@@ -244,3 +244,30 @@ def test_a_device_the_host_uses_is_refused(demo_host: Host, hv: Hypervisor, monk
     plan = plan_attach(demo_host, hv, "0000:02:00.0", "vfio_test")
     assert [p.kind for p in plan.problems] == ["host-uses"]
     assert "0000:02:00.1: netdev-address: enp2s0f1 has 192.0.2.7/24" in plan.problems[0].message
+
+
+def test_domain_uses_for_the_binding_guard(hv: Hypervisor) -> None:
+    from core.libvirt import domain_uses
+
+    uses = domain_uses(hv)
+    assert list(uses) == [A("0000:07:10.2")]
+    (use,) = uses[A("0000:07:10.2")]
+    assert (use.kind, use.detail) == ("domain", "<hostdev> of VM 'router' (running)")
+    assert use.fix.startswith("vfio-tui detach 0000:07:10.2 router")
+
+
+def test_watch_gives_the_vf_back_through_the_binding_engine(demo_host: Host) -> None:
+    # the real restore of core.binding on the simulated kernel: VF 07:10.2 leaves vfio-pci
+    with open_hypervisor(None, demo=True, events=True) as hv:
+        ready = threading.Event()
+        box: list[object] = []
+        t = threading.Thread(target=lambda: box.append(watch_domain(hv, "router", demo_host, timeout=20,
+                                                                    ready=ready)))
+        t.start()
+        assert ready.wait(10)
+        hv.lookup("router").destroy()
+        t.join(30)
+    (result,) = box
+    assert result.restored == [A("0000:07:10.2")]  # type: ignore[attr-defined]
+    dev = demo_host.inventory().device(A("0000:07:10.2"))
+    assert dev is not None and dev.driver == "ixgbevf" and not dev.on_vfio
