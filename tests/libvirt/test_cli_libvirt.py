@@ -127,3 +127,17 @@ def test_hostdev_xml_uses_a_free_slot_of_the_vm(run_cli: Run) -> None:
     # vfio_test's root ports 5 and 6 are free: the card goes to port 5, functions 0 and 1
     assert "bus='0x05' slot='0x00' function='0x0' multifunction='on'" in proc.stdout
     assert "bus='0x05' slot='0x00' function='0x1'" in proc.stdout
+
+
+def test_seed_flow_bind_then_attach_unmanaged_and_start(run_cli: Run, sim_root: Any) -> None:
+    root = str(sim_root.root)
+    refused = run_cli("attach", "0000:0b:00.0", "vfio_test", "--managed", "no", "--root", root)
+    assert refused.returncode == 3 and "vfio-tui bind 0000:0b:00.0" in refused.stdout
+    assert run_cli("bind", "0000:0b:00.0", "--yes", "--root", root).returncode == 0
+    proc = run_cli("attach", "0000:0b:00.0", "vfio_test", "--managed", "no", "--start", "--root", root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "managed='no'" in proc.stdout and "[  ok] start vfio_test" in proc.stdout
+    data = json.loads(run_cli("vms", "--root", root, "--json").stdout)
+    (vm,) = [v for v in data["vms"] if v["name"] == "vfio_test"]
+    assert vm["state"] == "running" and vm["hostdev_details"][0]["driver"] == "vfio-pci"
+    assert vm["hostdev_details"][0]["managed"] is False
