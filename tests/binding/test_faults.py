@@ -26,6 +26,7 @@ FAULTS: list[dict[str, Any]] = [{"errno": errno.EIO}, {"errno": errno.EBUSY}, {"
 COUNT = {"points": 0, "lost": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("target", "force"), CASES)
 @pytest.mark.parametrize("fault", FAULTS, ids=["EIO", "EBUSY", "EINVAL", "ENODEV", "hang"])
 def test_each_write_failing_in_turn_rolls_back_everything(
@@ -89,6 +90,7 @@ KILL_CASES = [("0000:0b:00.0", (), "before"), ("0000:0b:00.0", (), "after"),
               ("0000:02:00.0", (), "before"), ("0000:02:00.0", (), "after"), ("0000:04:00.0", FORCE_8, "after")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("target", "force", "when"), KILL_CASES)
 def test_kill_9_after_each_step_then_restore_all(
         make_host: Callable[..., Host], target: str, force: tuple[str, ...], when: str) -> None:

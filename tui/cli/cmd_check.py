@@ -87,8 +87,31 @@ def _confirm(question: str) -> bool:
         return False
 
 
+def run_undo(host: Any, ident: str, *, yes: bool, as_json: bool) -> int:
+    """Undo a config change made by `check --fix` (also `vfio-tui restore --config ID`)."""
+    from core.checks import undo_fix
+    from tui.cli.common import print_json
+
+    preview = undo_fix(host, ident, yes=False)
+    if not as_json:
+        print(f"undo {preview.journal_id} ({preview.fix_id}):")
+        _print_fix(preview)
+    if not (yes or _confirm("restore these files?")):
+        if as_json:
+            print_json(preview.to_json())
+        else:
+            print("nothing changed (add --yes to undo without asking)")
+        return 0
+    res = undo_fix(host, ident, yes=True)
+    if as_json:
+        print_json(res.to_json())
+    else:
+        print(f"restored; next: {'; '.join(res.followup) or 'nothing'}")
+    return 0
+
+
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.checks import apply_fix, overall_exit_code, run_checks, undo_fix
+    from core.checks import apply_fix, overall_exit_code, run_checks
     from core.errors import InputError
     from tui.cli.common import print_json, use_color
 
@@ -97,22 +120,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     check_args: dict[str, Any] = {"for_address": args.for_address, "vm": args.vm, "connect_uri": args.connect}
     with open_host(options) as host:
         if args.undo:
-            preview = undo_fix(host, args.undo, yes=False)
-            if not args.json:
-                print(f"undo {preview.journal_id} ({preview.fix_id}):")
-                _print_fix(preview)
-            if not (args.yes or _confirm("restore these files?")):
-                if args.json:
-                    print_json(preview.to_json())
-                else:
-                    print("nothing changed (add --yes to undo without asking)")
-                return 0
-            res = undo_fix(host, args.undo, yes=True)
-            if args.json:
-                print_json(res.to_json())
-            else:
-                print(f"restored; next: {'; '.join(res.followup) or 'nothing'}")
-            return 0
+            return run_undo(host, args.undo, yes=args.yes, as_json=args.json)
         if args.fix:
             preview = apply_fix(host, args.fix, **check_args)
             if not args.json:

@@ -21,6 +21,7 @@ examples:
   vfio-tui restore --all --root /tmp/host        everything vfio-tui bound on a simulated host
   sudo vfio-tui restore 0000:0b:00.0             one device
   sudo vfio-tui restore --all --persist          also remove the udev rule / softdep of --persist
+  sudo vfio-tui restore --config cfg-1           undo a file edit made by `vfio-tui check --fix`
 
 exit status: 0 restored, 2 bad input or a device could not be put back (it is listed)
 """
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every device vfio-tui bound (and interrupted runs)")
     parser.add_argument("--persist", action="store_true", help="also remove what `bind --persist` wrote")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--config", metavar="ID",
+                        help="undo a config file change made by `check --fix` (journal id cfg-N or fix id)")
+    parser.add_argument("--yes", "-y", action="store_true", help="with --config: undo without asking")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
 
@@ -43,6 +47,13 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.errors import InputError, NeedsRootError
     from tui.cli.common import print_json
 
+    if args.config:
+        if args.all or args.addresses:
+            raise InputError("--config undoes a file change; give it alone")
+        from tui.cli.cmd_check import run_undo
+
+        with open_host(options) as host:
+            return run_undo(host, args.config, yes=args.yes, as_json=args.json)
     if args.all and args.addresses:
         raise InputError("give addresses or --all, not both")
     if not args.all and not args.addresses:
