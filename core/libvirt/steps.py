@@ -56,7 +56,9 @@ class StepReporter:
         try:
             yield
         except BaseException as exc:
-            self.emit(StepEvent(name, "failed", str(exc), time.perf_counter() - t0))
+            # a LibvirtError carries libvirt's own text: the step name already says what was done
+            detail = str(getattr(exc, "message", "") or exc)
+            self.emit(StepEvent(name, "failed", detail, time.perf_counter() - t0))
             raise
         self.emit(StepEvent(name, "done", detail, time.perf_counter() - t0))
 
