@@ -16,6 +16,11 @@ COMMANDS: Final[tuple[str, ...]] = (
     "restore",
     "check",
     "explain",
+    "vms",
+    "hostdev-xml",
+    "attach",
+    "detach",
+    "watch",
 )
 
 
