@@ -178,7 +178,10 @@ class Backend:
                 lv = _core("core.libvirt", "Attaching to a VM")
                 phase("attach", lambda: lv.apply_attach(self.hypervisor(), plan.attach_plan, on_step=forward))
                 self.session_log.append(f"added {plan.address} to {plan.vm}'s definition")
-                phase("start", lambda: self._start(lv, plan.vm or "", forward))
+                started = phase("start", lambda: self._start(lv, plan.vm or "", forward))
+                if attr(started, "already_running"):
+                    return RunOutcome(True, done, None, message=f"{plan.vm} was already running: the device is in"
+                                      " its definition and reaches the guest at its next start")
         except _Cancelled as exc:
             return RunOutcome(False, done, None, cancelled=True, message=f"cancelled before {exc}")
         except _StartFailed:

@@ -71,3 +71,60 @@ async def test_refused_plan_cannot_be_confirmed(host: Host) -> None:
         await settle(pilot, app)
         assert isinstance(app.screen, WizardScreen)
         assert drivers(host, 14) == ["ixgbe"]
+
+
+needs_libvirt = pytest.mark.skipif(importlib.util.find_spec("core.libvirt") is None,
+                                   reason="core.libvirt is not in this version")
+
+
+@needs_libvirt
+async def test_wizard_to_a_vm_with_the_demo_libvirt(host: Host) -> None:
+    """0b:00.0 → vfio_test on libvirt's test driver: bind, verify, attach, start, then undo."""
+    from tui.app import default_hypervisor_factory
+
+    app = make_app(host, hypervisor_factory=default_hypervisor_factory(host, True))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, DevicesScreen)
+        screen.select(NodeRef("device", 19, PciAddress.parse("0000:0b:00.0")))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        wizard = app.screen
+        assert isinstance(wizard, WizardScreen)
+        names = [vm.name for vm in wizard.vms]
+        assert "vfio_test" in names
+        await pilot.press(*["down"] * (1 + names.index("vfio_test")), "enter")
+        await settle(pilot, app)
+        plan = str(wizard.query_one("#plan").render())
+        assert "<hostdev" in plan and "vfio_test" in plan
+        await pilot.press("y", "y")
+        await settle(pilot, app)
+        run = app.screen
+        assert isinstance(run, RunScreen) and run.outcome is not None and run.outcome.ok, run.outcome
+        assert run.outcome.steps_done == ["bind", "verify", "attach", "start"]
+        assert drivers(host, 19) == ["vfio-pci"]
+        await pilot.press("u", "y")
+        await settle(pilot, app)
+        assert drivers(host, 19) == ["qla2xxx"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("core.explain") is None, reason="core.explain is not in this version")
+async def test_explain_the_demo_vm_log(host: Host) -> None:
+    """The demo's vfio_test log explained by the real catalog: the group-13 viability cause."""
+    from tui.screens.explain import ExplainScreen
+
+    app = make_app(host)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("x")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, ExplainScreen)
+        screen.query_one("#path").focus()
+        await pilot.press(*"/var/log/libvirt/qemu/vfio_test.log", "enter")
+        await settle(pilot, app)
+        assert screen.view is not None and screen.view.findings, screen.view
+        text = str(screen.query_one("#explanation").render())
+        assert "viable" in text.lower() and "Fix:" in text

@@ -118,6 +118,8 @@ class RunScreen(Screen[None]):
             text = Text("Done. ", style="bold green")
             where = f"{self.plan.vm} is running with {self.plan.address}" if self.plan.vm else \
                 f"{self.plan.address}'s group is on vfio-pci"
+            if outcome.message:
+                where = outcome.message
             text.append(f"{where}.\nSteps: {', '.join(outcome.steps_done)}. Press u to undo, Esc to go back.")
             result.update(text)
         elif outcome.cancelled:
