@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "tui"))
 
+from textual.widgets import OptionList  # noqa: E402
+
 from core.address import PciAddress  # noqa: E402
 from core.host import Host, HostOptions, open_host  # noqa: E402
 from tui.app import VfioApp, default_hypervisor_factory, make_app  # noqa: E402
@@ -35,12 +37,12 @@ SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = 
     ("01-devices", "Device tree: group 8 open, detail of a port-less-ACS group", (120, 36), {}, ["0000:03:00.0"]),
     ("02-devices-80x24", "The main screen at 80x24", (80, 24), {}, ["0000:02:00.0"]),
     ("03-filter", "Filter `/ igb`, bridges hidden", (120, 36), {}, [("slash", *"igb", "enter", "b")]),
-    ("04-wizard-plan", "Wizard: VM list and the plan", (120, 36), {}, ["0000:02:00.0", ("p",), ("down", "enter")]),
-    ("05-confirm", "The confirm step", (120, 36), {}, ["0000:02:00.0", ("p",), ("down", "enter"), ("y",)]),
+    ("04-wizard-plan", "Wizard: VM list and the plan", (120, 36), {}, ["0000:02:00.0", ("p",), "vm:vfio_test"]),
+    ("05-confirm", "The confirm step", (120, 36), {}, ["0000:02:00.0", ("p",), "vm:vfio_test", ("y",)]),
     ("06-run-success", "Live steps, then the summary", (120, 36), {},
-     ["0000:02:00.0", ("p",), ("down", "enter"), ("y", "y")]),
+     ["0000:02:00.0", ("p",), "vm:vfio_test", ("y", "y")]),
     ("07-run-failure", "A failed start with its explanation", (120, 36), {"fail_at": "start"},
-     ["0000:02:00.0", ("p",), ("down", "enter"), ("y", "y")]),
+     ["0000:02:00.0", ("p",), "vm:vfio_test", ("y", "y")]),
     ("08-checks", "Checks", (120, 36), {}, [("c",)]),
     ("09-explain", "Explain a VM log", (120, 36), {}, [("x",), ("tab", *"/var/log/libvirt/qemu/vfio_test.log",
                                                                "enter")]),
@@ -59,6 +61,7 @@ def has(module: str) -> bool:
 
 
 def build_app(host: Host, fake_options: dict[str, Any]) -> VfioApp:
+    """The real app; a run that must fail (fake_options) scripts only the failing start."""
     if core_complete() and not fake_options:
         return make_app(host, hypervisor_factory=default_hypervisor_factory(host, True))
     from fake_backend import FakeBackend
@@ -71,6 +74,11 @@ def build_app(host: Host, fake_options: dict[str, Any]) -> VfioApp:
     if has("core.checks"):
         backend.checks = real.checks  # type: ignore[method-assign]
     if has("core.explain"):
+        from fake_backend import NOT_VIABLE
+
+        # The demo's libvirt test driver never fails a start: the failure is scripted (the seed's
+        # group-13 error), its explanation comes from the real catalog.
+        backend.failure_view = lambda: real.explain_text(NOT_VIABLE)  # type: ignore[method-assign]
         backend.explain_text = real.explain_text  # type: ignore[method-assign]
         backend.explain_vm = real.explain_vm  # type: ignore[method-assign]
     return make_app(host, backend=backend)
@@ -89,7 +97,11 @@ async def shoot(name: str, size: tuple[int, int], fake: dict[str, Any], steps: S
         async with app.run_test(size=size) as pilot:
             await settle(app, pilot)
             for step in steps:
-                if isinstance(step, str):
+                if isinstance(step, str) and step.startswith("vm:"):
+                    options = app.screen.query_one("#vms", OptionList)
+                    options.highlighted = options.get_option_index(step)
+                    await pilot.press("enter")
+                elif isinstance(step, str):
                     screen = app.screen
                     assert isinstance(screen, DevicesScreen) and screen.inventory is not None
                     addr = PciAddress.parse(step)

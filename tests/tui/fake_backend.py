@@ -78,20 +78,23 @@ class FakeBackend(Backend):
             time.sleep(self.step_delay)
             if step == self.fail_at:
                 on_step(StepUpdate(step, "failed", 0.01, "group 13 is not viable"))
-                view = ExplainView(
-                    [Finding("Group not viable", "Another member of IOMMU group 13 is still on its host "
-                             "driver, so VFIO refuses the whole group.",
-                             "Bind every endpoint of the group to vfio-pci (vfio-tui bind 02:00.0 binds the "
-                             "group), then start again.", ["0000:02:00.1 driver igb"],
-                             "fail: group 13 members on vfio-pci")],
-                    NOT_VIABLE.splitlines())
-                return RunOutcome(False, done, view)
+                return RunOutcome(False, done, self.failure_view())
             on_step(StepUpdate(step, "done", 0.01))
             done.append(step)
             if step == "bind":
                 self.bound.add(plan.address)
                 self.session_log.append(f"bound {plan.address}'s group to vfio-pci")
         return RunOutcome(True, done, None)
+
+    def failure_view(self) -> ExplainView:
+        """The explanation of the scripted start failure (the seed's group-13 error)."""
+        return ExplainView(
+            [Finding("Group not viable", "Another member of IOMMU group 13 is still on its host "
+                     "driver, so VFIO refuses the whole group.",
+                     "Bind every endpoint of the group to vfio-pci (vfio-tui bind 02:00.0 binds the "
+                     "group), then start again.", ["0000:02:00.1 driver igb"],
+                     "fail: group 13 members on vfio-pci")],
+            NOT_VIABLE.splitlines())
 
     def undo(self, plan: PassthroughPlan) -> list[str]:
         self.calls.append(f"undo {plan.address}")

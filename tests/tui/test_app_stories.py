@@ -244,7 +244,7 @@ class TestOtherScreens:
             await pilot.press("R", "y")
             await settle(pilot, app)
             assert "restore all" in backend.calls
-            assert "nothing: every change" in static_text(app, "#journal")
+            assert "none: no bind was cut short" in static_text(app, "#journal")
 
     async def test_help_lists_every_screen_key(self, make_demo_app: Callable[..., VfioApp]) -> None:
         """`?` shows the keys of every screen."""

@@ -68,17 +68,25 @@ class JournalScreen(Screen[None]):
             entries, note = None, str(exc)
         except Exception as exc:  # noqa: BLE001 - shown
             entries, note = None, f"Cannot read the journal: {exc}"
-        self.app.call_from_thread(self._show, entries, note, list(backend.session_log))
+        try:
+            inv = backend.inventory()
+            on_vfio = [f"{d.address}  {d.name}" for d in inv.devices.values() if d.on_vfio]
+        except Exception as exc:  # noqa: BLE001 - shown
+            on_vfio = [f"cannot read the host: {exc}"]
+        self.app.call_from_thread(self._show, entries, note, list(backend.session_log), on_vfio)
 
-    def _show(self, entries: list[str] | None, note: str, session: list[str]) -> None:
+    def _show(self, entries: list[str] | None, note: str, session: list[str], on_vfio: list[str]) -> None:
         self.entries = entries
         text = Text()
-        text.append("Pending recovery (changes not undone yet)\n", style="bold underline")
+        text.append("Interrupted runs to recover (the binding journal)\n", style="bold underline")
         if note:
             text.append(f"  {note}\n", style="yellow")
         elif not entries:
-            text.append("  nothing: every change vfio-tui made has been undone\n", style="green")
+            text.append("  none: no bind was cut short\n", style="green")
         for line in entries or []:
+            text.append(f"  {line}\n", style="yellow")
+        text.append("\nOn vfio-pci now\n", style="bold underline")
+        for line in on_vfio or ["no device"]:
             text.append(f"  {line}\n")
         text.append("\nThis session\n", style="bold underline")
         for line in session or ["no changes yet"]:
