@@ -46,20 +46,42 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; the terminal shows:\n{screen}")
 
 
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
+def start(tmp_path: Path, term: str) -> Tmux:
     if TMUX is None:
         pytest.skip("needs tmux (dev.sh installs it)")
     t = Tmux(f"vfio-tui-test-{tmp_path.name}")
     env = cli_env()
     exports = " ".join(f"{k}='{env[k]}'" for k in ("PYTHONPATH",))
     t.run("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
-          f"cd {REPO_ROOT} && env {exports} TERM=xterm-256color {sys.executable} {DEMO_APP}; "
+          f"cd {REPO_ROOT} && env -u COLORTERM {exports} TERM={term} {sys.executable} {DEMO_APP}; "
           "echo APP-EXITED $?; sleep 30")
+    return t
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    t = start(tmp_path, "xterm-256color")
     try:
         yield t
     finally:
         subprocess.run([str(TMUX), "-L", t.socket, "kill-server"], capture_output=True, check=False)
+
+
+@pytest.mark.slow
+def test_sixteen_colour_terminal(tmp_path: Path) -> None:
+    """On a plain xterm (16 colours) the app uses only the 16 ANSI colours, and verdicts stay coloured."""
+    import re
+
+    t = start(tmp_path, "xterm")
+    try:
+        t.wait_for("Group 13")
+        time.sleep(0.5)
+        screen = t.run("capture-pane", "-p", "-e", "-t", "app")
+    finally:
+        subprocess.run([str(TMUX), "-L", t.socket, "kill-server"], capture_output=True, check=False)
+    codes = [c for seq in re.findall(r"\x1b\[([0-9;]*)m", screen) for c in seq.split(";")]
+    assert "38" not in codes and "48" not in codes, "a 256/true colour escape on a 16-colour terminal"
+    assert any(c in codes for c in ("31", "91")), "no red (blocked) in the tree"
 
 
 @pytest.mark.slow
