@@ -32,7 +32,8 @@ stop_libvirt() {
 trap stop_libvirt EXIT
 
 stamp "pytest tests/lab"
-timeout --kill-after=10 "$PYTEST_TIMEOUT" "$PY" -m pytest tests/lab -p no:cacheprovider -v -rA \
+timeout --kill-after=10 "$PYTEST_TIMEOUT" "$PY" -m pytest tests/lab -p no:cacheprovider \
+    -p no:textual-snapshot -p no:syrupy -v -rA \
     --junitxml=/out/junit.xml "$@"
 rc=$?
 stamp "pytest rc=$rc"

@@ -53,13 +53,12 @@ def guest_mount_devices(kv: KernelView) -> dict[str, list[str]]:
 
 
 def _usable(kv: KernelView, members: list[KDevice], own: dict[str, list[str]]) -> bool:
-    """No chipset function, nothing virtio (the guest's own root and shares), nothing the guest mounts."""
-    for d in members:
-        if d.is_chipset or d.vendor_id == "1af4" or d.address in own:
-            return False
-        if not d.is_bridge and d.driver is None:
-            return False  # a restore could not prove it came back: nothing to compare
-    return True
+    """No chipset function, nothing virtio (the guest's own root and shares), nothing the guest mounts.
+
+    Driverless endpoints are fine (the guest has no udev: a device whose driver the lab's
+    initramfs does not load stays driverless, and its round trip is none -> vfio-pci -> none).
+    """
+    return not any(d.is_chipset or d.vendor_id == "1af4" or d.address in own for d in members)
 
 
 def _case(kind: str, gid: int, kv: KernelView, target: KDevice) -> Case:
@@ -86,7 +85,8 @@ def find_cases(kv: KernelView) -> dict[str, Case | None]:
         behind_port = 0 if endpoints[0].parent else 1
         if len(members) == 1:
             found[LONE].append((behind_port, _case(LONE, gid, kv, endpoints[0])))
-        if not bridges and len(endpoints) >= 2 and len({d.slot for d in endpoints}) == 1:
+        # several functions of one slot (a root port without ACS may share the group: it stays)
+        if len(endpoints) >= 2 and len({d.slot for d in endpoints}) == 1 and all(b.driver for b in bridges):
             found[MULTIFUNCTION].append((behind_port, _case(MULTIFUNCTION, gid, kv, endpoints[0])))
         # a bridge that no driver claims (PCIe-to-PCI or PCI-PCI bridge): vfio-pci would refuse it
         if any(b.driver is None for b in bridges):

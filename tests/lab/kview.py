@@ -140,7 +140,8 @@ def read_device(name: str) -> KDevice:
     tags: list[str] = []
     for child in sorted(base.iterdir()):
         if child.name.startswith("virtio") and child.name[6:].isdigit():
-            tag = _read(child / "mount_tag")
+            # 9p's mount_tag attribute ends in a NUL byte (net/9p/trans_virtio.c p9_mount_tag_show)
+            tag = (_read(child / "mount_tag") or "").rstrip("\0")
             if tag:
                 tags.append(tag)
     try:
