@@ -15,7 +15,7 @@ from kview import KDevice, KernelView
 LONE = "lone endpoint"
 MULTIFUNCTION = "multi-function group"
 BRIDGE_GROUP = "group with a bridge"
-SWITCH = "behind a switch port"
+SWITCH = "device behind a switch port"
 GUEST_OWN = "device the guest uses"
 
 BIND_KINDS = (LONE, MULTIFUNCTION, BRIDGE_GROUP, SWITCH)
@@ -88,9 +88,13 @@ def find_cases(kv: KernelView) -> dict[str, Case | None]:
         # several functions of one slot (a root port without ACS may share the group: it stays)
         if len(endpoints) >= 2 and len({d.slot for d in endpoints}) == 1 and all(b.driver for b in bridges):
             found[MULTIFUNCTION].append((behind_port, _case(MULTIFUNCTION, gid, kv, endpoints[0])))
-        # a bridge that no driver claims (PCIe-to-PCI or PCI-PCI bridge): vfio-pci would refuse it
-        if any(b.driver is None for b in bridges):
-            found[BRIDGE_GROUP].append((-len(endpoints), _case(BRIDGE_GROUP, gid, kv, endpoints[0])))
+        # bridges stay where they are (vfio-pci refuses them); prefer one no driver claims
+        # (PCIe-to-PCI or PCI-PCI bridge) over a port on pcieport (a root port without ACS)
+        # (and a group that is not already the multi-function case, to cover more groups)
+        if bridges:
+            rank = (0 if any(b.driver is None for b in bridges) else 100) - len(endpoints)
+            rank += 10 if len(endpoints) >= 2 and len({d.slot for d in endpoints}) == 1 else 0
+            found[BRIDGE_GROUP].append((rank, _case(BRIDGE_GROUP, gid, kv, endpoints[0])))
         switch_ep = [d for d in endpoints
                      if any(kv.devices[u].port_type == "downstream_port" for u in d.upstream if u in kv.devices)]
         if switch_ep:

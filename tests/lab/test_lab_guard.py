@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import kview
 import pytest
 from conftest import Cli, need, need_command, note
-from kinds import LONE, MULTIFUNCTION, Case, guest_mount_devices
+from kinds import BIND_KINDS, Case, guest_mount_devices
 
 TEST_ADDRESS = "192.0.2.77/24"  # TEST-NET-1 (RFC 5737): never routed anywhere
 
@@ -55,7 +55,7 @@ def test_guest_mount_devices_are_refused(vt: Cli, kernel_view: kview.KernelView,
 
 @pytest.fixture
 def nic_with_address(cases: dict[str, Case | None], kernel_view: kview.KernelView) -> Iterator[tuple[Case, str]]:
-    for kind in (LONE, MULTIFUNCTION):
+    for kind in BIND_KINDS:
         case = cases.get(kind)
         if case is None:
             continue
