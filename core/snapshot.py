@@ -113,20 +113,33 @@ def check_snapshot(data: object, where: str = "snapshot") -> None:
             raise bad(f"bad driver name {name!r}")
 
 
-def _write(path: Path, content: str | bytes, mode: int | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write(path: Path | str, content: str | bytes, mode: int | None = None) -> None:
+    path = str(path)
     if isinstance(content, str):
         content = content.encode()
-    path.write_bytes(content)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, content)
+    finally:
+        os.close(fd)
     if mode is not None:
         os.chmod(path, mode)
 
 
-def _symlink(link: Path, target: str) -> None:
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    os.symlink(target, link)
+def _symlink(link: Path | str, target: str) -> None:
+    link = str(link)
+    try:
+        os.symlink(target, link)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(target, link)
+    except FileExistsError:
+        os.unlink(link)
+        os.symlink(target, link)
 
 
 def _rel(from_dir: str, to: str) -> str:
@@ -142,80 +155,88 @@ def materialize(snapshot: dict[str, Any], dest: Path) -> HostPaths:
     """
     check_snapshot(snapshot, "snapshot")
     paths = HostPaths(dest)
-    sysroot = "/sys"
+    sys_dir = str(dest / "sys")
+    devices_dir = str(paths.pci_devices)
+    drivers_dir = str(paths.pci_drivers)
+    groups_dir = str(paths.iommu_groups)
+    for d in (devices_dir, drivers_dir, groups_dir, str(paths.class_iommu)):
+        os.makedirs(d, exist_ok=True)
     devices = snapshot["pci_devices"]
     driver_ids: dict[str, list[list[str]]] = {}
+    device_dirs: dict[str, str] = {}
+    made_drivers: set[str] = set()
     for dev in devices:
         addr = dev["address"]
-        devpath = dev["sysfs_path"]  # "/devices/pci0000:00/0000:00:02.0/0000:01:00.0"
-        ddir = dest / "sys" / devpath.lstrip("/")
-        ddir.mkdir(parents=True, exist_ok=True)
-        _write(ddir / "config", bytes.fromhex(dev["config_hex"]), 0o644)
+        ddir = sys_dir + dev["sysfs_path"]  # sysfs_path: "/devices/pci0000:00/0000:00:02.0/0000:01:00.0"
+        device_dirs[addr] = ddir
+        os.makedirs(ddir, exist_ok=True)
+        _write(f"{ddir}/config", bytes.fromhex(dev["config_hex"]))
         for attr in _DEVICE_ATTRS:
             value = dev.get(attr)
             if isinstance(value, str):
-                _write(ddir / attr, value + "\n")
+                _write(f"{ddir}/{attr}", value + "\n")
         if "driver_override" not in dev:
-            _write(ddir / "driver_override", "(null)\n")
+            _write(f"{ddir}/driver_override", "(null)\n")
         if dev.get("has_reset_file"):
-            _write(ddir / "reset", "")
+            _write(f"{ddir}/reset", "")
         res = dev.get("resource")
         if isinstance(res, list):
-            _write(ddir / "resource", "".join(f"{line}\n" for line in res))
+            _write(f"{ddir}/resource", "".join(f"{line}\n" for line in res))
         listing = dev.get("sysfs_listing") or {}
         for entry, kind in listing.items():
             if "/" in entry or entry in (".", ".."):
                 continue
-            if kind == "dir" and entry not in ("net",):
-                (ddir / entry).mkdir(exist_ok=True)
-            elif (isinstance(kind, dict) and entry in ("iommu", "physfn")) or (
-                    isinstance(kind, dict) and entry.startswith("virtfn")):
-                _symlink(ddir / entry, str(kind["link"]))
+            if kind == "dir" and entry != "net":
+                os.makedirs(f"{ddir}/{entry}", exist_ok=True)
+            elif isinstance(kind, dict) and (entry in ("iommu", "physfn") or entry.startswith("virtfn")):
+                _symlink(f"{ddir}/{entry}", str(kind["link"]))
         for ifname in dev.get("net_interfaces", []) or []:
-            (ddir / "net" / str(ifname)).mkdir(parents=True, exist_ok=True)
-        bus_link = paths.pci_devices / addr
-        _symlink(bus_link, _rel(str(paths.pci_devices), str(dest / "sys" / devpath.lstrip("/"))))
+            if "/" not in str(ifname):
+                os.makedirs(f"{ddir}/net/{ifname}", exist_ok=True)
+        _symlink(f"{devices_dir}/{addr}", _rel(devices_dir, ddir))
         grp = dev.get("iommu_group")
         if grp is not None:
-            _symlink(ddir / "iommu_group", _rel(str(ddir), str(paths.iommu_groups / str(grp))))
+            _symlink(f"{ddir}/iommu_group", _rel(ddir, f"{groups_dir}/{grp}"))
         drv = dev.get("driver")
         if drv:
-            _symlink(ddir / "driver", _rel(str(ddir), str(paths.pci_driver(drv))))
-            _symlink(paths.pci_driver(drv) / addr, _rel(str(paths.pci_driver(drv)), str(ddir)))
+            drv_dir = f"{drivers_dir}/{drv}"
+            if drv not in made_drivers:
+                os.makedirs(drv_dir, exist_ok=True)
+                made_drivers.add(drv)
+            _symlink(f"{ddir}/driver", _rel(ddir, drv_dir))
+            _symlink(f"{drv_dir}/{addr}", _rel(drv_dir, ddir))
             ids = [dev.get("vendor", "0x0000")[2:], dev.get("device", "0x0000")[2:]]
             if drv != "vfio-pci" and ids not in driver_ids.setdefault(drv, []):
                 driver_ids[drv].append(ids)
     for name, info in (snapshot.get("pci_drivers") or {}).items():
-        ddir = paths.pci_driver(name)
-        ddir.mkdir(parents=True, exist_ok=True)
+        drv_dir = f"{drivers_dir}/{name}"
+        os.makedirs(drv_dir, exist_ok=True)
         files = info.get("files") if isinstance(info, dict) else None
         for f in files or _DRIVER_FILES:
             if f == "module" or "/" in f:
                 continue
-            if not (ddir / f).exists():
-                _write(ddir / f, "")
+            if not os.path.exists(f"{drv_dir}/{f}"):
+                _write(f"{drv_dir}/{f}", "")
     for f in ("drivers_probe", "drivers_autoprobe", "rescan"):
         _write(paths.pci_bus / f, "1\n" if f == "drivers_autoprobe" else "")
-    paths.pci_devices.mkdir(parents=True, exist_ok=True)
     for gid, g in (snapshot.get("iommu_groups") or {}).items():
-        gdir = paths.iommu_groups / str(gid)
-        (gdir / "devices").mkdir(parents=True, exist_ok=True)
+        gdir = f"{groups_dir}/{gid}"
+        os.makedirs(f"{gdir}/devices", exist_ok=True)
         if isinstance(g.get("type"), str):
-            _write(gdir / "type", g["type"] + "\n")
+            _write(f"{gdir}/type", g["type"] + "\n")
         if isinstance(g.get("reserved_regions"), str):
-            _write(gdir / "reserved_regions", g["reserved_regions"] + "\n")
+            _write(f"{gdir}/reserved_regions", g["reserved_regions"] + "\n")
         for member in g.get("devices", []):
-            target = paths.pci_devices / member
-            _symlink(gdir / "devices" / member, _rel(str(gdir / "devices"), str(target.resolve())))
-    paths.iommu_groups.mkdir(parents=True, exist_ok=True)
+            _symlink(f"{gdir}/devices/{member}", _rel(f"{gdir}/devices", device_dirs[member]))
     for unit in snapshot.get("iommu_class") or {}:
         if "/" in unit:
             continue
-        vdir = dest / "sys" / "devices" / "virtual" / "iommu" / unit
-        vdir.mkdir(parents=True, exist_ok=True)
-        _symlink(paths.class_iommu / unit, _rel(str(paths.class_iommu), str(vdir)))
-    paths.class_iommu.mkdir(parents=True, exist_ok=True)
+        vdir = f"{sys_dir}/devices/virtual/iommu/{unit}"
+        os.makedirs(vdir, exist_ok=True)
+        _symlink(paths.class_iommu / unit, _rel(str(paths.class_iommu), vdir))
     for module, params in (snapshot.get("modules") or {}).items():
+        if "/" in module:
+            continue
         mdir = paths.module(module)
         (mdir / "parameters").mkdir(parents=True, exist_ok=True)
         for pname, value in (params or {}).items():
@@ -236,6 +257,8 @@ def materialize(snapshot: dict[str, Any], dest: Path) -> HostPaths:
     if isinstance(cmdline, str):
         _write(paths.proc / "cmdline", cmdline.rstrip("\n") + "\n")
     extras = snapshot.get("vfio_tui") or {}
+    if not isinstance(extras, dict):
+        extras = {}
     for fpath, content in (extras.get("files") or {}).items():
         if isinstance(content, str) and fpath.startswith("/") and ".." not in fpath.split("/"):
             _write(paths.under(fpath), content)
@@ -243,7 +266,6 @@ def materialize(snapshot: dict[str, Any], dest: Path) -> HostPaths:
         "schema": "vfio-tui/simhost/1",
         "label": snapshot.get("label"),
         "kernel": kernel,
-        "sysroot": sysroot,
         "driver_ids": driver_ids,
         "dev_vfio": nodes,
         "modules_available": extras.get("modules_available",

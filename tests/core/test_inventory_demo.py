@@ -38,3 +38,14 @@ def test_vf_already_on_vfio_is_ready(demo_host: Host) -> None:
     pf = inv.devices[PciAddress.parse("0000:07:00.0")]
     assert (pf.sriov_total_vfs, pf.sriov_num_vfs) == (63, 2)
     assert inv.verdicts[14].kind == "blocked"
+
+
+def test_vf_with_hardware_ffff_ids_uses_the_kernel_ids(sim_root) -> None:  # type: ignore[no-untyped-def]
+    from core.sysfs_reader import read_inventory
+
+    cfg = sim_root.pci_device("0000:07:10.0") / "config"
+    raw = bytearray(cfg.read_bytes())
+    raw[0:4] = b"\xff\xff\xff\xff"  # what a real VF's config space says
+    cfg.write_bytes(bytes(raw))
+    dev = read_inventory(sim_root).devices[PciAddress.parse("0000:07:10.0")]
+    assert (dev.vendor_id, dev.device_id) == ("8086", "10ed")

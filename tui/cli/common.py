@@ -46,8 +46,10 @@ def host_options_from_args(args: argparse.Namespace) -> HostOptions:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")
+    """Indented for a person at a terminal; compact (several times faster) for a pipe or a file."""
+    # json.dumps + one write: json.dump() streams thousands of tiny writes.
+    text = json.dumps(data, indent=2) if sys.stdout.isatty() else json.dumps(data, separators=(",", ":"))
+    sys.stdout.write(text + "\n")
 
 
 def use_color(stream: Any = None) -> bool:
