@@ -8,6 +8,7 @@ under QEMU (q35 + emulated Intel VT-d), which mounts this machine's root read-on
 this checkout and this venv run unchanged inside it as root on the guest's own /sys.
 Nothing here writes to this machine's /sys; scratch lives in a private temp dir
 (LAB_WORK) that is removed at the end, results go to build/lab/ in the checkout.
+VFIO_TUI_LAB_DIR=DIR uses another copy of the lab scripts than ../shared/lab.
 
 When the lab cannot run here (no QEMU, no kernel image, no ../shared/lab) it prints one
 "lab stage skipped: <why>" line and exits 0; with CI=true it first installs what it needs
@@ -32,7 +33,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parents[1]
-LAB_DIR = CHECKOUT.parent / "shared" / "lab"
+LAB_DIR = Path(os.environ.get("VFIO_TUI_LAB_DIR") or CHECKOUT.parent / "shared" / "lab")
 BOOT = LAB_DIR / "03-boot-guest.sh"
 STAGE_BUDGET = 20 * 60
 SUMMARY_RE = re.compile(r"^=+ .*\b(passed|failed|skipped|error|errors|no tests ran)\b.* in [\d.]+s.* =+$")
