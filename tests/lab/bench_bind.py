@@ -100,6 +100,30 @@ class Bench:
             (self.verify_bound if verb == "nodedev-detach" else self.verify_restored)()
 
 
+def write_profile(bench: Bench, out: Path) -> None:
+    """Where vfio-tui's time goes: cProfile of one warm round, import times of one cold start."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.runcall(bench.vfio_tui)
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(40)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "tui", "inventory", "--json"], cwd=REPO,
+                         env=env, capture_output=True, text=True, check=False)
+    rows = [line.split("|") for line in res.stderr.splitlines() if line.startswith("import time:")]
+    rows = [r for r in rows if len(r) == 3 and r[1].strip().isdigit()]
+    top = sorted(rows, key=lambda r: -int(r[1]))[:30]
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=False)
+    bare = time.perf_counter() - t0
+    out.write_text(f"bare `python -c pass`: {bare * 1000:.0f} ms\n\nimport times of `vfio-tui inventory --json`"
+                   " (cumulative us, top 30):\n" + "\n".join(f"{r[1].strip():>10} {r[2].rstrip()}" for r in top)
+                   + "\n\ncProfile of one warm bind + verify + restore (in-process):\n" + text.getvalue())
+    print(f"  profile written to {out}")
+
+
 def has_binding() -> bool:
     from tui.cli.registry import COMMANDS
 
@@ -114,7 +138,10 @@ def has_virsh() -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--cli-rounds", type=int, default=3, help="rounds of the fresh-process CLI (slow)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
+    ap.add_argument("--profile", type=Path, help="write a cProfile of one in-process vfio-tui round and"
+                    " the import times of one CLI start here")
     args = ap.parse_args()
     if not in_lab():
         print("bench_bind: not in the lab guest; run tests/lab/run_lab.py (it binds devices)")
@@ -140,8 +167,10 @@ def main() -> int:
     for fn in methods.values():  # warm-up: imports, page cache of the 9p root, libvirt's node list
         fn()
     times: dict[str, list[float]] = {m: [] for m in methods}
-    for _ in range(args.rounds):
+    for r in range(args.rounds):
         for name, fn in methods.items():
+            if name == "cli" and r >= args.cli_rounds:
+                continue  # ~5 s of Python start-up per process under TCG: fewer rounds
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -174,6 +203,8 @@ def main() -> int:
     if "virsh / cli" in ratios:
         print(f"  target faster than virsh (fresh processes, as typed): "
               f"{'met' if ratios['virsh / cli'] > 1 else 'NOT met'}")
+    if args.profile and "vfio-tui" in methods:
+        write_profile(bench, args.profile)
     if args.json:
         args.json.write_text(json.dumps({
             "device": case.target, "group": case.group, "rounds": args.rounds,

@@ -20,7 +20,6 @@ import pytest
 from conftest import Cli, has_command, need, need_command, note
 from kinds import BRIDGE_GROUP, LONE, MULTIFUNCTION, Case
 
-VM = "labvm"
 VIRSH = ["virsh", "-c", "qemu:///system"]
 Bindings = dict[str, tuple[str | None, bytes]]
 
@@ -37,34 +36,41 @@ def _libvirt_merged() -> None:
         pytest.skip("no libvirtd in the guest (guest_run.sh starts one when libvirtd is installed)")
 
 
+_names = iter(range(1, 100))
+
+
 @pytest.fixture
 def domain() -> Iterator[str]:
-    """A defined, shut-off TCG domain with no devices to speak of (lib-libvirt.sh's lv_domain_xml)."""
+    """A defined, shut-off TCG domain of its own (lib-libvirt.sh's lv_domain_xml).
+
+    A fresh name per test: `explain --vm` reads the domain's QEMU log, which outlives undefine.
+    """
     _libvirt_merged()
-    xml = subprocess.run(["bash", "-c", f". /lab/lib.sh; . /lab/lib-libvirt.sh; lv_domain_xml {VM}"],
+    name = f"labvm{next(_names)}"
+    xml = subprocess.run(["bash", "-c", f". /lab/lib.sh; . /lab/lib-libvirt.sh; lv_domain_xml {name}"],
                          capture_output=True, text=True, check=True).stdout
     with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as f:
         f.write(xml)
     try:
         res = virsh("define", f.name)
         assert res.returncode == 0, res.stderr
-        yield VM
+        yield name
     finally:
-        virsh("destroy", VM)
-        virsh("undefine", VM)
+        virsh("destroy", name)
+        virsh("undefine", name)
         Path(f.name).unlink()
 
 
-def _state() -> str:
-    return virsh("domstate", VM).stdout.strip()
+def _state(vm: str) -> str:
+    return virsh("domstate", vm).stdout.strip()
 
 
-def _hostdevs(vt: Cli) -> list[str]:
+def _hostdevs(vt: Cli, name: str) -> list[str]:
     data = vt.json("vms", "--json")
     for vm in data["vms"]:
-        if vm["name"] == VM:
+        if vm["name"] == name:
             return list(vm["hostdevs"])
-    raise AssertionError(f"`vfio-tui vms --json` does not list {VM}: {data}")
+    raise AssertionError(f"`vfio-tui vms --json` does not list {name}: {data}")
 
 
 def _give_back(before: Bindings) -> None:
@@ -77,22 +83,22 @@ def test_managed_yes_attach_start_destroy_detach(vt: Cli, cases: dict[str, Case 
                                                  host_as_before: Bindings) -> None:
     case = need(cases, LONE)
     t0 = time.monotonic()
-    res = vt("attach", case.target, VM, "--config", "--managed", "yes", "--start", timeout=300)
+    res = vt("attach", case.target, domain, "--config", "--managed", "yes", "--start", timeout=300)
     t_start = time.monotonic() - t0
     try:
         assert res.returncode == 0, res.stderr + res.stdout
-        assert _state() == "running"
+        assert _state(domain) == "running"
         assert kview.bindings()[case.target][0] == "vfio-pci", "libvirt (managed=yes) did not bind vfio-pci"
-        assert case.target in _hostdevs(vt)
-        assert virsh("destroy", VM).returncode == 0
+        assert case.target in _hostdevs(vt, domain)
+        assert virsh("destroy", domain).returncode == 0
         assert kview.wait_for(lambda: kview.bindings()[case.target] == host_as_before[case.target], timeout=20), \
             "managed=yes: libvirt did not give the device back after destroy"
-        res = vt("detach", case.target, VM)
+        res = vt("detach", case.target, domain)
         assert res.returncode == 0, res.stderr
-        assert case.target not in _hostdevs(vt)
+        assert case.target not in _hostdevs(vt, domain)
         note(f"libvirt managed=yes: attach --config --start of {case.target} in {t_start:.1f} s; given back")
     finally:
-        virsh("destroy", VM)
+        virsh("destroy", domain)
         _give_back(host_as_before)
 
 
@@ -102,23 +108,23 @@ def test_managed_no_after_vfio_tui_bind(vt: Cli, cases: dict[str, Case | None], 
     need_command("bind", "restore")
     try:
         assert vt("bind", case.target, "--yes").returncode == 0
-        res = vt("attach", case.target, VM, "--config", "--managed", "no", "--start", timeout=300)
+        res = vt("attach", case.target, domain, "--config", "--managed", "no", "--start", timeout=300)
         assert res.returncode == 0, res.stderr + res.stdout
-        assert _state() == "running"
-        assert virsh("destroy", VM).returncode == 0
+        assert _state(domain) == "running"
+        assert virsh("destroy", domain).returncode == 0
         assert kview.bindings()[case.target][0] == "vfio-pci", "managed=no: the device must stay on vfio-pci"
-        assert vt("detach", case.target, VM).returncode == 0
+        assert vt("detach", case.target, domain).returncode == 0
         res = vt("restore", case.target)
         assert res.returncode == 0, res.stderr
         assert kview.bindings() == host_as_before
     finally:
-        virsh("destroy", VM)
+        virsh("destroy", domain)
         _give_back(host_as_before)
 
 
-def _explanation(vt: Cli) -> str:
+def _explanation(vt: Cli, vm: str) -> str:
     need_command("explain")
-    res = vt("explain", "--vm", VM, "--json")
+    res = vt("explain", "--vm", vm, "--json")
     assert res.returncode in (0, 1), res.stderr
     return json.dumps(json.loads(res.stdout)).lower()
 
@@ -136,43 +142,45 @@ def test_start_of_a_not_viable_group_is_explained(vt: Cli, cases: dict[str, Case
         f.write(hostdev)
     try:
         # by hand, as a user would with virsh: one function of a shared group
-        assert virsh("attach-device", VM, f.name, "--config").returncode == 0
-        start = virsh("start", VM)
+        assert virsh("attach-device", domain, f.name, "--config").returncode == 0
+        start = virsh("start", domain)
         assert start.returncode != 0, "the kernel started a domain with half a group?"
         assert "not viable" in start.stderr, start.stderr
         if not has_command("explain"):
             note(f"libvirt start with half of group {case.group}: '{start.stderr.strip().splitlines()[-1]}'")
-        text = _explanation(vt)
+        text = _explanation(vt, domain)
         assert "viable" in text and str(case.group) in text, text[:500]
-        note(f"explain: start of {VM} with half of group {case.group} explained")
+        note(f"explain: start of {domain} with half of group {case.group} explained")
     finally:
-        virsh("detach-device", VM, f.name, "--config")
+        virsh("detach-device", domain, f.name, "--config")
         Path(f.name).unlink()
         _give_back(host_as_before)
 
 
-def test_start_without_vfio_modules_is_explained(vt: Cli, cases: dict[str, Case | None], domain: str,
-                                                 host_as_before: Bindings) -> None:
+def test_start_without_vfio_modules(vt: Cli, cases: dict[str, Case | None], domain: str,
+                                   host_as_before: Bindings) -> None:
+    """vfio modules unloaded: libvirt 9.0 would say "host doesn't support VFIO PCI passthrough".
+
+    vfio-tui either loads vfio-pci itself before the start (and the domain runs) or says to.
+    """
     case = need(cases, LONE)
-    need_command("explain")
     for addr, (drv, _) in kview.bindings().items():
         if drv == "vfio-pci":
             pytest.skip(f"{addr} is on vfio-pci: cannot unload vfio-pci")
-    hostdev = subprocess.run(["bash", "-c", f". /lab/lib.sh; . /lab/lib-libvirt.sh; lv_hostdev_xml {case.target} yes"],
-                             capture_output=True, text=True, check=True).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as f:
-        f.write(hostdev)
+    subprocess.run(["modprobe", "-r", "vfio_pci", "vfio_iommu_type1", "vfio"], check=False)
+    if Path("/dev/vfio/vfio").exists():
+        pytest.skip("could not unload the vfio modules")
     try:
-        subprocess.run(["modprobe", "-r", "vfio_pci", "vfio_iommu_type1", "vfio"], check=False)
-        assert virsh("attach-device", VM, f.name, "--config").returncode == 0
-        start = virsh("start", VM)
-        assert start.returncode != 0
-        assert "VFIO PCI passthrough" in start.stderr, start.stderr
-        text = _explanation(vt)
-        assert "vfio-pci" in text or "vfio_pci" in text, text[:500]
-        assert "modprobe" in text, text[:500]
+        res = vt("attach", case.target, domain, "--config", "--managed", "yes", "--start", timeout=300)
+        text = res.stdout + res.stderr
+        if res.returncode == 0:
+            assert _state(domain) == "running"
+            assert Path("/sys/module/vfio_pci").exists()
+            note("libvirt start with vfio modules unloaded: vfio-tui loaded vfio-pci first; the domain runs")
+        else:
+            assert "modprobe vfio-pci" in text or "modprobe vfio_pci" in text, text[-800:]
+            note(f"libvirt start with vfio modules unloaded: exit {res.returncode}, told to modprobe vfio-pci")
     finally:
-        virsh("detach-device", VM, f.name, "--config")
-        Path(f.name).unlink()
+        virsh("destroy", domain)
         subprocess.run(["modprobe", "vfio-pci"], check=False)
         _give_back(host_as_before)
