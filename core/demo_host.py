@@ -61,6 +61,33 @@ Please ensure all devices within the iommu_group are bound to their vfio bus dri
 """
 
 
+_VM_XML = """<domain type='kvm'>
+  <name>vfio_test</name>
+  <uuid>6f1d3c2e-5b0a-4c1e-9d6b-0b0019000001</uuid>
+  <memory unit='KiB'>4194304</memory>
+  <currentMemory unit='KiB'>4194304</currentMemory>
+  <vcpu placement='static'>4</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc-q35-7.2'>hvm</type>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <driver name='vfio'/>
+      <source>
+        <address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>
+      </source>
+    </hostdev>
+  </devices>
+</domain>
+"""
+
+# The seed's fix (c), persisted at boot: still works, but a security downgrade (check flags it).
+_MODPROBE_VFIO = """# vfio passthrough (from the 2015 blog post)
+options vfio_iommu_type1 allow_unsafe_interrupts=1
+"""
+
+
 def demo_snapshot() -> dict[str, Any]:
     """The demo host as a recorded host (materialize it to use it)."""
     b = HostBuilder(label=DEMO_LABEL, kernel="6.1.0-28-amd64",
@@ -194,6 +221,8 @@ def demo_extras() -> dict[str, Any]:
             "/dev/kvm": "",
             "/lib/modules/6.1.0-28-amd64/modules.builtin": "kernel/drivers/vfio/vfio.ko\n",
             "/var/log/libvirt/qemu/vfio_test.log": _VM_LOG,
+            "/etc/libvirt/qemu/vfio_test.xml": _VM_XML,
+            "/etc/modprobe.d/vfio.conf": _MODPROBE_VFIO,
             "/var/log/kern.log": (
                 "Nov 25 09:00:01 host192 kernel: DMAR: IOMMU enabled\n"
                 "Nov 25 09:00:01 host192 kernel: DMAR-IR: Enabled IRQ remapping in x2apic mode\n"

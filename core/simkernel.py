@@ -1,20 +1,452 @@
-"""Provides SimulatedKernel (placeholder until the binding issue lands: writes are refused)."""
+"""Provides SimulatedKernel: KernelInterface over a materialized host tree, with the real
+kernel's binding semantics (kernel-semantics A1/A2; lab REPORT step 3 table of errno results).
+
+State lives in the tree itself (the `driver` links, driver_override files, /dev/vfio nodes)
+plus the metadata JSON (dynamic ids, kernel log, faults, open groups), guarded by an fcntl
+lock, so separate processes working on one `--root DIR` see one consistent host.
+
+Fault injection (tests) goes in the metadata under "faults": a list of
+`{"match": OP|PATH-SUBSTRING|"*", "nth": 1, "count": 1, "errno": 5}` (fail with errno),
+`{"hang": 30}` (the write blocks that long; beyond the caller's timeout it is abandoned),
+`{"silent": true}` (a probe "succeeds" but binds nothing, as a vfio-pci probe of a bridge),
+`{"kill": "before"|"after"}` (SIGKILL this process before/after the write takes effect).
+"open_groups": [N, ...] simulates a user holding /dev/vfio/N open: unbinding a vfio-pci member
+blocks until the group is released (vfio-pci's remove() waits for the user).
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Final
 
-from core.errors import VfioError
+from core.address import PciAddress
+from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
 from core.kernel import DEFAULT_WRITE_TIMEOUT
+from core.snapshot import SIM_METADATA
+
+LOCK_NAME: Final = ".vfio-tui-sim.lock"
+STATE_NAME: Final = ".vfio-tui-sim-state.json"
+#: What the simulated kernel changes at run time (the rest of the metadata is read-only).
+STATE_KEYS: Final = ("dynids", "kernel_log", "faults", "faults_fired", "open_groups", "dev_vfio")
+VFIO: Final = "vfio-pci"
+#: driver_set_override() refuses a value of PAGE_SIZE bytes or more (drivers/base/driver.c).
+MAX_OVERRIDE: Final = 4095
+_DRIVER_FILES: Final = ("bind", "unbind", "new_id", "remove_id", "uevent")
+
+
+class _Refused(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 class SimulatedKernel:
+    """The simulated kernel of a materialized host tree (see the module docstring)."""
+
     def __init__(self, paths: HostPaths) -> None:
         self.paths = paths
+        self._meta_path = paths.root / SIM_METADATA
+        self._lock_path = paths.root / LOCK_NAME
+        self._state_path = paths.root / STATE_NAME
+        self._static_cache: tuple[tuple[int, int], dict[str, Any]] | None = None
 
+    # -- state ---------------------------------------------------------------------------
+    @contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        """The metadata merged with the mutable state, under an exclusive lock.
+
+        The mutable part (STATE_KEYS) lives in a small file of its own, written back atomically
+        when it changed; the big metadata (id tables, host extras) is only read.
+        """
+        with open(self._lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            static = self._static()
+            try:
+                text = self._state_path.read_text()
+                state: dict[str, Any] = json.loads(text)
+            except FileNotFoundError:
+                text, state = "", {}
+            except (OSError, ValueError) as exc:
+                raise VfioError(f"simulated kernel state unreadable: {exc}", path=str(self._state_path)) from None
+            merged = dict(static)
+            for key in STATE_KEYS:
+                if key in state:
+                    merged[key] = state[key]
+                elif key in static:
+                    merged[key] = json.loads(json.dumps(static[key]))
+            yield merged
+            new = json.dumps({k: merged[k] for k in STATE_KEYS if k in merged}, separators=(",", ":"))
+            if new != text:
+                tmp = self._state_path.with_name(self._state_path.name + ".tmp")
+                tmp.write_text(new)
+                os.replace(tmp, self._state_path)
+
+    def _static(self) -> dict[str, Any]:
+        try:
+            st = os.stat(self._meta_path)
+            key = (st.st_mtime_ns, st.st_size)
+            if self._static_cache is not None and self._static_cache[0] == key:
+                return self._static_cache[1]
+            data: dict[str, Any] = json.loads(self._meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise VfioError(f"simulated host metadata unreadable: {exc}", path=str(self._meta_path)) from None
+        self._static_cache = (key, data)
+        return data
+
+    def metadata(self) -> dict[str, Any]:
+        with self._state() as meta:
+            return dict(meta)
+
+    def update_metadata(self, **changes: Any) -> None:
+        """Set metadata keys (tests: faults, open_groups; or static ones such as modules_available)."""
+        static = {k: v for k, v in changes.items() if k not in STATE_KEYS}
+        if static:
+            with open(self._lock_path, "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                data = json.loads(self._meta_path.read_text())
+                data.update(static)
+                self._meta_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+        with self._state() as meta:
+            meta.update({k: v for k, v in changes.items() if k in STATE_KEYS})
+
+    def kernel_log(self) -> list[str]:
+        return list(self.metadata().get("kernel_log", []))
+
+    # -- KernelInterface -------------------------------------------------------------------
     def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
-        raise VfioError("the simulated kernel does not accept writes yet")
+        shown = self.paths.display(path)
+        op, addr_text, driver = self._classify(path)
+        deadline = time.monotonic() + timeout
+        with self._state() as meta:
+            fault = _take_fault(meta, op, shown)
+            if fault is None:
+                try:
+                    self._apply(meta, op, addr_text, driver, path, value, silent=False)
+                    return
+                except _Blocked:
+                    pass
+                except _Refused as exc:
+                    raise SysfsWriteError(shown, _short(value), exc.code, os.strerror(exc.code)) from None
+        if fault is not None:
+            if fault.get("kill") == "before":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if "hang" in fault:
+                hang = float(fault["hang"])
+                time.sleep(min(hang, timeout))
+                if hang >= timeout:
+                    raise SysfsTimeoutError(shown, value, timeout)
+            if "errno" in fault:
+                code = int(fault["errno"])
+                raise SysfsWriteError(shown, _short(value), code, os.strerror(code))
+        while True:
+            try:
+                with self._state() as meta:
+                    self._apply(meta, op, addr_text, driver, path, value, silent=bool(fault and fault.get("silent")))
+                break
+            except _Blocked:
+                # vfio-pci's remove() waits for the user to close the device: poll, then give up.
+                if time.monotonic() >= deadline:
+                    raise SysfsTimeoutError(shown, value, timeout) from None
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            except _Refused as exc:
+                raise SysfsWriteError(shown, _short(value), exc.code, os.strerror(exc.code)) from None
+        if fault is not None and fault.get("kill") == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def load_module(self, name: str) -> None:
-        raise VfioError("the simulated kernel cannot load modules yet")
+        mod = name.replace("-", "_")
+        with self._state() as meta:
+            fault = _take_fault(meta, "load_module", mod)
+            if fault is not None and "errno" in fault:
+                raise VfioError(f"modprobe {name} failed (simulated fault)")
+            available = {m.replace("-", "_") for m in meta.get("modules_available", [])}
+            if mod not in available and not self.paths.module(mod).is_dir():
+                raise VfioError(f"modprobe: FATAL: Module {mod} not found in directory "
+                                f"/lib/modules/{meta.get('kernel') or 'unknown'}",
+                                fix=f"install the kernel's modules package, or build {mod}")
+            deps = ["vfio", "vfio_iommu_type1", "vfio_pci_core", "vfio_pci"] if mod == "vfio_pci" else [mod]
+            for m in deps:
+                if m in available or m == mod:
+                    (self.paths.module(m) / "parameters").mkdir(parents=True, exist_ok=True)
+            if mod == "vfio_pci":
+                ddir = self.paths.pci_driver(VFIO)
+                ddir.mkdir(parents=True, exist_ok=True)
+                for f in _DRIVER_FILES:
+                    (ddir / f).touch()
+                self.paths.dev_vfio.mkdir(parents=True, exist_ok=True)
+                (self.paths.dev_vfio / "vfio").touch()
+                meta.setdefault("dev_vfio", {})["vfio"] = {"major": 10, "minor": 196, "mode": "0o666",
+                                                          "uid": 0, "gid": 0}
+            _log(meta, f"modprobe {mod}")
+
+    # -- what a path means -----------------------------------------------------------------
+    def _classify(self, path: Path) -> tuple[str, str | None, str | None]:
+        """(operation, device address or None, driver or None) for a sysfs attribute path."""
+        try:
+            rel = path.relative_to(self.paths.pci_bus).parts
+        except ValueError:
+            rel = ()
+        if not path.exists() and not path.parent.is_dir():
+            raise SysfsWriteError(self.paths.display(path), "", errno.ENOENT, os.strerror(errno.ENOENT))
+        if rel == ("drivers_probe",):
+            return "drivers_probe", None, None
+        if len(rel) == 3 and rel[0] == "drivers" and rel[2] in ("bind", "unbind", "new_id", "remove_id"):
+            if not path.exists():
+                raise SysfsWriteError(self.paths.display(path), "", errno.ENOENT, os.strerror(errno.ENOENT))
+            return rel[2], None, rel[1]
+        if len(rel) == 3 and rel[0] == "devices" and rel[2] == "driver_override":
+            return "driver_override", rel[1], None
+        if len(rel) == 4 and rel[0] == "devices" and rel[2:] == ("driver", "unbind"):
+            link = self.paths.pci_device(rel[1]) / "driver"
+            if not link.is_symlink():
+                # There is no driver directory to open: the shell says "No such file or directory".
+                raise SysfsWriteError(self.paths.display(path), rel[1], errno.ENOENT, os.strerror(errno.ENOENT))
+            return "unbind", rel[1], os.path.basename(os.readlink(link))
+        raise SysfsWriteError(self.paths.display(path), "", errno.EACCES,
+                              "the simulated kernel does not implement writes to this attribute")
+
+    def _apply(self, meta: dict[str, Any], op: str, addr: str | None, driver: str | None, path: Path,
+               value: str, *, silent: bool) -> None:
+        text = value[:-1] if value.endswith("\n") else value
+        if op == "driver_override":
+            if len(value) > MAX_OVERRIDE:
+                raise _Refused(errno.EINVAL)
+            path.write_text((text if text else "(null)") + "\n")
+            return
+        if op == "new_id":
+            assert driver is not None
+            self._new_id(meta, driver, text)
+            return
+        if op == "remove_id":
+            assert driver is not None
+            ids = _parse_ids(text)
+            dyn = meta.setdefault("dynids", {}).setdefault(driver, [])
+            if ids[:2] not in dyn:
+                raise _Refused(errno.ENODEV)
+            dyn.remove(ids[:2])
+            return
+        target = text.strip()
+        dev = self._device_dir(target)
+        if dev is None:
+            raise _Refused(errno.ENODEV)
+        if op == "unbind":
+            assert driver is not None
+            if self._driver_of(dev) != driver:
+                raise _Refused(errno.ENODEV)
+            self._unbind(meta, target, dev, driver)
+        elif op == "bind":
+            assert driver is not None
+            if not self._matches(meta, target, dev, driver):
+                raise _Refused(errno.ENODEV)
+            if self._driver_of(dev) is not None:
+                raise _Refused(errno.EBUSY)
+            code = self._probe(meta, target, dev, driver, silent=silent)
+            if code:
+                raise _Refused(code)
+        elif op == "drivers_probe" and self._driver_of(dev) is None:
+            for cand in self._candidates(meta, target, dev):
+                # Probe errors are only logged; drivers_probe itself reports success.
+                self._probe(meta, target, dev, cand, silent=silent)
+                break
+
+    # -- devices and drivers -----------------------------------------------------------------
+    def _device_dir(self, addr: str) -> Path | None:
+        parsed = PciAddress.try_parse(addr)
+        if parsed is None or str(parsed) != addr:
+            return None
+        link = self.paths.pci_device(addr)
+        return Path(os.path.realpath(link)) if link.is_symlink() or link.is_dir() else None
+
+    @staticmethod
+    def _driver_of(dev: Path) -> str | None:
+        link = dev / "driver"
+        return os.path.basename(os.readlink(link)) if link.is_symlink() else None
+
+    @staticmethod
+    def _ids(dev: Path) -> list[str]:
+        """vendor and device as the kernel matches them: the sysfs attributes (a VF's config space
+        says ffff:ffff; the kernel takes its ids from the PF's SR-IOV capability)."""
+        try:
+            return [f"{int((dev / name).read_text().strip(), 16):04x}" for name in ("vendor", "device")]
+        except (OSError, ValueError):
+            cfg = (dev / "config").read_bytes()[:4]
+            return [f"{int.from_bytes(cfg[0:2], 'little'):04x}", f"{int.from_bytes(cfg[2:4], 'little'):04x}"]
+
+    @staticmethod
+    def _override(dev: Path) -> str | None:
+        try:
+            text = (dev / "driver_override").read_text().strip()
+        except OSError:
+            return None
+        return None if text in ("", "(null)") else text
+
+    def _matches(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> bool:
+        """pci_match_device(): with an override only that driver matches; else dynids, then the table."""
+        override = self._override(dev)
+        if override is not None:
+            return override == driver
+        ids = self._ids(dev)
+        return ids in meta.get("dynids", {}).get(driver, []) or ids in meta.get("driver_ids", {}).get(driver, [])
+
+    def _candidates(self, meta: dict[str, Any], addr: str, dev: Path) -> list[str]:
+        override = self._override(dev)
+        if override is not None:
+            return [override] if self.paths.pci_driver(override).is_dir() else []
+        ids = self._ids(dev)
+        loaded = [d for d in meta.get("dynids", {}) if self.paths.pci_driver(d).is_dir()]
+        out = [d for d in loaded if ids in meta["dynids"][d]]
+        out += [d for d, table in meta.get("driver_ids", {}).items()
+                if ids in table and self.paths.pci_driver(d).is_dir() and d not in out]
+        return out
+
+    def _group_of(self, dev: Path) -> str | None:
+        link = dev / "iommu_group"
+        return os.path.basename(os.readlink(link)) if link.is_symlink() else None
+
+    def _probe(self, meta: dict[str, Any], addr: str, dev: Path, driver: str, *, silent: bool = False) -> int:
+        """Bind `dev` to `driver`; returns 0 or the positive errno the probe failed with."""
+        if driver == VFIO:
+            header = (dev / "config").read_bytes()[0x0E] & 0x7F
+            code = 0
+            if header != 0 or self._group_of(dev) is None:  # vfio_pci_core_register_device(): only normal headers
+                code = errno.EINVAL
+            elif _int_attr(dev / "sriov_numvfs") > 0:  # "Cannot bind to PF with SR-IOV enabled"
+                code = errno.EBUSY
+            if silent and not code:
+                code = errno.EINVAL
+            if code:
+                _log(meta, f"{VFIO}: probe of {addr} failed with error -{code}")
+                return code
+        else:
+            group = self._group_of(dev)
+            if group is not None and int(group) in meta.get("open_groups", []):
+                # iommu_device_use_default_domain(): the group is owned by VFIO.
+                _log(meta, f"{driver}: probe of {addr} failed with error -{errno.EBUSY}")
+                return errno.EBUSY
+            if silent:
+                _log(meta, f"{driver}: probe of {addr} failed with error -{errno.EIO}")
+                return errno.EIO
+        ddir = self.paths.pci_driver(driver)
+        os.symlink(os.path.relpath(ddir, dev), dev / "driver")
+        os.symlink(os.path.relpath(dev, ddir), ddir / addr)
+        if driver == VFIO:
+            group = self._group_of(dev)
+            assert group is not None
+            (dev / "vfio-dev" / f"vfio{group}").mkdir(parents=True, exist_ok=True)
+            node = self.paths.dev_vfio / group
+            if not node.exists():
+                self.paths.dev_vfio.mkdir(parents=True, exist_ok=True)
+                node.touch(mode=0o600)
+                nodes = meta.setdefault("dev_vfio", {})
+                minor = 1 + max((int(v.get("minor", 0)) for k, v in nodes.items() if k != "vfio"), default=-1)
+                nodes[group] = {"major": 246, "minor": minor, "mode": "0o600", "uid": 0, "gid": 0}
+        _log(meta, f"{driver} {addr}: bound")
+        return 0
+
+    def _unbind(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> None:
+        group = self._group_of(dev)
+        if driver == VFIO and group is not None and int(group) in meta.get("open_groups", []):
+            raise _Blocked()
+        (dev / "driver").unlink()
+        link = self.paths.pci_driver(driver) / addr
+        if link.is_symlink():
+            link.unlink()
+        vdir = dev / "vfio-dev"
+        if vdir.is_dir():
+            for child in vdir.iterdir():
+                child.rmdir()
+            vdir.rmdir()
+        if driver == VFIO and group is not None and not self._group_has_vfio(group):
+            node = self.paths.dev_vfio / group
+            if node.exists():
+                node.unlink()
+            meta.get("dev_vfio", {}).pop(group, None)
+        _log(meta, f"{driver} {addr}: unbound")
+
+    def _group_has_vfio(self, group: str) -> bool:
+        gdir = self.paths.iommu_groups / group / "devices"
+        try:
+            members = os.listdir(gdir)
+        except OSError:
+            return False
+        return any(self._driver_of(gdir / m) == VFIO for m in members)
+
+    def _new_id(self, meta: dict[str, Any], driver: str, text: str) -> None:
+        ids = _parse_ids(text)
+        fields = len(text.split())
+        dyn = meta.setdefault("dynids", {}).setdefault(driver, [])
+        known = ids[:2] in dyn or ids[:2] in meta.get("driver_ids", {}).get(driver, [])
+        if fields < 7 and known:
+            raise _Refused(errno.EEXIST)
+        if ids[:2] not in dyn:
+            dyn.append(ids[:2])
+        # driver_attach(): every unbound device that now matches is probed.
+        for name in sorted(os.listdir(self.paths.pci_devices)):
+            dev = self._device_dir(name)
+            if dev is None or self._driver_of(dev) is not None:
+                continue
+            if self._matches(meta, name, dev, driver):
+                self._probe(meta, name, dev, driver)
+
+
+def _short(value: str) -> str:
+    return value if len(value) <= 64 else f"{value[:40]}... ({len(value)} bytes)"
+
+
+class _Blocked(Exception):
+    """An unbind that waits for userspace to let go of the device."""
+
+
+def _int_attr(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _parse_ids(text: str) -> list[str]:
+    """new_id/remove_id fields "VVVV DDDD [...]" → [vendor, device]; EINVAL on garbage."""
+    fields = text.split()
+    if len(fields) < 2 or len(fields) > 7:
+        raise _Refused(errno.EINVAL)
+    out = []
+    for f in fields[:6]:
+        try:
+            out.append(f"{int(f, 16):04x}")
+        except ValueError:
+            raise _Refused(errno.EINVAL) from None
+    return out
+
+
+def _take_fault(meta: dict[str, Any], op: str, shown: str) -> dict[str, Any] | None:
+    faults = meta.get("faults")
+    if not isinstance(faults, list):
+        return None
+    for fault in faults:
+        match = str(fault.get("match", "*"))
+        if match not in ("*", op) and match not in shown:
+            continue
+        fault["_seen"] = int(fault.get("_seen", 0)) + 1
+        if fault["_seen"] < int(fault.get("nth", 1)):
+            continue
+        fault["count"] = int(fault.get("count", 1)) - 1
+        if fault["count"] <= 0:
+            faults.remove(fault)
+        meta.setdefault("faults_fired", []).append({k: v for k, v in fault.items() if k != "_seen"} | {"op": op})
+        return dict(fault)
+    return None
+
+
+def _log(meta: dict[str, Any], line: str) -> None:
+    log = meta.setdefault("kernel_log", [])
+    log.append(line)
+    del log[:-200]

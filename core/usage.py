@@ -1,29 +1,259 @@
-"""Provides host usage (what on the host uses which PCI device) for the guard.
+"""Provides host usage: what on the host uses which PCI device (the binding guard's facts).
 
-Placeholder until the binding issue lands: no usage is known.
+One code path for every host: the facts are first put in the recorded-host schema
+(`vfio-tui/host-extras/1`, docs/ARCHITECTURE.md) and then mapped to devices. A recorded or
+demo host carries the facts in its recording; on the live host record_usage_extras() gathers
+them with psutil, /proc and /sys (read-only). Devices used by another libvirt domain are the
+libvirt part's business (it can add HostUse(kind="domain") entries; not gathered here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from core.address import PciAddress
+from core.hostpaths import HostPaths
 from core.model import HostInventory, HostUse
 
 if TYPE_CHECKING:
     from core.host import Host
 
+UsageMap = Mapping[PciAddress, tuple[HostUse, ...]]
+_DISPLAY_SERVERS = frozenset({"Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "sway", "weston",
+                              "Hyprland", "mutter", "cage"})
+_ESSENTIAL_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/usr", "/var", "/home"})
 
-def usage_provider(host: Host) -> Any:
-    """A function inventory -> {address: uses}, for this host."""
 
-    def provide(inventory: HostInventory) -> Mapping[PciAddress, tuple[HostUse, ...]]:
-        return {}
+def usage_provider(host: Host) -> Callable[[HostInventory], UsageMap]:
+    """A function inventory -> {address: uses} for this host."""
+
+    def provide(inventory: HostInventory) -> UsageMap:
+        extras = gather_live_extras(host.paths) if host.paths.is_live and not host.simulated else host.extras
+        return uses_from_extras(extras, inventory)
 
     return provide
 
 
 def record_usage_extras(host: Host) -> dict[str, Any]:
-    """Host usage facts to store in a recording (`vfio_tui` key)."""
-    return dict(host.extras)
+    """Host usage facts to store in a recording (`vfio_tui` key of `vfio-tui snapshot`)."""
+    if host.simulated or not host.paths.is_live:
+        return dict(host.extras)
+    return gather_live_extras(host.paths)
+
+
+# -- facts -> uses -------------------------------------------------------------------------
+
+def _pci(text: object) -> PciAddress | None:
+    return PciAddress.try_parse(text) if isinstance(text, str) else None
+
+
+def _block_controllers(name: str, blocks: Mapping[str, Any], seen: set[str] | None = None) -> set[PciAddress]:
+    """The PCI controllers under a block device, through partitions and dm/md/LVM slaves."""
+    seen = seen if seen is not None else set()
+    if name in seen:
+        return set()
+    seen.add(name)
+    info = blocks.get(name)
+    if not isinstance(info, dict):
+        return set()
+    out: set[PciAddress] = set()
+    pci = _pci(info.get("pci"))
+    if pci is not None:
+        out.add(pci)
+    parent = info.get("parent")
+    if isinstance(parent, str):
+        out |= _block_controllers(parent, blocks, seen)
+    for slave in info.get("slaves") or []:
+        if isinstance(slave, str):
+            out |= _block_controllers(slave, blocks, seen)
+    return out
+
+
+def _block_name(source: str, blocks: Mapping[str, Any]) -> str | None:
+    """"/dev/mapper/vg0-root" or "/dev/sda1" -> the block device name in `blocks`."""
+    base = os.path.basename(source)
+    if base in blocks:
+        return base
+    for name, info in blocks.items():
+        if isinstance(info, dict) and info.get("name") == base:
+            return name
+    return None
+
+
+def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None = None) -> UsageMap:
+    """Map recorded host facts to the devices they keep busy."""
+    uses: dict[PciAddress, list[HostUse]] = {}
+
+    def add(addr: PciAddress | None, use: HostUse) -> None:
+        if addr is None or (inventory is not None and addr not in inventory.devices):
+            return
+        bucket = uses.setdefault(addr, [])
+        if use not in bucket:
+            bucket.append(use)
+
+    blocks = extras.get("block_devices") or {}
+    for mount in extras.get("mounts") or []:
+        source, target = str(mount.get("source", "")), str(mount.get("target", ""))
+        name = _block_name(source, blocks)
+        if name is None:
+            continue
+        fix = ("the host runs from it; pass through a different controller" if target in _ESSENTIAL_MOUNTS
+               else f"unmount {target} (and drop it from /etc/fstab) first")
+        for ctrl in sorted(_block_controllers(name, blocks)):
+            add(ctrl, HostUse("mount", f"{target} ({mount.get('fstype', '?')}) on {source}", fix))
+    for swap in extras.get("swaps") or []:
+        name = _block_name(str(swap), blocks)
+        if name is None:
+            continue
+        for ctrl in sorted(_block_controllers(name, blocks)):
+            add(ctrl, HostUse("swap", f"swap on {swap}", f"swapoff {swap} (and drop it from /etc/fstab) first"))
+
+    nics = extras.get("net_interfaces") or {}
+    nic_pci = {ifname: _pci(info.get("pci")) for ifname, info in nics.items() if isinstance(info, dict)}
+    for ifname, info in nics.items():
+        if not isinstance(info, dict):
+            continue
+        addrs = [a for a in info.get("addresses") or [] if not str(a).lower().startswith("fe80:")]
+        if addrs:
+            add(nic_pci.get(ifname), HostUse("netdev-address", f"{ifname} has {', '.join(addrs)}",
+                                             f"move the address off {ifname} (ip addr flush dev {ifname})"))
+    for route in extras.get("routes") or []:
+        if route.get("destination") in ("default", "0.0.0.0/0", "::/0"):
+            dev = str(route.get("dev"))
+            via = f" via {route['gateway']}" if route.get("gateway") else ""
+            add(nic_pci.get(dev), HostUse("default-route", f"{dev} carries the default route{via}",
+                                          "route the host through another NIC first"))
+    for sess in extras.get("sessions") or []:
+        dev = str(sess.get("dev"))
+        who = f"{sess.get('user')}@" if sess.get("user") else ""
+        add(nic_pci.get(dev), HostUse(
+            "ssh-session", f"SSH session {who}{sess.get('remote')} on {dev}",
+            "you would cut this session: connect through another NIC or the console first"))
+    for con in extras.get("consoles") or []:
+        add(_pci(con.get("pci")), HostUse(
+            "console", f"{con.get('kind', 'fbcon')} on {con.get('fb')} ({con.get('driver')})",
+            "use a serial/IPMI console, or unbind the console (echo 0 > /sys/class/vtconsole/vtcon1/bind)"))
+    for disp in extras.get("display_servers") or []:
+        add(_pci(disp.get("pci")), HostUse("display", f"{disp.get('name')} runs on it",
+                                           "stop the display manager (systemctl stop display-manager)"))
+    for kbd in extras.get("keyboards") or []:
+        usb = f" (USB {kbd['usb']})" if kbd.get("usb") else ""
+        add(_pci(kbd.get("pci")), HostUse("keyboard", f"{kbd.get('name')}{usb}",
+                                          "plug the keyboard into a port of another USB controller"))
+    for dom in extras.get("domains") or []:
+        add(_pci(dom.get("pci")), HostUse("domain", f"assigned to running domain {dom.get('name')}",
+                                          f"shut down {dom.get('name')} or detach the device from it"))
+    return {addr: tuple(u) for addr, u in uses.items()}
+
+
+# -- live host -----------------------------------------------------------------------------
+
+def _last_pci(realpath: str) -> str | None:
+    found = None
+    for part in realpath.split("/"):
+        if PciAddress.try_parse(part) is not None and part.count(":") == 2:
+            found = part
+    return found
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _live_blocks(paths: HostPaths) -> dict[str, Any]:
+    cls = paths.sys / "class" / "block"
+    out: dict[str, Any] = {}
+    try:
+        names = os.listdir(cls)
+    except OSError:
+        return out
+    for name in names:
+        real = os.path.realpath(cls / name)
+        try:
+            slaves = sorted(os.listdir(os.path.join(real, "slaves")))
+        except OSError:
+            slaves = []
+        info: dict[str, Any] = {"pci": _last_pci(real), "slaves": slaves}
+        if os.path.exists(os.path.join(real, "partition")):
+            info["parent"] = os.path.basename(os.path.dirname(real))
+        dm_name = _read(os.path.join(real, "dm", "name"))
+        if dm_name:
+            info["name"] = dm_name
+        out[name] = info
+    return out
+
+
+def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
+    """Host usage facts of the live host (read-only), in the recorded-host schema."""
+    import psutil
+
+    blocks = _live_blocks(paths)
+    mounts = [{"source": os.path.realpath(p.device) if p.device.startswith("/dev/") else p.device,
+               "target": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions(all=False)]
+    swaps = []
+    for line in _read(str(paths.proc / "swaps")).splitlines()[1:]:
+        if line.split():
+            swaps.append(os.path.realpath(line.split()[0]))
+    net: dict[str, Any] = {}
+    addrs = psutil.net_if_addrs()
+    stats = psutil.net_if_stats()
+    for ifname in os.listdir(paths.sys / "class" / "net") if (paths.sys / "class" / "net").is_dir() else []:
+        real = os.path.realpath(paths.sys / "class" / "net" / ifname)
+        ips = [f"{a.address.split('%')[0]}" for a in addrs.get(ifname, []) if a.family.name in ("AF_INET", "AF_INET6")]
+        net[ifname] = {"pci": _last_pci(real), "addresses": ips,
+                       "state": "up" if ifname in stats and stats[ifname].isup else "down"}
+    routes: list[dict[str, Any]] = []
+    for line in _read(str(paths.proc / "net" / "route")).splitlines()[1:]:
+        f = line.split()
+        if len(f) > 2 and f[1] == "00000000":
+            gw = ".".join(str(b) for b in reversed(bytes.fromhex(f[2])))
+            routes.append({"destination": "default", "gateway": gw, "dev": f[0]})
+    for line in _read(str(paths.proc / "net" / "ipv6_route")).splitlines():
+        f = line.split()
+        if len(f) == 10 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo":
+            routes.append({"destination": "::/0", "gateway": None, "dev": f[9]})
+    local_ip_dev = {a.address.split("%")[0]: ifname for ifname, lst in addrs.items() for a in lst}
+    sessions: list[dict[str, Any]] = []
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, OSError):
+        conns = []
+    for c in conns:
+        if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == 22 and c.raddr:
+            sessions.append({"kind": "ssh", "local": f"{c.laddr.ip}:{c.laddr.port}",
+                             "remote": f"{c.raddr.ip}:{c.raddr.port}", "dev": local_ip_dev.get(c.laddr.ip),
+                             "user": None})
+    consoles = []
+    fbcon = any("frame buffer" in _read(str(d / "name")) and _read(str(d / "bind")) == "1"
+                for d in (paths.sys / "class" / "vtconsole").glob("vtcon*"))
+    for fb in sorted((paths.sys / "class" / "graphics").glob("fb*")):
+        pci = _last_pci(os.path.realpath(fb / "device")) if (fb / "device").exists() else None
+        if pci and fbcon:
+            consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
+    displays = []
+    running = {str(p.info.get("name")) for p in psutil.process_iter(["name"])}
+    if running & _DISPLAY_SERVERS:
+        for dev in paths.pci_devices.glob("*"):
+            if _read(str(dev / "boot_vga")) == "1":
+                displays.append({"name": sorted(running & _DISPLAY_SERVERS)[0], "pci": dev.name})
+    keyboards = []
+    for inp in sorted((paths.sys / "class" / "input").glob("input*")):
+        try:
+            ev = int(_read(str(inp / "capabilities" / "ev")) or "0", 16)
+        except ValueError:
+            continue
+        if ev & 0x100002 == 0x100002:  # EV_KEY and EV_REP: a keyboard, not a button or a mouse
+            real = os.path.realpath(inp)
+            usb = next((p for p in real.split("/") if p[:1].isdigit() and "-" in p and ":" not in p), None)
+            pci = _last_pci(real)
+            if pci:
+                keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
+    return {"schema": "vfio-tui/host-extras/1", "mounts": mounts, "swaps": swaps, "block_devices": blocks,
+            "net_interfaces": net, "routes": routes, "sessions": sessions, "consoles": consoles,
+            "display_servers": displays, "keyboards": keyboards}

@@ -11,8 +11,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from core.errors import VfioError
+from core.host import HostOptions
 from tui.cli.common import add_host_options, host_options_from_args
 from tui.cli.registry import COMMANDS, load_command
 
@@ -63,12 +65,36 @@ def _version() -> str:
     return __version__
 
 
+def _notice_interrupted(options: HostOptions) -> None:
+    """Offer `restore --all` when an earlier run was killed half-way (one listdir when all is well)."""
+    if options.demo or options.snapshot is not None:
+        return  # a fresh temp copy: no history
+    from core.hostpaths import HostPaths
+
+    paths = HostPaths(options.root.resolve() if options.root is not None else Path("/"))
+    try:
+        names = sorted(n for n in os.listdir(paths.state_dir / "journal") if n.endswith(".applying.json"))
+    except OSError:
+        return
+    if not names:
+        return
+    from core.binding.journal import lock_is_free
+
+    if lock_is_free(paths):
+        where = f" --root {options.root}" if options.root is not None else ""
+        print(f"{PROG}: notice: an interrupted bind left devices half-done"
+              f" ({paths.display(paths.state_dir / 'journal' / names[0])});"
+              f" run `{PROG} restore --all{where}` to put them back", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         options = host_options_from_args(args)
         module = getattr(args, "_module", None)
+        if getattr(args, "command", None) != "restore":
+            _notice_interrupted(options)
         if module is None:
             from tui.cli.app_launcher import launch_app
 

@@ -12,6 +12,9 @@ COMMANDS: Final[tuple[str, ...]] = (
     "inventory",
     "snapshot",
     "sim-host",
+    "bind",
+    "restore",
+    "check",
 )
 
 

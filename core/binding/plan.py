@@ -1,0 +1,236 @@
+"""Provides plan_bind(): what binding a device's whole IOMMU group to vfio-pci takes.
+
+The plan is by address, never by vendor:device id (kernel-semantics A2: new_id and
+vfio-pci.ids claim every unbound device with those ids). Per endpoint, libvirt's sequence:
+driver_override <- vfio-pci, driver/unbind, drivers_probe. All overrides are written before
+any unbind, so that nothing can re-probe a half-done multi-function group to its host driver;
+then all unbinds, then all probes. Bridges stay (vfio-pci refuses them, A1); a bridge on a
+driver that breaks viability (>= 5.19: anything but pcieport) is unbound.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from core.address import PciAddress
+from core.errors import InputError
+from core.model import VFIO_DRIVER, PciDevice
+from core.viability import member_keeps_viable
+
+if TYPE_CHECKING:
+    from core.host import Host
+
+StepKind = Literal["modprobe", "override", "unbind", "probe"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One change to the host: a sysfs write (path <- value) or a module load."""
+
+    kind: StepKind
+    address: str
+    """The device this step is for ("" for a module load)."""
+    path: str
+    """Host-absolute sysfs path ("/sys/bus/pci/devices/0000:0b:00.0/driver_override"), or "modprobe"."""
+    value: str
+    undo: str
+    """What undoes it, in the same "path <- value" form (restore does this by state, not blindly)."""
+
+    def describe(self) -> str:
+        if self.kind == "modprobe":
+            return f"modprobe {self.value}"
+        return f"{self.path} <- {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePlan:
+    """What happens to one member of the group."""
+
+    address: str
+    from_driver: str | None
+    to_driver: str | None
+    from_override: str | None
+    is_bridge: bool
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A member that blocks the plan, and why."""
+
+    address: str
+    reason: str
+    fix: str = ""
+    forceable: bool = False
+    """Whether --force-host-device ADDR may override it (host usage; never chipset or SR-IOV)."""
+
+
+@dataclass(frozen=True)
+class BindPlan:
+    """Binding a whole IOMMU group to vfio-pci: the devices, the exact steps, refusals."""
+
+    target: str
+    group: int
+    devices: tuple[DevicePlan, ...]
+    steps: tuple[Step, ...]
+    refused: tuple[Refusal, ...] = ()
+    forced: tuple[str, ...] = ()
+    """Members whose host usage the user overrode with --force-host-device (loudly)."""
+    warnings: tuple[str, ...] = ()
+    kernel: str | None = None
+    endpoints: tuple[str, ...] = field(default=())
+    """Members that must end on vfio-pci."""
+    bridges: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+    @property
+    def writes(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.kind != "modprobe")
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.steps
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": "vfio-tui/bind-plan/1",
+            "target": self.target,
+            "group": self.group,
+            "devices": [{"address": d.address, "from_driver": d.from_driver, "to_driver": d.to_driver,
+                         "from_override": d.from_override, "is_bridge": d.is_bridge, "note": d.note}
+                        for d in self.devices],
+            "modules": [s.value for s in self.steps if s.kind == "modprobe"],
+            "writes": [{"path": s.path, "value": s.value, "undo": s.undo} for s in self.writes],
+            "refused": [{"address": r.address, "reason": r.reason, "fix": r.fix} for r in self.refused],
+            "forced": list(self.forced),
+            "warnings": list(self.warnings),
+        }
+
+
+def vfio_pci_loaded(host: Host) -> bool:
+    return host.paths.pci_driver(VFIO_DRIVER).is_dir()
+
+
+def vfio_pci_loadable(host: Host, release: str | None) -> bool:
+    """Whether modprobe vfio-pci can work (module file or built in) without trying it."""
+    if vfio_pci_loaded(host):
+        return True
+    if host.simulated:
+        avail = host.metadata.get("modules_available") or []
+        return "vfio_pci" in {str(m).replace("-", "_") for m in avail}
+    moddir = host.paths.lib_modules / (release or os.uname().release)
+    for name in ("modules.dep", "modules.builtin"):
+        try:
+            text = (moddir / name).read_text()
+        except OSError:
+            continue
+        if "vfio-pci.ko" in text or "vfio_pci.ko" in text:
+            return True
+    return False
+
+
+def _sysfs(host: Host, *parts: str) -> str:
+    return host.paths.display(host.paths.pci_bus.joinpath(*parts))
+
+
+def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iterable[str | PciAddress] = ()
+              ) -> BindPlan:
+    """Plan binding the IOMMU group of `address` to vfio-pci.
+
+    Raises:
+        InputError: a malformed or unknown address, a bridge as the target, no IOMMU, a device
+            without an IOMMU group, or vfio-pci not available in this kernel.
+    """
+    addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
+    forced_set = {a if isinstance(a, PciAddress) else PciAddress.parse(a) for a in force_host_devices}
+    inv = host.inventory()
+    dev = inv.device(addr)
+    if dev is None:
+        raise InputError(f"no PCI device {addr} on {host.label}",
+                         fix="see `vfio-tui inventory` for the addresses this host has")
+    if not inv.iommu_enabled:
+        raise InputError("the IOMMU is off on this host: there are no IOMMU groups, so nothing can be bound to"
+                         " vfio-pci", fix="enable VT-d/AMD-Vi in the firmware and boot with intel_iommu=on")
+    if dev.is_bridge:
+        raise InputError(f"{addr} is a bridge ({dev.kind_label}); vfio-pci refuses bridges and libvirt cannot"
+                         " assign them", fix="bind the endpoint device behind it instead")
+    group = inv.group_of(addr)
+    if group is None or dev.iommu_group is None:
+        raise InputError(f"{addr} has no IOMMU group, so vfio-pci cannot take it",
+                         fix="check that the IOMMU covers this device (dmesg | grep -i -e DMAR -e AMD-Vi)")
+    if not vfio_pci_loadable(host, inv.kernel):
+        raise InputError("vfio-pci is not available in this kernel (not loaded, no module to load)",
+                         fix="install a kernel with CONFIG_VFIO_PCI (Debian/Ubuntu kernels have it)")
+    unknown = [str(a) for a in forced_set if inv.device(a) is None]
+    if unknown:
+        raise InputError(f"--force-host-device {unknown[0]}: no such device on this host")
+    outside = [str(a) for a in forced_set if a not in group.members]
+    if outside:
+        raise InputError(f"--force-host-device {outside[0]}: not in IOMMU group {dev.iommu_group}")
+
+    members = inv.members(dev.iommu_group)
+    refused: list[Refusal] = []
+    forced: list[str] = []
+    devices: list[DevicePlan] = []
+    endpoints: list[PciDevice] = []
+    bridges: list[PciDevice] = []
+    for m in members:
+        a = str(m.address)
+        uses = inv.uses_of(m.address)
+        if uses and m.address in forced_set:
+            forced.append(a)
+        elif uses:
+            refused.append(Refusal(a, "used by the host: " + "; ".join(u.describe() for u in uses),
+                                   "; ".join(dict.fromkeys(u.fix for u in uses if u.fix)), forceable=True))
+        if m.is_bridge:
+            bridges.append(m)
+            keep = member_keeps_viable(m, inv.kernel)
+            devices.append(DevicePlan(a, m.driver, m.driver if keep else None, m.driver_override, True,
+                                      "bridge: stays" if keep else f"bridge: unbound from {m.driver}"))
+            continue
+        if m.is_chipset:
+            refused.append(Refusal(a, f"part of the chipset ({m.class_name or m.class_short}); the host needs it",
+                                   "this group cannot be passed through"))
+        if m.sriov_num_vfs:
+            refused.append(Refusal(a, f"PF with {m.sriov_num_vfs} SR-IOV VFs enabled; vfio-pci refuses it (EBUSY)",
+                                   f"echo 0 > {_sysfs(host, 'devices', a, 'sriov_numvfs')}, or pass a VF"))
+        endpoints.append(m)
+        devices.append(DevicePlan(a, m.driver, VFIO_DRIVER, m.driver_override, False,
+                                  "already on vfio-pci" if m.driver == VFIO_DRIVER else ""))
+
+    steps: list[Step] = []
+    if not vfio_pci_loaded(host):
+        steps.append(Step("modprobe", "", "modprobe", "vfio-pci", "(left loaded)"))
+    probe = _sysfs(host, "drivers_probe")
+    todo = [m for m in endpoints if m.driver != VFIO_DRIVER]
+    for m in todo:
+        if m.driver_override != VFIO_DRIVER:
+            a = str(m.address)
+            steps.append(Step("override", a, _sysfs(host, "devices", a, "driver_override"), VFIO_DRIVER,
+                              f"{_sysfs(host, 'devices', a, 'driver_override')} <- {m.driver_override or ''!r}"))
+    for m in todo:
+        if m.driver is not None:
+            a = str(m.address)
+            steps.append(Step("unbind", a, _sysfs(host, "devices", a, "driver", "unbind"), a,
+                              f"{_sysfs(host, 'drivers', m.driver, 'bind')} <- {a}"))
+    for b in bridges:
+        if b.driver is not None and not member_keeps_viable(b, inv.kernel):
+            a = str(b.address)
+            steps.append(Step("unbind", a, _sysfs(host, "devices", a, "driver", "unbind"), a,
+                              f"{_sysfs(host, 'drivers', b.driver, 'bind')} <- {a}"))
+    for m in todo:
+        a = str(m.address)
+        steps.append(Step("probe", a, probe, a, f"{_sysfs(host, 'drivers', VFIO_DRIVER, 'unbind')} <- {a}"))
+
+    warnings = [f"--force-host-device {a}: the host is using it and will lose it" for a in forced]
+    return BindPlan(
+        target=str(addr), group=dev.iommu_group, devices=tuple(devices), steps=tuple(steps),
+        refused=tuple(refused), forced=tuple(forced), warnings=tuple(warnings), kernel=inv.kernel,
+        endpoints=tuple(str(m.address) for m in endpoints), bridges=tuple(str(b.address) for b in bridges),
+    )

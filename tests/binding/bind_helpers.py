@@ -1,0 +1,49 @@
+"""Helpers for the binding tests: a comparable host state, faults, lab snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.host import Host
+from core.hostpaths import HostPaths
+from core.simkernel import SimulatedKernel
+from core.snapshot import load_snapshot, record_snapshot
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def host_state(paths: HostPaths) -> dict[str, Any]:
+    """Everything a binding can change, as the recorder sees it (minus the timestamp)."""
+    snap = record_snapshot(paths)
+    snap.pop("taken_at", None)
+    return snap
+
+
+def journal_files(paths: HostPaths) -> list[str]:
+    jdir = paths.state_dir / "journal"
+    return sorted(p.name for p in jdir.iterdir()) if jdir.is_dir() else []
+
+
+def set_faults(host: Host, *faults: dict[str, Any], **more: Any) -> None:
+    kernel = host.kernel
+    assert isinstance(kernel, SimulatedKernel)
+    kernel.update_metadata(faults=list(faults), **more)
+
+
+def lab_snapshot(name: str) -> dict[str, Any]:
+    path = SHARED / "lab" / "snapshots" / f"{name}.json"
+    if not path.exists():
+        pytest.skip("../shared/lab/snapshots is not beside this checkout")
+    return load_snapshot(path)
+
+
+def lab_snapshot_names() -> list[str]:
+    return sorted(p.stem for p in (SHARED / "lab" / "snapshots").glob("*.json"))
+
+
+def read_meta(paths: HostPaths) -> dict[str, Any]:
+    """The simulated kernel's metadata merged with its run-time state."""
+    return SimulatedKernel(paths).metadata()

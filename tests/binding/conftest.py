@@ -1,0 +1,29 @@
+"""Fixtures for the binding engine: persistent simulated hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.demo_host import demo_snapshot
+from core.host import Host, HostOptions, create_sim_host, open_host
+
+
+@pytest.fixture
+def make_host(tmp_path: Path) -> Iterator[Callable[..., Host]]:
+    """make_host(snapshot_dict | None, name="h") -> a simulated host at tmp_path/name (the demo by default)."""
+    opened: list[Host] = []
+
+    def make(snapshot: dict[str, Any] | None = None, name: str = "h") -> Host:
+        root = tmp_path / name
+        create_sim_host(root, snapshot if snapshot is not None else demo_snapshot())
+        host = open_host(HostOptions(root=root))
+        opened.append(host)
+        return host
+
+    yield make
+    for h in opened:
+        h.close()

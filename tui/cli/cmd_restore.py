@@ -1,0 +1,85 @@
+"""`vfio-tui restore [ADDR...|--all]`: put devices back on the drivers they had before `bind`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from core.host import HostOptions, open_host
+
+HELP = "put devices back on their original drivers (undo `bind`; finishes interrupted runs)"
+DESCRIPTION = """\
+Put devices back on the driver they had before vfio-tui bound them, with driver_override
+as it was (cleared). The originals come from the journal in /var/lib/vfio-tui, written
+before the first change, so this also repairs a bind that was killed half-way
+(kill -9, power loss, SSH drop). A device on vfio-pci that vfio-tui has no record of is
+given back like `virsh nodedev-reattach` does (clear override, unbind, drivers_probe).
+"""
+EPILOG = """\
+examples:
+  vfio-tui restore --all --root /tmp/host        everything vfio-tui bound on a simulated host
+  sudo vfio-tui restore 0000:0b:00.0             one device
+  sudo vfio-tui restore --all --persist          also remove the udev rule / softdep of --persist
+  sudo vfio-tui restore --config cfg-1           undo a file edit made by `vfio-tui check --fix`
+
+exit status: 0 restored, 2 bad input or a device could not be put back (it is listed)
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("addresses", nargs="*", metavar="ADDR", help="devices to put back")
+    parser.add_argument("--all", action="store_true", help="every device vfio-tui bound (and interrupted runs)")
+    parser.add_argument("--persist", action="store_true", help="also remove what `bind --persist` wrote")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--config", metavar="ID",
+                        help="undo a config file change made by `check --fix` (journal id cfg-N or fix id)")
+    parser.add_argument("--yes", "-y", action="store_true", help="with --config: undo without asking")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                        help="seconds one sysfs write may take before it is abandoned (default 10)")
+
+
+def run(args: argparse.Namespace, options: HostOptions) -> int:
+    from core.address import PciAddress
+    from core.binding import restore
+    from core.binding.apply import needs_root
+    from core.binding.persist import apply_changes, unpersist_changes
+    from core.errors import InputError, NeedsRootError
+    from tui.cli.common import print_json
+
+    if args.config:
+        if args.all or args.addresses:
+            raise InputError("--config undoes a file change; give it alone")
+        from tui.cli.cmd_check import run_undo
+
+        with open_host(options) as host:
+            return run_undo(host, args.config, yes=args.yes, as_json=args.json)
+    if args.all and args.addresses:
+        raise InputError("give addresses or --all, not both")
+    if not args.all and not args.addresses:
+        raise InputError("say which devices to restore: ADDR... or --all", fix="vfio-tui restore --all")
+    addresses = [str(PciAddress.parse(a)) for a in args.addresses]
+    with open_host(options) as host:
+        if needs_root(host):
+            raise NeedsRootError("needs root for: writes to /sys/bus/pci (driver_override, unbind, bind)",
+                                 fix="run it again with sudo")
+        result = restore(host, addresses or None, all=args.all, timeout=args.timeout)
+        changes = unpersist_changes(host, None if args.all else addresses) if args.persist else []
+        backups = apply_changes(host, changes) if changes else []
+        if args.json:
+            doc: dict[str, Any] = {
+                "restored": [{"address": a, "driver": d} for a, d in result.restored],
+                "failed": [{"address": a, "reason": r} for a, r in result.failed],
+                "persist_removed": [c.path for c in changes], "backups": backups,
+            }
+            print_json(doc)
+        else:
+            for a, d in result.restored:
+                print(f"{a}: back on {d or '(no driver, as before)'}")
+            for c in changes:
+                print(f"removed persistence ({c.path}):\n{c.diff}")
+            if not result.restored and not result.failed and not changes:
+                print("nothing to restore")
+        for a, r in result.failed:
+            print(f"vfio-tui: error: {a} could not be put back: {r}", file=sys.stderr)
+        return 2 if result.failed else 0
