@@ -6,6 +6,8 @@ Run by tests/lab/guest_run.sh inside the guest (never on a real host: it binds d
 
   raw        the three sysfs writes each way (driver_override, unbind, drivers_probe) from
              this process, then the same verification as the others
+  core       the engine's API: open_host, plan_bind (inventory, guard), apply_plan (journal,
+             writes, verify), restore -- no command-line layer
   vfio-tui   `vfio-tui bind ADDR --yes` + `vfio-tui restore ADDR` through tui.cli.main() in
              this (warm) process: plan, guard, journal, writes, verify, restore
   cli        the same two commands as fresh processes (what a user types; Python start-up
@@ -78,6 +80,21 @@ class Bench:
             rc = main(["restore", self.addr])
         if rc != 0:
             raise RuntimeError(f"vfio-tui restore -> {rc}: {sink.getvalue()[-500:]}")
+        self.verify_restored()
+
+    def core_api(self) -> None:
+        from core.binding import apply_plan, plan_bind, restore
+        from core.host import HostOptions, open_host
+
+        with open_host(HostOptions()) as host:
+            plan = plan_bind(host, self.addr)
+            result = apply_plan(host, plan)
+            if result.problems:
+                raise RuntimeError(f"apply_plan: {result.problems}")
+            self.verify_bound()
+            back = restore(host, [self.addr])
+            if back.failed:
+                raise RuntimeError(f"restore: {back.failed}")
         self.verify_restored()
 
     def cli(self) -> None:
@@ -155,10 +172,11 @@ def main() -> int:
     methods: dict[str, Callable[[], None]] = {"raw": bench.raw}
     skipped: dict[str, str] = {}
     if has_binding():
+        methods["core"] = bench.core_api
         methods["vfio-tui"] = bench.vfio_tui
         methods["cli"] = bench.cli
     else:
-        skipped["vfio-tui"] = skipped["cli"] = "the binding engine is not merged into this checkout"
+        skipped["core"] = skipped["vfio-tui"] = skipped["cli"] = "the binding engine is not merged into this checkout"
     if has_virsh():
         methods["virsh"] = bench.virsh
     else:
@@ -185,6 +203,8 @@ def main() -> int:
     for name, why in skipped.items():
         print(f"  {name:9s} skipped: {why}")
     ratios: dict[str, float] = {}
+    if "core" in med:
+        ratios["core / raw"] = med["core"] / med["raw"]
     if "vfio-tui" in med:
         ratios["vfio-tui / raw"] = med["vfio-tui"] / med["raw"]
     if "virsh" in med:
@@ -195,8 +215,9 @@ def main() -> int:
             ratios["virsh / cli"] = med["virsh"] / med["cli"]
     for name, r in ratios.items():
         print(f"  ratio {name:18s} {r:6.2f}x")
-    if "vfio-tui / raw" in ratios:
-        print(f"  target vfio-tui <= 1.3x raw: {'met' if ratios['vfio-tui / raw'] <= 1.3 else 'NOT met'}")
+    for key in ("core / raw", "vfio-tui / raw"):
+        if key in ratios:
+            print(f"  target {key.split()[0]} <= 1.3x raw: {'met' if ratios[key] <= 1.3 else 'NOT met'}")
     if "virsh / vfio-tui" in ratios:
         print(f"  target faster than virsh (in-process engine): "
               f"{'met' if ratios['virsh / vfio-tui'] > 1 else 'NOT met'}")
