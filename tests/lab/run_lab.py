@@ -125,7 +125,7 @@ def format_results(results: Any, bench: Any, rc: int, seconds: float, devices: s
     lines.append("")
     lines.append("cases picked by kind from the guest kernel's groups:")
     for kind, desc in results.get("kinds", {}).items():
-        lines.append(f"  {kind:24s} {desc or 'NOT IN THIS TOPOLOGY: its cases are skipped'}")
+        lines.append(f"  {kind:28s} {desc or 'NOT IN THIS TOPOLOGY: its cases are skipped'}")
     lines.append("")
     lines.append("results:")
     for c in results.get("cases", []):

@@ -33,7 +33,7 @@ def _libvirt_merged() -> None:
     if shutil.which("virsh") is None:
         pytest.skip("virsh is not installed")
     if virsh("version", timeout=30).returncode != 0:
-        pytest.skip("no libvirtd in the guest (guest_run.sh starts one when libvirtd is installed)")
+        pytest.skip("no libvirtd in the guest (run_lab.py --no-libvirt, or libvirt is not installed)")
 
 
 _names = iter(range(1, 100))
