@@ -60,6 +60,14 @@ Please ensure all devices within the iommu_group are bound to their vfio bus dri
 2026-11-25 09:12:02.512+0000: shutting down, reason=failed
 """
 
+# A second failed VM for `vfio-tui explain --vm hba_test --demo`: the seed's HBA with too little
+# locked memory (the kernel line is in /var/log/kern.log below).
+_VM_LOG_MEMLOCK = """2026-11-25 09:20:00.001+0000: starting up libvirt version: 9.0.0, package: 4+deb12u2 (Debian), qemu version: 7.2.22
+LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin HOME=/var/lib/libvirt/qemu/domain-4-hba_test /usr/bin/qemu-system-x86_64 -name guest=hba_test -machine pc-q35-7.2,usb=off -m 8192 -device {"driver":"vfio-pci","host":"0000:0b:00.0","id":"hostdev0","bus":"pci.3","addr":"0x0"}
+2026-11-25T09:20:01.234567Z qemu-system-x86_64: -device {"driver":"vfio-pci","host":"0000:0b:00.0","id":"hostdev0","bus":"pci.3","addr":"0x0"}: vfio 0000:0b:00.0: failed to setup container for group 19: memory listener initialization failed: Region pc.ram: vfio_dma_map(0x55d0c3a0e2b0, 0x100000, 0x7ff00000, 0x7f2a40100000) = -12 (Cannot allocate memory)
+2026-11-25 09:20:01.300+0000: shutting down, reason=failed
+"""
+
 
 _VM_XML = """<domain type='kvm'>
   <name>vfio_test</name>
@@ -223,9 +231,11 @@ def demo_extras() -> dict[str, Any]:
             "/var/log/libvirt/qemu/vfio_test.log": _VM_LOG,
             "/etc/libvirt/qemu/vfio_test.xml": _VM_XML,
             "/etc/modprobe.d/vfio.conf": _MODPROBE_VFIO,
+            "/var/log/libvirt/qemu/hba_test.log": _VM_LOG_MEMLOCK,
             "/var/log/kern.log": (
                 "Nov 25 09:00:01 host192 kernel: DMAR: IOMMU enabled\n"
                 "Nov 25 09:00:01 host192 kernel: DMAR-IR: Enabled IRQ remapping in x2apic mode\n"
+                "Nov 25 09:20:01 host192 kernel: vfio_pin_pages_remote: RLIMIT_MEMLOCK (67108864) exceeded\n"
             ),
         },
     }

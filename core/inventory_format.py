@@ -159,7 +159,8 @@ def format_inventory(inv: HostInventory, label: str | None = None, *, color: boo
         out.append(f"{c['bold']}Host: {label}{c['reset']}")
     if inv.iommu_enabled:
         units = ", ".join(inv.iommu_units) or "no unit listed"
-        out.append(f"IOMMU: enabled ({units}); {len(inv.groups)} groups, {n_fn} PCI functions;"
+        n_groups = len(inv.groups)
+        out.append(f"IOMMU: enabled ({units}); {n_groups} group{'s' if n_groups != 1 else ''}, {n_fn} PCI functions;"
                    f" kernel {inv.kernel or 'unknown'}")
     else:
         out.append(f"IOMMU: NOT enabled: /sys/kernel/iommu_groups is empty, so no device can be passed"

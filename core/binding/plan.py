@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.address import PciAddress
 from core.errors import InputError
-from core.model import VFIO_DRIVER, PciDevice
+from core.model import VFIO_DRIVER, HostUse, PciDevice
 from core.viability import member_keeps_viable
 
 if TYPE_CHECKING:
@@ -139,6 +139,32 @@ def _sysfs(host: Host, *parts: str) -> str:
     return host.paths.display(host.paths.pci_bus.joinpath(*parts))
 
 
+def running_domain_uses(host: Host, addresses: set[PciAddress]) -> dict[PciAddress, tuple[HostUse, ...]]:
+    """Members of the group that a running libvirt domain holds as a <hostdev>, when libvirt answers.
+
+    Unbinding such a device under a running QEMU blocks in vfio-pci's remove() until the VM lets
+    go (kernel-semantics K07), so it is refused like any other host use. No libvirt, no answer.
+    """
+    try:
+        from core.libvirt.demo import open_for_host
+    except ImportError:
+        return {}
+    try:
+        hv = open_for_host(host)
+        owners = hv.hostdev_owners()
+    except Exception:  # noqa: BLE001 - an unreachable libvirt only means no domain facts
+        return {}
+    out: dict[PciAddress, tuple[HostUse, ...]] = {}
+    for address, infos in owners.items():
+        if address in addresses:
+            uses = tuple(HostUse("domain", f"<hostdev> of running VM {i.name!r}",
+                                 fix=f"shut down {i.name} or detach it: vfio-tui detach {address} {i.name} --live")
+                         for i in infos if i.active)
+            if uses:
+                out[address] = uses
+    return out
+
+
 def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iterable[str | PciAddress] = ()
               ) -> BindPlan:
     """Plan binding the IOMMU group of `address` to vfio-pci.
@@ -175,6 +201,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
         raise InputError(f"--force-host-device {outside[0]}: not in IOMMU group {dev.iommu_group}")
 
     members = inv.members(dev.iommu_group)
+    in_domains = running_domain_uses(host, {m.address for m in members})
     refused: list[Refusal] = []
     forced: list[str] = []
     devices: list[DevicePlan] = []
@@ -182,7 +209,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     bridges: list[PciDevice] = []
     for m in members:
         a = str(m.address)
-        uses = inv.uses_of(m.address)
+        uses = inv.uses_of(m.address) + in_domains.get(m.address, ())
         if uses and m.address in forced_set:
             forced.append(a)
         elif uses:

@@ -202,7 +202,7 @@ class CheckContext:
             self._hv_error = "a recorded host has no libvirt connection (give --connect URI for one)"
             return None, self._hv_error
         try:
-            from core import libvirt as core_libvirt  # type: ignore[attr-defined]
+            from core import libvirt as core_libvirt  # type: ignore[attr-defined,unused-ignore]
         except ImportError:
             self._hv_error = "not available (this build has no libvirt integration yet)"
             return None, self._hv_error

@@ -176,7 +176,7 @@ def test_not_root_on_a_live_host_lists_the_writes(monkeypatch: pytest.MonkeyPatc
 def test_persist_by_address_with_backup_and_removal(make_host: Callable[..., Host], run_cli: Run) -> None:
     host = make_host()
     conf = host.paths.under("/etc/modprobe.d/vfio-tui.conf")
-    conf.parent.mkdir(parents=True)
+    conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text("# an admin's old line\nsoftdep igb pre: vfio-pci\n")
     proc = run_cli("bind", "02:00.0", "--yes", "--persist", "--root", str(host.paths.root))
     assert proc.returncode == 0, proc.stderr

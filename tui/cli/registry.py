@@ -15,6 +15,12 @@ COMMANDS: Final[tuple[str, ...]] = (
     "bind",
     "restore",
     "check",
+    "explain",
+    "vms",
+    "hostdev-xml",
+    "attach",
+    "detach",
+    "watch",
 )
 
 

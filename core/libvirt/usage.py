@@ -1,0 +1,27 @@
+"""Provides domain_uses(): which PCI devices libvirt domains hold, as HostUse facts.
+
+The binding guard (core.usage, core.binding) refuses to take a device another VM holds;
+this is where that fact comes from when a hypervisor is reachable.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.address import PciAddress
+from core.model import HostUse
+
+if TYPE_CHECKING:
+    from core.libvirt.connection import Hypervisor
+
+
+def domain_uses(hv: Hypervisor) -> dict[PciAddress, tuple[HostUse, ...]]:
+    """{address: (HostUse(kind="domain", ...), ...)} for every PCI hostdev of every domain."""
+    out: dict[PciAddress, tuple[HostUse, ...]] = {}
+    for address, infos in hv.hostdev_owners().items():
+        out[address] = tuple(
+            HostUse("domain", f"<hostdev> of VM {info.name!r} ({info.state})",
+                    fix=f"vfio-tui detach {address} {info.name}"
+                        + (" (and stop the VM, or detach --live)" if info.active else ""))
+            for info in infos)
+    return out
