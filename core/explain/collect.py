@@ -106,9 +106,11 @@ def _record_fields(record: Any) -> tuple[str, str, list[str]]:
     def get(name: str) -> Any:
         return record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
 
-    error = get("libvirt_error") or ""
-    tail = get("qemu_log_tail") or ""
-    kernel = get("kernel_lines") or []
+    # Two spellings: the libvirt part's FailureRecord (error_message, qemu_log, kernel_log)
+    # and a plain dict/object with libvirt_error, qemu_log_tail, kernel_lines.
+    error = get("libvirt_error") or get("error_message") or ""
+    tail = get("qemu_log_tail") or get("qemu_log") or ""
+    kernel = get("kernel_lines") or get("kernel_log") or []
     if isinstance(tail, list | tuple):
         tail = "\n".join(map(str, tail))
     if isinstance(kernel, str):
@@ -127,6 +129,39 @@ def _failure_from_hypervisor(hypervisor: Any, vm: str) -> Any:
     return None
 
 
+def _saved_failure(host: Host, vm: str, log_path: Any) -> Any:
+    """The failure record `vfio-tui attach --start` saved for `vm`, unless the VM was started again
+    after it (then the QEMU log describes a newer attempt and the record is stale)."""
+    try:
+        from core.libvirt.failure import load_failure
+    except ImportError:
+        return None
+    record = load_failure(host, vm)
+    if record is None:
+        return None
+    text = _tail(log_path, _QEMU_LOG_TAIL)
+    started = _start_time(text) if text else None
+    try:
+        when = datetime.fromisoformat(str(record.when).replace("Z", "+00:00")) if record.when else None
+    except ValueError:
+        when = None
+    if started is not None and when is not None and started > when + timedelta(seconds=60):
+        return None
+    return record
+
+
+def _start_time(log: str) -> datetime | None:
+    """When the last "starting up" line of a QEMU domain log was written (libvirt's own format)."""
+    at = log.rfind("starting up")
+    if at == -1:
+        return None
+    line = log[log.rfind("\n", 0, at) + 1:at].rstrip(": ")
+    try:
+        return datetime.strptime(line, "%Y-%m-%d %H:%M:%S.%f%z")
+    except ValueError:
+        return None
+
+
 def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
     """The text explain needs for a domain: libvirt's last error, the domain's QEMU log since its last
     start, and the host kernel's VFIO/IOMMU lines.
@@ -137,13 +172,15 @@ def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
     if not _VM_NAME.match(vm):
         raise InputError(f"{vm!r} is not a domain name")
     record = _failure_from_hypervisor(hypervisor, vm) if hypervisor is not None else None
-    error, tail, kernel = _record_fields(record) if record is not None else ("", "", [])
     log_path = host.paths.var_log / "libvirt" / "qemu" / f"{vm}.log"
-    if not tail:
+    if record is None:
+        record = _saved_failure(host, vm, log_path)
+    error, tail, kernel = _record_fields(record) if record is not None else ("", "", [])
+    if not tail and record is None:
         text = _tail(log_path, _QEMU_LOG_TAIL)
         if text is not None:
             tail = _last_start(text)
-        elif not error:
+        else:
             raise InputError(f"nothing to explain for domain {vm!r}: no libvirt error and no "
                              f"{host.paths.display(log_path)}",
                              fix="check the name with `virsh list --all`, or paste the error: vfio-tui explain -")

@@ -54,6 +54,8 @@ def start_domain(hv: Hypervisor, vm: str, host: Host, on_step: OnStep | None = N
         managed = [str(h.address) for h in DomainXml(hv.xml(dom, inactive=True)).hostdevs() if h.managed]
         if managed:
             rep.info("libvirt will detach from the host", ", ".join(managed) + " (managed='yes')")
+    if hostdevs and hv.runs_on(host):
+        _ensure_vfio_loaded(host, rep)
     log_path = qemu_log_path(host, vm)
     offset = log_size(log_path) or 0
     name = f"start {vm}"
@@ -78,3 +80,22 @@ def start_domain(hv: Hypervisor, vm: str, host: Host, on_step: OnStep | None = N
         record = replace(record, error_message=f"the VM is {state!r} after start")
         return StartResult(vm, False, time.perf_counter() - t_start, record=record, events=rep.events)
     return StartResult(vm, True, time.perf_counter() - t_start, events=rep.events)
+
+
+def _ensure_vfio_loaded(host: Host, rep: StepReporter) -> None:
+    """Load vfio-pci before a start with hostdevs.
+
+    libvirt (9.0, qemuHostdevHostSupportsPassthroughVFIO()) checks that /dev/vfio/vfio exists
+    before it would load vfio-pci itself, and otherwise fails with "host doesn't support VFIO PCI
+    passthrough" (lab step 5b) - the same words as on a host without an IOMMU.
+    """
+    if (host.paths.dev_vfio / "vfio").exists() and host.paths.module("vfio_pci").is_dir():
+        return
+    from core.errors import VfioError
+
+    try:
+        with rep.step("load vfio-pci (libvirt checks /dev/vfio/vfio before it would)"):
+            host.kernel.load_module("vfio-pci")
+    except VfioError:
+        # libvirt's own error and the explain catalog will say what is missing.
+        pass
