@@ -126,3 +126,14 @@ def test_importing_core_loads_neither_textual_nor_libvirt() -> None:
     assert out == ""
 
 
+
+
+def test_options_before_the_command_and_values_named_like_commands(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    weird = tmp_path / "check"
+    from core.demo_host import demo_snapshot
+    from core.host import create_sim_host
+
+    create_sim_host(weird, demo_snapshot())
+    res = run_cli("--root", str(weird), "inventory", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["schema"] == "vfio-tui/inventory/1"
