@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from core.address import PciAddress
 from core.hostpaths import HostPaths
 from core.model import HostInventory, HostUse
+from core.virtio_mounts import VIRTIO_FSTYPES, read_mounts, virtio_fs_mounts, virtio_mount_tags
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -94,15 +95,21 @@ def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None 
             bucket.append(use)
 
     blocks = extras.get("block_devices") or {}
+    tags = extras.get("virtio_tags") or {}
     for mount in extras.get("mounts") or []:
         source, target = str(mount.get("source", "")), str(mount.get("target", ""))
+        fix = ("the host runs from it; pass through a different controller" if target in _ESSENTIAL_MOUNTS
+               else f"unmount {target} (and drop it from /etc/fstab) first")
+        use = HostUse("mount", f"{target} ({mount.get('fstype', '?')}) on {source}", fix)
+        if mount.get("fstype") in VIRTIO_FSTYPES and isinstance(tags, dict):
+            # 9p/virtiofs: the source is a virtio mount tag, not a block device (core/virtio_mounts.py)
+            add(_pci(tags.get(source)), use)
+            continue
         name = _block_name(source, blocks)
         if name is None:
             continue
-        fix = ("the host runs from it; pass through a different controller" if target in _ESSENTIAL_MOUNTS
-               else f"unmount {target} (and drop it from /etc/fstab) first")
         for ctrl in sorted(_block_controllers(name, blocks)):
-            add(ctrl, HostUse("mount", f"{target} ({mount.get('fstype', '?')}) on {source}", fix))
+            add(ctrl, use)
     for swap in extras.get("swaps") or []:
         name = _block_name(str(swap), blocks)
         if name is None:
@@ -196,6 +203,9 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
     blocks = _live_blocks(paths)
     mounts = [{"source": os.path.realpath(p.device) if p.device.startswith("/dev/") else p.device,
                "target": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions(all=False)]
+    # psutil leaves out "nodev" filesystems, and 9p/virtiofs are nodev: read them from /proc/mounts.
+    virtio_mounts = virtio_fs_mounts(read_mounts(paths))
+    mounts += [m for m in virtio_mounts if m not in mounts]
     swaps = []
     for line in _read(str(paths.proc / "swaps")).splitlines()[1:]:
         if line.split():
@@ -255,5 +265,6 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
             if pci:
                 keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
     return {"schema": "vfio-tui/host-extras/1", "mounts": mounts, "swaps": swaps, "block_devices": blocks,
+            "virtio_tags": virtio_mount_tags(paths, virtio_mounts),
             "net_interfaces": net, "routes": routes, "sessions": sessions, "consoles": consoles,
             "display_servers": displays, "keyboards": keyboards}
