@@ -10,6 +10,7 @@ libvirt part's business (it can add HostUse(kind="domain") entries; not gathered
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +28,28 @@ _DISPLAY_SERVERS = frozenset({"Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayl
 _ESSENTIAL_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/usr", "/var", "/home"})
 
 
-def usage_provider(host: Host) -> Callable[[HostInventory], UsageMap]:
-    """A function inventory -> {address: uses} for this host."""
+def usage_provider(host: Host, *, focus: PciAddress | None = None) -> Callable[[HostInventory], UsageMap]:
+    """A function inventory -> {address: uses} for this host.
+
+    With `focus` (the device a bind plan is about), the live host's display-server process scan
+    runs only when focus's IOMMU group holds a display-class device: a display server is only
+    ever attributed to the boot VGA (class 03xx), so for any other group the scan cannot matter.
+    """
 
     def provide(inventory: HostInventory) -> UsageMap:
-        extras = gather_live_extras(host.paths) if host.paths.is_live and not host.simulated else host.extras
+        if host.paths.is_live and not host.simulated:
+            extras = gather_live_extras(host.paths, processes=focus is None or _group_has_display(inventory, focus))
+        else:
+            extras = host.extras
         return uses_from_extras(extras, inventory)
 
     return provide
+
+
+def _group_has_display(inventory: HostInventory, focus: PciAddress) -> bool:
+    group = inventory.group_of(focus)
+    members = group.members if group is not None else (focus,)
+    return any(d is not None and d.class_code.startswith("03") for d in map(inventory.device, members))
 
 
 def record_usage_extras(host: Host) -> dict[str, Any]:
@@ -196,8 +211,30 @@ def _live_blocks(paths: HostPaths) -> dict[str, Any]:
     return out
 
 
-def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
-    """Host usage facts of the live host (read-only), in the recorded-host schema."""
+_PROCESS_TTL = 30.0
+_process_names: tuple[float, frozenset[str]] | None = None
+
+
+def running_process_names() -> frozenset[str]:
+    """Names of the running processes, cached for this process (a TUI re-reads after 30 s).
+
+    The psutil scan takes ~0.3 s on a slow machine; inventory refreshes need not repeat it.
+    """
+    global _process_names
+    import psutil
+
+    now = time.monotonic()
+    if _process_names is None or now - _process_names[0] > _PROCESS_TTL:
+        _process_names = (now, frozenset(str(p.info.get("name")) for p in psutil.process_iter(["name"])))
+    return _process_names[1]
+
+
+def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str, Any]:
+    """Host usage facts of the live host (read-only), in the recorded-host schema.
+
+    Args:
+        processes: scan processes for a display server; without it `display_servers` is [].
+    """
     import psutil
 
     blocks = _live_blocks(paths)
@@ -247,7 +284,7 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
         if pci and fbcon:
             consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
     displays = []
-    running = {str(p.info.get("name")) for p in psutil.process_iter(["name"])}
+    running = running_process_names() if processes else frozenset()
     if running & _DISPLAY_SERVERS:
         for dev in paths.pci_devices.glob("*"):
             if _read(str(dev / "boot_vga")) == "1":
