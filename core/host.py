@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
+from core.address import PciAddress
 from core.errors import InputError
 from core.hostpaths import HostPaths
 from core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
@@ -82,8 +83,16 @@ class Host:
         value = self.metadata.get("host_extras") or {}
         return value if isinstance(value, dict) else {}
 
-    def inventory(self) -> HostInventory:
-        """Read the host's devices and groups, with host usage and verdicts."""
+    def inventory(self, *, names: bool = True, focus: PciAddress | None = None) -> HostInventory:
+        """Read the host's devices and groups, with host usage and verdicts.
+
+        Args:
+            names: look up vendor/device/class names in pci.ids. A bind plan needs none, and the
+                lookups cost ~0.5 s on a slow (TCG) machine; without them every name is None.
+            focus: the device a plan is about. Host-usage facts that cannot concern its IOMMU
+                group are then not gathered on the live host (the display-server process scan
+                runs only when the group holds a display-class device, 03xx).
+        """
         from core.sysfs_reader import read_inventory
 
         usage = None
@@ -92,8 +101,9 @@ class Host:
         except ImportError:  # the guard is optional at this layer
             pass
         else:
-            usage = usage_provider(self)
-        return read_inventory(self.paths, pci_ids=self.pci_ids, unprivileged=self.unprivileged, usage=usage)
+            usage = usage_provider(self, focus=focus)
+        return read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),
+                              unprivileged=self.unprivileged, usage=usage)
 
     def close(self) -> None:
         """Remove the temp copy of a recorded or demo host."""

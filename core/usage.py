@@ -10,12 +10,14 @@ libvirt part's business (it can add HostUse(kind="domain") entries; not gathered
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from core.address import PciAddress
 from core.hostpaths import HostPaths
 from core.model import HostInventory, HostUse
+from core.virtio_mounts import VIRTIO_FSTYPES, read_mounts, virtio_fs_mounts, virtio_mount_tags
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -26,14 +28,28 @@ _DISPLAY_SERVERS = frozenset({"Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayl
 _ESSENTIAL_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/usr", "/var", "/home"})
 
 
-def usage_provider(host: Host) -> Callable[[HostInventory], UsageMap]:
-    """A function inventory -> {address: uses} for this host."""
+def usage_provider(host: Host, *, focus: PciAddress | None = None) -> Callable[[HostInventory], UsageMap]:
+    """A function inventory -> {address: uses} for this host.
+
+    With `focus` (the device a bind plan is about), the live host's display-server process scan
+    runs only when focus's IOMMU group holds a display-class device: a display server is only
+    ever attributed to the boot VGA (class 03xx), so for any other group the scan cannot matter.
+    """
 
     def provide(inventory: HostInventory) -> UsageMap:
-        extras = gather_live_extras(host.paths) if host.paths.is_live and not host.simulated else host.extras
+        if host.paths.is_live and not host.simulated:
+            extras = gather_live_extras(host.paths, processes=focus is None or _group_has_display(inventory, focus))
+        else:
+            extras = host.extras
         return uses_from_extras(extras, inventory)
 
     return provide
+
+
+def _group_has_display(inventory: HostInventory, focus: PciAddress) -> bool:
+    group = inventory.group_of(focus)
+    members = group.members if group is not None else (focus,)
+    return any(d is not None and d.class_code.startswith("03") for d in map(inventory.device, members))
 
 
 def record_usage_extras(host: Host) -> dict[str, Any]:
@@ -94,15 +110,21 @@ def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None 
             bucket.append(use)
 
     blocks = extras.get("block_devices") or {}
+    tags = extras.get("virtio_tags") or {}
     for mount in extras.get("mounts") or []:
         source, target = str(mount.get("source", "")), str(mount.get("target", ""))
+        fix = ("the host runs from it; pass through a different controller" if target in _ESSENTIAL_MOUNTS
+               else f"unmount {target} (and drop it from /etc/fstab) first")
+        use = HostUse("mount", f"{target} ({mount.get('fstype', '?')}) on {source}", fix)
+        if mount.get("fstype") in VIRTIO_FSTYPES and isinstance(tags, dict):
+            # 9p/virtiofs: the source is a virtio mount tag, not a block device (core/virtio_mounts.py)
+            add(_pci(tags.get(source)), use)
+            continue
         name = _block_name(source, blocks)
         if name is None:
             continue
-        fix = ("the host runs from it; pass through a different controller" if target in _ESSENTIAL_MOUNTS
-               else f"unmount {target} (and drop it from /etc/fstab) first")
         for ctrl in sorted(_block_controllers(name, blocks)):
-            add(ctrl, HostUse("mount", f"{target} ({mount.get('fstype', '?')}) on {source}", fix))
+            add(ctrl, use)
     for swap in extras.get("swaps") or []:
         name = _block_name(str(swap), blocks)
         if name is None:
@@ -189,13 +211,38 @@ def _live_blocks(paths: HostPaths) -> dict[str, Any]:
     return out
 
 
-def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
-    """Host usage facts of the live host (read-only), in the recorded-host schema."""
+_PROCESS_TTL = 30.0
+_process_names: tuple[float, frozenset[str]] | None = None
+
+
+def running_process_names() -> frozenset[str]:
+    """Names of the running processes, cached for this process (a TUI re-reads after 30 s).
+
+    The psutil scan takes ~0.3 s on a slow machine; inventory refreshes need not repeat it.
+    """
+    global _process_names
+    import psutil
+
+    now = time.monotonic()
+    if _process_names is None or now - _process_names[0] > _PROCESS_TTL:
+        _process_names = (now, frozenset(str(p.info.get("name")) for p in psutil.process_iter(["name"])))
+    return _process_names[1]
+
+
+def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str, Any]:
+    """Host usage facts of the live host (read-only), in the recorded-host schema.
+
+    Args:
+        processes: scan processes for a display server; without it `display_servers` is [].
+    """
     import psutil
 
     blocks = _live_blocks(paths)
     mounts = [{"source": os.path.realpath(p.device) if p.device.startswith("/dev/") else p.device,
                "target": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions(all=False)]
+    # psutil leaves out "nodev" filesystems, and 9p/virtiofs are nodev: read them from /proc/mounts.
+    virtio_mounts = virtio_fs_mounts(read_mounts(paths))
+    mounts += [m for m in virtio_mounts if m not in mounts]
     swaps = []
     for line in _read(str(paths.proc / "swaps")).splitlines()[1:]:
         if line.split():
@@ -237,7 +284,7 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
         if pci and fbcon:
             consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
     displays = []
-    running = {str(p.info.get("name")) for p in psutil.process_iter(["name"])}
+    running = running_process_names() if processes else frozenset()
     if running & _DISPLAY_SERVERS:
         for dev in paths.pci_devices.glob("*"):
             if _read(str(dev / "boot_vga")) == "1":
@@ -255,5 +302,6 @@ def gather_live_extras(paths: HostPaths) -> dict[str, Any]:
             if pci:
                 keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
     return {"schema": "vfio-tui/host-extras/1", "mounts": mounts, "swaps": swaps, "block_devices": blocks,
+            "virtio_tags": virtio_mount_tags(paths, virtio_mounts),
             "net_interfaces": net, "routes": routes, "sessions": sessions, "consoles": consoles,
             "display_servers": displays, "keyboards": keyboards}

@@ -23,6 +23,9 @@ from core.viability import member_keeps_viable
 if TYPE_CHECKING:
     from core.host import Host
 
+_CHIPSET_CLASSES = {"0600": "Host bridge", "0601": "ISA bridge"}
+"""pci.ids' names of the chipset classes, for the plan's refusal (it reads no pci.ids)."""
+
 StepKind = Literal["modprobe", "override", "unbind", "probe"]
 
 
@@ -175,7 +178,8 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     """
     addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
     forced_set = {a if isinstance(a, PciAddress) else PciAddress.parse(a) for a in force_host_devices}
-    inv = host.inventory()
+    # No pci.ids names (the plan speaks in addresses and drivers); usage scoped to this group.
+    inv = host.inventory(names=False, focus=addr)
     dev = inv.device(addr)
     if dev is None:
         raise InputError(f"no PCI device {addr} on {host.label}",
@@ -222,7 +226,8 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
                                       "bridge: stays" if keep else f"bridge: unbound from {m.driver}"))
             continue
         if m.is_chipset:
-            refused.append(Refusal(a, f"part of the chipset ({m.class_name or m.class_short}); the host needs it",
+            what = m.class_name or _CHIPSET_CLASSES.get(m.class_short, f"class {m.class_short}")
+            refused.append(Refusal(a, f"part of the chipset ({what}); the host needs it",
                                    "this group cannot be passed through"))
         if m.sriov_num_vfs:
             refused.append(Refusal(a, f"PF with {m.sriov_num_vfs} SR-IOV VFs enabled; vfio-pci refuses it (EBUSY)",

@@ -83,7 +83,9 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
     """Put devices back on the drivers they had before vfio-tui bound them (clearing driver_override).
 
     Args:
-        addresses: the devices to put back; with all=True every device in every journal.
+        addresses: the devices to put back. Each is expanded to every device of the bind run(s)
+            that recorded it (the whole group that run bound); with all=True every device in every
+            journal.
 
     Raises:
         InputError: no address and not all; an address vfio-tui has no record of and that is not on
@@ -103,11 +105,16 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
         if wanted is None:
             plan = [(j, j.originals) for j in reversed(journals)]  # newest first: unwind in order
         else:
+            # A bind run changed its whole group together, so it is undone together: restoring
+            # one function of a multi-function group (or one endpoint beside a bridge) and leaving
+            # its siblings on vfio-pci would leave the group half bound (lab finding).
+            owners = [j for j in reversed(journals) if any(a in j.originals for a in wanted)]
+            plan = [(j, j.originals) for j in owners]
+            covered = {a for j in owners for a in j.originals}
             for addr in wanted:
-                owner = next((j for j in reversed(journals) if addr in j.originals), None)
-                if owner is not None:
-                    plan.append((owner, {addr: owner.originals[addr]}))
-                elif not host.paths.pci_device(addr).exists():
+                if addr in covered:
+                    continue
+                if not host.paths.pci_device(addr).exists():
                     raise InputError(f"no PCI device {addr} on {host.label}")
                 elif driver_of(host.paths, addr) == VFIO_DRIVER:
                     plan.append((None, {addr: {"address": addr, "driver": None, "override": None,

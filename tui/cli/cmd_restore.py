@@ -64,7 +64,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             raise NeedsRootError("needs root for: writes to /sys/bus/pci (driver_override, unbind, bind)",
                                  fix="run it again with sudo")
         result = restore(host, addresses or None, all=args.all, timeout=args.timeout)
-        changes = unpersist_changes(host, None if args.all else addresses) if args.persist else []
+        # restore() put back every device of the run(s) that bound ADDR: drop all their rules too.
+        gone = None if args.all else list(dict.fromkeys(addresses + [a for a, _ in result.restored]))
+        changes = unpersist_changes(host, gone) if args.persist else []
         backups = apply_changes(host, changes) if changes else []
         if args.json:
             doc: dict[str, Any] = {
