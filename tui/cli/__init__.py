@@ -51,10 +51,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     chosen = _chosen_command(list(sys.argv[1:] if argv is None else argv))
     for name in COMMANDS:
-        module = load_command(name)
         if chosen is not None and name != chosen:
-            sub.add_parser(name, help=module.HELP)
+            # Each subparser is an ArgumentParser whose gettext lookups hit the filesystem; with
+            # a command chosen, the others are never needed.
             continue
+        module = load_command(name)
         sp = sub.add_parser(
             name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
             epilog=getattr(module, "EPILOG", None), formatter_class=argparse.RawDescriptionHelpFormatter,
