@@ -102,6 +102,10 @@ def _last_start(log: str) -> str:
     return log[log.rfind("\n", 0, at) + 1:]
 
 
+def _field(record: Any, name: str) -> Any:
+    return record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
+
+
 def _record_fields(record: Any) -> tuple[str, str, list[str]]:
     def get(name: str) -> Any:
         return record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
@@ -176,11 +180,14 @@ def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
     if record is None:
         record = _saved_failure(host, vm, log_path)
     error, tail, kernel = _record_fields(record) if record is not None else ("", "", [])
-    if not tail and record is None:
+    # A FailureRecord says whether this start wrote to the QEMU log; when it did not (libvirt
+    # refused before QEMU ran), the file's last attempt is an older one and must not be mixed in.
+    stale_file = record is not None and _field(record, "qemu_log_from_this_start") is False
+    if not tail and not stale_file:
         text = _tail(log_path, _QEMU_LOG_TAIL)
         if text is not None:
             tail = _last_start(text)
-        else:
+        elif not error:
             raise InputError(f"nothing to explain for domain {vm!r}: no libvirt error and no "
                              f"{host.paths.display(log_path)}",
                              fix="check the name with `virsh list --all`, or paste the error: vfio-tui explain -")
