@@ -141,12 +141,17 @@ def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None 
         if addrs:
             add(nic_pci.get(ifname), HostUse("netdev-address", f"{ifname} has {', '.join(addrs)}",
                                              f"move the address off {ifname} (ip addr flush dev {ifname})"))
+    default_via: dict[str, list[str]] = {}
     for route in extras.get("routes") or []:
         if route.get("destination") in ("default", "0.0.0.0/0", "::/0"):
-            dev = str(route.get("dev"))
-            via = f" via {route['gateway']}" if route.get("gateway") else ""
-            add(nic_pci.get(dev), HostUse("default-route", f"{dev} carries the default route{via}",
-                                          "route the host through another NIC first"))
+            gateways = default_via.setdefault(str(route.get("dev")), [])
+            if route.get("gateway") and str(route["gateway"]) not in gateways:
+                gateways.append(str(route["gateway"]))
+    # One use per NIC, however many default routes (IPv4 and IPv6) it carries.
+    for dev, gateways in default_via.items():
+        via = f" via {', '.join(gateways)}" if gateways else ""
+        add(nic_pci.get(dev), HostUse("default-route", f"{dev} carries the default route{via}",
+                                      "route the host through another NIC first"))
     for sess in extras.get("sessions") or []:
         dev = str(sess.get("dev"))
         who = f"{sess.get('user')}@" if sess.get("user") else ""
