@@ -234,6 +234,41 @@ def running_process_names() -> frozenset[str]:
     return _process_names[1]
 
 
+def _hex_ip(text: str) -> str:
+    """An address as /proc/net/tcp{,6} prints it (32-bit words in host byte order) -> text."""
+    import ipaddress
+    import sys
+
+    raw = bytes.fromhex(text)
+    if sys.byteorder == "little":
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    addr = ipaddress.ip_address(raw)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return str(addr)
+
+
+def established_tcp(paths: HostPaths) -> list[tuple[str, int, str, int]]:
+    """(local ip, local port, remote ip, remote port) of every established TCP connection.
+
+    Read from /proc/net/tcp and tcp6 directly: psutil.net_connections() also maps every
+    socket to its process by walking /proc/*/fd, which costs far more than the guard needs.
+    """
+    out: list[tuple[str, int, str, int]] = []
+    for name in ("tcp", "tcp6"):
+        for line in _read(str(paths.proc / "net" / name)).splitlines()[1:]:
+            f = line.split()
+            if len(f) < 4 or f[3] != "01":  # 01 = TCP_ESTABLISHED
+                continue
+            try:
+                lip, lport = f[1].split(":")
+                rip, rport = f[2].split(":")
+                out.append((_hex_ip(lip), int(lport, 16), _hex_ip(rip), int(rport, 16)))
+            except ValueError:
+                continue
+    return out
+
+
 def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str, Any]:
     """Host usage facts of the live host (read-only), in the recorded-host schema.
 
@@ -272,15 +307,10 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str,
             routes.append({"destination": "::/0", "gateway": None, "dev": f[9]})
     local_ip_dev = {a.address.split("%")[0]: ifname for ifname, lst in addrs.items() for a in lst}
     sessions: list[dict[str, Any]] = []
-    try:
-        conns = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):
-        conns = []
-    for c in conns:
-        if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == 22 and c.raddr:
-            sessions.append({"kind": "ssh", "local": f"{c.laddr.ip}:{c.laddr.port}",
-                             "remote": f"{c.raddr.ip}:{c.raddr.port}", "dev": local_ip_dev.get(c.laddr.ip),
-                             "user": None})
+    for lip, lport, rip, rport in established_tcp(paths):
+        if lport == 22:
+            sessions.append({"kind": "ssh", "local": f"{lip}:{lport}", "remote": f"{rip}:{rport}",
+                             "dev": local_ip_dev.get(lip), "user": None})
     consoles = []
     fbcon = any("frame buffer" in _read(str(d / "name")) and _read(str(d / "bind")) == "1"
                 for d in (paths.sys / "class" / "vtconsole").glob("vtcon*"))
