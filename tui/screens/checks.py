@@ -9,14 +9,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, LoadingIndicator, Static
 
 from tui.backend import NotAvailable
+from tui.screen_base import VfioScreen
 from tui.views import CheckRow
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    pass
 
 STATUS_STYLE = {"pass": ("✓ PASS", "bold green"), "warn": ("! WARN", "bold yellow"),
                 "fail": ("✗ FAIL", "bold red"), "skip": ("- SKIP", "dim")}
@@ -44,7 +44,7 @@ def checks_text(rows: list[CheckRow]) -> Text:
     return text
 
 
-class ChecksScreen(Screen[None]):
+class ChecksScreen(VfioScreen):
     """Runs the checks in a thread worker; the rest of the app stays usable meanwhile."""
 
     CSS_PATH = "checks.tcss"
@@ -58,13 +58,6 @@ class ChecksScreen(Screen[None]):
         self.address = address
         """Check what passing this device would need too (None: host-wide checks only)."""
         self.rows: list[CheckRow] | None = None
-
-    @property
-    def vfio_app(self) -> VfioApp:
-        from tui.app import VfioApp
-
-        assert isinstance(self.app, VfioApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON

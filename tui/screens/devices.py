@@ -8,7 +8,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
@@ -16,13 +15,14 @@ from core.model import HostInventory
 from tui.backend import NotAvailable
 from tui.describe import device_detail, group_detail
 from tui.messages import HostChanged
+from tui.screen_base import VfioScreen
 from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    pass
 
 
-class DevicesScreen(Screen[None]):
+class DevicesScreen(VfioScreen):
     """IOMMU groups → bridges/ports → devices; Enter/p starts the passthrough wizard."""
 
     CSS_PATH = "devices.tcss"
@@ -42,13 +42,6 @@ class DevicesScreen(Screen[None]):
         self.vm_of: dict[str, str] = {}
         """{address: VM name} for devices some VM has as a hostdev."""
         self.tree_filter = TreeFilter()
-
-    @property
-    def vfio_app(self) -> VfioApp:
-        from tui.app import VfioApp
-
-        assert isinstance(self.app, VfioApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON

@@ -9,19 +9,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from tui.backend import NotAvailable
+from tui.screen_base import VfioScreen
 from tui.views import ExplainView, VmRow
 from tui.widgets.explain_panel import ExplainPanel
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    pass
 
 
-class ExplainScreen(Screen[None]):
+class ExplainScreen(VfioScreen):
     """Three ways in (pasted text, a log file, a VM), one explanation panel out."""
 
     CSS_PATH = "explain.tcss"
@@ -35,13 +35,6 @@ class ExplainScreen(Screen[None]):
         self._initial = text
         self.view: ExplainView | None = None
         """The last explanation shown."""
-
-    @property
-    def vfio_app(self) -> VfioApp:
-        from tui.app import VfioApp
-
-        assert isinstance(self.app, VfioApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON

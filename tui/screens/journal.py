@@ -9,18 +9,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tui.backend import NotAvailable
 from tui.messages import HostChanged
 from tui.modals.confirm import ConfirmModal
+from tui.screen_base import VfioScreen
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    pass
 
 
-class JournalScreen(Screen[None]):
+class JournalScreen(VfioScreen):
     """The recovery journal (changes not yet undone) and this session's log; R restores everything."""
 
     CSS_PATH = "journal.tcss"
@@ -34,13 +34,6 @@ class JournalScreen(Screen[None]):
         super().__init__()
         self.entries: list[str] | None = None
         """Journal entries still pending recovery (None until read, or when unavailable)."""
-
-    @property
-    def vfio_app(self) -> VfioApp:
-        from tui.app import VfioApp
-
-        assert isinstance(self.app, VfioApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON

@@ -11,24 +11,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, RichLog, Static
 
 from tui.backend import NotAvailable
 from tui.messages import HostChanged
 from tui.modals.confirm import ConfirmModal
+from tui.screen_base import VfioScreen
 from tui.views import ExplainView, PassthroughPlan, RunOutcome, StepUpdate
 from tui.widgets.explain_panel import ExplainPanel
 from tui.widgets.step_list import StepList
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    pass
 
 STEP_TITLES = {"bind": "Bind the group to vfio-pci", "verify": "Verify every member is on vfio-pci",
                "attach": "Add the hostdev to the VM", "start": "Start the VM"}
 
 
-class RunScreen(Screen[None]):
+class RunScreen(VfioScreen):
     """The live step list, the streaming log, then a summary or the explanation panel."""
 
     CSS_PATH = "run.tcss"
@@ -58,13 +58,6 @@ class RunScreen(Screen[None]):
         """How the run ended (None while it runs)."""
         self.cancel_event = threading.Event()
         self.undone = False
-
-    @property
-    def vfio_app(self) -> VfioApp:
-        from tui.app import VfioApp
-
-        assert isinstance(self.app, VfioApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON

@@ -9,16 +9,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.backend import NotAvailable
 from tui.modals.confirm import ConfirmModal
+from tui.screen_base import VfioScreen
 from tui.views import PassthroughPlan, VmRow
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    pass
 
 NO_VM = "__bind_only__"
 """The option id for binding to vfio-pci without attaching to a VM."""
@@ -57,7 +57,7 @@ def plan_text(plan: PassthroughPlan) -> Text:
     return text
 
 
-class WizardScreen(Screen[None]):
+class WizardScreen(VfioScreen):
     """Step 1 and 2 of passthrough: VM choice and the plan. Running happens in RunScreen."""
 
     CSS_PATH = "wizard.tcss"
@@ -74,13 +74,6 @@ class WizardScreen(Screen[None]):
         self.plan: PassthroughPlan | None = None
         """The plan for the chosen VM, once made."""
         self.vms: list[VmRow] = []
-
-    @property
-    def vfio_app(self) -> VfioApp:
-        from tui.app import VfioApp
-
-        assert isinstance(self.app, VfioApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
