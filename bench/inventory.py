@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.snapshot import materialize  # noqa: E402
-from core.synthetic import synthetic_snapshot  # noqa: E402
+from core.simulated.materialize import materialize  # noqa: E402
+from core.simulated.synthetic import synthetic_snapshot  # noqa: E402
 from core.sysfs_reader import read_inventory  # noqa: E402
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "64,512,4096").split(",")]

@@ -19,7 +19,8 @@ from core.hostpaths import HostPaths
 from core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
 from core.model import HostInventory
 from core.pciids import PciIds
-from core.snapshot import load_snapshot, materialize, read_sim_metadata
+from core.simulated.materialize import materialize, read_sim_metadata
+from core.snapshot import load_snapshot
 
 HostKind: TypeAlias = Literal["live", "root", "snapshot", "demo"]
 
@@ -62,7 +63,7 @@ class Host:
         """The interface every host change goes through (simulated for recorded/demo hosts)."""
         if self._kernel is None:
             if self.simulated:
-                from core.simkernel import SimulatedKernel
+                from core.simulated.kernel import SimulatedKernel
 
                 self._kernel = SimulatedKernel(self.paths)
             elif self.paths.is_live:
@@ -142,7 +143,7 @@ def open_host(options: HostOptions) -> Host:
     """
     options.validate()
     if options.demo:
-        from core.demo_host import DEMO_LABEL, demo_snapshot
+        from core.simulated.demo_host import DEMO_LABEL, demo_snapshot
 
         return materialized_host(demo_snapshot(), "demo", DEMO_LABEL, options)
     if options.snapshot is not None:

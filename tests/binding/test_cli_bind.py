@@ -14,7 +14,7 @@ from bind_helpers import host_state, journal_files, lab_snapshot
 
 from core.binding.journal import writer_lock
 from core.host import Host
-from core.simkernel import SimulatedKernel
+from core.simulated.kernel import SimulatedKernel
 
 Run = Callable[..., Any]
 

@@ -12,7 +12,7 @@ from bind_helpers import lab_snapshot, read_meta
 from core.address import PciAddress
 from core.errors import SysfsWriteError, VfioError
 from core.host import Host
-from core.simkernel import SimulatedKernel
+from core.simulated.kernel import SimulatedKernel
 from core.viability import group_viable, viability_problems
 
 

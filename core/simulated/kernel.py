@@ -31,7 +31,7 @@ from core.address import PciAddress
 from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
 from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.snapshot import SIM_METADATA
+from core.simulated.materialize import SIM_METADATA
 
 LOCK_NAME: Final = ".vfio-tui-sim.lock"
 STATE_NAME: Final = ".vfio-tui-sim-state.json"
