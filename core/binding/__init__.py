@@ -13,7 +13,7 @@ from core.binding.apply import BindFailedError, BindResult, PlanRefusedError, ap
 from core.binding.journal import LockedError
 from core.binding.plan import BindPlan, DevicePlan, Refusal, Step, plan_bind
 from core.binding.restore import PendingRun, RestoreResult, pending_recovery, restore
-from core.binding.state import StepEvent
+from core.steps import StepEvent
 
 __all__ = [
     "BindFailedError", "BindPlan", "BindResult", "DevicePlan", "LockedError", "PendingRun", "PlanRefusedError",

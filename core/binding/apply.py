@@ -15,20 +15,15 @@ from typing import TYPE_CHECKING
 
 from core.binding.journal import APPLIED, APPLYING, JOURNAL_SCHEMA, Journal, load_journals, writer_lock
 from core.binding.plan import BindPlan, Step
-from core.binding.state import OnStep, StepRunner, driver_of, override_of, return_devices, verify_group
-from core.errors import NeedsRootError, VfioError
+from core.binding.state import StepRunner, driver_of, override_of, return_devices, verify_group
+from core.errors import NeedsRootError, PlanRefusedError, VfioError
 from core.kernel import DEFAULT_WRITE_TIMEOUT
+from core.steps import OnStep
 
 if TYPE_CHECKING:
     from core.host import Host
 
 Cancel = Callable[[], bool] | threading.Event
-
-
-class PlanRefusedError(VfioError):
-    """The plan has refusals; nothing was written."""
-
-    exit_code = 3
 
 
 class BindFailedError(VfioError):

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 from core.address import PciAddress
 from core.binding.journal import APPLYING, Journal, load_journals, lock_is_free, writer_lock
 from core.binding.plan import Step
-from core.binding.state import OnStep, StepRunner, driver_of, return_devices
+from core.binding.state import StepRunner, driver_of, return_devices
 from core.errors import InputError, VfioError
 from core.kernel import DEFAULT_WRITE_TIMEOUT
 from core.model import VFIO_DRIVER
+from core.steps import OnStep
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -98,7 +99,7 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
     wanted = None if all else [str(a if isinstance(a, PciAddress) else PciAddress.parse(a))
                                for a in addresses or ()]
     t0 = time.perf_counter()
-    runner = StepRunner(host.paths, host.kernel, timeout, on_step)
+    runner = StepRunner(host.paths, host.kernel, timeout, on_step, phase="restore")
     with writer_lock(host.paths, "restore"):
         journals = load_journals(host.paths)
         plan: list[tuple[Journal | None, dict[str, dict[str, Any]]]] = []

@@ -18,10 +18,10 @@ from core.libvirt.errors import ConnectError, LibvirtError, UnknownDomainError
 from core.libvirt.failure import FailureRecord, collect_failure, load_failure, save_failure
 from core.libvirt.policy import PLACEHOLDER_SLOT, build_hostdevs
 from core.libvirt.start import StartResult, start_domain
-from core.libvirt.steps import StepEvent, format_step
 from core.libvirt.usage import domain_uses
 from core.libvirt.watch import WatchResult, enable_events, watch_domain
 from core.libvirt.xml import GuestAddress, Hostdev, hostdev_text
+from core.steps import StepEvent, format_step
 
 __all__ = [
     "DEFAULT_URI", "AttachPlan", "AttachResult", "ConnectError", "DomainInfo", "FailureRecord", "GuestAddress",

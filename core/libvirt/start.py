@@ -13,8 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from core.libvirt.failure import FailureRecord, collect_failure, log_size, qemu_log_path
-from core.libvirt.steps import OnStep, StepEvent, StepReporter
 from core.libvirt.xml import DomainXml
+from core.steps import OnStep, StepEvent, StepReporter
 
 if TYPE_CHECKING:
     from core.host import Host

@@ -22,7 +22,7 @@ def round_trip(host: Host, plan: BindPlan) -> None:
     before = host_state(host.paths)
     events: list[StepEvent] = []
     result = apply_plan(host, plan, on_step=events.append, timeout=2)
-    assert [e.kind for e in events] == ["started", "done"] * len(plan.steps)
+    assert [e.state for e in events] == ["started", "done"] * len(plan.steps)
     assert verify_group(host.paths, plan.group, plan.endpoints, plan.kernel) == []
     assert all(drv == "vfio-pci" for a, drv in drivers(host, plan.group).items() if a in plan.endpoints)
     assert (host.paths.dev_vfio / str(plan.group)).exists()

@@ -63,7 +63,7 @@ def test_cancel_rolls_back(make_host: Callable[..., Host]) -> None:
     plan = plan_bind(host, "02:00.0")
     done: list[str] = []
     with pytest.raises(BindFailedError, match="cancelled before step 4/6"):
-        apply_plan(host, plan, on_step=lambda e: done.append(e.kind), cancel=lambda: done.count("done") >= 3)
+        apply_plan(host, plan, on_step=lambda e: done.append(e.state), cancel=lambda: done.count("done") >= 3)
     assert host_state(host.paths) == before
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from core.host import HostOptions, create_sim_host, open_host
 from core.libvirt.start import _ensure_vfio_loaded
-from core.libvirt.steps import StepEvent, StepReporter
 from core.simulated.synthetic import HostBuilder
+from core.steps import StepEvent, StepReporter
 
 
 def test_vfio_pci_is_loaded_before_the_start(tmp_path: Path) -> None:

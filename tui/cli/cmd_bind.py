@@ -87,7 +87,9 @@ def _confirm(question: str) -> bool:
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.binding import apply_plan, plan_bind
     from core.binding.apply import needs_root
-    from core.binding.persist import apply_changes, persist_changes
+    from core.binding.persist import persist_changes
+    from core.configfiles import apply_changes
+    from core.steps import StepEvent
     from tui.cli.common import print_json
 
     with open_host(options) as host:
@@ -116,17 +118,20 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             print("nothing changed", file=sys.stderr)
             return 1
 
-        def on_step(ev: Any) -> None:
-            if ev.kind == "done":
-                print(f"  ok  {ev.elapsed * 1000:7.1f} ms  {ev.step.describe()}", file=sys.stderr)
-            elif ev.kind == "failed":
-                print(f"  FAILED {ev.elapsed * 1000:5.1f} ms  {ev.step.describe()}: {ev.error}", file=sys.stderr)
+        def on_step(ev: StepEvent) -> None:
+            ms = (ev.seconds or 0.0) * 1000
+            if ev.state == "done":
+                print(f"  ok  {ms:7.1f} ms  {ev.step}", file=sys.stderr)
+            elif ev.state == "failed":
+                print(f"  FAILED {ms:5.1f} ms  {ev.step}: {ev.detail}", file=sys.stderr)
 
         result = apply_plan(host, plan, on_step=on_step, timeout=args.timeout)
-        backups = apply_changes(host, changes) if changes else []
+        applied = apply_changes(host, changes, what="bind --persist") if changes else None
+        backups = [c.backup for c in applied.changes if c.backup] if applied else []
         if args.json:
             doc["applied"] = {"verified": not result.problems, "seconds": round(result.total_seconds, 6),
-                              "journal": result.journal, "backups": backups}
+                              "journal": result.journal, "backups": backups,
+                              "config_journal": applied.journal_id if applied else None}
             print_json(doc)
         else:
             print(f"Group {plan.group} is on vfio-pci: /dev/vfio/{plan.group} present, group viable"

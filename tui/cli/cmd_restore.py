@@ -43,7 +43,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.address import PciAddress
     from core.binding import restore
     from core.binding.apply import needs_root
-    from core.binding.persist import apply_changes, unpersist_changes
+    from core.binding.persist import unpersist_changes
+    from core.configfiles import apply_changes
     from core.errors import InputError, NeedsRootError
     from tui.cli.common import print_json
 
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         # restore() put back every device of the run(s) that bound ADDR: drop all their rules too.
         gone = None if args.all else list(dict.fromkeys(addresses + [a for a, _ in result.restored]))
         changes = unpersist_changes(host, gone) if args.persist else []
-        backups = apply_changes(host, changes) if changes else []
+        applied = apply_changes(host, changes, what="restore --persist") if changes else None
+        backups = [c.backup for c in applied.changes if c.backup] if applied else []
         if args.json:
             doc: dict[str, Any] = {
                 "restored": [{"address": a, "driver": d} for a, d in result.restored],
