@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.address import PciAddress
-from core.libvirt.attach import AttachPlan, AttachResult, PlanRefusedError, Problem, apply_attach, detach, plan_attach
+from core.errors import PlanRefusedError
+from core.libvirt.attach import AttachPlan, AttachResult, Problem, apply_attach, detach, plan_attach
 from core.libvirt.connection import DEFAULT_URI, DomainInfo, Hypervisor, demo_uri, open_hypervisor
 from core.libvirt.demo import open_for_host
 from core.libvirt.errors import ConnectError, LibvirtError, UnknownDomainError
