@@ -49,7 +49,8 @@ def main() -> None:
             materialize(synthetic_snapshot(size, domains=2), Path(tmp))
             n = len(os.listdir(Path(tmp) / "sys/bus/pci/devices"))
             t0 = time.perf_counter()
-            from core.host import HostOptions, open_host
+            from core.host import HostOptions
+            from core.open_host import open_host
             host = open_host(HostOptions(root=Path(tmp)))
             read_inventory(host.paths, pci_ids=host.pci_ids)
             inproc = time.perf_counter() - t0

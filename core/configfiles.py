@@ -13,12 +13,12 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from core.clock import utc
 from core.errors import InputError, NeedsRootError, VfioError
 from core.textcodec import decode, encode, unified_diff
 
@@ -182,7 +182,7 @@ def apply_changes(host: Host, changes: Sequence[FileChange], *, what: str, check
         done.append(FileChange(c.path, c.before, c.after, shown))
         writes.append((target, new_bytes))
     entry = {"id": jid, "what": what, "fix_id": fix_id or what, "check_id": check_id or what,
-             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "state": "applying",
+             "time": utc(), "state": "applying",
              "files": files, "followup": list(followup)}
     entries.append(entry)
     _write_journal(host, entries)  # journaled before the first byte changes
@@ -255,7 +255,7 @@ def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
         else:
             atomic_write(target, old)
     entry["state"] = "undone"
-    entry["undone_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    entry["undone_at"] = utc()
     _write_journal(host, entries)
     return UndoneChanges(entry, tuple(changes), True)
 

@@ -14,7 +14,6 @@ from typing import Any, Final
 
 from core.address import PciAddress
 from core.errors import HostDataError
-from core.hostpaths import HostPaths
 
 SNAPSHOT_SCHEMA: Final = "vfio-lab-sysfs-snapshot/1"
 
@@ -106,11 +105,3 @@ def check_snapshot(data: object, where: str = "snapshot") -> None:
     for name in drivers:
         if not isinstance(name, str) or "/" in name or name in ("", ".", ".."):
             raise bad(f"bad driver name {name!r}")
-
-
-def record_snapshot(paths: HostPaths, label: str | None = None,
-                    extras: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Record the host under `paths` in the lab format (see core.snapshot_record). Reads only."""
-    from core.snapshot_record import record_host
-
-    return record_host(paths, label, extras)

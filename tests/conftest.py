@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.host import Host, HostOptions, create_sim_host, open_host
+from core.host import Host, HostOptions
 from core.hostpaths import HostPaths
+from core.open_host import create_sim_host, open_host
 from core.simulated.demo_host import demo_snapshot
 from tests.fixture_paths import RECORDED, REPO_ROOT
 

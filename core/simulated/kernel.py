@@ -10,6 +10,7 @@ Fault injection (tests) goes in the metadata under "faults": a list of
 `{"hang": 30}` (the write blocks that long; beyond the caller's timeout it is abandoned),
 `{"silent": true}` (a probe "succeeds" but binds nothing, as a vfio-pci probe of a bridge),
 `{"kill": "before"|"after"}` (SIGKILL this process before/after the write takes effect).
+"pace": S (static) makes every write take S seconds, so a run can be watched (the demo's --demo-pace).
 "open_groups": [N, ...] simulates a user holding /dev/vfio/N open: unbinding a vfio-pci member
 blocks until the group is released (vfio-pci's remove() waits for the user).
 """
@@ -126,6 +127,10 @@ class SimulatedKernel:
         shown = self.paths.display(path)
         op, addr_text, driver = self._classify(path)
         deadline = time.monotonic() + timeout
+        pace = self._static().get("pace")
+        if isinstance(pace, int | float) and 0 < pace <= 10:
+            # The demo's --demo-pace: real drivers take time; a run that ends in 70 ms cannot be watched.
+            time.sleep(float(pace))
         with self._state() as meta:
             fault = _take_fault(meta, op, shown)
             if fault is None:

@@ -7,13 +7,14 @@ from typing import Any
 from core.host import Host
 from core.hostpaths import HostPaths
 from core.simulated.kernel import SimulatedKernel
-from core.snapshot import load_snapshot, record_snapshot
+from core.snapshot import load_snapshot
+from core.snapshot_record import record_host
 from tests.fixture_paths import RECORDED
 
 
 def host_state(paths: HostPaths) -> dict[str, Any]:
     """Everything a binding can change, as the recorder sees it (minus the timestamp)."""
-    snap = record_snapshot(paths)
+    snap = record_host(paths)
     snap.pop("taken_at", None)
     return snap
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bind_helpers import host_state, journal_files, lab_snapshot
 
 from core.binding.journal import writer_lock
 from core.host import Host
 from core.simulated.kernel import SimulatedKernel
+from tests.binding.bind_helpers import host_state, journal_files, lab_snapshot
 
 Run = Callable[..., Any]
 

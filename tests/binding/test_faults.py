@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bind_helpers import host_state, journal_files, set_faults
 
 from core.binding import BindFailedError, apply_plan, pending_recovery, plan_bind, restore
 from core.host import Host
+from tests.binding.bind_helpers import host_state, journal_files, set_faults
 
 REPO = Path(__file__).resolve().parents[2]
 FORCE_8 = ("0000:03:00.0", "0000:05:00.1")

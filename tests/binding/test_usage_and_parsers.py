@@ -68,7 +68,7 @@ def test_new_id_takes_any_text_without_crashing(demo_host: Host, text: str) -> N
 
 
 def test_failed_step_is_reported_as_an_event(make_host: Callable[..., Host]) -> None:
-    from bind_helpers import set_faults
+    from tests.binding.bind_helpers import set_faults
 
     host = make_host()
     plan = plan_bind(host, "0b:00.0")

@@ -9,7 +9,8 @@ import pytest
 
 from core.checks import CheckResult, run_checks
 from core.errors import InputError
-from core.host import Host, HostOptions, open_host
+from core.host import Host, HostOptions
+from core.open_host import open_host
 from tests.fixture_paths import RECORDED
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.address import PciAddress
-from core.host import HostOptions, open_host
+from core.host import HostOptions
 from core.model import NEEDS_ROOT, AcsState
+from core.open_host import open_host
 from tests.fixture_paths import RECORDED
 
 
-def _recorded(path: Path) -> dict:
-    return json.loads(path.read_text())
+def _recorded(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
 
 
 def test_every_lab_snapshot_matches_the_kernel_view(lab_snapshots: list[Path]) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core.host import create_sim_host
+from core.open_host import create_sim_host
 from core.simulated.demo_host import demo_snapshot
 
 HERE = Path(__file__).resolve().parent

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.host import HostOptions, create_sim_host, open_host
+from core.host import HostOptions
 from core.libvirt.start import _ensure_vfio_loaded
+from core.open_host import create_sim_host, open_host
 from core.simulated.synthetic import HostBuilder
 from core.steps import StepEvent, StepReporter
 

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.host import create_sim_host
+    from core.open_host import create_sim_host
     from core.snapshot import load_snapshot
 
     if args.source is not None:
