@@ -102,7 +102,15 @@ def _live(options: HostOptions, *, label: str = "this machine") -> Host:
 
 def create_sim_host(dest: Path, snapshot: dict[str, Any]) -> HostPaths:
     """Materialize a recorded host into `dest` as a persistent simulated host (for --root)."""
-    if dest.exists() and any(dest.iterdir()):
+    existed = dest.exists()
+    if existed and any(dest.iterdir()):
         raise InputError(f"{dest} is not empty; give a new or empty directory")
     dest.mkdir(parents=True, exist_ok=True)
-    return materialize(snapshot, dest)
+    try:
+        return materialize(snapshot, dest)
+    except BaseException:
+        # A refused recording leaves nothing: not half a tree to mistake for a host later.
+        shutil.rmtree(dest, ignore_errors=True)  # rmtree never follows a link inside the tree
+        if existed:
+            dest.mkdir(exist_ok=True)
+        raise

@@ -165,8 +165,10 @@ def _at(root: Path, path: Path, *, create: bool = False, dir_mode: int = 0o755,
 
 
 def resolve(root: Path, path: Path, *, follow_last: bool = True) -> Path:
-    """`path` with every symlink resolved, inside `root` (refused when it would leave it)."""
+    """`path` with every symlink resolved, inside `root` (refused when it would leave it;
+    FileNotFoundError when it does not exist)."""
     with _at(root, path, follow_last=follow_last) as (w, name):
+        os.stat(name, dir_fd=w.fd, follow_symlinks=False)
         return Path(w.where(name))
 
 
@@ -378,6 +380,22 @@ def unlink(root: Path, path: Path, *, missing_ok: bool = True) -> None:
             raise
 
 
+def remove_tree(root: Path, path: Path) -> None:
+    """Remove a directory and everything in it, inside the tree (no link on the way is followed out,
+    and shutil.rmtree with dir_fd never follows a link inside it)."""
+    import shutil
+
+    try:
+        with _at(root, path) as (w, name):
+            st = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(name, dir_fd=w.fd)
+            else:
+                os.unlink(name, dir_fd=w.fd)
+    except FileNotFoundError:
+        return
+
+
 def rmdir(root: Path, path: Path) -> None:
     """Remove an empty directory inside the tree (a symlink is not a directory here)."""
     with _at(root, path) as (w, name):
@@ -397,10 +415,15 @@ def rename(root: Path, src: Path, dst: Path) -> None:
         _fsync_dir(w.fd)
 
 
-def symlink(root: Path, link: Path, target: str, *, replace_existing: bool = True) -> None:
-    """Make `link` point to the relative `target`; refused when the target would leave the tree."""
+def symlink(root: Path, link: Path, target: str, *, replace_existing: bool = True,
+            absolute_ok: bool = False) -> None:
+    """Make `link` point to the relative `target`; refused when the target would leave the tree.
+    absolute_ok: a link only ever read, never followed (a simulated /proc/PID/fd/N entry); the walk
+    here refuses to follow an absolute link in a tree anyway."""
     parts = rel_parts(root, link)
-    if target.startswith("/"):
+    if target.startswith("/") and absolute_ok:
+        pass
+    elif target.startswith("/"):
         raise UnsafePathError(f"link {link} would point outside the tree (to {target})", path=str(link))
     # Lexically inside the tree; every directory on the way is then opened O_NOFOLLOW, and the
     # target is walked (and checked) again whenever something follows it.
@@ -428,15 +451,24 @@ def readlink(root: Path, path: Path) -> str:
 
 
 @contextmanager
+def open_regular(root: Path, path: Path, *, follow: bool = False) -> Iterator[int]:
+    """An existing regular file's fd, read-only, inside the tree (FileNotFoundError when absent)."""
+    with _at(root, path, follow_last=follow) as (w, name):
+        fd = _open_regular(w, name, os.O_RDONLY, what="open")
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextmanager
 def open_lock_file(root: Path, path: Path) -> Iterator[int]:
     """A private lock file's fd (O_RDWR, created 0600, never through a link, regular only)."""
     with _at(root, path, create=True, dir_mode=0o700) as (w, name):
         fd = _open_regular(w, name, os.O_RDWR | os.O_CREAT, 0o600, what="lock")
     try:
         st = os.fstat(fd)
-        if os.geteuid() == 0 and st.st_uid != 0:
-            os.fchown(fd, 0, 0)  # a lock planted by another user becomes root's before it is trusted
-        if stat.S_IMODE(st.st_mode) != 0o600:
+        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != 0o600:
             os.fchmod(fd, 0o600)
         yield fd
     finally:

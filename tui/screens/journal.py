@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +19,7 @@ from core.passthrough.records import FINISHED
 from tui.messages import HostChanged
 from tui.modals.confirm import ConfirmModal
 from tui.modals.undo import UndoModal
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 
 

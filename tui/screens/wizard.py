@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,6 +13,7 @@ from core.errors import VfioError
 from core.libvirt.connection import DomainInfo
 from core.passthrough import PassthroughPlan
 from tui.modals.confirm import ConfirmModal
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 
 NO_VM = "__bind_only__"
