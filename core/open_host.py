@@ -80,7 +80,7 @@ def open_host(options: HostOptions) -> Host:
             return _live(options, label=f"this machine (--root {root} is /)")
         paths = HostPaths(root.resolve())
         meta = read_sim_metadata(paths)
-        if meta is None and (paths.root / SIM_METADATA).exists():
+        if meta is None and os.path.lexists(paths.root / SIM_METADATA):
             raise HostDataError("this simulated host's metadata is damaged (not vfio-tui's JSON)",
                                 path=str(paths.root / SIM_METADATA),
                                 fix="make the tree again with `vfio-tui sim-host DIR`")

@@ -20,6 +20,7 @@ from core.snapshot import _DEVICE_ATTRS, _DRIVER_FILES, check_snapshot
 from core.snapshot_schema import LINK_ENTRIES
 
 SIM_METADATA: Final = ".vfio-tui-sim.json"
+MAX_METADATA: Final = 64 * 1024 * 1024
 """Marks a tree as a simulated host; holds the simulated kernel's state (driver id tables...)."""
 
 
@@ -240,10 +241,13 @@ def _build(b: _Builder, snapshot: dict[str, Any]) -> None:
 
 
 def read_sim_metadata(paths: HostPaths) -> dict[str, Any] | None:
-    """The simulated-host metadata of a tree, or None when the tree is not simulated."""
-    meta = paths.root / SIM_METADATA
+    """The simulated-host metadata of a tree, or None when the tree is not simulated (or the file is a
+    link, not a regular file, or too big: then open_host calls it damaged)."""
+    from core import safefile
+
     try:
-        data = json.loads(meta.read_text())
-    except (OSError, ValueError):
+        raw = safefile.read_bytes(paths.root, paths.root / SIM_METADATA, limit=MAX_METADATA, follow=False)
+        data = json.loads(raw) if len(raw) <= MAX_METADATA else None
+    except (OSError, ValueError, RecursionError, UnsafePathError):
         return None
     return data if isinstance(data, dict) else None

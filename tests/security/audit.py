@@ -1,8 +1,8 @@
 """An audit of everything this process writes (and what it reads of a victim), through
 sys.addaudithook: open for writing, mkdir, rename/replace, remove, rmdir, chmod, chown, symlink,
 link, truncate, utime, rmtree. A path given relative to a dir fd is placed through
-/proc/self/fd/N; a plain relative path is taken against the working directory (Python's "open"
-event does not carry the dir fd: the before/after listing of the victim covers that case).
+/proc/self/fd/N. Python's "open" audit event does not carry the dir fd, so while recording,
+os.open is wrapped to place its path first (the event it raises then is not counted twice).
 
 Audit hooks cannot be removed, so one hook is installed for the session and records only inside
 `recording()`.
@@ -67,6 +67,35 @@ def _under(p: Path, dirs: list[Path]) -> bool:
     return any(p == d or d in p.parents for d in dirs)
 
 
+def _note_open(rec: Record, where: Path | None, writing: bool) -> None:
+    if where is None:
+        return
+    if _under(where, rec.watched):
+        rec.outside.append(f"open {where} ({'write' if writing else 'read'})")
+    elif writing:
+        rec.writes += 1
+        if not _under(where, rec.allowed):
+            rec.outside.append(f"open-for-write {where}")
+
+
+def _os_open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+    rec = _current
+    if rec is not None and not getattr(_busy, "on", False):
+        _busy.on = True
+        try:
+            _note_open(rec, _where(path, dir_fd), bool(flags & _WRITE_FLAGS))
+        finally:
+            _busy.on = False
+    _busy.in_os_open = True
+    try:
+        return _real_os_open(path, flags, mode, dir_fd=dir_fd)
+    finally:
+        _busy.in_os_open = False
+
+
+_real_os_open = os.open
+
+
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     rec = _current
     if rec is None or getattr(_busy, "on", False):
@@ -74,18 +103,12 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     _busy.on = True
     try:
         if event == "open":
-            path, mode, flags = ([*list(args), None, None, None])[:3]
+            if getattr(_busy, "in_os_open", False):
+                return  # placed by _os_open, with its dir fd
+            path, mode, flags = [*list(args), None, None, None][:3]
             writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
                 (isinstance(flags, int) and bool(flags & _WRITE_FLAGS))
-            where = _where(path, None)
-            if where is None:
-                return
-            if _under(where, rec.watched):
-                rec.outside.append(f"open {where} ({'write' if writing else 'read'})")
-            elif writing:
-                rec.writes += 1
-                if not _under(where, rec.allowed):
-                    rec.outside.append(f"open-for-write {where}")
+            _note_open(rec, _where(path, None), writing)
         elif event in WRITE_EVENTS:
             pi, fi = WRITE_EVENTS[event]
             where = _where(args[pi], args[fi] if fi is not None and fi < len(args) else None)
@@ -112,9 +135,11 @@ def recording(allowed: list[Path], watched: list[Path]) -> Iterator[Record]:
         _installed = True
     rec = Record([Path(os.path.realpath(a)) for a in allowed], [Path(os.path.realpath(w)) for w in watched])
     _current = rec
+    os.open = _os_open  # put back below
     try:
         yield rec
     finally:
+        os.open = _real_os_open
         _current = None
 
 
