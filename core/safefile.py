@@ -1,13 +1,11 @@
 """Provides the one way vfio-tui creates, replaces and removes files: confined to a root directory.
 
 vfio-tui runs as root on trees it did not make (a `--root` image, a received snapshot's temp copy,
-a simulated host another user prepared). A path inside such a tree may pass through symlinks; the
-kernel would follow them anywhere, including to this machine's /etc. So every path is walked here
-one component at a time from the root's directory fd: a directory is opened with O_NOFOLLOW
-relative to the one before, a symlink inside the tree is read and its target walked the same way,
-and a target that is absolute or climbs above the root is refused (UnsafePathError) — never
-followed out. On the live host the root is "/" and nothing is "outside", but the same walk gives
-O_NOFOLLOW on private files and the regular-file checks.
+a simulated host another user prepared). A path inside such a tree may pass through symlinks that
+the kernel would follow anywhere, including to this machine's /etc; every path here is walked by
+core.safepath instead (from the root's dir fd, O_NOFOLLOW at each step, in-tree links followed,
+links that lead out refused). On the live host the root is "/" and nothing is "outside", but the
+same walk gives O_NOFOLLOW on private files and the regular-file checks.
 
 Replacing a file is: a random temp name created with O_CREAT|O_EXCL|O_NOFOLLOW in the target's own
 directory, write, fsync, rename over the target, fsync the directory. A target that is not a
@@ -27,189 +25,32 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Final
 
-from core.errors import VfioError
+from core.safepath import (  # re-exported: the one module writers and confined readers import
+    DIR_FLAGS,
+    UnsafePathError,
+    Walk,
+    exists,
+    kind_of,
+    open_regular,
+    open_regular_at,
+    readlink,
+    rel_parts,
+    resolve,
+    walk_to,
+)
 
-MAX_LINKS: Final = 40
-"""Symlinks followed in one path before giving up (the kernel's own limit, MAXSYMLINKS)."""
+__all__ = ["UnsafePathError", "append", "create_exclusive", "exists", "kind_of", "mkdirs", "open_lock_file",
+           "open_regular", "private_dir", "read_bytes", "readlink", "rel_parts", "remove_tree", "rename", "replace",
+           "resolve", "rmdir", "sweep_temp_files", "symlink", "temp_name", "unlink", "write_in_place", "write_output"]
+
 TMP_SUFFIX: Final = ".tmp"
-_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _SELINUX: Final = "security.selinux"
-
-
-class UnsafePathError(VfioError):
-    """A path that would leave its tree, pass through a link where none may be, or replace
-    something that is not a regular file. Nothing was written."""
-
-
-def kind_of(mode: int) -> str:
-    """What a file type is called in a message ("a character device", "a FIFO"...)."""
-    for test, name in ((stat.S_ISLNK, "a symlink"), (stat.S_ISDIR, "a directory"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def _shown(root: Path, parts: list[str]) -> str:
-    return ("/" if str(root) == "/" else str(root).rstrip("/") + "/") + "/".join(parts)
-
-
-def rel_parts(root: Path, path: Path) -> list[str]:
-    """The components of `path` below `root` (refused when `path` is not spelled under it)."""
-    try:
-        rel = Path(os.path.normpath(path)).relative_to(root) if path.is_absolute() else path
-    except ValueError:
-        raise UnsafePathError(f"{path} is not inside {root}", path=str(path)) from None
-    parts = [p for p in rel.parts if p not in ("", ".")]
-    if ".." in parts:
-        raise UnsafePathError(f"{path} climbs out of {root} ('..')", path=str(path))
-    return parts
-
-
-class _Walk:
-    """A walk from the root's fd: the stack of directory fds opened so far (closed by close())."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.live = str(root) == "/"
-        try:
-            self.stack = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
-        except OSError as exc:
-            raise UnsafePathError(f"cannot open the host root: {exc.strerror}", path=str(root)) from None
-        self.names: list[str] = []
-
-    def close(self) -> None:
-        for fd in self.stack:
-            os.close(fd)
-        self.stack = []
-
-    @property
-    def fd(self) -> int:
-        return self.stack[-1]
-
-    def where(self, name: str = "") -> str:
-        return _shown(self.root, [*self.names, name] if name else self.names)
-
-    def walk(self, parts: list[str], *, create: bool = False, dir_mode: int = 0o755,
-             follow_last: bool = False) -> str:
-        """Open every directory of `parts` but the last; returns the last name (its parent is self.fd).
-        With follow_last a final symlink is followed too (inside the tree)."""
-        todo = list(parts)
-        links = 0
-        via = ""  # the last link followed, for the message when its target leads out
-        if not todo:
-            raise UnsafePathError("the host root itself is not a file", path=str(self.root))
-        while True:
-            name = todo.pop(0)
-            if name in ("", "."):
-                if not todo:
-                    raise UnsafePathError(f"{self.where()} names a directory, not a file", path=self.where())
-                continue
-            if name == "..":
-                if len(self.stack) == 1:
-                    if self.live:
-                        continue  # "/.." is "/"
-                    raise UnsafePathError(f"{via or self.where('..')} leads outside the tree {self.root}",
-                                          path=via or self.where(".."))
-                os.close(self.stack.pop())
-                self.names.pop()
-                if not todo:
-                    raise UnsafePathError(f"{self.where()} names a directory, not a file", path=self.where())
-                continue
-            last = not todo
-            try:
-                st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
-            except FileNotFoundError:
-                if last:
-                    return name
-                if not create:
-                    raise
-                with suppress(FileExistsError):
-                    os.mkdir(name, dir_mode, dir_fd=self.fd)
-                st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode) and (not last or follow_last):
-                links += 1
-                if links > MAX_LINKS:
-                    raise UnsafePathError(f"too many symlinks at {self.where(name)}", path=self.where(name))
-                target = os.readlink(name, dir_fd=self.fd)
-                via = f"{self.where(name)} (-> {target})"
-                if target.startswith("/"):
-                    if not self.live:
-                        raise UnsafePathError(f"{self.where(name)} links outside the tree (to {target})",
-                                              path=self.where(name))
-                    while len(self.stack) > 1:
-                        os.close(self.stack.pop())
-                    self.names = []
-                todo = [p for p in target.split("/") if p] + todo
-                if not todo:
-                    raise UnsafePathError(f"{self.where(name)} links to a directory", path=self.where(name))
-                continue
-            if last:
-                return name
-            if not stat.S_ISDIR(st.st_mode):
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), self.where(name))
-            self.stack.append(os.open(name, _DIR_FLAGS, dir_fd=self.fd))
-            self.names.append(name)
-
-
-@contextmanager
-def _at(root: Path, path: Path, *, create: bool = False, dir_mode: int = 0o755,
-        follow_last: bool = False) -> Iterator[tuple[_Walk, str]]:
-    w = _Walk(root)
-    try:
-        name = w.walk(rel_parts(root, path), create=create, dir_mode=dir_mode, follow_last=follow_last)
-        yield w, name
-    finally:
-        w.close()
-
-
-def resolve(root: Path, path: Path, *, follow_last: bool = True) -> Path:
-    """`path` with every symlink resolved, inside `root` (refused when it would leave it;
-    FileNotFoundError when it does not exist)."""
-    with _at(root, path, follow_last=follow_last) as (w, name):
-        os.stat(name, dir_fd=w.fd, follow_symlinks=False)
-        return Path(w.where(name))
-
-
-def exists(root: Path, path: Path) -> bool:
-    """Whether `path` exists inside the tree (a link that leaves it does not)."""
-    try:
-        with _at(root, path, follow_last=True) as (w, name):
-            os.stat(name, dir_fd=w.fd, follow_symlinks=False)
-    except (OSError, UnsafePathError):
-        return False
-    return True
-
-
-def _open_regular(w: _Walk, name: str, flags: int, mode: int = 0o600, *, what: str = "write") -> int:
-    """Open `name` in the walk's directory without following a link; refuse anything not regular."""
-    try:
-        fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=w.fd)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnsafePathError(f"refusing to {what} {w.where(name)}: it is a symlink", path=w.where(name)) from None
-        if exc.errno in (errno.ENXIO, errno.EISDIR):
-            try:
-                kind = kind_of(os.stat(name, dir_fd=w.fd, follow_symlinks=False).st_mode)
-            except OSError:
-                kind = "not a regular file"
-            raise UnsafePathError(f"refusing to {what} {w.where(name)}: it is {kind}, not a regular file",
-                                  path=w.where(name)) from None
-        raise
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise UnsafePathError(f"refusing to {what} {w.where(name)}: it is {kind_of(st.st_mode)}, not a regular file",
-                              path=w.where(name))
-    os.set_blocking(fd, True)
-    return fd
 
 
 def read_bytes(root: Path, path: Path, *, limit: int | None = None, follow: bool = True) -> bytes:
     """A regular file's bytes (at most `limit`+1, so a caller can tell "too big"), inside the tree."""
-    with _at(root, path, follow_last=follow) as (w, name):
-        fd = _open_regular(w, name, os.O_RDONLY, what="read")
+    with walk_to(root, path, follow_last=follow) as (w, name):
+        fd = open_regular_at(w, name, os.O_RDONLY, what="read")
     chunks: list[bytes] = []
     size = 0
     try:
@@ -226,17 +67,17 @@ def read_bytes(root: Path, path: Path, *, limit: int | None = None, follow: bool
 
 def mkdirs(root: Path, path: Path, mode: int = 0o755) -> None:
     """Create `path` and its missing parents inside the tree."""
-    with _at(root, path / "_", create=True, dir_mode=mode):
+    with walk_to(root, path / "_", create=True, dir_mode=mode):
         pass
 
 
 def private_dir(root: Path, path: Path) -> None:
     """Create `path` (0700) and make it 0700; refused when it is a symlink or not a directory."""
-    with _at(root, path, create=True, dir_mode=0o700) as (w, name):
+    with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
         with suppress(FileExistsError):
             os.mkdir(name, 0o700, dir_fd=w.fd)
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=w.fd)
+            fd = os.open(name, DIR_FLAGS, dir_fd=w.fd)
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
                 raise UnsafePathError(f"refusing to use {w.where(name)} as vfio-tui's private directory:"
@@ -253,10 +94,10 @@ def _fsync_dir(fd: int) -> None:
         os.fsync(fd)
 
 
-def _keep_attrs(w: _Walk, name: str, tmp_fd: int, mode: int | None) -> None:
+def _keep_attrs(w: Walk, name: str, tmp_fd: int, mode: int | None) -> None:
     """Give the temp file the mode, owner and SELinux label of the file it replaces."""
     try:
-        old = _open_regular(w, name, os.O_RDONLY, what="replace")
+        old = open_regular_at(w, name, os.O_RDONLY, what="replace")
     except FileNotFoundError:
         os.fchmod(tmp_fd, 0o644 if mode is None else mode)
         return
@@ -282,7 +123,7 @@ def temp_name(name: str) -> str:
     return f".{name}.{os.getpid()}.{secrets.token_hex(6)}{TMP_SUFFIX}"
 
 
-def _replace_in(w: _Walk, name: str, data: bytes, *, mode: int | None, private: bool, fsync: bool,
+def _replace_in(w: Walk, name: str, data: bytes, *, mode: int | None, private: bool, fsync: bool,
                 sync_dir: bool) -> None:
     try:
         st = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
@@ -325,15 +166,15 @@ def replace(root: Path, path: Path, data: bytes, *, mode: int | None = None, pri
     stays) and the file keeps its owner, mode (unless `mode`) and SELinux label.
     """
     follow = not private if follow is None else follow
-    with _at(root, path, create=create_dirs, dir_mode=dir_mode, follow_last=follow) as (w, name):
+    with walk_to(root, path, create=create_dirs, dir_mode=dir_mode, follow_last=follow) as (w, name):
         _replace_in(w, name, data, mode=mode, private=private, fsync=fsync, sync_dir=sync_dir)
 
 
 def write_in_place(root: Path, path: Path, data: bytes, *, create: bool = False, mode: int = 0o644) -> None:
     """Truncate and write an existing regular file (a simulated sysfs attribute), never through a link."""
-    with _at(root, path, create=create) as (w, name):
+    with walk_to(root, path, create=create) as (w, name):
         flags = os.O_WRONLY | os.O_TRUNC | (os.O_CREAT if create else 0)
-        fd = _open_regular(w, name, flags, mode)
+        fd = open_regular_at(w, name, flags, mode)
     try:
         os.write(fd, data)
     finally:
@@ -342,8 +183,8 @@ def write_in_place(root: Path, path: Path, data: bytes, *, create: bool = False,
 
 def append(root: Path, path: Path, data: bytes, *, mode: int = 0o644) -> None:
     """Append to a regular file (a log), creating it and its directories; never through a link."""
-    with _at(root, path, create=True) as (w, name):
-        fd = _open_regular(w, name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    with walk_to(root, path, create=True) as (w, name):
+        fd = open_regular_at(w, name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     try:
         os.write(fd, data)
     finally:
@@ -352,7 +193,7 @@ def append(root: Path, path: Path, data: bytes, *, mode: int = 0o644) -> None:
 
 def create_exclusive(root: Path, path: Path, data: bytes = b"", *, mode: int = 0o644) -> bool:
     """Create a new regular file; False (nothing written) when something already has that name."""
-    with _at(root, path, create=True) as (w, name):
+    with walk_to(root, path, create=True) as (w, name):
         try:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode,
                          dir_fd=w.fd)
@@ -369,7 +210,7 @@ def create_exclusive(root: Path, path: Path, data: bytes = b"", *, mode: int = 0
 def unlink(root: Path, path: Path, *, missing_ok: bool = True) -> None:
     """Remove a file or a symlink (the link, never what it points to) inside the tree."""
     try:
-        with _at(root, path) as (w, name):
+        with walk_to(root, path) as (w, name):
             st = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
                 raise UnsafePathError(f"refusing to unlink {w.where(name)}: it is a directory", path=w.where(name))
@@ -386,7 +227,7 @@ def remove_tree(root: Path, path: Path) -> None:
     import shutil
 
     try:
-        with _at(root, path) as (w, name):
+        with walk_to(root, path) as (w, name):
             st = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
                 shutil.rmtree(name, dir_fd=w.fd)
@@ -398,7 +239,7 @@ def remove_tree(root: Path, path: Path) -> None:
 
 def rmdir(root: Path, path: Path) -> None:
     """Remove an empty directory inside the tree (a symlink is not a directory here)."""
-    with _at(root, path) as (w, name):
+    with walk_to(root, path) as (w, name):
         os.rmdir(name, dir_fd=w.fd)
 
 
@@ -406,7 +247,7 @@ def rename(root: Path, src: Path, dst: Path) -> None:
     """Rename within one directory of the tree (a journal's state change)."""
     if src.parent != dst.parent:
         raise UnsafePathError(f"{src} and {dst} are not in one directory", path=str(src))
-    with _at(root, src) as (w, name):
+    with walk_to(root, src) as (w, name):
         st = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
         if not stat.S_ISREG(st.st_mode):
             raise UnsafePathError(f"refusing to rename {w.where(name)}: it is {kind_of(st.st_mode)}",
@@ -430,7 +271,7 @@ def symlink(root: Path, link: Path, target: str, *, replace_existing: bool = Tru
     lexical = os.path.normpath(os.path.join(*parts[:-1], target) if parts[:-1] else target)
     if lexical == ".." or lexical.startswith("../"):
         raise UnsafePathError(f"link {link} would point outside the tree (to {target})", path=str(link))
-    with _at(root, link, create=True) as (w, name):
+    with walk_to(root, link, create=True) as (w, name):
         try:
             os.symlink(target, name, dir_fd=w.fd)
         except FileExistsError:
@@ -444,28 +285,11 @@ def symlink(root: Path, link: Path, target: str, *, replace_existing: bool = Tru
             os.symlink(target, name, dir_fd=w.fd)
 
 
-def readlink(root: Path, path: Path) -> str:
-    """The text of a symlink inside the tree (its parents walked without leaving the tree)."""
-    with _at(root, path) as (w, name):
-        return os.readlink(name, dir_fd=w.fd)
-
-
-@contextmanager
-def open_regular(root: Path, path: Path, *, follow: bool = False) -> Iterator[int]:
-    """An existing regular file's fd, read-only, inside the tree (FileNotFoundError when absent)."""
-    with _at(root, path, follow_last=follow) as (w, name):
-        fd = _open_regular(w, name, os.O_RDONLY, what="open")
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
 @contextmanager
 def open_lock_file(root: Path, path: Path) -> Iterator[int]:
     """A private lock file's fd (O_RDWR, created 0600, never through a link, regular only)."""
-    with _at(root, path, create=True, dir_mode=0o700) as (w, name):
-        fd = _open_regular(w, name, os.O_RDWR | os.O_CREAT, 0o600, what="lock")
+    with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
+        fd = open_regular_at(w, name, os.O_RDWR | os.O_CREAT, 0o600, what="lock")
     try:
         st = os.fstat(fd)
         if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != 0o600:
@@ -483,7 +307,7 @@ def write_output(path: Path, data: bytes) -> None:
         dfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise UnsafePathError(f"cannot write {path}: {exc.strerror} ({parent})", path=str(path)) from None
-    w = _Walk.__new__(_Walk)
+    w = Walk.__new__(Walk)
     w.root, w.live, w.stack, w.names = parent, False, [dfd], []
     try:
         try:
@@ -501,7 +325,7 @@ def write_output(path: Path, data: bytes) -> None:
 def sweep_temp_files(root: Path, directory: Path) -> int:
     """Remove temp files a killed vfio-tui left in `directory` (their writer's pid is gone)."""
     try:
-        with _at(root, directory / "_") as (w, _name):
+        with walk_to(root, directory / "_") as (w, _name):
             names = os.listdir(w.fd)
             removed = 0
             for n in names:
