@@ -27,7 +27,7 @@ COMMANDS: list[list[str]] = [
     ["bind", "0000:01:00.0", "--yes"], ["restore", "--all", "--yes"],
     ["pass", "0000:01:00.0", "vm1", "--yes", "--assume-unused"], ["undo", "--yes"], ["undo", "--list"],
     ["vms"], ["attach", "0000:01:00.0", "vm1"], ["detach", "0000:01:00.0", "vm1"],
-    ["watch", "vm1", "--timeout", "1"], ["explain", "--vm", "vm1"], ["snapshot", "OUT"],
+    ["watch", "vm1", "--timeout", "1"], ["explain", "--vm", "vm1"], ["snapshot", "OUT"], ["web", "--port", "1"],
 ]
 """Every command that opens a host, with the arguments that would make it change something."""
 
@@ -52,6 +52,12 @@ def attack_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
 
 @pytest.fixture
 def scene(attack_files: tuple[Path, dict[str, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
+    from tui.cli.web_server import WebServer
+
+    def no_serving(self: WebServer, debug: bool = False) -> None:
+        raise AssertionError("vfio-tui web started serving a refused host")
+
+    monkeypatch.setattr(WebServer, "serve", no_serving)
     victim, attacks = attack_files
     scratch, out = tmp_path / "scratch", tmp_path / "out"
     scratch.mkdir()

@@ -70,6 +70,12 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
     from tui.cli.web_server import WebServer
 
+    if options.snapshot is not None or options.root is not None:
+        # Checked here, once: a refused recording or tree is one line now, not a blank browser tab later.
+        from core.open_host import open_host
+
+        with open_host(options):
+            pass
     root = str(Path(__file__).resolve().parents[2])
     # The app processes must run this same code, whatever the working directory.
     os.environ["PYTHONPATH"] = root + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH")
