@@ -66,7 +66,7 @@ def test_existing_hostdev_is_read_with_all_its_fields() -> None:
     dom = DomainXml(golden("domain-roundtrip.xml"))
     (h,) = dom.hostdevs()  # the USB hostdev is not a PCI one
     assert h == Hostdev(PciAddress.parse("0000:02:00.0"), managed=False, driver="vfio", rom_bar=True,
-                        guest=GuestAddress(0, 0, 4, 0))
+                        guest=GuestAddress(0, 0, 4, 0), rom_file="/usr/share/roms/nic.rom")
 
 
 def test_remove_of_absent_hostdev_changes_nothing() -> None:
