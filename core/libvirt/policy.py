@@ -127,7 +127,7 @@ def guest_layout(addresses: Sequence[PciAddress], domain: DomainXml | None = Non
     by_slot: dict[tuple[int, int, int], list[PciAddress]] = defaultdict(list)
     for a in addresses:
         by_slot[a.slot_key].append(a)
-    multi = [sorted(fns) for fns in by_slot.values() if len(fns) > 1]
+    multi = [sorted(fns) for fns in by_slot.values() if len(fns) > 1]  # in the order given
     for fns in by_slot.values():
         if len(fns) == 1:
             layout.guest[fns[0]] = None
@@ -165,9 +165,12 @@ def build_hostdevs(addresses: Sequence[PciAddress], *, managed: bool = True, rom
         raise NoGuestSlotError(layout.problem, fix=layout.fix)
     bridges = [c for c in layout.new_controllers if c.model != "pcie-root-port"]
     if bridges:
+        b = bridges[0]
+        where = f" (bus {b.address.bus:#04x} slot {b.address.slot:#04x})" if b.address else ""
         raise NoGuestSlotError(
-            f"VM {domain.name if domain else ''!r} needs a new pci-bridge (index {bridges[0].index}) for a"
-            " multi-function device", fix="use place_hostdevs() and DomainXml.add_controller()")
+            f"VM {domain.name if domain else ''!r} needs a new pci-bridge for these multi-function devices, which"
+            " this command cannot add", fix=f"add <controller type='pci' index='{b.index}' model='pci-bridge'/>"
+            f"{where} with virsh edit, then run it again")
     return hostdevs, layout.new_root_ports
 
 

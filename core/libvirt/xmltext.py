@@ -186,23 +186,24 @@ def indent_fresh(element: etree._Element, indent: str | None, unit: str) -> None
 
 def insert_child(parent: etree._Element, index: int, element: etree._Element, indent: str | None) -> None:
     """Insert `element` as child number `index` of `parent`, on a line of its own at `indent`
-    (None: no whitespace at all, for compact XML).
+    (None: no whitespace of its own, for compact XML).
 
-    The whitespace that was before the node now at `index` (or before the closing tag) moves
-    after the new element, and the gap before it becomes a newline + `indent`: exactly what
-    remove_keeping_layout undoes.
+    The text that was before the node now at `index` (or before the closing tag) moves after
+    the new element, and the gap before it becomes a newline + `indent` (or nothing): exactly
+    what remove_keeping_layout undoes.
     """
     before = parent.text if index == 0 else parent[index - 1].tail
-    if indent is not None and (before is None or "\n" not in before):
+    if len(parent) == 0 and indent is not None:
         # an empty parent (<devices/>): its closing tag goes on a line of its own
-        element.tail = "\n" + (line_indent(parent) or "")
+        element.tail, gap = "\n" + (line_indent(parent) or ""), "\n" + indent
+    elif indent is not None and before is not None and "\n" in before and not before.strip():
+        element.tail, gap = before, "\n" + indent
     else:
-        element.tail = before
-    if indent is not None:
-        if index == 0:
-            parent.text = "\n" + indent
-        else:
-            parent[index - 1].tail = "\n" + indent
+        element.tail, gap = before, None  # not a line of its own there: keep it inline
+    if index == 0:
+        parent.text = gap
+    else:
+        parent[index - 1].tail = gap
     parent.insert(index, element)
 
 
