@@ -174,21 +174,19 @@ class DomainXml:
         """(index, model) of every <controller type='pci'> (model "" when unset)."""
         out = []
         for el in self.root.iterfind("devices/controller"):
-            index = read_uint_or_none(el, "index")
+            index = read_uint_or_none(el, "index", base=10)
             if el.get("type") == "pci" and index is not None:
                 out.append((index, el.get("model", "")))
         return out
 
-    def _insert_device(self, element: etree._Element, after: etree._Element | None = None) -> None:
-        """Insert after `after`, else after the last device of the same kind, else where libvirt
-        would format it; indented like its siblings."""
+    def _insert_device(self, element: etree._Element) -> None:
+        """Insert after the last device of the same kind (libvirt appends to its list of that
+        kind), else where libvirt formats the first one; indented like its siblings."""
         devices = self.devices
         children = list(devices)
         rank = _kind_rank(element.tag)
         same = [i for i, c in enumerate(children) if c.tag == element.tag]
-        if after is not None:
-            index = children.index(after) + 1
-        elif same:
+        if same:
             index = same[-1] + 1
         elif rank is not None:
             earlier = [i for i, c in enumerate(children) if (r := _kind_rank(c.tag)) is not None and r <= rank]
@@ -211,14 +209,9 @@ class DomainXml:
         self._insert_device(hostdev_to_element(hostdev))
 
     def add_controller(self, controller: PciController) -> None:
-        """Add a <controller type='pci'> after the other PCI controllers."""
-        devices = self.devices
-        pci = [c for c in devices if c.tag == "controller" and c.get("type") == "pci"]
-        el = controller_to_element(controller)
-        if not pci:
-            self._insert_device(el)
-            return
-        self._insert_device(el, after=pci[-1])
+        """Add a <controller type='pci'> after the last controller: where libvirt itself appends a
+        controller whose index is above all others (virDomainControllerInsertPreAlloced)."""
+        self._insert_device(controller_to_element(controller))
 
     def add_pci_root_port(self, index: int) -> None:
         """Add a <controller type='pci' model='pcie-root-port' index=N/> (libvirt gives it an address)."""
@@ -251,7 +244,7 @@ class DomainXml:
             InputError: a device still sits on its bus.
         """
         for el in self.root.iterfind("devices/controller"):
-            if el.get("type") == "pci" and read_uint_or_none(el, "index") == index:
+            if el.get("type") == "pci" and read_uint_or_none(el, "index", base=10) == index:
                 if any(bus == index for bus, _ in self.used_guest_slots()):
                     raise InputError(f"PCI controller {index} still has devices on its bus")
                 self._remove(el)
@@ -262,12 +255,12 @@ class DomainXml:
         return libvirt_format(etree.tostring(self.root, encoding="unicode"), self.root, self._orders) + "\n"
 
 
-def read_uint_or_none(element: etree._Element, name: str) -> int | None:
+def read_uint_or_none(element: etree._Element, name: str, base: int = 0) -> int | None:
     """An unsigned attribute as libvirt reads it; None when absent or refused."""
     if element.get(name) is None:
         return None
     try:
-        return read_uint(element, name)
+        return read_uint(element, name, base=base)
     except InputError:
         return None
 
