@@ -1,5 +1,5 @@
 """The domain-XML corpus check: every <domain> XML of a tree (libvirt's own tests/ data, or the
-sample committed in tests/libvirt/corpus) is read, written back, given a hostdev (one function,
+sample committed in tests/libvirt/libvirt_test_data) is read, written back, given a hostdev (one function,
 two functions of one card, and an SR-IOV VF as <interface type='hostdev'>) and has it removed.
 
 What must hold, per domain:

@@ -93,10 +93,15 @@ def qemu_judge_missing() -> str:
     return ""
 
 
+class JudgeUnavailableError(Exception):
+    """This machine cannot run the embedded driver safely (no mount namespace for its /run)."""
+
+
 def qemu_verdicts(cases: dict[str, dict[str, str]], workdir: Path) -> dict[str, dict[str, str]]:
     """{case: {label: libvirt's refusal, "" for accepted}} for {case: {"original": xml, label: xml}}.
 
     Raises:
+        JudgeUnavailableError: no mount namespace (a container without CAP_SYS_ADMIN).
         RuntimeError: the child failed (its stderr says why).
     """
     workdir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +119,8 @@ def qemu_verdicts(cases: dict[str, dict[str, str]], workdir: Path) -> dict[str, 
             env[var] = str(workdir / var.lower())
     proc = subprocess.run(command, input=json.dumps(cases), capture_output=True, text=True, timeout=1800,
                           cwd=REPO_ROOT, env=env, check=False)
+    if proc.returncode != 0 and proc.stderr.startswith(("unshare:", "mount:")):
+        raise JudgeUnavailableError(f"no private mount namespace here for the QEMU driver: {proc.stderr.strip()}")
     if proc.returncode != 0:
         raise RuntimeError(f"the libvirt judge failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
     result: dict[str, dict[str, str]] = json.loads(proc.stdout)

@@ -1,7 +1,7 @@
 """libvirt's own domain XMLs through the editor: round trip, hostdev add/remove, guest placement,
 and libvirt (schema + QEMU driver) accepting every edit of a domain it accepted as it was.
 
-The committed sample (tests/libvirt/corpus, 43 files) runs always; all of libvirt 9.0's test
+The committed sample (tests/libvirt/libvirt_test_data, 43 files) runs always; all of libvirt 9.0's test
 data runs when it is there (../src/libvirt-9.0.0/tests or $VFIO_TUI_LIBVIRT_TESTS). The counts are
 printed; `scripts/libvirt_corpus.py` prints them for any tree.
 """
@@ -19,6 +19,7 @@ from core.libvirt.xml import DomainXml, GuestAddress, Hostdev, PciController
 from tests.libvirt.corpus import CARD, Summary, domain_files, exercise, run
 from tests.libvirt.judge import (
     NOT_X86,
+    JudgeUnavailableError,
     SchemaJudge,
     qemu_judge_missing,
     qemu_verdicts,
@@ -26,7 +27,7 @@ from tests.libvirt.judge import (
     virt_xml_validate_missing,
 )
 
-SAMPLE = Path(__file__).resolve().parent / "corpus"
+SAMPLE = Path(__file__).resolve().parent / "libvirt_test_data"
 REPO = SAMPLE.parents[2]
 
 
@@ -134,7 +135,11 @@ def test_libvirt_accepts_every_edit_of_a_domain_it_accepts(tmp_path: Path, capsy
     cases["crafted/two-cards-one-slot-left"] = {"original": bridge_before, "multi": bridge_after}
     old = {"original": (SAMPLE / "qemuxml2xmloutdata" / "pci-bridge.xml").read_text()}
     old["old-root-port"] = old_placement(old["original"])
-    verdicts = qemu_verdicts({**cases, "crafted/old-placement": old}, tmp_path / "judge")
+    try:
+        verdicts = qemu_verdicts({**cases, "crafted/old-placement": old}, tmp_path / "judge")
+    except JudgeUnavailableError as exc:
+        needs(str(exc))
+        return
     # the bug this fixes, in libvirt's words: a pcie-root-port has nowhere to go on an i440fx guest
     assert verdicts["crafted/old-placement"]["original"] == ""
     assert "pcie-root-port" in verdicts.pop("crafted/old-placement")["old-root-port"]

@@ -16,7 +16,7 @@ from core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, int
 
 A = PciAddress.parse
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE / "corpus"
+CORPUS = HERE / "libvirt_test_data"
 #: What libvirt's own test data passes as <interface type='hostdev'>, by file.
 INTERFACE_VFS = {
     "qemuxml2xmloutdata/net-hostdev.xml": ["0000:03:07.1"],

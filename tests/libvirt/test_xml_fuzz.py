@@ -33,7 +33,7 @@ FUZZ = settings(settings.get_profile("xml-fuzz-ci" if CI else "xml-fuzz-dev"))
 TIME_BOX = float(os.environ.get("FUZZ_SECONDS", "240" if CI else "60"))
 #: One example must never take this long (a regex gone quadratic, a loop that does not end).
 SLOW = 5.0
-SAMPLES = [p.read_text() for p in sorted((Path(__file__).parent / "corpus").rglob("*.xml"))]
+SAMPLES = [p.read_text() for p in sorted((Path(__file__).parent / "libvirt_test_data").rglob("*.xml"))]
 
 
 class Box:
