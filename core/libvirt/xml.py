@@ -30,7 +30,7 @@ from core.libvirt.devicexml import (
     is_pci_hostdev,
     is_pci_interface,
 )
-from core.libvirt.xmlattrs import read_uint, try_pci_address
+from core.libvirt.xmlattrs import read_uint_or_none, try_pci_address
 from core.libvirt.xmltext import (
     INDENT,
     attribute_orders,
@@ -253,16 +253,6 @@ class DomainXml:
 
     def to_string(self) -> str:
         return libvirt_format(etree.tostring(self.root, encoding="unicode"), self.root, self._orders) + "\n"
-
-
-def read_uint_or_none(element: etree._Element, name: str, base: int = 0) -> int | None:
-    """An unsigned attribute as libvirt reads it; None when absent or refused."""
-    if element.get(name) is None:
-        return None
-    try:
-        return read_uint(element, name, base=base)
-    except InputError:
-        return None
 
 
 def print_diff(before: str, after: str) -> str:

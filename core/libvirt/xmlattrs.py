@@ -60,6 +60,16 @@ def read_uint(element: etree._Element, name: str, *, base: int = 0, default: int
     return value
 
 
+def read_uint_or_none(element: etree._Element, name: str, base: int = 0) -> int | None:
+    """An unsigned attribute as libvirt reads it; None when absent or refused."""
+    if element.get(name) is None:
+        return None
+    try:
+        return read_uint(element, name, base=base)
+    except InputError:
+        return None
+
+
 def read_switch(element: etree._Element, name: str) -> bool | None:
     """An on/off attribute (virXMLPropTristateSwitch): None when absent.
 
