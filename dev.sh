@@ -19,8 +19,10 @@ VENV="$HERE/.venv"
 # Debian 12's libvirt 9.0 in seconds once libvirt-dev is there. A pyenv python may be first on PATH.
 PY=/usr/bin/python3
 BASE_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev libvirt0 hwdata pciutils kmod)
-TEST_PACKAGES=(tmux librsvg2-bin chromium libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
-               qemu-system-x86 iproute2 procps util-linux)
+# Every system piece a unit/integration test needs. libvirt-daemon-system creates the libvirt-qemu
+# user the private libvirtd test starts QEMU as (libvirt-daemon alone does not: fresh-machine finding).
+TEST_PACKAGES=(tmux librsvg2-bin chromium libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu
+               libvirt-clients qemu-system-x86 iproute2 procps util-linux psmisc)
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
 
@@ -76,26 +78,52 @@ ensure_venv() {
 lint() {
     log "ruff"
     "$VENV/bin/ruff" check .
-    log "mypy --strict core tui"
-    "$VENV/bin/mypy" --strict core tui
+    log "mypy --strict core tui tests (and tests/lab, whose modules import each other as the guest runs them)"
+    "$VENV/bin/mypy" --strict core tui tests
+    MYPYPATH=tests/lab "$VENV/bin/mypy" --strict --explicit-package-bases tests/lab/*.py
+}
+
+STAGES=()
+stage() { STAGES+=("$*"); }
+
+summary() {
+    local s
+    printf '\n[dev.sh] stages:\n' >&2
+    for s in "${STAGES[@]}"; do printf '  %s\n' "$s" >&2; done
 }
 
 unit() {
     lint
+    stage "lint (ruff, mypy --strict core tui tests): ran, passed"
     log "pytest"
-    "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+    if "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"; then
+        stage "unit/integration (pytest): ran, passed"
+    else
+        local rc=$?
+        stage "unit/integration (pytest): ran, FAILED (exit $rc)"
+        summary
+        exit "$rc"
+    fi
 }
 
 lab() {
     if [ ! -d ../shared/lab ]; then
-        echo "lab stage skipped: ../shared/lab is not beside this checkout"
+        stage "real-kernel lab: SKIPPED: ../shared/lab is not beside this checkout"
         return 0
     fi
-    if [ ! -f tests/lab/run_lab.py ]; then
-        echo "lab stage skipped: tests/lab/run_lab.py is not there yet"
-        return 0
+    local out rc=0
+    out=$(mktemp)
+    "$VENV/bin/python" tests/lab/run_lab.py "$@" | tee "$out" || rc=$?
+    if grep -q '^lab stage skipped:' "$out"; then
+        stage "real-kernel lab: SKIPPED: $(grep '^lab stage skipped:' "$out" | head -1 | cut -d: -f2-)"
+        stage "  install what it needs with: bash ../shared/lab/ci-install.sh   (or run with CI=true)"
+    elif [ "$rc" = 0 ]; then
+        stage "real-kernel lab: ran, passed ($(tail -1 "$out"))"
+    else
+        stage "real-kernel lab: ran, FAILED (exit $rc)"
     fi
-    "$VENV/bin/python" tests/lab/run_lab.py "$@"
+    rm -f "$out"
+    return "$rc"
 }
 
 cmd=${1:-help}
@@ -110,10 +138,11 @@ case "$cmd" in
     test)
         ensure_apt "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; ensure_venv
         unit "$@"
-        lab ;;
+        rc=0; lab || rc=$?
+        summary; exit "$rc" ;;
     test-unit)
         ensure_apt "${BASE_PACKAGES[@]}" "${TEST_PACKAGES[@]}"; ensure_venv
-        unit "$@" ;;
+        unit "$@"; stage "real-kernel lab: not run (test-unit)"; summary ;;
     test-lab)
         ensure_apt "${BASE_PACKAGES[@]}"; ensure_venv
         lab "$@" ;;

@@ -21,9 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.binding import apply_plan, plan_bind, restore  # noqa: E402
-from core.demo_host import demo_snapshot  # noqa: E402
-from core.host import Host, HostOptions, create_sim_host, open_host  # noqa: E402
-from core.synthetic import HostBuilder  # noqa: E402
+from core.host import Host, HostOptions  # noqa: E402
+from core.open_host import create_sim_host, open_host  # noqa: E402
+from core.simulated.demo_host import demo_snapshot  # noqa: E402
+from core.simulated.synthetic import HostBuilder  # noqa: E402
 
 
 def four_function_snapshot() -> dict[str, object]:

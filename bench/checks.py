@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.checks import run_checks  # noqa: E402
-from core.host import HostOptions, open_host  # noqa: E402
+from core.host import HostOptions  # noqa: E402
+from core.open_host import open_host  # noqa: E402
 
 LAB = ROOT.parent / "shared" / "lab" / "snapshots" / "q35-viommu.json"
 

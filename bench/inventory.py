@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.snapshot import materialize  # noqa: E402
-from core.synthetic import synthetic_snapshot  # noqa: E402
+from core.simulated.materialize import materialize  # noqa: E402
+from core.simulated.synthetic import synthetic_snapshot  # noqa: E402
 from core.sysfs_reader import read_inventory  # noqa: E402
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "64,512,4096").split(",")]
@@ -49,7 +49,8 @@ def main() -> None:
             materialize(synthetic_snapshot(size, domains=2), Path(tmp))
             n = len(os.listdir(Path(tmp) / "sys/bus/pci/devices"))
             t0 = time.perf_counter()
-            from core.host import HostOptions, open_host
+            from core.host import HostOptions
+            from core.open_host import open_host
             host = open_host(HostOptions(root=Path(tmp)))
             read_inventory(host.paths, pci_ids=host.pci_ids)
             inproc = time.perf_counter() - t0

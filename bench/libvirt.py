@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-from core.demo_host import demo_snapshot  # noqa: E402
-from core.host import HostOptions, create_sim_host, open_host  # noqa: E402
+from core.host import HostOptions  # noqa: E402
 from core.libvirt import apply_attach, detach, open_hypervisor, plan_attach, start_domain  # noqa: E402
+from core.open_host import create_sim_host, open_host  # noqa: E402
+from core.simulated.demo_host import demo_snapshot  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))
 ADDR = "0000:0b:00.0"

@@ -35,6 +35,13 @@ class InputError(VfioError):
     """Bad input from the user: a malformed address, an unknown option value, a missing file."""
 
 
+class PlanRefusedError(VfioError):
+    """A plan was refused (the host or a VM uses a device, a group cannot go as a whole...); nothing
+    was changed. Every front end exits 3 for it."""
+
+    exit_code = 3
+
+
 class HostDataError(VfioError):
     """A recorded host, a host tree or a file on the host could not be understood."""
 

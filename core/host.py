@@ -1,14 +1,16 @@
-"""Provides Host and open_host(): the live machine, a host tree (--root), a recorded host
-(--host-snapshot) or the built-in demo (--demo), all behind one object.
+"""Provides Host and HostOptions: the live machine, a host tree (--root), a recorded host
+(--host-snapshot) or the built-in demo (--demo), all behind one plain value (core.open_host opens one).
 
-A recorded or demo host is materialized into a private temp dir and is writable there
-through the simulated kernel; nothing ever reaches this machine's /sys.
+Host says where its paths are, what kind it is, what uses its devices (a UsageSource) and which
+kernel interface changes it (both injected by open_host). It knows nothing of libvirt or of the
+simulation: the hypervisor that goes with a host is chosen by core.libvirt.hypervisor_for(), and the
+facts of which VM holds which device are passed to the plans that need them.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -19,7 +21,8 @@ from core.hostpaths import HostPaths
 from core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
 from core.model import HostInventory
 from core.pciids import PciIds
-from core.snapshot import load_snapshot, materialize, read_sim_metadata
+from core.usage import UsageSource
+from core.verdict import without_host_use_facts
 
 HostKind: TypeAlias = Literal["live", "root", "snapshot", "demo"]
 
@@ -34,11 +37,18 @@ class HostOptions:
     pci_ids: Path | None = None
     unprivileged: bool | None = None
     """Read config space as a non-root user would (testing and `--as-user`)."""
+    demo_pace: float | None = None
+    """Seconds each simulated sysfs write takes (`--demo-pace`), so a run can be watched."""
 
     def validate(self) -> None:
         chosen = sum([self.demo, self.root is not None, self.snapshot is not None])
         if chosen > 1:
             raise InputError("choose one of --demo, --root and --host-snapshot")
+        if self.demo_pace is not None:
+            if not self.demo:
+                raise InputError("--demo-pace goes with --demo (it slows the demo's simulated kernel)")
+            if not 0 <= self.demo_pace <= 10:
+                raise InputError(f"--demo-pace {self.demo_pace}: give seconds between 0 and 10")
 
 
 @dataclass
@@ -53,18 +63,23 @@ class Host:
     """The simulated host's metadata (driver id tables, recorded host usage); {} when live."""
     pci_ids_path: Path | None = None
     unprivileged: bool | None = None
+    usage: UsageSource | None = None
+    """What uses each device (the guard's facts); None: nothing is known."""
+    host_use_known: bool = True
+    """False when nothing records what the host uses its devices for (then "unused" is unknown)."""
+    kernel_factory: Callable[[HostPaths], KernelInterface] | None = None
+    """Makes the interface every host change goes through (open_host gives a simulated host its
+    simulated kernel); None: this machine's kernel for the live host, read-only for a tree."""
     _tmpdir: Path | None = None
     _kernel: KernelInterface | None = None
     _pci_ids: PciIds | None = None
 
     @property
     def kernel(self) -> KernelInterface:
-        """The interface every host change goes through (simulated for recorded/demo hosts)."""
+        """The interface every host change goes through."""
         if self._kernel is None:
-            if self.simulated:
-                from core.simkernel import SimulatedKernel
-
-                self._kernel = SimulatedKernel(self.paths)
+            if self.kernel_factory is not None:
+                self._kernel = self.kernel_factory(self.paths)
             elif self.paths.is_live:
                 self._kernel = LiveKernel(self.paths)
             else:
@@ -95,15 +110,11 @@ class Host:
         """
         from core.sysfs_reader import read_inventory
 
-        usage = None
-        try:
-            from core.usage import usage_provider
-        except ImportError:  # the guard is optional at this layer
-            pass
-        else:
-            usage = usage_provider(self, focus=focus)
-        return read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),
-                              unprivileged=self.unprivileged, usage=usage)
+        source = self.usage
+        inv = read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),
+                             unprivileged=self.unprivileged,
+                             usage=None if source is None else (lambda i: source(i, focus)))
+        return inv if self.host_use_known else without_host_use_facts(inv)
 
     def close(self) -> None:
         """Remove the temp copy of a recorded or demo host."""
@@ -116,58 +127,3 @@ class Host:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
-                      options: HostOptions | None = None) -> Host:
-    """A simulated host in a fresh temp dir, built from a recorded host."""
-    tmp = Path(tempfile.mkdtemp(prefix="vfio-tui-host-"))
-    try:
-        paths = materialize(snapshot, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    opts = options or HostOptions()
-    return Host(paths=paths, kind=kind, label=label, simulated=True,
-                metadata=read_sim_metadata(paths) or {}, pci_ids_path=opts.pci_ids,
-                unprivileged=opts.unprivileged, _tmpdir=tmp)
-
-
-def open_host(options: HostOptions) -> Host:
-    """Open the host the options name (the live machine when none).
-
-    Raises:
-        InputError: contradictory options or a missing root.
-        HostDataError: a recorded host that cannot be used.
-    """
-    options.validate()
-    if options.demo:
-        from core.demo_host import DEMO_LABEL, demo_snapshot
-
-        return materialized_host(demo_snapshot(), "demo", DEMO_LABEL, options)
-    if options.snapshot is not None:
-        snap = load_snapshot(options.snapshot)
-        label = snap.get("label") or options.snapshot.name
-        return materialized_host(snap, "snapshot", f"recorded: {label}", options)
-    if options.root is not None:
-        root = options.root
-        if not root.is_dir():
-            raise InputError(f"--root {root}: not a directory")
-        paths = HostPaths(root.resolve())
-        meta = read_sim_metadata(paths)
-        if meta is not None:
-            return Host(paths=paths, kind="root", label=f"simulated: {meta.get('label') or root}",
-                        simulated=True, metadata=meta, pci_ids_path=options.pci_ids,
-                        unprivileged=options.unprivileged)
-        return Host(paths=paths, kind="root", label=f"tree: {root}", simulated=False,
-                    pci_ids_path=options.pci_ids, unprivileged=options.unprivileged)
-    return Host(paths=HostPaths(Path("/")), kind="live", label="this machine", simulated=False,
-                pci_ids_path=options.pci_ids, unprivileged=options.unprivileged)
-
-
-def create_sim_host(dest: Path, snapshot: dict[str, Any]) -> HostPaths:
-    """Materialize a recorded host into `dest` as a persistent simulated host (for --root)."""
-    if dest.exists() and any(dest.iterdir()):
-        raise InputError(f"{dest} is not empty; give a new or empty directory")
-    dest.mkdir(parents=True, exist_ok=True)
-    return materialize(snapshot, dest)

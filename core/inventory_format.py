@@ -75,6 +75,7 @@ def inventory_json(inv: HostInventory, label: str | None = None) -> dict[str, An
         "iommu_enabled": inv.iommu_enabled,
         "iommu_units": list(inv.iommu_units),
         "privileged": inv.privileged,
+        "host_use_recorded": inv.host_use_known,
         "groups": groups,
         "ungrouped_devices": [device_json(inv, d) for d in inv.ungrouped()],
     }
@@ -168,11 +169,17 @@ def format_inventory(inv: HostInventory, label: str | None = None, *, color: boo
                    f" default is off); `vfio-tui check` says how. {n_fn} PCI functions below.")
     if not inv.privileged:
         out.append("Not root: config space beyond 64 bytes is root-only, so ACS and FLR show 'needs root'.")
+    if not inv.host_use_known:
+        out.append(f"{c['blocked']}Host use: NOT RECORDED{c['reset']} for this host, so an empty 'host uses it' means"
+                   " unknown, not unused; changes are refused without --assume-unused"
+                   " (record the host with `vfio-tui snapshot` on it to include those facts).")
     for gid, group in inv.groups.items():
         verdict = inv.verdicts.get(gid)
         kind = verdict.kind if verdict else "blocked"
         out.append("")
         line = f"{c['bold']}Group {gid}{c['reset']}  {c[kind]}{kind}{c['reset']}"
+        if kind == "bindable" and not inv.host_use_known:
+            line += " (host use not recorded)"
         out.append(line)
         if verdict:
             for reason in verdict.reasons:

@@ -2,7 +2,7 @@
 
 LiveKernel writes the real sysfs (each write in a thread with a timeout, because an unbind
 blocks for as long as the driver's remove() does) and runs modprobe. The simulated kernel
-(core.simkernel) implements the same interface over a host tree.
+(core.simulated.kernel) implements the same interface over a host tree.
 """
 
 from __future__ import annotations

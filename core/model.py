@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeAlias
 
@@ -69,6 +69,24 @@ class HostUse:
 
     def describe(self) -> str:
         return f"{self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainHold:
+    """A libvirt domain that has a PCI device in its definition (persistent or live)."""
+
+    vm: str
+    state: str
+    """virsh's words: running, shut off, paused, ..."""
+    active: bool
+    """The domain runs."""
+    live: bool
+    """The device is in the running domain's live definition: QEMU has it."""
+
+
+DomainHolds: TypeAlias = Mapping[PciAddress, tuple[DomainHold, ...]]
+DomainFacts: TypeAlias = Callable[[], DomainHolds]
+"""Asked only when needed (it talks to libvirt): which domains hold which devices."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +222,9 @@ class HostInventory:
     verdicts: Mapping[int, GroupVerdict] = field(default_factory=dict)
     iommu_units: tuple[str, ...] = ()
     """Entries of /sys/class/iommu (dmar0, ivhd0, ...)."""
+    host_use_known: bool = True
+    """False when nothing says what the host uses its devices for (a recording without those facts,
+    a plain tree): an empty host_use then means "not recorded", never "unused"."""
 
     def __iter__(self) -> Iterator[PciDevice]:
         return iter(self.devices.values())

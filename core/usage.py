@@ -12,38 +12,47 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final
 
 from core.address import PciAddress
 from core.hostpaths import HostPaths
 from core.model import HostInventory, HostUse
 from core.virtio_mounts import VIRTIO_FSTYPES, read_mounts, virtio_fs_mounts, virtio_mount_tags
 
-if TYPE_CHECKING:
-    from core.host import Host
-
 UsageMap = Mapping[PciAddress, tuple[HostUse, ...]]
+UsageSource = Callable[[HostInventory, PciAddress | None], UsageMap]
+"""(inventory, the device a plan is about or None) -> {address: what on the host uses it}."""
+EXTRAS_SCHEMA: Final = "vfio-tui/host-extras/1"
+FACT_KEYS: Final = ("mounts", "swaps", "block_devices", "net_interfaces", "routes", "sessions", "consoles",
+                    "display_servers", "keyboards")
 _DISPLAY_SERVERS = frozenset({"Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "sway", "weston",
                               "Hyprland", "mutter", "cage"})
 _ESSENTIAL_MOUNTS = frozenset({"/", "/boot", "/boot/efi", "/usr", "/var", "/home"})
 
 
-def usage_provider(host: Host, *, focus: PciAddress | None = None) -> Callable[[HostInventory], UsageMap]:
-    """A function inventory -> {address: uses} for this host.
+def usage_source(paths: HostPaths, extras: Mapping[str, Any] | None) -> UsageSource:
+    """What uses each device on a host: gathered live from this machine when `extras` is None,
+    otherwise mapped from recorded facts (a recording, the demo, a simulated tree).
 
-    With `focus` (the device a bind plan is about), the live host's display-server process scan
-    runs only when focus's IOMMU group holds a display-class device: a display server is only
-    ever attributed to the boot VGA (class 03xx), so for any other group the scan cannot matter.
+    The source takes the inventory and the device a plan is about (`focus`, or None). With a
+    focus, the live host's display-server process scan runs only when focus's IOMMU group holds a
+    display-class device: a display server is only ever attributed to the boot VGA (class 03xx),
+    so for any other group the scan cannot matter.
     """
 
-    def provide(inventory: HostInventory) -> UsageMap:
-        if host.paths.is_live and not host.simulated:
-            extras = gather_live_extras(host.paths, processes=focus is None or _group_has_display(inventory, focus))
-        else:
-            extras = host.extras
+    def provide(inventory: HostInventory, focus: PciAddress | None) -> UsageMap:
+        if extras is None:
+            live = gather_live_extras(paths, processes=focus is None or _group_has_display(inventory, focus))
+            return uses_from_extras(live, inventory)
         return uses_from_extras(extras, inventory)
 
     return provide
+
+
+def facts_recorded(extras: Mapping[str, Any]) -> bool:
+    """Whether a recording carries host-usage facts at all (a lab-format snapshot, or one from a
+    version before them, does not: its devices' use by the host is unknown, not "none")."""
+    return extras.get("schema") == EXTRAS_SCHEMA or any(key in extras for key in FACT_KEYS)
 
 
 def _group_has_display(inventory: HostInventory, focus: PciAddress) -> bool:
@@ -52,11 +61,12 @@ def _group_has_display(inventory: HostInventory, focus: PciAddress) -> bool:
     return any(d is not None and d.class_code.startswith("03") for d in map(inventory.device, members))
 
 
-def record_usage_extras(host: Host) -> dict[str, Any]:
-    """Host usage facts to store in a recording (`vfio_tui` key of `vfio-tui snapshot`)."""
-    if host.simulated or not host.paths.is_live:
-        return dict(host.extras)
-    return gather_live_extras(host.paths)
+def record_usage_extras(paths: HostPaths, recorded: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Host usage facts to store in a recording (`vfio_tui` key of `vfio-tui snapshot`): this
+    machine's when `recorded` is None, else the facts a simulated host already carries."""
+    if recorded is not None:
+        return dict(recorded)
+    return gather_live_extras(paths)
 
 
 # -- facts -> uses -------------------------------------------------------------------------
@@ -336,7 +346,7 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str,
             pci = _last_pci(real)
             if pci:
                 keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
-    return {"schema": "vfio-tui/host-extras/1", "mounts": mounts, "swaps": swaps, "block_devices": blocks,
+    return {"schema": EXTRAS_SCHEMA, "mounts": mounts, "swaps": swaps, "block_devices": blocks,
             "virtio_tags": virtio_mount_tags(paths, virtio_mounts),
             "net_interfaces": net, "routes": routes, "sessions": sessions, "consoles": consoles,
             "display_servers": displays, "keyboards": keyboards}

@@ -58,3 +58,14 @@ def with_verdicts(
     partial = replace(inventory, host_use=use)
     verdicts = {gid: verdict_for(partial.members(gid), use) for gid in inventory.groups}
     return replace(partial, verdicts=verdicts)
+
+
+HOST_USE_NOT_RECORDED = ("host use not recorded: nothing here says whether the host needs these devices"
+                         " (root disk, the NIC of your SSH session, the console)")
+
+
+def without_host_use_facts(inventory: HostInventory) -> HostInventory:
+    """The inventory of a host whose usage facts are unknown: said on every group that looks free."""
+    verdicts = {gid: replace(v, notes=(HOST_USE_NOT_RECORDED, *v.notes)) if v.kind == "bindable" else v
+                for gid, v in inventory.verdicts.items()}
+    return replace(inventory, host_use_known=False, verdicts=verdicts)

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes screenshots/ (SVG + PNG) of every screen of the real app on the demo host.
 
-Runs the app headless (`run_test()` + `save_screenshot()`), then renders each SVG with
-`rsvg-convert -w 1600 -b white` (librsvg2-bin): it keeps monospace columns aligned, which
-cairosvg does not. Until core's binding and libvirt parts exist, host-changing steps are
-answered by the scripted backend of tests/tui/fake_backend.py (the script says so).
+Runs the real app headless on the demo host (`run_test()` + `save_screenshot()`) — the real core,
+the simulated kernel, the demo's libvirt test driver; the failed start is the demo's nic_test,
+which fails as QEMU would — then renders each SVG with `rsvg-convert -w 1600 -b white`
+(librsvg2-bin): it keeps monospace columns aligned, which cairosvg does not. The clock is pinned
+(SOURCE_DATE_EPOCH) so that the pictures only change when the app does.
 
     python scripts/screenshots.py [OUTDIR]
 """
@@ -12,7 +13,7 @@ answered by the scripted backend of tests/tui/fake_backend.py (the script says s
 from __future__ import annotations
 
 import asyncio
-import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -22,13 +23,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "tui"))
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1795651200")  # 2026-11-26T00:00:00Z
 
 from textual.widgets import OptionList  # noqa: E402
 
 from core.address import PciAddress  # noqa: E402
-from core.host import Host, HostOptions, open_host  # noqa: E402
-from tui.app import VfioApp, default_hypervisor_factory, make_app  # noqa: E402
+from core.host import Host, HostOptions  # noqa: E402
+from core.open_host import open_host  # noqa: E402
+from tui.app import VfioApp, make_app  # noqa: E402
 from tui.screens.devices import DevicesScreen  # noqa: E402
 from tui.widgets.iommu_tree import NodeRef  # noqa: E402
 
@@ -37,51 +39,25 @@ SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = 
     ("01-devices", "Device tree: group 8 open, detail of a port-less-ACS group", (120, 36), {}, ["0000:03:00.0"]),
     ("02-devices-80x24", "The main screen at 80x24", (80, 24), {}, ["0000:02:00.0"]),
     ("03-filter", "Filter `/ igb`, bridges hidden", (120, 36), {}, [("slash", *"igb", "enter", "b")]),
-    ("04-wizard-plan", "Wizard: VM list and the plan", (120, 36), {}, ["0000:02:00.0", ("p",), "vm:vfio_test"]),
-    ("05-confirm", "The confirm step", (120, 36), {}, ["0000:02:00.0", ("p",), "vm:vfio_test", ("y",)]),
+    ("04-wizard-plan", "Wizard: VM list and the plan", (120, 36), {}, ["0000:0b:00.0", ("p",), "vm:vfio_test"]),
+    ("05-confirm", "The confirm step", (120, 36), {}, ["0000:0b:00.0", ("p",), "vm:vfio_test", ("y",)]),
     ("06-run-success", "Live steps, then the summary", (120, 36), {},
-     ["0000:02:00.0", ("p",), "vm:vfio_test", ("y", "y")]),
-    ("07-run-failure", "A failed start with its explanation", (120, 36), {"fail_at": "start"},
-     ["0000:02:00.0", ("p",), "vm:vfio_test", ("y", "y")]),
+     ["0000:0b:00.0", ("p",), "vm:vfio_test", ("y", "y")]),
+    ("07-run-failure", "A failed start (nic_test: group 13 not viable) with its explanation", (120, 36), {},
+     ["0000:0b:00.0", ("p",), "vm:nic_test", ("y", "y")]),
     ("08-checks", "Checks", (120, 36), {}, [("c",)]),
     ("09-explain", "Explain a VM log", (120, 36), {}, [("x",), ("tab", *"/var/log/libvirt/qemu/vfio_test.log",
                                                                "enter")]),
     ("10-journal", "Undo / journal", (120, 36), {}, ["0000:0b:00.0", ("p",), ("enter",), ("y", "y"), ("escape", "u")]),
     ("11-help", "Help", (120, 36), {}, [("question_mark",)]),
+    ("12-undo-vm-running", "Undo while the VM runs: stop it or hot-unplug first", (120, 36), {},
+     ["0000:0b:00.0", ("p",), "vm:vfio_test", ("y", "y"), ("u",)]),
 ]
 
 
-def core_complete() -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in ("core.binding", "core.libvirt", "core.checks",
-                                                                  "core.explain"))
-
-
-def has(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def build_app(host: Host, fake_options: dict[str, Any]) -> VfioApp:
-    """The real app; a run that must fail (fake_options) scripts only the failing start."""
-    if core_complete() and not fake_options:
-        return make_app(host, hypervisor_factory=default_hypervisor_factory(host, True))
-    from fake_backend import FakeBackend
-
-    from tui.backend import Backend
-
-    backend = FakeBackend(host, **fake_options)
-    # Use every part of core that exists; script only the missing ones.
-    real = Backend(host, default_hypervisor_factory(host, True))
-    if has("core.checks"):
-        backend.checks = real.checks  # type: ignore[method-assign]
-    if has("core.explain"):
-        from fake_backend import NOT_VIABLE
-
-        # The demo's libvirt test driver never fails a start: the failure is scripted (the seed's
-        # group-13 error), its explanation comes from the real catalog.
-        backend.failure_view = lambda: real.explain_text(NOT_VIABLE)  # type: ignore[method-assign]
-        backend.explain_text = real.explain_text  # type: ignore[method-assign]
-        backend.explain_vm = real.explain_vm  # type: ignore[method-assign]
-    return make_app(host, backend=backend)
+def build_app(host: Host, _options: dict[str, Any]) -> VfioApp:
+    """The real app on the demo host."""
+    return make_app(host)
 
 
 async def settle(app: VfioApp, pilot: Any) -> None:
@@ -120,10 +96,6 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0]) if argv else ROOT / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
     rsvg = shutil.which("rsvg-convert")
-    if not core_complete():
-        missing = [m for m in ("core.binding", "core.libvirt", "core.checks", "core.explain") if not has(m)]
-        print(f"note: {', '.join(missing)} not in this version: the wizard's host-changing steps (and what is"
-              " missing) use the scripted backend of tests/tui/fake_backend.py")
     for name, title, size, fake, steps in SHOTS:
         svg = asyncio.run(shoot(name, size, fake, steps, out))
         if rsvg:

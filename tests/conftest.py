@@ -11,13 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.demo_host import demo_snapshot
-from core.host import Host, HostOptions, create_sim_host, open_host
+from core.host import Host, HostOptions
 from core.hostpaths import HostPaths
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
-LAB_SNAPSHOTS = SHARED / "lab" / "snapshots"
+from core.open_host import create_sim_host, open_host
+from core.simulated.demo_host import demo_snapshot
+from tests.fixture_paths import RECORDED, REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -27,16 +25,10 @@ def _no_live_host(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared is not beside this checkout")
-    return SHARED
-
-
-@pytest.fixture
-def lab_snapshots(shared_dir: Path) -> list[Path]:
-    files = sorted((shared_dir / "lab" / "snapshots").glob("*.json"))
-    assert files, "no lab snapshots"
+def lab_snapshots() -> list[Path]:
+    """The lab's real-kernel recordings (tests/fixtures/recorded)."""
+    files = sorted(RECORDED.glob("*.json"))
+    assert files, "no recorded hosts in tests/fixtures/recorded"
     return files
 
 

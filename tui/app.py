@@ -98,36 +98,19 @@ class VfioApp(App[int]):
         self._push_once(HelpScreen, HelpScreen)
 
 
-def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None,
-             backend: Backend | None = None) -> VfioApp:
-    """The app over a host; `backend` replaces the whole core layer (tests)."""
-    return VfioApp(backend or Backend(host, hypervisor_factory))
-
-
-def default_hypervisor_factory(host: Host, demo: bool) -> HypervisorFactory | None:
-    """The libvirt connection for this host: libvirt's test driver with the demo's VMs for a
-    simulated host, qemu:///system for the live one (None until core.libvirt exists)."""
-    import importlib
-
-    try:
-        core_libvirt = importlib.import_module("core.libvirt")
-    except ModuleNotFoundError:
-        return None
-    for_host = getattr(core_libvirt, "open_for_host", None)
-    if for_host is not None:
-        return lambda: for_host(host)
-    opener = getattr(core_libvirt, "open_hypervisor", None)
-    if opener is None:
-        return None
-    uri = "test:///default" if demo or host.simulated else "qemu:///system"
-    return lambda: opener(uri, demo=demo or host.simulated)
+def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None) -> VfioApp:
+    """The app over a host; the hypervisor is core's pairing (hypervisor_for) unless given (tests)."""
+    return VfioApp(Backend(host, hypervisor_factory))
 
 
 def run_app(options: HostOptions, args: argparse.Namespace | None = None) -> int:
     """Open the host the options name and run the app until the user quits."""
-    from core.host import open_host
+    from core.open_host import open_host
 
     with open_host(options) as host:
-        app = make_app(host, hypervisor_factory=default_hypervisor_factory(host, options.demo))
-        result = app.run()
+        app = make_app(host)
+        try:
+            result = app.run()
+        finally:
+            app.backend.close()
     return int(result or 0)

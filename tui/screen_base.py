@@ -1,10 +1,12 @@
-"""Provides VfioScreen: the base of the app's full screens, with typed access to the app."""
+"""Provides VfioScreen: the base of the app's full screens — typed access to the app, and the one
+place a worker's error is shown (a worker that raises must never leave "Reading the host…" behind)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
     from tui.app import VfioApp
@@ -20,3 +22,16 @@ class VfioScreen(Screen[None]):
 
         assert isinstance(self.app, VfioApp)
         return self.app
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        worker = event.worker
+        error = worker.error
+        what = worker.description or worker.name or "a background task"
+        text = f"{what} failed: {error}" if error is not None else f"{what} failed"
+        self.notify(text, severity="error", timeout=10)
+        self.show_worker_error(what, text)
+
+    def show_worker_error(self, what: str, text: str) -> None:
+        """Put a failed worker's error where its result would have gone (screens override it)."""

@@ -9,11 +9,12 @@ Public API (the CLI and the TUI call only these):
   pending_recovery(host) -> list[PendingRun]
 """
 
-from core.binding.apply import BindFailedError, BindResult, PlanRefusedError, apply_plan, undo_plan
+from core.binding.apply import BindFailedError, BindResult, apply_plan, undo_plan
 from core.binding.journal import LockedError
 from core.binding.plan import BindPlan, DevicePlan, Refusal, Step, plan_bind
 from core.binding.restore import PendingRun, RestoreResult, pending_recovery, restore
-from core.binding.state import StepEvent
+from core.errors import PlanRefusedError
+from core.steps import StepEvent
 
 __all__ = [
     "BindFailedError", "BindPlan", "BindResult", "DevicePlan", "LockedError", "PendingRun", "PlanRefusedError",

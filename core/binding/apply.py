@@ -15,20 +15,16 @@ from typing import TYPE_CHECKING
 
 from core.binding.journal import APPLIED, APPLYING, JOURNAL_SCHEMA, Journal, load_journals, writer_lock
 from core.binding.plan import BindPlan, Step
-from core.binding.state import OnStep, StepRunner, driver_of, override_of, return_devices, verify_group
-from core.errors import NeedsRootError, VfioError
+from core.binding.state import StepRunner, driver_of, override_of, return_devices, verify_group
+from core.clock import utc
+from core.errors import NeedsRootError, PlanRefusedError, VfioError
 from core.kernel import DEFAULT_WRITE_TIMEOUT
+from core.steps import OnStep
 
 if TYPE_CHECKING:
     from core.host import Host
 
 Cancel = Callable[[], bool] | threading.Event
-
-
-class PlanRefusedError(VfioError):
-    """The plan has refusals; nothing was written."""
-
-    exit_code = 3
 
 
 class BindFailedError(VfioError):
@@ -72,7 +68,7 @@ def _cancelled(cancel: Cancel | None) -> bool:
 
 
 def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, cancel: Cancel | None = None,
-               timeout: float = DEFAULT_WRITE_TIMEOUT) -> BindResult:
+               timeout: float = DEFAULT_WRITE_TIMEOUT, run_id: str | None = None) -> BindResult:
     """Apply a plan: journal, write each step, verify; on any failure roll everything back.
 
     Raises:
@@ -103,9 +99,10 @@ def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, can
             return BindResult(plan, (), 0.0, time.perf_counter() - t_start, None, tuple(problems))
         journal = Journal.create(host.paths, {
             "schema": JOURNAL_SCHEMA, "group": plan.group, "target": plan.target, "pid": os.getpid(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "started": utc(),
             "devices": [{"address": d.address, "driver": d.from_driver, "override": d.from_override}
                         for d in plan.devices],
+            "run": run_id,
             "steps": [{"path": s.path, "value": s.value, "state": "planned"} for s in plan.steps],
         })
         for i, step in enumerate(plan.steps):

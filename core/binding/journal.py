@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from core.clock import utc
 from core.errors import HostDataError, VfioError
 from core.hostpaths import HostPaths
 
@@ -69,11 +71,33 @@ def ensure_state_dir(paths: HostPaths) -> Path:
     return jdir
 
 
+_held: dict[tuple[str, int], int] = {}
+"""Lock files this thread holds, with their depth: a passthrough run holds the lock while the
+binding inside it takes it again (flock on a second open file would refuse ourselves). Per thread:
+another thread of the same process (an app worker) is another writer and is refused."""
+_held_guard = threading.Lock()
+
+
 @contextmanager
 def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
-    """Hold the one-writer lock; refuse (naming the holder) when another vfio-tui holds it."""
+    """Hold the one-writer lock; refuse (naming the holder) when another vfio-tui holds it.
+    Re-entrant within one process."""
     ensure_state_dir(paths)
     lock_path = paths.state_dir / "lock"
+    key = (str(lock_path), threading.get_ident())
+    with _held_guard:
+        if _held.get(key):
+            _held[key] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -85,10 +109,16 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
                 fix="wait for it to finish (or stop it), then retry", path=paths.display(lock_path),
             ) from None
         info = {"pid": os.getpid(), "what": what, "command": " ".join(sys.argv),
-                "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                "host": socket.gethostname(), "since": utc()}
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-        yield
+        with _held_guard:
+            _held[key] = 1
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held.pop(key, None)
     finally:
         os.close(fd)  # closing releases the flock; the kernel does the same on kill -9
 

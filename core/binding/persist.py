@@ -7,22 +7,17 @@ Two files, both only ever listing addresses vfio-tui bound:
 - /etc/modprobe.d/vfio-tui.conf: `softdep <host driver> pre: vfio-pci`, so vfio-pci is loaded
   (also in the initramfs) before the host driver can claim the device at boot.
 Never `vfio-pci.ids=` / `options vfio-pci ids=`: that claims every card with the same ids (A2).
-Each file is backed up under the state dir before it changes; the change is shown as a diff.
+Both are changed through core.configfiles: shown as a diff, backed up, journaled (cfg-N, undone by
+`vfio-tui restore --config cfg-N` as well as by `restore --persist`).
 """
 
 from __future__ import annotations
 
-import difflib
-import os
-import shutil
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from core.binding.journal import write_private
 from core.binding.plan import BindPlan
+from core.configfiles import FileChange, read_current
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -30,24 +25,6 @@ if TYPE_CHECKING:
 UDEV_RULES: Final = "/etc/udev/rules.d/61-vfio-tui.rules"
 MODPROBE_CONF: Final = "/etc/modprobe.d/vfio-tui.conf"
 _HEADER: Final = "# Managed by vfio-tui (vfio-tui bind --persist / vfio-tui restore --persist). One line per device.\n"
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """A config file's content before and after, with a unified diff."""
-
-    path: str
-    before: str
-    after: str
-
-    @property
-    def diff(self) -> str:
-        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True),
-                                            fromfile=f"{self.path} (now)", tofile=f"{self.path} (new)"))
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after
 
 
 def _udev_line(address: str) -> str:
@@ -58,19 +35,18 @@ def _udev_line(address: str) -> str:
             f"  # vfio-tui {address}\n")
 
 
-def _read(host: Host, path: str) -> str:
-    try:
-        return host.paths.under(path).read_text()
-    except OSError:
-        return ""
+def _read(host: Host, path: str) -> str | None:
+    return read_current(host, path)
 
 
-def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines(True) if line.strip() and not line.startswith("# Managed by vfio-tui")]
+def _lines(text: str | None) -> list[str]:
+    return [line for line in (text or "").splitlines(True)
+            if line.strip() and not line.startswith("# Managed by vfio-tui")]
 
 
-def _compose(lines: list[str]) -> str:
-    return _HEADER + "".join(sorted(set(lines))) if lines else ""
+def _compose(lines: list[str]) -> str | None:
+    # No line left: the file goes (it only ever holds vfio-tui's lines).
+    return _HEADER + "".join(sorted(set(lines))) if lines else None
 
 
 def persist_changes(host: Host, plan: BindPlan) -> list[FileChange]:
@@ -98,26 +74,5 @@ def unpersist_changes(host: Host, addresses: Iterable[str] | None) -> list[FileC
     changes = [FileChange(UDEV_RULES, udev_before, _compose(keep))]
     if not keep:
         mp_before = _read(host, MODPROBE_CONF)
-        changes.append(FileChange(MODPROBE_CONF, mp_before, ""))
+        changes.append(FileChange(MODPROBE_CONF, mp_before, None))
     return [c for c in changes if c.changed]
-
-
-def apply_changes(host: Host, changes: list[FileChange]) -> list[str]:
-    """Write the changes (backing up each file first); returns the backup paths."""
-    backups = []
-    bdir = host.paths.state_dir / "backups"
-    for change in changes:
-        target = host.paths.under(change.path)
-        if target.exists():
-            bdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            backup = bdir / f"{Path(change.path).name}.{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
-            shutil.copy2(target, backup)
-            os.chmod(backup, 0o600)
-            backups.append(host.paths.display(backup))
-        if change.after:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            write_private(target, change.after)
-            os.chmod(target, 0o644)
-        elif target.exists():
-            target.unlink()
-    return backups

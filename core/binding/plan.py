@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.address import PciAddress
 from core.errors import InputError
-from core.model import VFIO_DRIVER, HostUse, PciDevice
+from core.model import VFIO_DRIVER, DomainFacts, HostUse, PciDevice
 from core.viability import member_keeps_viable
 
 if TYPE_CHECKING:
@@ -142,35 +142,40 @@ def _sysfs(host: Host, *parts: str) -> str:
     return host.paths.display(host.paths.pci_bus.joinpath(*parts))
 
 
-def running_domain_uses(host: Host, addresses: set[PciAddress]) -> dict[PciAddress, tuple[HostUse, ...]]:
+def running_domain_uses(domains: DomainFacts | None, addresses: set[PciAddress]
+                        ) -> dict[PciAddress, tuple[HostUse, ...]]:
     """Members of the group that a running libvirt domain holds as a <hostdev>, when libvirt answers.
 
     Unbinding such a device under a running QEMU blocks in vfio-pci's remove() until the VM lets
-    go (kernel-semantics K07), so it is refused like any other host use. No libvirt, no answer.
+    go (kernel-semantics K07), so it is refused like any other host use. No libvirt, no answer
+    (the /dev/vfio open check of core.holders still sees QEMU's open group).
     """
-    try:
-        from core.libvirt.demo import open_for_host
-    except ImportError:
+    if domains is None:
         return {}
     try:
-        hv = open_for_host(host)
-        owners = hv.hostdev_owners()
+        holds = domains()
     except Exception:  # noqa: BLE001 - an unreachable libvirt only means no domain facts
         return {}
     out: dict[PciAddress, tuple[HostUse, ...]] = {}
-    for address, infos in owners.items():
+    for address, infos in holds.items():
         if address in addresses:
-            uses = tuple(HostUse("domain", f"<hostdev> of running VM {i.name!r}",
-                                 fix=f"shut down {i.name} or detach it: vfio-tui detach {address} {i.name} --live")
-                         for i in infos if i.active)
+            uses = tuple(HostUse("domain", f"<hostdev> of running VM {i.vm!r}",
+                                 fix=f"shut down {i.vm} or detach it: vfio-tui detach {address} {i.vm} --live")
+                         for i in infos if i.active and i.live)
             if uses:
                 out[address] = uses
     return out
 
 
-def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iterable[str | PciAddress] = ()
-              ) -> BindPlan:
+def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iterable[str | PciAddress] = (),
+              domains: DomainFacts | None = None, assume_unused: bool = False) -> BindPlan:
     """Plan binding the IOMMU group of `address` to vfio-pci.
+
+    Args:
+        domains: which libvirt domains hold which devices (hypervisor_for(host) gives them); a
+            member a running domain holds is refused.
+        assume_unused: on a host whose usage facts are not recorded, plan as if the host used none
+            of the group's devices (the user's word; said in the plan's warnings).
 
     Raises:
         InputError: a malformed or unknown address, a bridge as the target, no IOMMU, a device
@@ -205,7 +210,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
         raise InputError(f"--force-host-device {outside[0]}: not in IOMMU group {dev.iommu_group}")
 
     members = inv.members(dev.iommu_group)
-    in_domains = running_domain_uses(host, {m.address for m in members})
+    in_domains = running_domain_uses(domains, {m.address for m in members})
     refused: list[Refusal] = []
     forced: list[str] = []
     devices: list[DevicePlan] = []
@@ -236,6 +241,13 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
         devices.append(DevicePlan(a, m.driver, VFIO_DRIVER, m.driver_override, False,
                                   "already on vfio-pci" if m.driver == VFIO_DRIVER else ""))
 
+    # After the members' own reasons: a chipset or SR-IOV refusal is the more specific one.
+    if not inv.host_use_known and not assume_unused:
+        refused.append(Refusal(str(addr), "host use not recorded: nothing says whether the host needs these"
+                               " devices (its root disk, the NIC of your SSH session, the console)",
+                               "run vfio-tui on that host itself, record it with `vfio-tui snapshot`, or add"
+                               " --assume-unused if you know the host does not use them"))
+
     steps: list[Step] = []
     if not vfio_pci_loaded(host):
         steps.append(Step("modprobe", "", "modprobe", "vfio-pci", "(left loaded)"))
@@ -261,6 +273,9 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
         steps.append(Step("probe", a, probe, a, f"{_sysfs(host, 'drivers', VFIO_DRIVER, 'unbind')} <- {a}"))
 
     warnings = [f"--force-host-device {a}: the host is using it and will lose it" for a in forced]
+    if not inv.host_use_known and assume_unused:
+        warnings.append("--assume-unused: host use is not recorded here; planned as if the host used none of"
+                        " these devices")
     return BindPlan(
         target=str(addr), group=dev.iommu_group, devices=tuple(devices), steps=tuple(steps),
         refused=tuple(refused), forced=tuple(forced), warnings=tuple(warnings), kernel=inv.kernel,

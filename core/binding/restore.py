@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 from core.address import PciAddress
 from core.binding.journal import APPLYING, Journal, load_journals, lock_is_free, writer_lock
 from core.binding.plan import Step
-from core.binding.state import OnStep, StepRunner, driver_of, return_devices
-from core.errors import InputError, VfioError
+from core.binding.state import StepRunner, driver_of, return_devices
+from core.errors import InputError, PlanRefusedError, VfioError
+from core.holders import holders_of
 from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.model import VFIO_DRIVER
+from core.model import VFIO_DRIVER, DomainFacts
+from core.steps import OnStep
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -79,7 +81,8 @@ def pending_recovery(host: Host) -> list[PendingRun]:
 
 
 def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, all: bool = False,  # noqa: A002
-            on_step: OnStep | None = None, timeout: float = DEFAULT_WRITE_TIMEOUT) -> RestoreResult:
+            on_step: OnStep | None = None, timeout: float = DEFAULT_WRITE_TIMEOUT,
+            domains: DomainFacts | None = None) -> RestoreResult:
     """Put devices back on the drivers they had before vfio-tui bound them (clearing driver_override).
 
     Args:
@@ -90,6 +93,9 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
     Raises:
         InputError: no address and not all; an address vfio-tui has no record of and that is not on
             vfio-pci (nothing is written then).
+        PlanRefusedError: a device to give back is still held — a running domain has it (`domains`,
+            libvirt's view) or a process has its /dev/vfio node open; nothing is written then. On a real
+            kernel the unbind would block until the VM lets go, or yank the device out of the guest.
         HostDataError: a corrupt journal (nothing is written).
         LockedError: another vfio-tui holds the lock.
     """
@@ -98,7 +104,7 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
     wanted = None if all else [str(a if isinstance(a, PciAddress) else PciAddress.parse(a))
                                for a in addresses or ()]
     t0 = time.perf_counter()
-    runner = StepRunner(host.paths, host.kernel, timeout, on_step)
+    runner = StepRunner(host.paths, host.kernel, timeout, on_step, phase="restore")
     with writer_lock(host.paths, "restore"):
         journals = load_journals(host.paths)
         plan: list[tuple[Journal | None, dict[str, dict[str, Any]]]] = []
@@ -122,6 +128,10 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
                 else:
                     raise InputError(f"{addr} is on {driver_of(host.paths, addr) or 'no driver'} and vfio-tui has"
                                      " no record of binding it: nothing to restore")
+        held = holders_of(host.paths, [a for _, originals in plan for a in originals], domains)
+        if held:
+            raise PlanRefusedError("not giving devices back while they are in use: " + "; ".join(
+                f"{a}: {h.detail}" for a, hs in held.items() for h in hs), fix=next(iter(held.values()))[0].fix)
         restored: list[tuple[str, str | None]] = []
         failed: list[tuple[str, str]] = []
         for journal, originals in plan:

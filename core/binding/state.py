@@ -10,29 +10,16 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any
 
 from core.binding.plan import Step
 from core.errors import SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
 from core.kernel import KernelInterface
 from core.model import VFIO_DRIVER
+from core.steps import OnStep, Phase, StepEvent
 from core.viability import binding_keeps_viable
-
-
-@dataclass(frozen=True, slots=True)
-class StepEvent:
-    """Progress of one step: started, done or failed, with the seconds it took."""
-
-    kind: Literal["started", "done", "failed"]
-    step: Step
-    elapsed: float = 0.0
-    error: str = ""
-
-
-OnStep = Callable[[StepEvent], None]
 
 
 def driver_of(paths: HostPaths, address: str) -> str | None:
@@ -87,16 +74,18 @@ class StepRunner:
     """Runs steps through the kernel interface, timing them and reporting events."""
 
     def __init__(self, paths: HostPaths, kernel: KernelInterface, timeout: float,
-                 on_step: OnStep | None = None) -> None:
+                 on_step: OnStep | None = None, phase: Phase = "bind") -> None:
         self.paths = paths
+        self.phase = phase
         self.kernel = kernel
         self.timeout = timeout
         self.on_step = on_step
         self.times: list[tuple[Step, float]] = []
 
     def run(self, step: Step) -> None:
+        name = step.describe()
         if self.on_step:
-            self.on_step(StepEvent("started", step))
+            self.on_step(StepEvent(name, "started", phase=self.phase, address=step.address))
         t0 = time.perf_counter()
         try:
             if step.kind == "modprobe":
@@ -105,12 +94,12 @@ class StepRunner:
                 self.kernel.write(self.paths.under(step.path), step.value, self.timeout)
         except VfioError as exc:
             if self.on_step:
-                self.on_step(StepEvent("failed", step, time.perf_counter() - t0, str(exc)))
+                self.on_step(StepEvent(name, "failed", str(exc), time.perf_counter() - t0, self.phase, step.address))
             raise
         elapsed = time.perf_counter() - t0
         self.times.append((step, elapsed))
         if self.on_step:
-            self.on_step(StepEvent("done", step, elapsed))
+            self.on_step(StepEvent(name, "done", "", elapsed, self.phase, step.address))
 
 
 def _sys(paths: HostPaths, *parts: str) -> str:

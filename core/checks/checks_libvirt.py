@@ -9,10 +9,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.checks.context import CheckContext
-from core.checks.plan import FileEdit, FixPlan, register_fix
+from core.checks.plan import FixPlan, register_fix
 from core.checks.result import CheckResult, cannot_tell
 from core.checks.textfile import ConfigParseError
 from core.checks.virconf import VirConf, comment_out, parse_virconf, remove_list_items
+from core.configfiles import FileChange
 
 QEMU_CONF = "/etc/libvirt/qemu.conf"
 #: libvirt's built-in list (src/qemu/qemu_cgroup.c defaultDeviceACL[]); a qemu.conf list REPLACES it.
@@ -157,7 +158,7 @@ def plan_qemu_acl(ctx: CheckContext) -> FixPlan:
     entry = conf.get("cgroup_device_acl")
     vfio = {str(v) for v in entry.scalars() if str(v).startswith("/dev/vfio/")} if entry else set()
     new = remove_list_items(conf, "cgroup_device_acl", vfio)
-    edits = (FileEdit(QEMU_CONF, conf.text, new),) if new != conf.text else ()
+    edits = (FileChange(QEMU_CONF, conf.text, new),) if new != conf.text else ()
     return FixPlan("qemu-conf-acl", "qemu-conf-acl", "drop obsolete /dev/vfio entries from cgroup_device_acl",
                    edits, (), ("systemctl restart libvirtd   # or virtqemud",))
 
@@ -185,7 +186,7 @@ def plan_relaxed(ctx: CheckContext) -> FixPlan:
     if conf is None:
         raise ConfigParseError("cannot parse it", path=QEMU_CONF)
     new = comment_out(conf, "relaxed_acs_check", "vfio-tui: relaxed_acs_check is ignored for VFIO <hostdev> devices")
-    edits = (FileEdit(QEMU_CONF, conf.text, new),) if new != conf.text else ()
+    edits = (FileChange(QEMU_CONF, conf.text, new),) if new != conf.text else ()
     return FixPlan("qemu-conf-relaxed-acs", "qemu-conf-relaxed-acs", "comment out relaxed_acs_check", edits, (),
                    ("systemctl restart libvirtd   # or virtqemud",))
 
@@ -218,7 +219,7 @@ def plan_ownership(ctx: CheckContext) -> FixPlan:
     if conf is None:
         raise ConfigParseError("cannot parse it", path=QEMU_CONF)
     new = comment_out(conf, "dynamic_ownership", "vfio-tui: back to the default (1) so QEMU can open /dev/vfio/N")
-    edits = (FileEdit(QEMU_CONF, conf.text, new),) if new != conf.text else ()
+    edits = (FileChange(QEMU_CONF, conf.text, new),) if new != conf.text else ()
     return FixPlan("qemu-conf-ownership", "qemu-conf-ownership", "restore dynamic_ownership to its default", edits,
                    (), ("systemctl restart libvirtd   # or virtqemud",))
 

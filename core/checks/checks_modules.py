@@ -9,8 +9,9 @@ import re
 
 from core.checks.context import CheckContext
 from core.checks.linefiles import modprobe_drop_option, modprobe_options, modules_load_add, modules_load_names
-from core.checks.plan import FileEdit, FixPlan, register_fix
+from core.checks.plan import FixPlan, register_fix
 from core.checks.result import CheckResult, cannot_tell
+from core.configfiles import FileChange
 
 MODULES_LOAD = "/etc/modules-load.d/vfio.conf"
 WANTED = ("vfio", "vfio_pci", "vfio_iommu_type1")
@@ -100,7 +101,7 @@ def plan_modules(ctx: CheckContext) -> FixPlan:
     load = tuple(m for m in ("vfio", "vfio_iommu_type1", "vfio_pci") if state[m] == "missing")
     r = ctx.read(MODULES_LOAD)
     new = modules_load_add(r.text, list(WANTED), "written by vfio-tui: load the VFIO modules at boot")
-    edits = () if r.text == new else (FileEdit(MODULES_LOAD, r.text, new),)
+    edits = () if r.text == new else (FileChange(MODULES_LOAD, r.text, new),)
     return FixPlan("vfio-modules", "vfio-modules", "load the VFIO modules now and at every boot", edits, load)
 
 
@@ -184,7 +185,7 @@ def check_interrupt_remapping(ctx: CheckContext) -> CheckResult:
 
 @register_fix("unsafe-interrupts-off")
 def plan_unsafe_off(ctx: CheckContext) -> FixPlan:
-    edits: list[FileEdit] = []
+    edits: list[FileChange] = []
     for _, path in _unsafe_settings(ctx):
         if path is None or any(e.path == path for e in edits):
             continue
@@ -194,6 +195,6 @@ def plan_unsafe_off(ctx: CheckContext) -> FixPlan:
             new = modprobe_drop_option(new, mod, "allow_unsafe_interrupts",
                                        "vfio-tui: interrupt remapping is on; allow_unsafe_interrupts not needed")
         if new != old:
-            edits.append(FileEdit(path, old, new))
+            edits.append(FileChange(path, old, new))
     return FixPlan("unsafe-interrupts-off", "interrupt-remapping", "drop allow_unsafe_interrupts from modprobe.d",
                    tuple(edits), (), ("reboot (or: modprobe -r vfio_pci vfio_iommu_type1 && modprobe vfio_pci)",))

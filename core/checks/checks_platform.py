@@ -13,9 +13,10 @@ from core.checks.bootloader import (
     param_fix_text,
 )
 from core.checks.context import CheckContext
-from core.checks.plan import FileEdit, FixPlan, register_fix
+from core.checks.plan import FixPlan, register_fix
 from core.checks.result import CheckResult, cannot_tell
 from core.checks.textfile import ConfigParseError
+from core.configfiles import FileChange
 
 #: The seed's step 4, made vendor-specific: where the IOMMU switch usually sits in firmware menus.
 BIOS_HINT = {
@@ -233,7 +234,7 @@ def plan_intel_iommu_on(ctx: CheckContext) -> FixPlan:
     if bl.kind == "grubby":
         followup.insert(0, 'grubby --update-kernel=ALL --args="intel_iommu=on"')
     return FixPlan("intel-iommu-on", "iommu-cmdline", "add intel_iommu=on to the kernel command line",
-                   (FileEdit(path, old, new),), (), (*followup, "reboot"))
+                   (FileChange(path, old, new),), (), (*followup, "reboot"))
 
 
 def check_bootloader(ctx: CheckContext) -> CheckResult:

@@ -193,9 +193,23 @@ class CheckContext:
         return FileRead("/dev/kmsg", decode(b"".join(chunks)))
 
     def get_hypervisor(self) -> tuple[Any, str | None]:
-        """(hypervisor or None, why not). Opens it lazily through core.libvirt when not given."""
+        """(hypervisor or None, why not). Opens the one that goes with the host (hypervisor_for)."""
         if self.hypervisor is not None or self._hv_tried:
             return self.hypervisor, self._hv_error
+        self._hv_tried = True
+        from core.libvirt.for_host import NoHypervisorError, hypervisor_for
+
+        try:
+            self.hypervisor = hypervisor_for(self.host, self.connect_uri)
+        except NoHypervisorError as exc:
+            self._hv_error = str(exc)
+        except InputError:
+            raise  # a malformed --connect URI is bad input (exit 2), not a finding
+        except VfioError as exc:
+            self._hv_error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a broken connection must not stop the other checks
+            self._hv_error = f"{type(exc).__name__}: {exc}"
+        return self.hypervisor, self._hv_error
         self._hv_tried = True
         if self.connect_uri is None and self.host.simulated and self.host.kind != "demo":
             # The local daemon manages this machine's VMs, not those of a recorded host.

@@ -6,15 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.checks.context import CheckContext
-
-
-@dataclass(frozen=True, slots=True)
-class FileEdit:
-    """Replace the content of one host file (old None: the file is created)."""
-
-    path: str
-    old: str | None
-    new: str
+from core.configfiles import FileChange
 
 
 @dataclass(frozen=True)
@@ -24,7 +16,7 @@ class FixPlan:
     fix_id: str
     check_id: str
     title: str
-    edits: tuple[FileEdit, ...] = ()
+    edits: tuple[FileChange, ...] = ()
     load_modules: tuple[str, ...] = ()
     followup: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())

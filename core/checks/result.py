@@ -1,9 +1,11 @@
-"""Provides the result types of `vfio-tui check`: CheckResult, FileChange and FixResult."""
+"""Provides the result types of `vfio-tui check`: CheckResult and FixResult."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
+
+from core.configfiles import FileChange
 
 Status: TypeAlias = Literal["pass", "warn", "fail", "n/a"]
 STATUSES: Final[tuple[Status, ...]] = ("pass", "warn", "fail", "n/a")
@@ -39,20 +41,6 @@ def cannot_tell(check_id: str, title: str, because: str, *, evidence: tuple[str,
                 status: Status = "n/a", fix: str = "") -> CheckResult:
     """A check that could not decide: says why instead of guessing (or raising)."""
     return CheckResult(check_id, title, status, f"cannot tell, because {because}", evidence, fix)
-
-
-@dataclass(frozen=True, slots=True)
-class FileChange:
-    """One file a fix edits (or edited)."""
-
-    path: str
-    """Host-absolute path ("/etc/default/grub")."""
-    diff: str
-    """Unified diff of the change."""
-    created: bool = False
-    """The file did not exist before."""
-    backup: str | None = None
-    """Where the previous content is kept (under the state dir), once applied."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,10 @@ comments, CRLF line ends, a missing final newline) comes back out exactly as it 
 
 from __future__ import annotations
 
-import difflib
-
 from core.errors import HostDataError
+from core.textcodec import decode, encode, unified_diff
+
+__all__ = ["ConfigParseError", "append_line", "decode", "encode", "line_of", "unified_diff"]
 
 
 class ConfigParseError(HostDataError):
@@ -22,30 +23,9 @@ class ConfigParseError(HostDataError):
         self.reason = detail
 
 
-def decode(data: bytes) -> str:
-    """Bytes → text that encodes back to exactly the same bytes."""
-    return data.decode("utf-8", "surrogateescape")
-
-
-def encode(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
 def line_of(text: str, offset: int) -> int:
     """1-based line number of a character offset."""
     return text.count("\n", 0, offset) + 1
-
-
-def unified_diff(path: str, old: str | None, new: str) -> str:
-    """A unified diff of one file, in the form `diff -u` prints (a/ and b/ prefixes)."""
-    old_lines = (old or "").splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
-    out = []
-    for line in difflib.unified_diff(old_lines, new_lines,
-                                     fromfile="/dev/null" if old is None else f"a{path}",
-                                     tofile=f"b{path}"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
 
 
 def append_line(text: str, line: str) -> str:

@@ -210,16 +210,15 @@ def explain_failure(record: Any, host: Host | None = None) -> ExplainReport:
     return explain_text("\n".join([error, tail, *kernel]), host)
 
 
-def open_hypervisor_if_available(uri: str | None, demo: bool) -> Any:
-    """core.libvirt.open_hypervisor() when the libvirt part and a daemon are there, else None."""
+def open_hypervisor_if_available(host: Host, uri: str | None) -> Any:
+    """The libvirt that goes with `host` (core.libvirt.hypervisor_for) when it can be reached, else None."""
+    from core.libvirt.for_host import hypervisor_for
+
     try:
-        from core import libvirt as vlib  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
+        return hypervisor_for(host, uri)
+    except InputError:
+        if uri is not None:
+            raise  # a malformed --connect URI is bad input
         return None
-    opener = getattr(vlib, "open_hypervisor", None)
-    if opener is None:
-        return None
-    try:
-        return opener(uri, demo=demo)
     except Exception:  # noqa: BLE001 - no daemon, no permission: fall back to the log files
         return None

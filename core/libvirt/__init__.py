@@ -11,24 +11,54 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from core.address import PciAddress
-from core.libvirt.attach import AttachPlan, AttachResult, PlanRefusedError, Problem, apply_attach, detach, plan_attach
+from core.errors import PlanRefusedError
+from core.libvirt.attach import AttachPlan, AttachResult, Problem, apply_attach, detach, plan_attach
 from core.libvirt.connection import DEFAULT_URI, DomainInfo, Hypervisor, demo_uri, open_hypervisor
-from core.libvirt.demo import open_for_host
 from core.libvirt.errors import ConnectError, LibvirtError, UnknownDomainError
 from core.libvirt.failure import FailureRecord, collect_failure, load_failure, save_failure
+from core.libvirt.for_host import NoHypervisorError, describe_hypervisor, domain_facts, domain_holds, hypervisor_for
 from core.libvirt.policy import PLACEHOLDER_SLOT, build_hostdevs
 from core.libvirt.start import StartResult, start_domain
-from core.libvirt.steps import StepEvent, format_step
 from core.libvirt.usage import domain_uses
 from core.libvirt.watch import WatchResult, enable_events, watch_domain
 from core.libvirt.xml import GuestAddress, Hostdev, hostdev_text
+from core.steps import StepEvent, format_step
 
 __all__ = [
-    "DEFAULT_URI", "AttachPlan", "AttachResult", "ConnectError", "DomainInfo", "FailureRecord", "GuestAddress",
-    "Hostdev", "Hypervisor", "LibvirtError", "PlanRefusedError", "Problem", "StartResult", "StepEvent",
-    "UnknownDomainError", "WatchResult", "apply_attach", "collect_failure", "demo_uri", "detach", "domain_uses",
-    "enable_events", "format_step", "hostdev_xml", "load_failure", "open_for_host", "open_hypervisor", "plan_attach",
-    "save_failure", "start_domain",
+    "DEFAULT_URI",
+    "AttachPlan",
+    "AttachResult",
+    "ConnectError",
+    "DomainInfo",
+    "FailureRecord",
+    "GuestAddress",
+    "Hostdev",
+    "Hypervisor",
+    "LibvirtError",
+    "NoHypervisorError",
+    "PlanRefusedError",
+    "Problem",
+    "StartResult",
+    "StepEvent",
+    "UnknownDomainError",
+    "WatchResult",
+    "apply_attach",
+    "collect_failure",
+    "demo_uri",
+    "describe_hypervisor",
+    "detach",
+    "domain_facts",
+    "domain_holds",
+    "domain_uses",
+    "enable_events",
+    "format_step",
+    "hostdev_xml",
+    "hypervisor_for",
+    "load_failure",
+    "open_hypervisor",
+    "plan_attach",
+    "save_failure",
+    "start_domain",
     "watch_domain",
 ]
 

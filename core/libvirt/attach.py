@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from core.address import PciAddress
-from core.errors import InputError, VfioError
+from core.errors import InputError, PlanRefusedError
 from core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
 from core.libvirt.policy import build_hostdevs, needed_functions
-from core.libvirt.steps import OnStep, StepEvent, StepReporter
 from core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, print_diff
+from core.steps import OnStep, StepEvent, StepReporter
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -26,12 +26,6 @@ if TYPE_CHECKING:
 
 Mode: TypeAlias = Literal["config", "live", "both"]
 MODES: Final = ("config", "live", "both")
-
-
-class PlanRefusedError(VfioError):
-    """An attach plan has problems; nothing was changed."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True, slots=True)

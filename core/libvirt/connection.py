@@ -192,11 +192,16 @@ class Hypervisor:
                 owners.setdefault(a, []).append(info)
         return owners
 
-    def close(self) -> None:
+    def save_state(self) -> None:
+        """Write a sim-host tree's demo VMs back to its state file (nothing for other hypervisors)."""
         if self.state_file is not None:
             from core.libvirt.demo import save_demo_state
 
             save_demo_state(self, self.state_file)
+
+    def close(self) -> None:
+        if self.state_file is not None:
+            self.save_state()
             self.state_file = None
         try:
             self.conn.close()

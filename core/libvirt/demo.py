@@ -1,4 +1,4 @@
-"""Provides the demo hypervisor's persistence in a simulated host tree, and open_for_host().
+"""Provides the demo hypervisor's persistence in a simulated host tree.
 
 libvirt's test driver keeps its state in the process. A persistent simulated host
 (`vfio-tui sim-host DIR`, then `--root DIR`) keeps the demo's domains in
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
-from core.libvirt.connection import DEMO_XML, Hypervisor, open_hypervisor
+from core.libvirt.connection import DEMO_XML, Hypervisor
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -62,11 +62,3 @@ def save_demo_state(hv: Hypervisor, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     tree.write(str(tmp), xml_declaration=True, encoding="UTF-8")
     os.replace(tmp, path)
-
-
-def open_for_host(host: Host, uri: str | None = None, *, events: bool = False) -> Hypervisor:
-    """The hypervisor that goes with `host`: `uri` when given; else the demo for a simulated host
-    (persistent in a sim-host tree) and qemu:///system for the live one."""
-    if uri is not None:
-        return open_hypervisor(uri, events=events)
-    return open_hypervisor(None, demo=host.simulated, events=events, state_file=demo_state_file(host))

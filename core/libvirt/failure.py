@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from core.clock import utc
 from core.libvirt.errors import code_name, domain_name, error_fields
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def collect_failure(host: Host, vm: str, *, uri: str = "", error: Any = None, op
         qemu_lines, fresh, kernel_lines, shown_path = [], False, [], ""
         source = f"not collected: the VMs of {uri or 'this connection'} do not run on {host.label}"
     return FailureRecord(
-        vm=vm, uri=uri, operation=operation, when=datetime.now(UTC).isoformat(timespec="seconds"),
+        vm=vm, uri=uri, operation=operation, when=utc("%Y-%m-%dT%H:%M:%S+00:00"),
         error_message=message, error_code=code, error_code_name=code_name(code), error_domain=dom,
         error_domain_name=domain_name(dom), hostdevs=tuple(addrs), groups=groups,
         qemu_log_path=shown_path, qemu_log=tuple(qemu_lines), qemu_log_from_this_start=fresh,

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from core.host import Host
 from core.hostpaths import HostPaths
-from core.simkernel import SimulatedKernel
-from core.snapshot import load_snapshot, record_snapshot
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from core.simulated.kernel import SimulatedKernel
+from core.snapshot import load_snapshot
+from core.snapshot_record import record_host
+from tests.fixture_paths import RECORDED
 
 
 def host_state(paths: HostPaths) -> dict[str, Any]:
     """Everything a binding can change, as the recorder sees it (minus the timestamp)."""
-    snap = record_snapshot(paths)
+    snap = record_host(paths)
     snap.pop("taken_at", None)
     return snap
 
@@ -34,14 +31,11 @@ def set_faults(host: Host, *faults: dict[str, Any], **more: Any) -> None:
 
 
 def lab_snapshot(name: str) -> dict[str, Any]:
-    path = SHARED / "lab" / "snapshots" / f"{name}.json"
-    if not path.exists():
-        pytest.skip("../shared/lab/snapshots is not beside this checkout")
-    return load_snapshot(path)
+    return load_snapshot(RECORDED / f"{name}.json")
 
 
 def lab_snapshot_names() -> list[str]:
-    return sorted(p.stem for p in (SHARED / "lab" / "snapshots").glob("*.json"))
+    return sorted(p.stem for p in RECORDED.glob("*.json"))
 
 
 def read_meta(paths: HostPaths) -> dict[str, Any]:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.demo_host import demo_snapshot
-from core.host import Host, HostOptions, create_sim_host, open_host
+from core.host import Host, HostOptions
+from core.open_host import create_sim_host, open_host
+from core.simulated.demo_host import demo_snapshot
 
 
 @pytest.fixture

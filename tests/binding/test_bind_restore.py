@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from bind_helpers import host_state, journal_files, lab_snapshot, lab_snapshot_names
 
 from core.address import PciAddress
 from core.binding import BindPlan, StepEvent, apply_plan, pending_recovery, plan_bind, restore, undo_plan
 from core.binding.state import verify_group
 from core.errors import InputError
 from core.host import Host
+from tests.binding.bind_helpers import host_state, journal_files, lab_snapshot, lab_snapshot_names
 
 
 def drivers(host: Host, group: int) -> dict[str, str | None]:
@@ -22,7 +22,7 @@ def round_trip(host: Host, plan: BindPlan) -> None:
     before = host_state(host.paths)
     events: list[StepEvent] = []
     result = apply_plan(host, plan, on_step=events.append, timeout=2)
-    assert [e.kind for e in events] == ["started", "done"] * len(plan.steps)
+    assert [e.state for e in events] == ["started", "done"] * len(plan.steps)
     assert verify_group(host.paths, plan.group, plan.endpoints, plan.kernel) == []
     assert all(drv == "vfio-pci" for a, drv in drivers(host, plan.group).items() if a in plan.endpoints)
     assert (host.paths.dev_vfio / str(plan.group)).exists()
@@ -86,10 +86,14 @@ def test_every_group_of_every_lab_snapshot(make_host: Callable[..., Host], name:
             with pytest.raises(InputError, match="bridge"):
                 plan_bind(host, members[0].address)
             continue
-        plan = plan_bind(host, endpoints[-1].address)
+        # A lab recording has no host-usage facts: unknown is refused, not taken for "unused".
+        unknown = plan_bind(host, endpoints[-1].address)
+        assert not unknown.ok and "host use not recorded" in unknown.refused[-1].reason
+        plan = plan_bind(host, endpoints[-1].address, assume_unused=True)
         if any(d.is_chipset for d in endpoints):
             assert not plan.ok and "chipset" in plan.refused[0].reason
             continue
+        assert "--assume-unused" in plan.warnings[-1]
         assert plan.ok, plan.refused
         if plan.nothing_to_do:  # already on vfio-pci (q35-viommu-bound group 11)
             assert all(d.from_driver == "vfio-pci" for d in plan.devices if not d.is_bridge)

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bind_helpers import host_state, journal_files, lab_snapshot
 
 from core.binding.journal import writer_lock
 from core.host import Host
-from core.simkernel import SimulatedKernel
+from core.simulated.kernel import SimulatedKernel
+from tests.binding.bind_helpers import host_state, journal_files, lab_snapshot
 
 Run = Callable[..., Any]
 
@@ -180,12 +180,13 @@ def test_persist_by_address_with_backup_and_removal(make_host: Callable[..., Hos
     conf.write_text("# an admin's old line\nsoftdep igb pre: vfio-pci\n")
     proc = run_cli("bind", "02:00.0", "--yes", "--persist", "--root", str(host.paths.root))
     assert proc.returncode == 0, proc.stderr
-    assert "+++ /etc/udev/rules.d/61-vfio-tui.rules (new)" in proc.stdout
+    assert "--- /dev/null\n+++ b/etc/udev/rules.d/61-vfio-tui.rules" in proc.stdout
     rules = host.paths.under("/etc/udev/rules.d/61-vfio-tui.rules").read_text()
     assert 'KERNEL=="0000:02:00.0"' in rules and 'KERNEL=="0000:02:00.1"' in rules
     everything = rules + conf.read_text()
     assert "ids" not in everything.replace("# vfio-tui", "")  # never vfio-pci.ids
-    assert list((host.paths.state_dir / "backups").iterdir())
+    assert list((host.paths.state_dir / "config" / "backups").iterdir())
+    assert "config_journal" not in proc.stdout  # text mode; the journal id is in --json
     proc = run_cli("restore", "--all", "--persist", "--root", str(host.paths.root))
     assert proc.returncode == 0, proc.stderr
     assert not host.paths.under("/etc/udev/rules.d/61-vfio-tui.rules").exists()

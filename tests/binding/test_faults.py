@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bind_helpers import host_state, journal_files, set_faults
 
 from core.binding import BindFailedError, apply_plan, pending_recovery, plan_bind, restore
 from core.host import Host
+from tests.binding.bind_helpers import host_state, journal_files, set_faults
 
 REPO = Path(__file__).resolve().parents[2]
 FORCE_8 = ("0000:03:00.0", "0000:05:00.1")
@@ -63,7 +63,7 @@ def test_cancel_rolls_back(make_host: Callable[..., Host]) -> None:
     plan = plan_bind(host, "02:00.0")
     done: list[str] = []
     with pytest.raises(BindFailedError, match="cancelled before step 4/6"):
-        apply_plan(host, plan, on_step=lambda e: done.append(e.kind), cancel=lambda: done.count("done") >= 3)
+        apply_plan(host, plan, on_step=lambda e: done.append(e.state), cancel=lambda: done.count("done") >= 3)
     assert host_state(host.paths) == before
 
 

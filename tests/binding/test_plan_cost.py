@@ -14,7 +14,7 @@ from core.address import PciAddress
 from core.binding import plan_bind
 from core.host import Host
 from core.hostpaths import HostPaths
-from core.usage import gather_live_extras, usage_provider
+from core.usage import gather_live_extras, usage_source
 
 
 def test_plan_reads_no_pci_ids_but_inventory_does(make_host: Callable[..., Host]) -> None:
@@ -46,9 +46,8 @@ def test_display_scan_only_for_a_group_with_a_display_device(
         return {}
 
     monkeypatch.setattr(core.usage, "gather_live_extras", fake_gather)
-    live = Host(paths=HostPaths(Path("/")), kind="live", label="this machine", simulated=False)
-    provide = usage_provider(live, focus=PciAddress.parse(focus) if focus else None)
-    provide(inventory)
+    provide = usage_source(HostPaths(Path("/")), None)  # the live host's source: gathers when asked
+    provide(inventory, PciAddress.parse(focus) if focus else None)
     assert asked == [scan]
 
 

@@ -7,10 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from bind_helpers import host_state, journal_files
-
 from core.binding import apply_plan, plan_bind, restore
 from core.host import Host
+from tests.binding.bind_helpers import host_state, journal_files
 
 Run = Callable[..., Any]
 

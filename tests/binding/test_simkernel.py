@@ -7,13 +7,13 @@ import shutil
 from collections.abc import Callable
 
 import pytest
-from bind_helpers import lab_snapshot, read_meta
 
 from core.address import PciAddress
 from core.errors import SysfsWriteError, VfioError
 from core.host import Host
-from core.simkernel import SimulatedKernel
+from core.simulated.kernel import SimulatedKernel
 from core.viability import group_viable, viability_problems
+from tests.binding.bind_helpers import lab_snapshot, read_meta
 
 
 def drv(host: Host, addr: str) -> str | None:

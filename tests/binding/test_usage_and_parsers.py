@@ -68,7 +68,7 @@ def test_new_id_takes_any_text_without_crashing(demo_host: Host, text: str) -> N
 
 
 def test_failed_step_is_reported_as_an_event(make_host: Callable[..., Host]) -> None:
-    from bind_helpers import set_faults
+    from tests.binding.bind_helpers import set_faults
 
     host = make_host()
     plan = plan_bind(host, "0b:00.0")
@@ -78,5 +78,6 @@ def test_failed_step_is_reported_as_an_event(make_host: Callable[..., Host]) -> 
         apply_plan(host, plan, on_step=events.append)
     except BindFailedError as exc:
         assert "Device or resource busy" in str(exc)
-    failed = [e for e in events if e.kind == "failed"]
-    assert len(failed) == 1 and failed[0].step.kind == "unbind" and "busy" in failed[0].error
+    failed = [e for e in events if e.state == "failed"]
+    assert len(failed) == 1 and failed[0].step.endswith("/driver/unbind <- 0000:0b:00.0") and "busy" in failed[0].detail
+    assert failed[0].phase == "bind" and failed[0].address == "0000:0b:00.0"

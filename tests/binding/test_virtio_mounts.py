@@ -9,9 +9,9 @@ from pathlib import Path
 
 from core.address import PciAddress
 from core.binding import plan_bind
-from core.demo_host import demo_snapshot
 from core.host import Host
 from core.hostpaths import HostPaths
+from core.simulated.demo_host import demo_snapshot
 from core.usage import gather_live_extras, uses_from_extras
 from core.virtio_mounts import parse_mounts, read_mounts, virtio_fs_mounts, virtio_mount_tags
 

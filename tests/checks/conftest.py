@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.host import Host, HostOptions, open_host
+from core.host import Host, HostOptions
 from core.hostpaths import HostPaths
+from core.open_host import open_host
 
 
 @pytest.fixture

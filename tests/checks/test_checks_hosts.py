@@ -4,13 +4,14 @@ synthetic /etc trees: GRUB, systemd-boot, Proxmox, grubby, qemu.conf variants, b
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 from core.checks import CheckResult, run_checks
 from core.errors import InputError
-from core.host import Host, HostOptions, open_host
+from core.host import Host, HostOptions
+from core.open_host import open_host
+from tests.fixture_paths import RECORDED
 
 
 def by_id(results: list[CheckResult]) -> dict[str, CheckResult]:
@@ -33,8 +34,8 @@ def test_demo_host_passes_the_platform_and_flags_the_blogs_obsolete_advice(demo_
     assert r["libvirt"].status == "pass" and any("libvirt 9.0.0" in e for e in r["libvirt"].evidence)
 
 
-def test_lab_vtd_guest(shared_dir: Path) -> None:
-    with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/q35-viommu.json")) as host:
+def test_lab_vtd_guest() -> None:
+    with open_host(HostOptions(snapshot=RECORDED / "q35-viommu.json")) as host:
         r = by_id(run_checks(host))
     assert r["iommu-kernel"].status == "pass" and "17 IOMMU groups" in r["iommu-kernel"].summary
     assert r["iommu-firmware"].status == "pass"  # dmar0 in /sys/class/iommu proves the DMAR table
@@ -44,8 +45,8 @@ def test_lab_vtd_guest(shared_dir: Path) -> None:
     assert r["bootloader"].status == "n/a" and "cannot tell" in r["bootloader"].summary
 
 
-def test_lab_vtd_guest_device_checks(shared_dir: Path) -> None:
-    with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/q35-viommu.json")) as host:
+def test_lab_vtd_guest_device_checks() -> None:
+    with open_host(HostOptions(snapshot=RECORDED / "q35-viommu.json")) as host:
         r = by_id(run_checks(host, for_address="0000:04:01.0"))
     assert r["device-group"].status == "warn"  # group 13 shares with 04:02.0 and a bridge
     assert "0000:04:02.0" in r["device-group"].summary
@@ -53,8 +54,8 @@ def test_lab_vtd_guest_device_checks(shared_dir: Path) -> None:
     assert r["device-boot-vga"].status == "n/a"
 
 
-def test_no_iommu_machine(shared_dir: Path) -> None:
-    with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/host-firecracker-noiommu.json")) as host:
+def test_no_iommu_machine() -> None:
+    with open_host(HostOptions(snapshot=RECORDED / "host-firecracker-noiommu.json")) as host:
         results = run_checks(host)
     r = by_id(results)
     assert r["iommu-kernel"].status == "fail"
@@ -232,8 +233,8 @@ def test_running_qemu_memlock_limit_is_read(etc_host: Callable[..., Host]) -> No
     assert any("/proc/4242/limits" in e for e in r.evidence)
 
 
-def test_recorded_host_does_not_borrow_this_machines_libvirt(shared_dir: Path) -> None:
-    with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/q35-viommu.json")) as host:
+def test_recorded_host_does_not_borrow_this_machines_libvirt() -> None:
+    with open_host(HostOptions(snapshot=RECORDED / "q35-viommu.json")) as host:
         r = by_id(run_checks(host, only=("libvirt",)))["libvirt"]
     assert r.status == "n/a" and "--connect" in r.summary
 

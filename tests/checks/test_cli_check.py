@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 from core.hostpaths import HostPaths
+from tests.fixture_paths import RECORDED
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -22,8 +22,8 @@ def test_json_contract_on_demo(run_cli: Run) -> None:
     assert all(c["status"] in ("pass", "warn", "fail", "n/a") for c in data["checks"])
 
 
-def test_exit_1_when_something_fails(run_cli: Run, shared_dir: Path) -> None:
-    p = run_cli("check", "--host-snapshot", str(shared_dir / "lab/snapshots/host-firecracker-noiommu.json"))
+def test_exit_1_when_something_fails(run_cli: Run) -> None:
+    p = run_cli("check", "--host-snapshot", str(RECORDED / "host-firecracker-noiommu.json"))
     assert p.returncode == 1
     assert "FAIL  iommu-kernel" in p.stdout and "Traceback" not in p.stderr
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.synthetic import synthetic_snapshot
-from tests.conftest import REPO_ROOT, cli_env
+from core.simulated.synthetic import synthetic_snapshot
+from tests.conftest import cli_env
+from tests.fixture_paths import RECORDED, REPO_ROOT
 
 
 def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
@@ -21,8 +22,8 @@ def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_truncated_snapshot(tmp_path: Path, run_cli, shared_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    good = (shared_dir / "lab/snapshots/q35-viommu.json").read_text()
+def test_truncated_snapshot(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    good = (RECORDED / "q35-viommu.json").read_text()
     bad = tmp_path / "cut.json"
     bad.write_text(good[: len(good) // 2])
     line = _one_line_error(run_cli("inventory", "--host-snapshot", str(bad)))
@@ -38,8 +39,8 @@ def test_truncated_snapshot(tmp_path: Path, run_cli, shared_dir: Path) -> None: 
     (lambda s: s["iommu_groups"].update({"99": {"devices": ["0000:42:00.0"]}}), "not among the devices"),
     (lambda s: s.update(pci_devices="oops"), "pci_devices"),
 ])
-def test_malformed_snapshot(tmp_path: Path, run_cli, shared_dir: Path, mutate, needle: str) -> None:  # type: ignore[no-untyped-def]
-    snap = json.loads((shared_dir / "lab/snapshots/q35-viommu.json").read_text())
+def test_malformed_snapshot(tmp_path: Path, run_cli, mutate, needle: str) -> None:  # type: ignore[no-untyped-def]
+    snap = json.loads((RECORDED / "q35-viommu.json").read_text())
     mutate(snap)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(snap))
@@ -118,8 +119,9 @@ def test_help_teaches(run_cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_importing_core_loads_neither_textual_nor_libvirt() -> None:
-    code = ("import sys, core, core.host, core.sysfs_reader, core.snapshot, core.inventory_format, core.demo_host;"
-            "import core.host as h; host = h.open_host(h.HostOptions(demo=True)); host.inventory(); host.close();"
+    code = ("import sys, core, core.host, core.sysfs_reader, core.snapshot, core.inventory_format, core.simulated.demo_host;"
+            "import core.passthrough, core.open_host as o, core.host as h;"
+            "host = o.open_host(h.HostOptions(demo=True)); host.inventory(); host.close();"
             "print(','.join(m for m in ('textual', 'libvirt', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
                          env=cli_env(), check=True).stdout.strip()
@@ -130,8 +132,8 @@ def test_importing_core_loads_neither_textual_nor_libvirt() -> None:
 
 def test_options_before_the_command_and_values_named_like_commands(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     weird = tmp_path / "check"
-    from core.demo_host import demo_snapshot
-    from core.host import create_sim_host
+    from core.open_host import create_sim_host
+    from core.simulated.demo_host import demo_snapshot
 
     create_sim_host(weird, demo_snapshot())
     res = run_cli("--root", str(weird), "inventory", "--json")

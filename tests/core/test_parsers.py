@@ -10,7 +10,7 @@ from core.address import PciAddress
 from core.configspace import ConfigSpaceError, parse_config
 from core.errors import InputError
 from core.pciids import PciIds
-from core.synthetic import make_config
+from core.simulated.synthetic import make_config
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.address import PciAddress
-from core.host import HostOptions, open_host
+from core.host import HostOptions
 from core.model import NEEDS_ROOT, AcsState
+from core.open_host import open_host
+from tests.fixture_paths import RECORDED
 
 
-def _recorded(path: Path) -> dict:
-    return json.loads(path.read_text())
+def _recorded(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
 
 
 def test_every_lab_snapshot_matches_the_kernel_view(lab_snapshots: list[Path]) -> None:
@@ -41,16 +45,16 @@ def test_every_lab_snapshot_matches_the_kernel_view(lab_snapshots: list[Path]) -
             assert (str(dev.parent) if dev.parent else None) == rec["parent"]
 
 
-def test_bound_snapshot_shows_vfio_and_ready_group(shared_dir: Path) -> None:
-    with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/q35-viommu-bound.json")) as host:
+def test_bound_snapshot_shows_vfio_and_ready_group() -> None:
+    with open_host(HostOptions(snapshot=RECORDED / "q35-viommu-bound.json")) as host:
         inv = host.inventory()
     dev = inv.devices[PciAddress.parse("0000:01:00.0")]
     assert dev.driver == "vfio-pci" and dev.on_vfio
     assert inv.verdicts[11].kind == "ready"
 
 
-def test_lab_groups_have_the_expected_shapes(shared_dir: Path) -> None:
-    with open_host(HostOptions(snapshot=shared_dir / "lab/snapshots/q35-viommu.json")) as host:
+def test_lab_groups_have_the_expected_shapes() -> None:
+    with open_host(HostOptions(snapshot=RECORDED / "q35-viommu.json")) as host:
         inv = host.inventory()
     assert inv.verdicts[11].kind == "bindable"
     # group 13: a driverless pcie-to-pci bridge and two conventional NICs
@@ -62,8 +66,8 @@ def test_lab_groups_have_the_expected_shapes(shared_dir: Path) -> None:
     assert isinstance(root_port.acs, AcsState) and root_port.acs.isolates
 
 
-def test_no_iommu_host_says_so_and_lists_devices(shared_dir: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    snap = shared_dir / "lab/snapshots/host-firecracker-noiommu.json"
+def test_no_iommu_host_says_so_and_lists_devices(run_cli) -> None:  # type: ignore[no-untyped-def]
+    snap = RECORDED / "host-firecracker-noiommu.json"
     res = run_cli("inventory", "--host-snapshot", str(snap))
     assert res.returncode == 0, res.stderr
     assert "IOMMU: NOT enabled" in res.stdout
@@ -74,8 +78,8 @@ def test_no_iommu_host_says_so_and_lists_devices(shared_dir: Path, run_cli) -> N
     assert len(data["ungrouped_devices"]) == len(_recorded(snap)["pci_devices"])
 
 
-def test_without_root_acs_and_flr_say_needs_root(shared_dir: Path) -> None:
-    snap = shared_dir / "lab/snapshots/q35-viommu.json"
+def test_without_root_acs_and_flr_say_needs_root() -> None:
+    snap = RECORDED / "q35-viommu.json"
     with open_host(HostOptions(snapshot=snap, unprivileged=True)) as host:
         inv = host.inventory()
     assert not inv.privileged

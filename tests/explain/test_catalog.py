@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from explain_messages import REAL_MESSAGES, REFERENCE_IDS
 
 from core.errors import HostDataError
 from core.explain import explain_text, load_catalog
 from core.explain.catalog import parse_entry
+from tests.explain.explain_messages import REAL_MESSAGES, REFERENCE_IDS
 
 CATALOG = load_catalog()
 IDS = [e.id for e in CATALOG]

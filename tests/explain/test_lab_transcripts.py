@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from core.explain import explain_text
+from tests.fixture_paths import LAB_RESULTS
 
 #: error lines in the lab transcripts that are not passthrough problems (the lab VM has no KVM/cgroups)
 NOT_OURS = ("Failed to start domain", "Failed to attach device", "Unable to initialize cgroups")
@@ -27,8 +27,8 @@ def _error_blocks(md: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", ["step4-host-libvirt.md", "step5-nested-libvirt.md"])
-def test_every_recorded_start_failure_has_a_known_cause(shared_dir: Path, name: str) -> None:
-    md = (shared_dir / "lab" / "results" / name).read_text(encoding="utf-8")
+def test_every_recorded_start_failure_has_a_known_cause(name: str) -> None:
+    md = (LAB_RESULTS / name).read_text(encoding="utf-8")
     blocks = _error_blocks(md)
     assert blocks
     for block in blocks:
@@ -37,16 +37,16 @@ def test_every_recorded_start_failure_has_a_known_cause(shared_dir: Path, name: 
         assert not report.findings[0].wrapper
 
 
-def test_recorded_successes_have_no_finding(shared_dir: Path) -> None:
-    md = (shared_dir / "lab" / "results" / "step5-nested-libvirt.md").read_text(encoding="utf-8")
+def test_recorded_successes_have_no_finding() -> None:
+    md = (LAB_RESULTS / "step5-nested-libvirt.md").read_text(encoding="utf-8")
     ok = [b for b in re.findall(r"```\n(.*?)```", md, flags=re.S) if "[rc=0" in b and "error" not in b]
     assert ok
     for block in ok:
         assert explain_text(block).findings == [], block
 
 
-def test_recorded_sysfs_write_errors(shared_dir: Path) -> None:
-    data = json.loads((shared_dir / "lab" / "results" / "step3-results.json").read_text(encoding="utf-8"))
+def test_recorded_sysfs_write_errors() -> None:
+    data = json.loads((LAB_RESULTS / "step3-results.json").read_text(encoding="utf-8"))
     shell_errors: set[str] = set()
 
     def walk(node: object) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.fixture_paths import SHARED
+
 SEED_A = (
     "1.启动虚拟机报错\n\n"
     "error: internal error: process exited whileconnecting to monitor: 2015-08-11T06:11:06.627255Zqemu-kvm: "
@@ -56,8 +58,12 @@ def _json(run_cli: Any, tmp_path: Path, text: str) -> dict[str, Any]:
     return data
 
 
-def test_seed_texts_are_the_blogs_own(shared_dir: Path) -> None:
-    blog = (shared_dir / "seed" / "000_8f45fa051d8ba48c.txt").read_text(encoding="utf-8")
+def test_seed_texts_are_the_blogs_own() -> None:
+    # A provenance check of the texts above against the blog itself (not copied into this repo).
+    blog_path = SHARED / "seed" / "000_8f45fa051d8ba48c.txt"
+    if not blog_path.is_file():
+        pytest.skip("provenance check only: the seed blog is in ../shared/seed, which is not beside this checkout")
+    blog = blog_path.read_text(encoding="utf-8")
     for text in (SEED_A, SEED_B, SEED_C, SEED_D):
         for line in text.splitlines():
             assert line.strip() in blog

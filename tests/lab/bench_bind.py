@@ -84,7 +84,8 @@ class Bench:
 
     def core_api(self) -> None:
         from core.binding import apply_plan, plan_bind, restore
-        from core.host import HostOptions, open_host
+        from core.host import HostOptions
+        from core.open_host import open_host
 
         with open_host(HostOptions()) as host:
             plan = plan_bind(host, self.addr)
@@ -213,8 +214,8 @@ def main() -> int:
             ratios["virsh / vfio-tui"] = med["virsh"] / med["vfio-tui"]
         if "cli" in med:
             ratios["virsh / cli"] = med["virsh"] / med["cli"]
-    for name, r in ratios.items():
-        print(f"  ratio {name:18s} {r:6.2f}x")
+    for name, ratio in ratios.items():
+        print(f"  ratio {name:18s} {ratio:6.2f}x")
     for key in ("core / raw", "vfio-tui / raw"):
         if key in ratios:
             print(f"  target {key.split()[0]} <= 1.3x raw: {'met' if ratios[key] <= 1.3 else 'NOT met'}")

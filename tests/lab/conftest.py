@@ -190,7 +190,7 @@ def need_command(*names: str) -> None:
 def vfio_loaded() -> None:
     """vfio-pci loaded (the guest has no udev; tests that set up states by hand need it)."""
     subprocess.run(["modprobe", "vfio-pci"], check=False)
-    assert kview.Path("/sys/bus/pci/drivers/vfio-pci").is_dir(), "modprobe vfio-pci failed"
+    assert Path("/sys/bus/pci/drivers/vfio-pci").is_dir(), "modprobe vfio-pci failed"
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def main() -> None:
     mode, n = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
 
-    def write(fd: int, data: bytes) -> int:  # type: ignore[override]
+    def write(fd: int, data: bytes) -> int:
         global _count
         path = _sysfs_path(fd)
         if path is None:

@@ -8,6 +8,8 @@ what they were before.
 
 from __future__ import annotations
 
+from typing import Any
+
 import kview
 import pytest
 from conftest import Cli, first_json, need, need_command, note
@@ -16,14 +18,14 @@ from kinds import BIND_KINDS
 Bindings = dict[str, tuple[str | None, bytes]]
 
 
-def check_plan(plan: dict[str, object], case: object, before: Bindings) -> None:
+def check_plan(plan: dict[str, Any], case: object, before: Bindings) -> None:
     """The plan covers the whole group: every endpoint to vfio-pci, no bridge touched."""
     from kinds import Case
 
     assert isinstance(case, Case)
     assert plan["group"] == case.group
     assert plan.get("refused") in ([], None), plan.get("refused")
-    planned = {d["address"]: d for d in plan["devices"]}  # type: ignore[union-attr]
+    planned = {d["address"]: d for d in plan["devices"]}
     for addr in case.endpoints:
         assert addr in planned, f"plan leaves {addr} of group {case.group} out: the group would not be viable"
         assert planned[addr]["to_driver"] == "vfio-pci"
@@ -31,12 +33,12 @@ def check_plan(plan: dict[str, object], case: object, before: Bindings) -> None:
     for addr in case.bridges:
         assert planned.get(addr, {}).get("to_driver") in (None, before[addr][0]), \
             f"plan moves bridge {addr}: vfio-pci refuses bridges (EINVAL)"
-    written = {w["path"] for w in plan["writes"]}  # type: ignore[union-attr]
+    written = {w["path"] for w in plan["writes"]}
     assert not any(b in p for b in case.bridges for p in written), f"plan writes to a bridge: {written}"
 
 
 @pytest.mark.parametrize("kind", BIND_KINDS)
-def test_bind_verify_restore(kind: str, cases: dict, vt: Cli, host_as_before: Bindings) -> None:
+def test_bind_verify_restore(kind: str, cases: dict[str, Any], vt: Cli, host_as_before: Bindings) -> None:
     case = need(cases, kind)
     need_command("bind", "restore")
     before = host_as_before

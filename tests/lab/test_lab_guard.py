@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import kview
 import pytest
@@ -32,7 +33,7 @@ def _refusals(vt: Cli, address: str, *extra: str) -> tuple[int, list[dict[str, s
 
 
 def test_guest_mount_devices_are_refused(vt: Cli, kernel_view: kview.KernelView,
-                                         host_as_before: dict) -> None:
+                                         host_as_before: dict[str, Any]) -> None:
     own = guest_mount_devices(kernel_view)
     if not own:
         pytest.skip("topology has no virtio-9p device behind a mount")
@@ -73,7 +74,7 @@ def nic_with_address(cases: dict[str, Case | None], kernel_view: kview.KernelVie
 
 
 def test_nic_with_an_address_is_refused(vt: Cli, nic_with_address: tuple[Case, str],
-                                        host_as_before: dict) -> None:
+                                        host_as_before: dict[str, Any]) -> None:
     case, addr = nic_with_address
     need_command("bind")
     ip = TEST_ADDRESS.split("/")[0]

@@ -188,3 +188,44 @@ def test_start_without_vfio_modules(vt: Cli, cases: dict[str, Case | None], doma
         virsh("destroy", domain)
         subprocess.run(["modprobe", "vfio-pci"], check=False)
         _give_back(host_as_before)
+
+
+@pytest.mark.parametrize("kind", [LONE, MULTIFUNCTION])
+def test_pass_start_then_undo_takes_it_out_of_the_vm(vt: Cli, cases: dict[str, Case | None], domain: str,
+                                                    host_as_before: Bindings, kind: str) -> None:
+    """The transaction on a real kernel and libvirtd: `pass --start`, then restore and a plain undo are
+    refused while the guest runs (naming it), then `undo --stop-vm` takes the hostdevs out and gives
+    every device of the group back."""
+    case = need(cases, kind)
+    need_command("pass", "undo")
+    t0 = time.monotonic()
+    res = vt("pass", case.target, domain, "--start", "--yes", "--json", timeout=600)
+    t_pass = time.monotonic() - t0
+    try:
+        events = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+        assert events and events[-1]["event"] == "result", res.stdout[-2000:] + res.stderr
+        assert events[-1]["ok"] is True, events[-1]
+        assert _state(domain) == "running"
+        assert all(kview.bindings()[a][0] == "vfio-pci" for a in case.endpoints)
+        assert sorted(_hostdevs(vt, domain)) == sorted(case.endpoints)
+        during = kview.bindings()
+
+        refused = vt("restore", "--all")
+        assert refused.returncode == 3 and domain in refused.stderr, refused.stderr
+        plain = vt("undo", "--yes")
+        assert plain.returncode == 3 and f"{domain} is running with" in plain.stderr, plain.stderr
+        assert kview.bindings() == during and _state(domain) == "running", "a refusal changed something"
+
+        t0 = time.monotonic()
+        undo = vt("undo", "--stop-vm", "--force", "--shutdown-timeout", "20", "--yes", timeout=300)
+        t_undo = time.monotonic() - t0
+        assert undo.returncode == 0, undo.stdout[-2000:] + undo.stderr
+        assert "Undone (run-" in undo.stdout
+        assert _state(domain) == "shut off"
+        assert _hostdevs(vt, domain) == []
+        assert kview.wait_for(lambda: kview.bindings() == host_as_before, timeout=20), kview.bindings()
+        note(f"pass --start of {case.target} (group {case.group}, {len(case.endpoints)} endpoint(s)) in"
+             f" {t_pass:.1f} s; restore and undo refused while {domain} ran; undo --stop-vm in {t_undo:.1f} s")
+    finally:
+        virsh("destroy", domain)
+        _give_back(host_as_before)

@@ -12,8 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from core.host import HostOptions, open_host
+from core.host import HostOptions
 from core.libvirt import hostdev_xml, open_hypervisor, start_domain
+from core.open_host import open_host
 
 ADDR = "0000:0b:00.0"
 

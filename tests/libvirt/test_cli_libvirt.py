@@ -58,9 +58,16 @@ def test_attach_and_start_reports_each_step(run_cli: Run) -> None:
 
 
 def test_attach_json(run_cli: Run) -> None:
-    proc = run_cli("attach", "0000:02:00.0", "vfio_test", "--demo", "--json")
+    proc = run_cli("attach", "0000:0a:00.0", "win10", "--demo", "--json")
     data = json.loads(proc.stdout)
-    assert data["applied"] is True and data["plan"]["hostdevs"] == ["0000:02:00.0", "0000:02:00.1"]
+    assert data["applied"] is True and data["plan"]["hostdevs"] == ["0000:0a:00.0", "0000:0a:00.1"]
+
+
+def test_attach_of_a_group_another_vm_holds_is_refused(run_cli: Run) -> None:
+    # nic_test (demo) has 0000:02:00.0 in its definition: the group goes to one VM only.
+    proc = run_cli("attach", "0000:02:00.1", "vfio_test", "--demo")
+    assert proc.returncode == 3
+    assert "problem: 0000:02:00.0 is assigned to VM 'nic_test' (shut off)" in proc.stdout
 
 
 def test_attach_conflict_is_refused_with_exit_3(run_cli: Run) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core.demo_host import demo_snapshot
-from core.host import create_sim_host
+from core.open_host import create_sim_host
+from core.simulated.demo_host import demo_snapshot
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -29,6 +30,12 @@ def _missing() -> list[str]:
     missing = [b for b in NEEDED if shutil.which(b) is None]
     if os.geteuid() != 0:
         missing.append("root")
+    try:
+        # libvirtd's QEMU driver refuses to initialise without it ("Failed to parse user
+        # 'libvirt-qemu'"); only libvirt-daemon-system creates it.
+        pwd.getpwnam("libvirt-qemu")
+    except KeyError:
+        missing.append("the libvirt-qemu user (apt package libvirt-daemon-system)")
     return missing
 
 
@@ -36,8 +43,9 @@ def _missing() -> list[str]:
 def private_libvirtd_run(tmp_path: Path) -> Path:
     missing = _missing()
     if missing:
-        msg = ("real libvirtd test needs root and the apt packages libvirt-daemon libvirt-daemon-driver-qemu "
-               f"libvirt-clients qemu-system-x86 (missing: {', '.join(missing)})")
+        msg = ("real libvirtd test needs root and the apt packages libvirt-daemon libvirt-daemon-system "
+               f"libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 (missing: {', '.join(missing)};"
+               " ./dev.sh test installs them)")
         if os.environ.get("CI") == "true":
             pytest.fail(msg)
         pytest.skip(msg)

@@ -42,8 +42,9 @@ def config_hostdevs(hv: Hypervisor, vm: str) -> list[str]:
 
 def test_demo_lists_the_seed_vm_and_the_vm_holding_the_vf(hv: Hypervisor) -> None:
     vms = {d.name: d for d in hv.list_domains()}
-    assert set(vms) == {"vfio_test", "router", "win10"}
+    assert set(vms) == {"vfio_test", "router", "win10", "hba_test", "nic_test"}
     assert vms["vfio_test"].state == "shut off" and vms["vfio_test"].hostdevs == []
+    assert vms["nic_test"].state == "shut off" and vms["nic_test"].hostdevs == [A("0000:02:00.0")]
     assert vms["router"].state == "running" and vms["router"].hostdevs == [A("0000:07:10.2")]
 
 
@@ -87,8 +88,8 @@ def test_device_of_a_running_vm_is_refused(demo_host: Host, hv: Hypervisor) -> N
 
 
 def test_group_member_in_another_defined_vm_is_refused(demo_host: Host, hv: Hypervisor) -> None:
-    apply_attach(hv, plan_attach(demo_host, hv, "0000:02:00.0", "win10"))
-    plan = plan_attach(demo_host, hv, "0000:02:00.1", "vfio_test")
+    apply_attach(hv, plan_attach(demo_host, hv, "0000:0a:00.0", "win10"))
+    plan = plan_attach(demo_host, hv, "0000:0a:00.1", "vfio_test")
     assert {p.kind for p in plan.problems} == {"in-use"}
     assert any("win10" in p.message and "shut off" in p.message for p in plan.problems)
 
@@ -239,18 +240,18 @@ def test_a_device_the_host_uses_is_refused(demo_host: Host, hv: Hypervisor, monk
     from core.model import HostUse
 
     inv = demo_host.inventory()
-    used = replace(inv, host_use={A("0000:02:00.1"): (HostUse("netdev-address", "enp2s0f1 has 192.0.2.7/24"),)})
+    used = replace(inv, host_use={A("0000:0a:00.1"): (HostUse("sound", "PipeWire has /dev/snd/pcmC1D3p open"),)})
     monkeypatch.setattr(demo_host, "inventory", lambda: used)
-    plan = plan_attach(demo_host, hv, "0000:02:00.0", "vfio_test")
+    plan = plan_attach(demo_host, hv, "0000:0a:00.0", "vfio_test")
     assert [p.kind for p in plan.problems] == ["host-uses"]
-    assert "0000:02:00.1: netdev-address: enp2s0f1 has 192.0.2.7/24" in plan.problems[0].message
+    assert "0000:0a:00.1: sound: PipeWire has /dev/snd/pcmC1D3p open" in plan.problems[0].message
 
 
 def test_domain_uses_for_the_binding_guard(hv: Hypervisor) -> None:
     from core.libvirt import domain_uses
 
     uses = domain_uses(hv)
-    assert list(uses) == [A("0000:07:10.2")]
+    assert sorted(uses) == [A("0000:02:00.0"), A("0000:07:10.2")]
     (use,) = uses[A("0000:07:10.2")]
     assert (use.kind, use.detail) == ("domain", "<hostdev> of VM 'router' (running)")
     assert use.fix.startswith("vfio-tui detach 0000:07:10.2 router")

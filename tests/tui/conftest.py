@@ -1,13 +1,14 @@
-"""Fixtures for the app tests: the demo host with a scripted backend, and a pilot helper."""
+"""Fixtures for the app tests: the app on the demo host with the real core, and a pilot helper."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
 import pytest
-from fake_backend import FakeBackend
 
-from core.host import Host, HostOptions, open_host
+from core.host import Host, HostOptions
+from core.open_host import open_host
+from core.simulated.kernel import SimulatedKernel
 from tui.app import VfioApp, make_app
 
 
@@ -18,13 +19,25 @@ def host() -> Iterator[Host]:
 
 
 @pytest.fixture
-def make_demo_app(host: Host) -> Callable[..., VfioApp]:
-    """make_demo_app(fail_at=None) -> the app on the demo host with a FakeBackend."""
+def make_demo_app(host: Host) -> Iterator[Callable[..., VfioApp]]:
+    """make_demo_app(pace=0.0) -> the app on the demo host, real core, the demo's libvirt test driver.
 
-    def make(**kwargs: object) -> VfioApp:
-        return make_app(host, backend=FakeBackend(host, **kwargs))  # type: ignore[arg-type]
+    pace: seconds every simulated sysfs write takes (a run slow enough to cancel or watch).
+    """
+    apps: list[VfioApp] = []
 
-    return make
+    def make(pace: float = 0.0) -> VfioApp:
+        if pace:
+            kernel = host.kernel
+            assert isinstance(kernel, SimulatedKernel)
+            kernel.update_metadata(pace=pace)
+        app = make_app(host)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.backend.close()
 
 
 @pytest.hookimpl(tryfirst=True)

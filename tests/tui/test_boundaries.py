@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO_ROOT, cli_env
+from tests.conftest import cli_env
+from tests.fixture_paths import REPO_ROOT
 
 TUI = REPO_ROOT / "tui"
 HOST_PREFIXES = ("/sys", "/proc", "/dev/")
@@ -23,7 +24,8 @@ def test_no_libvirt_import_and_no_host_path_literals_in_tui() -> None:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            problems += [f"{path}:{node.lineno} imports {n}" for n in names if n.split(".")[0] == "libvirt"]
+            line = getattr(node, "lineno", 0)
+            problems += [f"{path}:{line} imports {n}" for n in names if n.split(".")[0] == "libvirt"]
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
                     node.value.startswith(HOST_PREFIXES):
                 problems.append(f"{path}:{node.lineno} has the host path literal {node.value!r}")
@@ -37,7 +39,8 @@ def audit(event, args):
     if event == "open" and isinstance(args[0], str) and args[0].startswith("/sys"):
         opened.append(args[0])
 sys.addaudithook(audit)
-from core.host import HostOptions, open_host
+from core.host import HostOptions
+from core.open_host import open_host
 from tui.app import make_app
 
 async def main():

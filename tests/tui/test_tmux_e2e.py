@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, cli_env
+from tests.conftest import cli_env
+from tests.fixture_paths import REPO_ROOT
 
 TMUX = shutil.which("tmux")
 DEMO_APP = Path(__file__).resolve().parent / "demo_app.py"
@@ -88,16 +89,15 @@ def test_sixteen_colour_terminal(tmp_path: Path) -> None:
 def test_wizard_in_a_real_terminal(tmux: Tmux) -> None:
     tmux.wait_for("Group 13")
     tmux.keys("/")
-    tmux.keys(*"82576", "Enter")
-    tmux.wait_for("02:00.1")
+    tmux.keys(*"qla2xxx", "Enter")
+    tmux.wait_for("0b:00.0")
     tmux.keys("Down", "p")
     tmux.wait_for("Pick a VM")
     vm_list = tmux.wait_for("vfio_test")
-    # Down to vfio_test: the first VM with the scripted backend, after "router" with the real one.
-    downs = 1 + vm_list.split("vfio_test")[0].count("router")
-    tmux.keys(*["Down"] * downs, "Enter")
+    names = [n for n in ("hba_test", "nic_test", "router", "vfio_test", "win10") if n in vm_list]  # sorted, as listed
+    tmux.keys(*["Down"] * (1 + names.index("vfio_test")), "Enter")
     plan = tmux.wait_for("Press y to review")
-    assert "vfio_test" in plan and "igb -> vfio-pci" in plan
+    assert "vfio_test" in plan and "qla2xxx -> vfio-pci" in plan
     tmux.keys("y")
     tmux.wait_for("Change this host?")
     tmux.keys("y")

@@ -22,7 +22,8 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.conftest import REPO_ROOT, cli_env
+from tests.conftest import cli_env
+from tests.fixture_paths import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

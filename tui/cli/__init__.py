@@ -86,25 +86,17 @@ def _version() -> str:
 
 
 def _notice_interrupted(options: HostOptions) -> None:
-    """Offer `restore --all` when an earlier run was killed half-way (one listdir when all is well)."""
+    """Say what a killed vfio-tui left half-done, with the command that repairs it on this same host."""
     if options.demo or options.snapshot is not None:
         return  # a fresh temp copy: no history
     from core.hostpaths import HostPaths
+    from core.passthrough.records import interrupted_work
+    from tui.cli.common import host_args
 
     paths = HostPaths(options.root.resolve() if options.root is not None else Path("/"))
-    try:
-        names = sorted(n for n in os.listdir(paths.state_dir / "journal") if n.endswith(".applying.json"))
-    except OSError:
-        return
-    if not names:
-        return
-    from core.binding.journal import lock_is_free
-
-    if lock_is_free(paths):
-        where = f" --root {options.root}" if options.root is not None else ""
-        print(f"{PROG}: notice: an interrupted bind left devices half-done"
-              f" ({paths.display(paths.state_dir / 'journal' / names[0])});"
-              f" run `{PROG} restore --all{where}` to put them back", file=sys.stderr)
+    for item in interrupted_work(paths):
+        print(f"{PROG}: notice: {item.what}; run `{item.command}{host_args(options)}` to put it back",
+              file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = host_options_from_args(args)
         module = getattr(args, "_module", None)
-        if getattr(args, "command", None) != "restore":
+        if getattr(args, "command", None) not in ("restore", "undo"):
             _notice_interrupted(options)
         if module is None:
             from tui.cli.app_launcher import launch_app

@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from core.host import HostOptions, open_host
+from core.host import HostOptions
+from core.open_host import open_host
+from tui.cli.libvirt_args import add_connect_option
 
 HELP = "bind a device's whole IOMMU group to vfio-pci (plan shown first; undo with `restore`)"
 DESCRIPTION = """\
@@ -42,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept taking this one device away from the host (repeat per device)")
     parser.add_argument("--persist", action="store_true",
                         help="keep the binding across reboots (udev rule + modprobe softdep, by address)")
+    parser.add_argument("--assume-unused", action="store_true",
+                        help="on a host whose usage is not recorded (a lab-format snapshot, a plain tree), plan as"
+                             " if the host used none of the group's devices")
+    add_connect_option(parser)
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
 
@@ -87,11 +93,15 @@ def _confirm(question: str) -> bool:
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.binding import apply_plan, plan_bind
     from core.binding.apply import needs_root
-    from core.binding.persist import apply_changes, persist_changes
+    from core.binding.persist import persist_changes
+    from core.configfiles import apply_changes
+    from core.libvirt.for_host import domain_facts_for
+    from core.steps import StepEvent
     from tui.cli.common import print_json
 
     with open_host(options) as host:
-        plan = plan_bind(host, args.address, force_host_devices=args.force_host_device)
+        plan = plan_bind(host, args.address, force_host_devices=args.force_host_device,
+                         domains=domain_facts_for(host, args.connect), assume_unused=args.assume_unused)
         changes = persist_changes(host, plan) if args.persist and plan.ok else []
         human = sys.stderr if args.json else sys.stdout
         doc: dict[str, Any] = plan.to_json()
@@ -116,17 +126,20 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             print("nothing changed", file=sys.stderr)
             return 1
 
-        def on_step(ev: Any) -> None:
-            if ev.kind == "done":
-                print(f"  ok  {ev.elapsed * 1000:7.1f} ms  {ev.step.describe()}", file=sys.stderr)
-            elif ev.kind == "failed":
-                print(f"  FAILED {ev.elapsed * 1000:5.1f} ms  {ev.step.describe()}: {ev.error}", file=sys.stderr)
+        def on_step(ev: StepEvent) -> None:
+            ms = (ev.seconds or 0.0) * 1000
+            if ev.state == "done":
+                print(f"  ok  {ms:7.1f} ms  {ev.step}", file=sys.stderr)
+            elif ev.state == "failed":
+                print(f"  FAILED {ms:5.1f} ms  {ev.step}: {ev.detail}", file=sys.stderr)
 
         result = apply_plan(host, plan, on_step=on_step, timeout=args.timeout)
-        backups = apply_changes(host, changes) if changes else []
+        applied = apply_changes(host, changes, what="bind --persist") if changes else None
+        backups = [c.backup for c in applied.changes if c.backup] if applied else []
         if args.json:
             doc["applied"] = {"verified": not result.problems, "seconds": round(result.total_seconds, 6),
-                              "journal": result.journal, "backups": backups}
+                              "journal": result.journal, "backups": backups,
+                              "config_journal": applied.journal_id if applied else None}
             print_json(doc)
         else:
             print(f"Group {plan.group} is on vfio-pci: /dev/vfio/{plan.group} present, group viable"

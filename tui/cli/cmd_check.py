@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from core.host import HostOptions, open_host
+from core.host import HostOptions
+from core.open_host import open_host
 
 HELP = "check what passthrough needs (CPU, IOMMU, bootloader, modules, libvirt) and fix it"
 DESCRIPTION = """\

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.host import HostOptions, open_host
+from core.host import HostOptions
+from core.open_host import open_host
 
 HELP = "explain a failed VM start (virsh error, QEMU log, dmesg) and check the cause on this host"
 DESCRIPTION = """\
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         args.file = "-"
     with open_host(options) as host:
         if args.vm is not None:
-            hyper = open_hypervisor_if_available(args.connect, demo=host.kind == "demo")
+            hyper = open_hypervisor_if_available(host, args.connect)
             text = collect_vm_logs(host, args.vm, hyper)
             if args.file is not None:
                 text += _read_file(args.file)

@@ -56,9 +56,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.address import PciAddress
     from core.errors import InputError
-    from core.host import open_host
     from core.libvirt import hostdev_xml
     from core.libvirt.policy import parse_rom_bar, slot_functions
+    from core.open_host import open_host
 
     address = PciAddress.parse(args.address)
     addresses = [address]
@@ -74,11 +74,11 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                   file=sys.stderr)
     managed, rom_bar = args.managed == "yes", parse_rom_bar(args.rom_bar)
     if args.vm is not None and len(addresses) > 1 and args.guest_slot is None:
-        from core.libvirt.demo import open_for_host
+        from core.libvirt.for_host import hypervisor_for
         from core.libvirt.policy import build_hostdevs
         from core.libvirt.xml import DomainXml, hostdev_text
 
-        with open_host(options) as host, open_for_host(host, args.connect) as hv:
+        with open_host(options) as host, hypervisor_for(host, args.connect) as hv:
             domain = DomainXml(hv.xml(args.vm, inactive=True))
         hostdevs, ports = build_hostdevs(addresses, managed=managed, rom_bar=rom_bar, domain=domain)
         if ports:

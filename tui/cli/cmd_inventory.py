@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from core.host import HostOptions, open_host
+from core.host import HostOptions
+from core.open_host import open_host
 
 HELP = "list IOMMU groups -> bridges -> devices, with what passthrough would take"
 DESCRIPTION = """\

@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from core.host import HostOptions, open_host
+from core.host import HostOptions
+from core.open_host import open_host
+from tui.cli.libvirt_args import add_connect_option
 
 HELP = "put devices back on their original drivers (undo `bind`; finishes interrupted runs)"
 DESCRIPTION = """\
@@ -15,6 +17,8 @@ as it was (cleared). The originals come from the journal in /var/lib/vfio-tui, w
 before the first change, so this also repairs a bind that was killed half-way
 (kill -9, power loss, SSH drop). A device on vfio-pci that vfio-tui has no record of is
 given back like `virsh nodedev-reattach` does (clear override, unbind, drivers_probe).
+A device a running VM holds (or any process with its /dev/vfio/N open) is refused, naming it:
+take it out of the VM first (`vfio-tui undo`, or stop the VM).
 """
 EPILOG = """\
 examples:
@@ -35,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="ID",
                         help="undo a config file change made by `check --fix` (journal id cfg-N or fix id)")
     parser.add_argument("--yes", "-y", action="store_true", help="with --config: undo without asking")
+    add_connect_option(parser)
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
 
@@ -43,8 +48,10 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.address import PciAddress
     from core.binding import restore
     from core.binding.apply import needs_root
-    from core.binding.persist import apply_changes, unpersist_changes
+    from core.binding.persist import unpersist_changes
+    from core.configfiles import apply_changes
     from core.errors import InputError, NeedsRootError
+    from core.libvirt.for_host import domain_facts_for
     from tui.cli.common import print_json
 
     if args.config:
@@ -63,11 +70,13 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         if needs_root(host):
             raise NeedsRootError("needs root for: writes to /sys/bus/pci (driver_override, unbind, bind)",
                                  fix="run it again with sudo")
-        result = restore(host, addresses or None, all=args.all, timeout=args.timeout)
+        result = restore(host, addresses or None, all=args.all, timeout=args.timeout,
+                         domains=domain_facts_for(host, args.connect))
         # restore() put back every device of the run(s) that bound ADDR: drop all their rules too.
         gone = None if args.all else list(dict.fromkeys(addresses + [a for a, _ in result.restored]))
         changes = unpersist_changes(host, gone) if args.persist else []
-        backups = apply_changes(host, changes) if changes else []
+        applied = apply_changes(host, changes, what="restore --persist") if changes else None
+        backups = [c.backup for c in applied.changes if c.backup] if applied else []
         if args.json:
             doc: dict[str, Any] = {
                 "restored": [{"address": a, "driver": d} for a, d in result.restored],

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.host import create_sim_host
+    from core.open_host import create_sim_host
     from core.snapshot import load_snapshot
 
     if args.source is not None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     elif options.snapshot is not None:
         snap = load_snapshot(options.snapshot)
     else:
-        from core.demo_host import demo_snapshot
+        from core.simulated.demo_host import demo_snapshot
 
         snap = demo_snapshot()
     create_sim_host(args.directory, snap)

@@ -8,7 +8,8 @@ import os
 import sys
 from pathlib import Path
 
-from core.host import HostOptions, open_host
+from core.host import HostOptions
+from core.open_host import open_host
 
 HELP = "record the host (read-only) as JSON that anyone can replay with --host-snapshot"
 DESCRIPTION = """\
@@ -27,17 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.errors import InputError
-    from core.snapshot import record_snapshot
+    from core.snapshot_record import record_host
+    from core.usage import record_usage_extras
 
     with open_host(options) as host:
-        extras: dict[str, object] = {}
-        try:
-            from core.usage import record_usage_extras
-        except ImportError:
-            pass
-        else:
-            extras = record_usage_extras(host)
-        snap = record_snapshot(host.paths, label=args.label or host.label, extras=extras or None)
+        extras = record_usage_extras(host.paths, None if host.kind == "live" else host.extras)
+        snap = record_host(host.paths, label=args.label or host.label, extras=extras or None)
     text = json.dumps(snap, indent=1, sort_keys=True) + "\n"
     if str(args.output) == "-":
         sys.stdout.write(text)

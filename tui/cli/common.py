@@ -29,8 +29,10 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
                        **d)
     group.add_argument("--as-user", action="store_true",
                        help="read as a non-root user would (config space cut at 64 bytes)", **d)
+    group.add_argument("--demo-pace", type=float, metavar="S",
+                       help="with --demo: every simulated sysfs write takes S seconds, so a run can be watched", **d)
     if top_level:
-        parser.set_defaults(demo=False, root=None, host_snapshot=None, pci_ids=None, as_user=False)
+        parser.set_defaults(demo=False, root=None, host_snapshot=None, pci_ids=None, as_user=False, demo_pace=None)
 
 
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
@@ -40,6 +42,7 @@ def host_options_from_args(args: argparse.Namespace) -> HostOptions:
         snapshot=getattr(args, "host_snapshot", None),
         pci_ids=getattr(args, "pci_ids", None),
         unprivileged=True if getattr(args, "as_user", False) else None,
+        demo_pace=getattr(args, "demo_pace", None),
     )
     options.validate()
     return options
@@ -55,3 +58,17 @@ def print_json(data: Any) -> None:
 def use_color(stream: Any = None) -> bool:
     stream = stream or sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
+
+
+def host_args(options: HostOptions) -> str:
+    """The host options in use, as they go on a command line (" --root /tmp/h"), so that a command
+    vfio-tui prints as a hint acts on the same host — never the live one by accident."""
+    import shlex
+
+    if options.root is not None:
+        return f" --root {shlex.quote(str(options.root))}"
+    if options.demo:
+        return " --demo"
+    if options.snapshot is not None:
+        return f" --host-snapshot {shlex.quote(str(options.snapshot))}"
+    return ""

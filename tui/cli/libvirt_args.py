@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from core.host import Host, HostOptions, open_host
+from core.host import Host, HostOptions
+from core.open_host import open_host
 
 if TYPE_CHECKING:
     from core.libvirt.connection import Hypervisor
 
-CONNECT_HELP = ("libvirt URI (default qemu:///system; with --demo or a simulated host, the demo test driver"
-                " shipped with vfio-tui)")
+CONNECT_HELP = ("libvirt URI (default: qemu:///system on this machine; the demo VMs for --demo, a recording or a"
+                " sim-host tree; a plain --root tree has none unless given)")
 
 
 def add_connect_option(parser: argparse.ArgumentParser) -> None:
@@ -22,14 +23,14 @@ def open_host_and_hypervisor(args: argparse.Namespace, options: HostOptions, *,
                              events: bool = False) -> tuple[Host, Hypervisor]:
     """The host, and the hypervisor that goes with it.
 
-    A simulated host (--demo, --host-snapshot, a sim-host --root) never talks to this machine's
-    libvirtd unless --connect says so: it gets the demo test driver (kept in a sim-host tree).
+    The pairing is core's one rule (core.libvirt.hypervisor_for): the demo VMs for a simulated
+    host, qemu:///system for this machine, none for a plain tree unless --connect names one.
     """
-    from core.libvirt.demo import open_for_host
+    from core.libvirt.for_host import hypervisor_for
 
     host = open_host(options)
     try:
-        hv = open_for_host(host, args.connect, events=events)
+        hv = hypervisor_for(host, args.connect, events=events)
     except BaseException:
         host.close()
         raise

@@ -20,6 +20,8 @@ COMMANDS: Final[tuple[str, ...]] = (
     "hostdev-xml",
     "attach",
     "detach",
+    "pass",
+    "undo",
     "watch",
     "web",
 )

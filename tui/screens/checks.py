@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -11,18 +9,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, LoadingIndicator, Static
 
-from tui.backend import NotAvailable
+from core.checks.result import CheckResult
 from tui.screen_base import VfioScreen
-from tui.views import CheckRow
-
-if TYPE_CHECKING:
-    pass
 
 STATUS_STYLE = {"pass": ("✓ PASS", "bold green"), "warn": ("! WARN", "bold yellow"),
                 "fail": ("✗ FAIL", "bold red"), "skip": ("- SKIP", "dim")}
 
 
-def checks_text(rows: list[CheckRow]) -> Text:
+def checks_text(rows: list[CheckResult]) -> Text:
     text = Text()
     counts: dict[str, int] = {}
     for row in rows:
@@ -36,7 +30,7 @@ def checks_text(rows: list[CheckRow]) -> Text:
         text.append(f"  [{row.id}]\n", style="dim")
         if row.summary:
             text.append(f"       {row.summary}\n")
-        for line in row.evidence[:6]:
+        for line in list(row.evidence)[:6]:
             text.append(f"       {line}\n", style="dim")
         if row.fix and row.status != "pass":
             text.append("       fix: ", style="green")
@@ -57,7 +51,7 @@ class ChecksScreen(VfioScreen):
         super().__init__()
         self.address = address
         """Check what passing this device would need too (None: host-wide checks only)."""
-        self.rows: list[CheckRow] | None = None
+        self.rows: list[CheckResult] | None = None
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
@@ -79,17 +73,13 @@ class ChecksScreen(VfioScreen):
 
     @work(thread=True, exclusive=True, group="checks", exit_on_error=False, description="Running checks")
     def run_checks(self) -> None:
-        try:
-            rows = self.vfio_app.backend.checks(for_address=self.address)
-        except NotAvailable as exc:
-            self.app.call_from_thread(self._show_text, Text(str(exc), style="yellow"))
-            return
-        except Exception as exc:  # noqa: BLE001 - shown, never a traceback
-            self.app.call_from_thread(self._show_text, Text(f"The checks failed to run: {exc}", style="red"))
-            return
+        rows = self.vfio_app.backend.checks(for_address=self.address)
         self.app.call_from_thread(self._show_rows, rows)
 
-    def _show_rows(self, rows: list[CheckRow]) -> None:
+    def show_worker_error(self, what: str, text: str) -> None:
+        self._show_text(Text(text, style="red"))
+
+    def _show_rows(self, rows: list[CheckResult]) -> None:
         self.rows = rows
         self._show_text(checks_text(rows))
 

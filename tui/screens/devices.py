@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,15 +9,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Input, Static
 from textual.worker import get_current_worker
 
+from core.errors import VfioError
 from core.model import HostInventory
-from tui.backend import NotAvailable
 from tui.describe import device_detail, group_detail
 from tui.messages import HostChanged
 from tui.screen_base import VfioScreen
 from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
-
-if TYPE_CHECKING:
-    pass
 
 
 class DevicesScreen(VfioScreen):
@@ -70,13 +65,14 @@ class DevicesScreen(VfioScreen):
     def load_vms(self) -> None:
         try:
             vm_of = self.vfio_app.backend.vm_of_devices()
-        except NotAvailable as exc:
-            self.app.call_from_thread(self._set_status, f"VM badges: {exc}")
-            return
-        except Exception as exc:  # noqa: BLE001 - no libvirt is normal on many hosts
-            self.app.call_from_thread(self._set_status, f"VMs: cannot list ({exc})")
+        except VfioError as exc:  # no libvirt is normal on many hosts
+            self.app.call_from_thread(self._set_status, f"VMs: {exc.detail}")
             return
         self.app.call_from_thread(self._show_vms, vm_of)
+
+    def show_worker_error(self, what: str, text: str) -> None:
+        self.query_one("#detail", Static).update(text)
+        self._set_status(text)
 
     def _show_inventory(self, inventory: HostInventory) -> None:
         self.inventory = inventory

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,13 +10,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from tui.backend import NotAvailable
+from core.errors import VfioError
+from core.explain.model import ExplainReport
+from core.libvirt.connection import DomainInfo
 from tui.screen_base import VfioScreen
-from tui.views import ExplainView, VmRow
 from tui.widgets.explain_panel import ExplainPanel
-
-if TYPE_CHECKING:
-    pass
 
 
 class ExplainScreen(VfioScreen):
@@ -33,7 +29,7 @@ class ExplainScreen(VfioScreen):
     def __init__(self, text: str = "") -> None:
         super().__init__()
         self._initial = text
-        self.view: ExplainView | None = None
+        self.report: ExplainReport | None = None
         """The last explanation shown."""
 
     def compose(self) -> ComposeResult:
@@ -60,12 +56,12 @@ class ExplainScreen(VfioScreen):
     def load_vms(self) -> None:
         try:
             vms = self.vfio_app.backend.list_vms()
-        except Exception as exc:  # noqa: BLE001 - NotAvailable or no libvirtd: the list says so
-            self.app.call_from_thread(self._show_vms, [], str(exc))
+        except VfioError as exc:  # no libvirt for this host, or libvirtd not running: the list says so
+            self.app.call_from_thread(self._show_vms, [], exc.detail)
             return
         self.app.call_from_thread(self._show_vms, vms, "")
 
-    def _show_vms(self, vms: list[VmRow], why: str) -> None:
+    def _show_vms(self, vms: list[DomainInfo], why: str) -> None:
         options = self.query_one("#vms", OptionList)
         options.clear_options()
         if not vms:
@@ -98,17 +94,19 @@ class ExplainScreen(VfioScreen):
                                   "Explaining the pasted text…")
         try:
             if kind == "vm":
-                view = backend.explain_vm(value)
+                report = backend.explain_vm(value)
             else:
                 text = backend.read_log_file(value) if kind == "file" else value
                 if kind == "file":
                     self.app.call_from_thread(self._set_paste, text)
-                view = backend.explain_text(text)
-        except NotAvailable as exc:
-            view = ExplainView([], [], note=str(exc))
-        except Exception as exc:  # noqa: BLE001 - shown in the panel
-            view = ExplainView([], [], note=f"Cannot explain: {exc}")
-        self.app.call_from_thread(self._show, view)
+                report = backend.explain_text(text)
+        except VfioError as exc:
+            self.app.call_from_thread(self._show, None, f"Cannot explain: {exc}")
+            return
+        self.app.call_from_thread(self._show, report, "")
+
+    def show_worker_error(self, what: str, text: str) -> None:
+        self._show(None, text)
 
     def _set_paste(self, text: str) -> None:
         self.query_one("#paste", TextArea).load_text(text)
@@ -116,8 +114,8 @@ class ExplainScreen(VfioScreen):
     def _hint(self, text: str) -> None:
         self.query_one("#explain-hint", Static).update(Text(text))
 
-    def _show(self, view: ExplainView) -> None:
-        self.view = view
-        n = len(view.findings)
+    def _show(self, report: ExplainReport | None, note: str) -> None:
+        self.report = report
+        n = len(report.findings) if report is not None else 0
         self._hint(f"{n} probable cause{'s' if n != 1 else ''}" if n else "")
-        self.query_one(ExplainPanel).show(view)
+        self.query_one(ExplainPanel).show(report, note)

@@ -1,39 +1,52 @@
-"""Provides JournalScreen: what vfio-tui changed on this host, and restoring it."""
+"""Provides JournalScreen: what vfio-tui changed on this host — passthrough runs (undo any of them),
+interrupted binds, what is on vfio-pci now — and "Restore all", refused while a VM holds a device."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets.option_list import Option
 
-from tui.backend import NotAvailable
+from core.binding.restore import PendingRun, RestoreResult
+from core.errors import VfioError
+from core.passthrough import RunRecord, UndoResult
+from core.passthrough.records import FINISHED
 from tui.messages import HostChanged
 from tui.modals.confirm import ConfirmModal
+from tui.modals.undo import UndoModal
 from tui.screen_base import VfioScreen
 
-if TYPE_CHECKING:
-    pass
+
+@dataclass(frozen=True)
+class JournalState:
+    """What the screen shows, read in one worker."""
+
+    runs: list[RunRecord]
+    interrupted: list[RunRecord]
+    pending: list[PendingRun]
+    on_vfio: list[str]
 
 
 class JournalScreen(VfioScreen):
-    """The recovery journal (changes not yet undone) and this session's log; R restores everything."""
+    """Runs (u undoes the highlighted one), interrupted work, devices on vfio-pci; R restores all."""
 
     CSS_PATH = "journal.tcss"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
+        Binding("u", "undo_run", "Undo run"),
         Binding("R", "restore_all", "Restore all", key_display="R"),
         Binding("r", "reload", "Reload"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.entries: list[str] | None = None
-        """Journal entries still pending recovery (None until read, or when unavailable)."""
+        self.state: JournalState | None = None
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
@@ -41,72 +54,108 @@ class JournalScreen(VfioScreen):
         yield Header(icon=HEADER_ICON)
         yield Static("Undo / journal: what vfio-tui changed on this host", classes="section-title",
                      id="journal-title")
+        yield OptionList(id="runs")
         with VerticalScroll(id="journal-pane"):
             yield Static("Reading the journal…", id="journal")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#runs").border_title = "passthrough runs (u undoes the highlighted one)"
         self.action_reload()
 
     def action_reload(self) -> None:
         self.read_journal()
 
-    @work(thread=True, exclusive=True, group="journal", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="journal", exit_on_error=False, description="Reading the journal")
     def read_journal(self) -> None:
         backend = self.vfio_app.backend
-        try:
-            entries: list[str] | None = backend.journal()
-            note = ""
-        except NotAvailable as exc:
-            entries, note = None, str(exc)
-        except Exception as exc:  # noqa: BLE001 - shown
-            entries, note = None, f"Cannot read the journal: {exc}"
-        try:
-            inv = backend.inventory()
-            on_vfio = [f"{d.address}  {d.name}" for d in inv.devices.values() if d.on_vfio]
-        except Exception as exc:  # noqa: BLE001 - shown
-            on_vfio = [f"cannot read the host: {exc}"]
-        self.app.call_from_thread(self._show, entries, note, list(backend.session_log), on_vfio)
+        inv = backend.inventory()
+        state = JournalState(backend.runs(), backend.interrupted(), backend.pending_binds(),
+                             [f"{d.address}  {d.name}" for d in inv.devices.values() if d.on_vfio])
+        self.app.call_from_thread(self._show, state, list(backend.session_log))
 
-    def _show(self, entries: list[str] | None, note: str, session: list[str], on_vfio: list[str]) -> None:
-        self.entries = entries
+    def show_worker_error(self, what: str, text: str) -> None:
+        self.query_one("#journal", Static).update(Text(text, style="red"))
+
+    def _show(self, state: JournalState, session: list[str]) -> None:
+        self.state = state
+        runs = self.query_one("#runs", OptionList)
+        runs.clear_options()
+        for run in reversed(state.runs):
+            style = "dim" if run.status in FINISHED else ""
+            runs.add_option(Option(Text(run.summary(), style=style), id=run.id))
+        if not state.runs:
+            runs.add_option(Option(Text("no passthrough runs on this host yet", style="dim"), disabled=True))
+        else:
+            runs.highlighted = 0
         text = Text()
-        text.append("Interrupted runs to recover (the binding journal)\n", style="bold underline")
-        if note:
-            text.append(f"  {note}\n", style="yellow")
-        elif not entries:
+        if state.interrupted:
+            text.append("Runs cut short (kill -9, power loss, SSH drop): undo them\n", style="bold yellow underline")
+            for run in state.interrupted:
+                text.append(f"  {run.summary()}\n", style="yellow")
+        text.append("Interrupted binds (the binding journal)\n", style="bold underline")
+        if not state.pending:
             text.append("  none: no bind was cut short\n", style="green")
-        for line in entries or []:
-            text.append(f"  {line}\n", style="yellow")
+        for p in state.pending:
+            text.append(f"  group {p.group} ({', '.join(p.devices)}), started {p.started}, {p.steps_done} steps done;"
+                        f" journal {p.journal}\n", style="yellow")
         text.append("\nOn vfio-pci now\n", style="bold underline")
-        for line in on_vfio or ["no device"]:
+        for line in state.on_vfio or ["no device"]:
             text.append(f"  {line}\n")
         text.append("\nThis session\n", style="bold underline")
         for line in session or ["no changes yet"]:
             text.append(f"  {line}\n", style="" if session else "dim")
-        text.append("\nPress R to restore every device to its original driver (asks first).", style="dim")
+        text.append("\nu undoes the highlighted run (the VM first, then the drivers). R gives every device back to its"
+                    " original driver, refused while a VM or a process still holds one.", style="dim")
         self.query_one("#journal", Static).update(text)
 
+    @on(OptionList.OptionSelected, "#runs")
+    def _run_chosen(self) -> None:
+        self.action_undo_run()
+
+    def action_undo_run(self) -> None:
+        runs = self.query_one("#runs", OptionList)
+        if runs.highlighted is None:
+            self.notify("No run to undo.", severity="warning")
+            return
+        run_id = runs.get_option_at_index(runs.highlighted).id
+        if not run_id:
+            self.notify("No run to undo.", severity="warning")
+            return
+        self.app.push_screen(UndoModal(self.vfio_app.backend, run_id), self._undone)
+
+    def _undone(self, result: UndoResult | None) -> None:
+        if result is not None:
+            self._host_changed()
+
     def action_restore_all(self) -> None:
-        lines = ["Every device vfio-tui moved to vfio-pci goes back to its original driver,",
-                 "and driver_override is cleared. Running VMs using them must be stopped first."]
+        lines = ["Every device vfio-tui moved to vfio-pci goes back to its original driver, and driver_override",
+                 "is cleared. Refused (nothing changes) while a running VM or a process still holds any of them:",
+                 "undo that run first (u), which takes the device out of the VM."]
         self.app.push_screen(ConfirmModal("Restore everything?", lines, yes="Restore"), self._confirmed)
 
     def _confirmed(self, yes: bool | None) -> None:
         if yes:
             self.restore_all()
 
-    @work(thread=True, exclusive=True, group="restore", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="restore", exit_on_error=False, description="Restoring")
     def restore_all(self) -> None:
         try:
-            lines = self.vfio_app.backend.restore_all()
-            severity = "information"
-        except Exception as exc:  # noqa: BLE001 - NotAvailable included: shown as a notification
-            lines, severity = [str(exc)], "error"
-        self.app.call_from_thread(self.notify, "\n".join(lines), severity=severity)
-        self.app.call_from_thread(self._after_restore)
+            result = self.vfio_app.backend.restore_all()
+        except VfioError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=12)
+            return
+        self.app.call_from_thread(self._restored, result)
 
-    def _after_restore(self) -> None:
+    def _restored(self, result: RestoreResult) -> None:
+        lines = [f"{a}: back on {d or 'no driver'}" for a, d in result.restored]
+        lines += [f"{a}: FAILED: {e}" for a, e in result.failed]
+        self.notify("\n".join(lines) or "nothing to restore", severity="error" if result.failed else "information")
+        self._host_changed()
+
+    def _host_changed(self) -> None:
         for screen in self.app.screen_stack:
             screen.post_message(HostChanged())
+
+    def on_host_changed(self, message: HostChanged) -> None:
         self.action_reload()

@@ -1,9 +1,9 @@
-"""Provides RunScreen: runs a confirmed plan (bind → verify → attach → start) with live progress."""
+"""Provides RunScreen: runs a confirmed plan (bind → verify → attach → start) with live progress,
+through core's passthrough transaction, then shows what is true now — or why the VM did not start."""
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -13,16 +13,14 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, RichLog, Static
 
-from tui.backend import NotAvailable
+from core.explain.model import ExplainReport
+from core.passthrough import PassthroughPlan, RunResult, UndoResult
+from core.steps import StepEvent
 from tui.messages import HostChanged
-from tui.modals.confirm import ConfirmModal
+from tui.modals.undo import UndoModal
 from tui.screen_base import VfioScreen
-from tui.views import ExplainView, PassthroughPlan, RunOutcome, StepUpdate
 from tui.widgets.explain_panel import ExplainPanel
 from tui.widgets.step_list import StepList
-
-if TYPE_CHECKING:
-    pass
 
 STEP_TITLES = {"bind": "Bind the group to vfio-pci", "verify": "Verify every member is on vfio-pci",
                "attach": "Add the hostdev to the VM", "start": "Start the VM"}
@@ -38,31 +36,32 @@ class RunScreen(VfioScreen):
     ]
 
     class Step(Message):
-        """A step changed state or printed a line (posted from the run worker)."""
+        """A step changed state (posted from the run worker)."""
 
-        def __init__(self, update: StepUpdate) -> None:
+        def __init__(self, event: StepEvent) -> None:
             super().__init__()
-            self.update = update
+            self.event = event
 
     class Finished(Message):
         """The run ended (success, failure or cancel)."""
 
-        def __init__(self, outcome: RunOutcome) -> None:
+        def __init__(self, result: RunResult, explanation: ExplainReport | None) -> None:
             super().__init__()
-            self.outcome = outcome
+            self.result = result
+            self.explanation = explanation
 
     def __init__(self, plan: PassthroughPlan) -> None:
         super().__init__()
         self.plan = plan
-        self.outcome: RunOutcome | None = None
+        self.result: RunResult | None = None
         """How the run ended (None while it runs)."""
         self.cancel_event = threading.Event()
-        self.undone = False
+        self.undo_result: UndoResult | None = None
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
 
-        steps = ["bind", "verify"] + (["attach", "start"] if self.plan.vm else [])
+        steps = ["bind", "verify"] + (["attach"] if self.plan.vm else []) + (["start"] if self.plan.start else [])
         yield Header(icon=HEADER_ICON)
         target = f" → {self.plan.vm}" if self.plan.vm else " (bind only)"
         yield Static(Text(f"Running: {self.plan.address}{target}"), classes="section-title", id="run-title")
@@ -79,86 +78,89 @@ class RunScreen(VfioScreen):
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False, description="Running the plan")
     def run_plan(self) -> None:
-        try:
-            outcome = self.vfio_app.backend.run(self.plan, self._post_step, self.cancel_event)
-        except NotAvailable as exc:
-            outcome = RunOutcome(False, [], ExplainView([], [], note=str(exc)))
-        self.post_message(self.Finished(outcome))
+        backend = self.vfio_app.backend
 
-    def _post_step(self, update: StepUpdate) -> None:
-        self.post_message(self.Step(update))
+        def on_step(event: StepEvent) -> None:
+            self.post_message(self.Step(event))
+
+        result = backend.run(self.plan, on_step, self.cancel_event)
+        self.post_message(self.Finished(result, backend.explain_run(result)))
+
+    def show_worker_error(self, what: str, text: str) -> None:
+        self.query_one(StepList).skip_rest()
+        self.query_one("#result-pane").display = True
+        self.query_one("#result", Static).update(Text(f"{text}. Nothing after that step ran.", style="bold red"))
+        self.result = RunResult(None, False, (), error=text)
+        self._host_changed()
 
     @on(Step)
     def step(self, message: Step) -> None:
-        u = message.update
+        e = message.event
         log = self.query_one(RichLog)
-        if u.status == "log":
-            log.write(Text(u.detail or u.name, style="dim"))
+        if e.phase and e.step == e.phase:
+            self.query_one(StepList).mark(e.phase, e.state, e.seconds or 0.0, _first_line(e.detail))
+            verb = {"started": "→", "done": "✓", "failed": "✗", "info": "·"}[e.state]
+            took = f" ({e.seconds:.2f}s)" if e.seconds is not None else ""
+            log.write(Text(f"{verb} {STEP_TITLES.get(e.phase, e.phase)}{took}" + (f": {e.detail}" if e.detail else ""),
+                           style="red" if e.state == "failed" else ""))
             return
-        self.query_one(StepList).mark(u.name, u.status, u.elapsed, u.detail)
-        verb = {"started": "→", "done": "✓", "failed": "✗"}[u.status]
-        took = f" ({u.elapsed:.2f}s)" if u.status != "started" else ""
-        log.write(Text(f"{verb} {STEP_TITLES.get(u.name, u.name)}{took}" + (f": {u.detail}" if u.detail else ""),
-                       style="red" if u.status == "failed" else ""))
+        if e.state != "started":
+            took = f" {e.seconds:.2f}s" if e.seconds else ""
+            log.write(Text(f"  {e.step}: {e.state}" + (f" ({e.detail})" if e.detail else "") + took,
+                           style="red" if e.state == "failed" else "dim"))
 
     @on(Finished)
     def finished(self, message: Finished) -> None:
-        outcome = self.outcome = message.outcome
+        result = self.result = message.result
         self.query_one(StepList).skip_rest()
         self.query_one("#result-pane").display = True
-        result = self.query_one("#result", Static)
-        if outcome.ok:
-            text = Text("Done. ", style="bold green")
-            where = f"{self.plan.vm} is running with {self.plan.address}" if self.plan.vm else \
-                f"{self.plan.address}'s group is on vfio-pci"
-            if outcome.message:
-                where = outcome.message
-            text.append(f"{where}.\nSteps: {', '.join(outcome.steps_done)}. Press u to undo, Esc to go back.")
-            result.update(text)
-        elif outcome.cancelled:
-            result.update(Text(f"Cancelled ({outcome.message}). Press u to undo what ran, Esc to go back.",
-                               style="yellow"))
+        text = self.query_one("#result", Static)
+        if result.ok:
+            line = Text("Done. ", style="bold green")
+            line.append(f"{result.message}.\nSteps: {', '.join(result.done)}. Press u to undo ({result.run_id}),"
+                        " Esc to go back.")
+            text.update(line)
+        elif result.cancelled:
+            text.update(Text(f"{result.message}. Press u to undo what ran, Esc to go back.", style="yellow"))
         else:
-            result.update(Text("It failed. Probable cause and fix below; press u to undo what ran.",
-                               style="bold red"))
-            self.query_one(ExplainPanel).show(outcome.explanation or ExplainView([], []))
+            cause = message.explanation.findings[0].title if message.explanation and message.explanation.findings \
+                else _first_line(result.error)
+            what = "The VM did not start" if result.failed_phase == "start" else f"{result.failed_phase} failed"
+            text.update(Text(f"{what}: {cause}\n{result.message}.\nProbable cause and fix below; press u to undo what"
+                             " ran.", style="bold red"))
+            self.query_one(ExplainPanel).show(message.explanation)
+        self._host_changed()
+
+    def _host_changed(self) -> None:
         for screen in self.app.screen_stack:
             screen.post_message(HostChanged())
 
     def action_cancel_or_back(self) -> None:
-        if self.outcome is None:
+        if self.result is None:
             self.cancel_event.set()
             self.notify("Cancelling after the current step…")
             return
         self.app.pop_screen()
 
     def action_undo(self) -> None:
-        if self.outcome is None:
+        if self.result is None:
             self.notify("Wait for the run to end (Esc cancels it).", severity="warning")
             return
-        if self.undone or not self.outcome.steps_done:
+        if self.result.run_id is None or (self.undo_result is not None and self.undo_result.ok):
             self.notify("Nothing to undo.")
             return
-        lines = ["Undo will:", *self.plan.undo]
-        self.app.push_screen(ConfirmModal("Undo this run?", lines, yes="Undo"), self._undo_confirmed)
+        self.app.push_screen(UndoModal(self.vfio_app.backend, self.result.run_id), self._undone)
 
-    def _undo_confirmed(self, yes: bool | None) -> None:
-        if yes:
-            self.run_undo()
-
-    @work(thread=True, exclusive=True, group="undo", exit_on_error=False)
-    def run_undo(self) -> None:
-        try:
-            lines = self.vfio_app.backend.undo(self.plan)
-        except Exception as exc:  # noqa: BLE001 - shown to the user
-            self.app.call_from_thread(self._undo_done, [f"Undo failed: {exc}"], False)
+    def _undone(self, result: UndoResult | None) -> None:
+        if result is None:
             return
-        self.app.call_from_thread(self._undo_done, lines, True)
+        self.undo_result = result
+        self.query_one(RichLog).write(Text(result.summary, style="green" if result.ok else "red"))
+        self.query_one("#result", Static).update(Text(result.summary, style="bold green" if result.ok else "bold red"))
+        self._host_changed()
 
-    def _undo_done(self, lines: list[str], ok: bool) -> None:
-        self.undone = ok
-        self.query_one(RichLog).write(Text("\n".join(["Undo:", *lines]), style="green" if ok else "red"))
-        self.query_one("#result", Static).update(
-            Text("Undone: " + "; ".join(lines), style="bold green") if ok else Text("; ".join(lines), style="red"))
-        for screen in self.app.screen_stack:
-            screen.post_message(HostChanged())
+
+def _first_line(text: str, width: int = 110) -> str:
+    """A long libvirt/QEMU error as one line (the full text is in the log and the explanation)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"

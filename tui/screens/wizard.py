@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,13 +10,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.backend import NotAvailable
+from core.errors import VfioError
+from core.libvirt.connection import DomainInfo
+from core.passthrough import PassthroughPlan
 from tui.modals.confirm import ConfirmModal
 from tui.screen_base import VfioScreen
-from tui.views import PassthroughPlan, VmRow
-
-if TYPE_CHECKING:
-    pass
 
 NO_VM = "__bind_only__"
 """The option id for binding to vfio-pci without attaching to a VM."""
@@ -39,17 +35,18 @@ def plan_text(plan: PassthroughPlan) -> Text:
         for line in (plan.xml_diff or "(no change)").splitlines():
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
             text.append(f"  {line}\n", style=style)
-    if plan.warnings:
+    warnings = [*plan.warnings, *(f"check {c.status}: {c.id}: {c.summary}" for c in plan.checks)]
+    if warnings:
         text.append("Worth knowing\n", style="bold yellow underline")
-        for line in plan.warnings:
+        for line in warnings:
             text.append(f"  ! {line}\n", style="yellow")
     text.append("Undo will\n", style="bold underline")
     for line in plan.undo:
         text.append(f"  {line}\n")
-    if plan.problems:
+    if plan.refusals:
         text.append("Refused\n", style="bold red underline")
-        for line in plan.problems:
-            text.append(f"  ✗ {line}\n", style="red")
+        for r in plan.refusals:
+            text.append(f"  ✗ {r}\n", style="red")
     else:
         text.append("\nPress ", style="dim")
         text.append("y", style="bold")
@@ -73,7 +70,7 @@ class WizardScreen(VfioScreen):
         """The device the user picked in the tree."""
         self.plan: PassthroughPlan | None = None
         """The plan for the chosen VM, once made."""
-        self.vms: list[VmRow] = []
+        self.vms: list[DomainInfo] = []
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
@@ -107,15 +104,12 @@ class WizardScreen(VfioScreen):
     def load_vms(self) -> None:
         try:
             vms = self.vfio_app.backend.list_vms()
-        except NotAvailable as exc:
-            self.app.call_from_thread(self._set_status, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - libvirtd may simply not run
-            self.app.call_from_thread(self._set_status, f"Cannot list VMs: {exc}")
+        except VfioError as exc:  # no libvirt for this host, or libvirtd not running: bind only
+            self.app.call_from_thread(self._set_status, f"No VMs: {exc.detail}; you can still bind only")
             return
         self.app.call_from_thread(self._show_vms, vms)
 
-    def _show_vms(self, vms: list[VmRow]) -> None:
+    def _show_vms(self, vms: list[DomainInfo]) -> None:
         self.vms = vms
         options = self.query_one(OptionList)
         for vm in vms:
@@ -140,10 +134,7 @@ class WizardScreen(VfioScreen):
     def make_plan(self, vm: str | None) -> None:
         try:
             plan = self.vfio_app.backend.plan(self.address, vm)
-        except NotAvailable as exc:
-            self.app.call_from_thread(self._plan_failed, str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - shown in the plan pane
+        except VfioError as exc:
             self.app.call_from_thread(self._plan_failed, f"Cannot plan: {exc}")
             return
         self.app.call_from_thread(self._show_plan, plan)
@@ -154,7 +145,7 @@ class WizardScreen(VfioScreen):
     def _show_plan(self, plan: PassthroughPlan) -> None:
         self.plan = plan
         self.query_one("#plan", Static).update(plan_text(plan))
-        if plan.problems:
+        if plan.refusals:
             self._set_status("This plan is refused; see why on the right.")
         else:
             self._set_status("Press y to review and confirm.")
@@ -164,14 +155,14 @@ class WizardScreen(VfioScreen):
         if plan is None:
             self.notify("Pick a VM (or bind only) first.", severity="warning")
             return
-        if plan.problems:
-            self.notify("The plan is refused: " + plan.problems[0], severity="error")
+        if plan.refusals:
+            self.notify(f"The plan is refused: {plan.refusals[0]}", severity="error")
             return
         lines = [f"Bind to vfio-pci: {', '.join(plan.members) or plan.address}"]
         lines += plan.driver_changes
         if plan.vm:
             lines += [f"Then add it to {plan.vm} and start {plan.vm}."]
-        lines += ["", "Undo: " + "; ".join(plan.undo)]
+        lines += ["", "Undo (u after the run, or the journal): " + "; ".join(plan.undo)]
         self.app.push_screen(ConfirmModal("Change this host?", lines, yes="Run it"), self._confirmed)
 
     def _confirmed(self, yes: bool | None) -> None:

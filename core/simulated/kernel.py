@@ -10,6 +10,7 @@ Fault injection (tests) goes in the metadata under "faults": a list of
 `{"hang": 30}` (the write blocks that long; beyond the caller's timeout it is abandoned),
 `{"silent": true}` (a probe "succeeds" but binds nothing, as a vfio-pci probe of a bridge),
 `{"kill": "before"|"after"}` (SIGKILL this process before/after the write takes effect).
+"pace": S (static) makes every write take S seconds, so a run can be watched (the demo's --demo-pace).
 "open_groups": [N, ...] simulates a user holding /dev/vfio/N open: unbinding a vfio-pci member
 blocks until the group is released (vfio-pci's remove() waits for the user).
 """
@@ -31,7 +32,7 @@ from core.address import PciAddress
 from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
 from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.snapshot import SIM_METADATA
+from core.simulated.materialize import SIM_METADATA
 
 LOCK_NAME: Final = ".vfio-tui-sim.lock"
 STATE_NAME: Final = ".vfio-tui-sim-state.json"
@@ -126,6 +127,10 @@ class SimulatedKernel:
         shown = self.paths.display(path)
         op, addr_text, driver = self._classify(path)
         deadline = time.monotonic() + timeout
+        pace = self._static().get("pace")
+        if isinstance(pace, int | float) and 0 < pace <= 10:
+            # The demo's --demo-pace: real drivers take time; a run that ends in 70 ms cannot be watched.
+            time.sleep(float(pace))
         with self._state() as meta:
             fault = _take_fault(meta, op, shown)
             if fault is None:

@@ -1,0 +1,265 @@
+"""Provides FileChange and the one journaled way vfio-tui edits a host's configuration files
+(GRUB defaults, qemu.conf, modprobe.d, udev rules): `check --fix`, `bind --persist` and their undo.
+
+A change is planned first (FileChange: the content before and after, shown as a diff); applying it
+backs up each file's old bytes under the state dir, writes a journal entry before the first byte
+changes, and replaces the file atomically (same mode). Undo puts the backups back, but only if a
+file is still exactly what vfio-tui wrote (a later edit by someone else is never overwritten).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from core.clock import utc
+from core.errors import InputError, NeedsRootError, VfioError
+from core.textcodec import decode, encode, unified_diff
+
+if TYPE_CHECKING:
+    from core.host import Host
+
+JOURNAL_SCHEMA: Final = "vfio-tui/config-journal/1"
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One configuration file's content before and after a change."""
+
+    path: str
+    """Host-absolute path ("/etc/default/grub")."""
+    before: str | None
+    """The content now (None: the file does not exist)."""
+    after: str | None
+    """The content wanted (None: the file is removed)."""
+    backup: str | None = None
+    """Where the previous content is kept (under the state dir), once applied."""
+
+    @property
+    def diff(self) -> str:
+        """Unified diff of the change, as `diff -u` prints it."""
+        return unified_diff(self.path, self.before, self.after or "")
+
+    @property
+    def created(self) -> bool:
+        return self.before is None and self.after is not None
+
+    @property
+    def removed(self) -> bool:
+        return self.before is not None and self.after is None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "diff": self.diff, "created": self.created, "removed": self.removed,
+                "backup": self.backup}
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedChanges:
+    """What apply_changes() did: the journal id that undoes it and the changes with their backups."""
+
+    journal_id: str
+    changes: tuple[FileChange, ...]
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def config_dir(host: Host) -> Path:
+    return host.paths.state_dir / "config"
+
+
+def _journal_path(host: Host) -> Path:
+    return config_dir(host) / "journal.json"
+
+
+def read_journal(host: Host) -> list[dict[str, Any]]:
+    """Every config change vfio-tui made on this host, oldest first."""
+    p = _journal_path(host)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise VfioError(f"the config journal cannot be read ({exc})", path=host.paths.display(p),
+                        fix="move it aside; the backups next to it still hold the old files") from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise VfioError("the config journal is not in vfio-tui's format", path=host.paths.display(p),
+                        fix="move it aside; the backups next to it still hold the old files")
+    return entries
+
+
+def _write_journal(host: Host, entries: list[dict[str, Any]]) -> None:
+    d = config_dir(host)
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(_journal_path(host), json.dumps({"schema": JOURNAL_SCHEMA, "entries": entries}, indent=1).encode(),
+                 mode=0o600)
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace `path` with `data`: a temp file beside it, fsync, rename (keeps the mode unless given)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        st_mode: int | None = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        st_mode = None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode if mode is not None else (st_mode if st_mode is not None else 0o644))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def guard_writes(host: Host, paths: Iterable[str]) -> None:
+    """Refuse to edit the live host's files in tests, or without root (naming the files)."""
+    if not host.paths.is_live or host.simulated:
+        return
+    if os.environ.get("VFIO_TUI_TESTING"):
+        raise VfioError("refusing to edit this machine's files while VFIO_TUI_TESTING is set")
+    if os.geteuid() != 0:
+        raise NeedsRootError("editing " + ", ".join(paths) + " needs root", fix="run it with sudo")
+
+
+def read_current(host: Host, path: str) -> str | None:
+    """A config file's text now (None when it does not exist)."""
+    try:
+        return decode(host.paths.under(path).read_bytes())
+    except FileNotFoundError:
+        return None
+
+
+def apply_changes(host: Host, changes: Sequence[FileChange], *, what: str, check_id: str = "",
+                  fix_id: str = "", followup: Sequence[str] = ()) -> AppliedChanges:
+    """Back up, journal, then write each change. Returns the journal id (cfg-N) that undoes them.
+
+    Raises:
+        VfioError: a file changed since the changes were planned (nothing is written then).
+        NeedsRootError: the live host, not root.
+    """
+    changes = [c for c in changes if c.changed]
+    guard_writes(host, [c.path for c in changes])
+    entries = read_journal(host)
+    number = 1 + max((int(str(e.get("id", "cfg-0")).rpartition("-")[2] or 0) for e in entries
+                      if str(e.get("id", "")).rpartition("-")[2].isdigit()), default=0)
+    jid = f"cfg-{number}"
+    backup_dir = config_dir(host) / "backups" / jid
+    files: list[dict[str, Any]] = []
+    done: list[FileChange] = []
+    writes: list[tuple[Path, bytes | None]] = []
+    for c in changes:
+        target = host.paths.under(c.path)
+        try:
+            old_bytes: bytes | None = target.read_bytes()
+        except FileNotFoundError:
+            old_bytes = None
+        if (decode(old_bytes) if old_bytes is not None else None) != c.before:
+            raise VfioError(f"{c.path} changed while the change was being planned; run it again")
+        backup = backup_dir / c.path.strip("/").replace("/", "__")
+        if old_bytes is not None:
+            atomic_write(backup, old_bytes, mode=0o600)
+        new_bytes = encode(c.after) if c.after is not None else None
+        shown = host.paths.display(backup) if old_bytes is not None else None
+        files.append({"path": c.path, "existed": old_bytes is not None, "backup": shown,
+                      "sha256_before": _sha(old_bytes), "sha256_after": _sha(new_bytes)})
+        done.append(FileChange(c.path, c.before, c.after, shown))
+        writes.append((target, new_bytes))
+    entry = {"id": jid, "what": what, "fix_id": fix_id or what, "check_id": check_id or what,
+             "time": utc(), "state": "applying",
+             "files": files, "followup": list(followup)}
+    entries.append(entry)
+    _write_journal(host, entries)  # journaled before the first byte changes
+    for target, data in writes:
+        if data is None:
+            target.unlink(missing_ok=True)
+        else:
+            atomic_write(target, data)
+    entry["state"] = "applied"
+    _write_journal(host, entries)
+    return AppliedChanges(jid, tuple(done))
+
+
+def find_entry(entries: list[dict[str, Any]], ident: str) -> dict[str, Any]:
+    """The newest not-undone journal entry named `ident` (its id cfg-N, fix id or check id)."""
+    for e in reversed(entries):
+        if e.get("state") == "undone":
+            continue
+        if ident in (e.get("id"), e.get("fix_id"), e.get("check_id")):
+            found: dict[str, Any] = e  # the journal's own dict: undo marks it in place
+            return found
+    known = ", ".join(f"{e.get('id')} ({e.get('fix_id')})" for e in entries if e.get("state") != "undone")
+    raise InputError(f"no config change {ident!r} to undo" + (f" (journal: {known})" if known else
+                                                             " (vfio-tui has not changed any config file)"))
+
+
+@dataclass(frozen=True, slots=True)
+class UndoneChanges:
+    """What undo_changes() did or would do."""
+
+    entry: dict[str, Any]
+    changes: tuple[FileChange, ...]
+    applied: bool
+
+
+def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
+    """Undo the newest applied change named `ident`; without yes only say what it would do.
+
+    Raises:
+        InputError: no such change.
+        VfioError: a file was changed after vfio-tui edited it (its backup is named for a manual restore).
+    """
+    entries = read_journal(host)
+    entry = find_entry(entries, ident)
+    changes: list[FileChange] = []
+    restores: list[tuple[Path, bytes | None]] = []
+    for f in entry.get("files", []):
+        path = str(f["path"])
+        target = host.paths.under(path)
+        try:
+            current: bytes | None = target.read_bytes()
+        except FileNotFoundError:
+            current = None
+        if _sha(current) != f.get("sha256_after"):
+            raise VfioError(f"{path} was changed after vfio-tui edited it ({entry['id']}); not undoing",
+                            fix=f"compare it with the backup {f.get('backup') or '(the file did not exist)'} and"
+                            " restore by hand")
+        old: bytes | None = None
+        if f.get("existed"):
+            old = host.paths.under(str(f["backup"])).read_bytes()
+        restores.append((target, old))
+        changes.append(FileChange(path, decode(current) if current is not None else None,
+                                  decode(old) if old is not None else None, f.get("backup")))
+    if not yes:
+        return UndoneChanges(entry, tuple(changes), False)
+    guard_writes(host, [c.path for c in changes])
+    for target, old in restores:
+        if old is None:
+            target.unlink(missing_ok=True)
+        else:
+            atomic_write(target, old)
+    entry["state"] = "undone"
+    entry["undone_at"] = utc()
+    _write_journal(host, entries)
+    return UndoneChanges(entry, tuple(changes), True)
+
+
+def list_changes(host: Host) -> list[dict[str, Any]]:
+    """Journal entries that can still be undone."""
+    return [e for e in read_journal(host) if e.get("state") != "undone"]

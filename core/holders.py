@@ -1,0 +1,134 @@
+"""Provides holders_of(): who holds a device that is on vfio-pci right now — a running libvirt
+domain, or any process with the group's /dev/vfio/N (or the device's VFIO cdev) open.
+
+Giving such a device back to the host is never safe: on a real kernel vfio-pci's remove() blocks
+until the user closes the device ("Relaying device request to user", kernel-semantics K07), so
+`unbind` hangs or yanks the device out of a running guest. Restore, undo and "Restore all" ask
+here first and refuse, naming the VM or the process. The process check reads /proc/*/fd under
+the host root (what `fuser /dev/vfio/N` does), so it works without libvirt and on host trees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from core.address import PciAddress
+from core.hostpaths import HostPaths
+from core.model import DomainFacts, DomainHolds
+
+HolderKind = Literal["vm", "process", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Something that holds a device, and how to make it let go."""
+
+    kind: HolderKind
+    name: str
+    """The VM's name, or "qemu-system-x86 (pid 4242)"."""
+    detail: str
+    fix: str = ""
+
+    def describe(self) -> str:
+        return self.detail
+
+
+def _group_of(paths: HostPaths, address: str) -> int | None:
+    try:
+        return int(os.path.basename(os.readlink(paths.pci_device(address) / "iommu_group")))
+    except (OSError, ValueError):
+        return None
+
+
+def _cdev_nodes(paths: HostPaths, address: str) -> list[str]:
+    """The device's VFIO cdev nodes (/dev/vfio/devices/vfioN, Linux >= 6.6 with iommufd)."""
+    try:
+        names = os.listdir(paths.pci_device(address) / "vfio-dev")
+    except OSError:
+        return []
+    return [paths.display(paths.dev_vfio / "devices" / n) for n in names]
+
+
+def _proc_name(paths: HostPaths, pid: str) -> str:
+    try:
+        return (paths.proc / pid / "comm").read_text().strip() or "?"
+    except OSError:
+        return "?"
+
+
+def open_by(paths: HostPaths, nodes: Iterable[str]) -> tuple[dict[str, list[str]], bool]:
+    """({node: ["comm (pid N)", ...]}, complete) for processes with any of `nodes` open.
+
+    `complete` is False when some processes' fds could not be read (not root): then an empty
+    answer does not mean "nobody".
+    """
+    wanted = set(nodes)
+    found: dict[str, list[str]] = {}
+    complete = True
+    try:
+        pids = [p for p in os.listdir(paths.proc) if p.isdigit()]
+    except OSError:
+        return found, False
+    for pid in pids:
+        fd_dir = paths.proc / pid / "fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except PermissionError:
+            complete = False
+            continue
+        except OSError:
+            continue  # the process ended meanwhile
+        for fd in fds:
+            try:
+                target = os.readlink(fd_dir / fd)
+            except OSError:
+                continue
+            if target in wanted:
+                who = f"{_proc_name(paths, pid)} (pid {pid})"
+                if who not in found.setdefault(target, []):
+                    found[target].append(who)
+    return found, complete
+
+
+def holders_of(paths: HostPaths, addresses: Iterable[str | PciAddress],
+               domains: DomainFacts | None = None) -> dict[str, list[Holder]]:
+    """{address: holders} for the devices someone holds now (absent: nobody, as far as can be seen).
+
+    `domains` (libvirt's view) is asked once; when it cannot answer, the /dev/vfio check still runs.
+    """
+    wanted = [str(a) for a in addresses]
+    out: dict[str, list[Holder]] = {}
+    holds: DomainHolds = {}
+    if domains is not None:
+        try:
+            holds = domains()
+        except Exception:  # noqa: BLE001 - an unreachable libvirt: the /dev/vfio check below still runs
+            holds = {}
+    for a in wanted:
+        for h in holds.get(PciAddress.parse(a), ()):
+            vm = h.vm
+            if h.active and h.live:
+                out.setdefault(a, []).append(Holder(
+                    "vm", vm, f"running VM {vm!r} holds it",
+                    fix=f"stop {vm} first (virsh shutdown {vm}), or undo with --stop-vm / --live"))
+    nodes: dict[str, list[str]] = {}
+    for a in wanted:
+        group = _group_of(paths, a)
+        if group is not None:
+            nodes.setdefault(paths.display(paths.dev_vfio / str(group)), []).append(a)
+        for node in _cdev_nodes(paths, a):
+            nodes.setdefault(node, []).append(a)
+    if nodes:
+        users, _complete = open_by(paths, nodes)
+        for node, procs in users.items():
+            for a in nodes[node]:
+                for who in procs:
+                    if any(h.kind == "vm" for h in out.get(a, ())) and "qemu" in who:
+                        continue  # the VM above, seen from the kernel's side: said once
+                    out.setdefault(a, []).append(Holder(
+                        "process", who, f"{who} has {node} open",
+                        fix=f"stop {who.split(' ')[0]} (it uses the device through VFIO) and retry"))
+    return out

@@ -1,0 +1,108 @@
+"""Provides open_host(): the Host the user's options name — this machine, a tree, a recording or the
+demo — with its usage facts and its kernel interface wired in; and create_sim_host() for `sim-host`.
+
+A recorded or demo host is materialized into a private temp dir and is writable there through the
+simulated kernel; nothing ever reaches this machine's /sys.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from core.errors import HostDataError, InputError
+from core.host import Host, HostKind, HostOptions
+from core.hostpaths import HostPaths
+from core.simulated.kernel import SimulatedKernel
+from core.simulated.materialize import SIM_METADATA, materialize, read_sim_metadata
+from core.snapshot import load_snapshot
+from core.usage import facts_recorded, usage_source
+
+
+def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
+                      options: HostOptions | None = None) -> Host:
+    """A simulated host in a fresh temp dir, built from a recorded host."""
+    tmp = Path(tempfile.mkdtemp(prefix="vfio-tui-host-"))
+    try:
+        paths = materialize(snapshot, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    opts = options or HostOptions()
+    if opts.demo_pace:
+        SimulatedKernel(paths).update_metadata(pace=opts.demo_pace)
+    return _simulated(paths, kind, label, read_sim_metadata(paths) or {}, opts, tmp)
+
+
+def _simulated(paths: HostPaths, kind: HostKind, label: str, metadata: dict[str, Any], options: HostOptions,
+               tmpdir: Path | None = None) -> Host:
+    extras = metadata.get("host_extras")
+    extras = extras if isinstance(extras, dict) else {}
+    return Host(paths=paths, kind=kind, label=label, simulated=True, metadata=metadata,
+                pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
+                usage=usage_source(paths, extras), host_use_known=facts_recorded(extras),
+                kernel_factory=SimulatedKernel, _tmpdir=tmpdir)
+
+
+def _is_live_root(root: Path) -> bool:
+    """Whether a --root names this machine's own root, however spelled (/, //, /tmp/.., /proc/self/root)."""
+    try:
+        return root.resolve() == Path("/").resolve() or os.path.samefile(root, "/")
+    except OSError:
+        return False
+
+
+def open_host(options: HostOptions) -> Host:
+    """Open the host the options name (the live machine when none).
+
+    Raises:
+        InputError: contradictory options or a missing root.
+        HostDataError: a recorded host that cannot be used.
+    """
+    options.validate()
+    if options.demo:
+        from core.simulated.demo_host import DEMO_LABEL, demo_snapshot  # the demo's data: loaded when asked
+
+        return materialized_host(demo_snapshot(), "demo", DEMO_LABEL, options)
+    if options.snapshot is not None:
+        snap = load_snapshot(options.snapshot)
+        label = snap.get("label") or options.snapshot.name
+        return materialized_host(snap, "snapshot", f"recorded: {label}", options)
+    if options.root is not None:
+        root = options.root
+        if not root.is_dir():
+            raise InputError(f"--root {root}: not a directory")
+        if _is_live_root(root):
+            # A tree that is this machine is this machine: labelled, guarded and changed as such.
+            return _live(options, label=f"this machine (--root {root} is /)")
+        paths = HostPaths(root.resolve())
+        meta = read_sim_metadata(paths)
+        if meta is None and (paths.root / SIM_METADATA).exists():
+            raise HostDataError("this simulated host's metadata is damaged (not vfio-tui's JSON)",
+                                path=str(paths.root / SIM_METADATA),
+                                fix="make the tree again with `vfio-tui sim-host DIR`")
+        if meta is not None:
+            return _simulated(paths, "root", f"simulated: {meta.get('label') or root}", meta, options)
+        # A plain tree (a mounted system, an image): its devices can be read, but nothing says
+        # what that system uses them for.
+        return Host(paths=paths, kind="root", label=f"tree: {root}", simulated=False,
+                    pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
+                    usage=None, host_use_known=False)
+    return _live(options)
+
+
+def _live(options: HostOptions, *, label: str = "this machine") -> Host:
+    paths = HostPaths(Path("/"))
+    return Host(paths=paths, kind="live", label=label, simulated=False, pci_ids_path=options.pci_ids,
+                unprivileged=options.unprivileged, usage=usage_source(paths, None))
+
+
+def create_sim_host(dest: Path, snapshot: dict[str, Any]) -> HostPaths:
+    """Materialize a recorded host into `dest` as a persistent simulated host (for --root)."""
+    if dest.exists() and any(dest.iterdir()):
+        raise InputError(f"{dest} is not empty; give a new or empty directory")
+    dest.mkdir(parents=True, exist_ok=True)
+    return materialize(snapshot, dest)

@@ -1,0 +1,42 @@
+"""The passthrough transaction: plan → bind → verify → attach → start, and its undo.
+
+Every front end (the CLI's `pass`/`undo`, the app's wizard and journal) calls these and nothing
+else to change a host and a VM together:
+
+  plan_passthrough(host, hv, address, vm, mode, start) -> PassthroughPlan   (refusals first)
+  run_passthrough(plan, on_step) -> RunResult                               (run record run-N)
+  plan_undo(host, hv, run_id) -> UndoPlan
+  undo_passthrough(host, hv, run_id, on_step, live=, stop_vm=, force=) -> UndoResult
+  list_runs(host), interrupted_runs(host)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.binding.journal import lock_is_free
+from core.passthrough.plan import PassthroughPlan, Refusal, plan_passthrough
+from core.passthrough.records import Interrupted, RunRecord, find_run, interrupted_work, load_runs
+from core.passthrough.records import interrupted_runs as _interrupted
+from core.passthrough.run import RunResult, run_passthrough
+from core.passthrough.undo import UndoPlan, UndoResult, plan_undo, undo_passthrough
+
+if TYPE_CHECKING:
+    from core.host import Host
+
+
+def list_runs(host: Host) -> list[RunRecord]:
+    """Every passthrough run recorded on this host, oldest first."""
+    return load_runs(host.paths)
+
+
+def interrupted_runs(host: Host) -> list[RunRecord]:
+    """Runs cut short (kill -9, power loss, SSH drop): `vfio-tui undo RUN` takes them back."""
+    return _interrupted(host.paths, lock_free=lock_is_free(host.paths))
+
+
+__all__ = [
+    "Interrupted", "PassthroughPlan", "Refusal", "RunRecord", "RunResult", "UndoPlan", "UndoResult", "find_run",
+    "interrupted_runs", "interrupted_work", "list_runs", "plan_passthrough", "plan_undo", "run_passthrough",
+    "undo_passthrough",
+]

@@ -1,0 +1,226 @@
+"""Provides RunRecord: the journal of one passthrough run (bind → verify → attach → start), kept so
+that `vfio-tui undo` can take exactly that run back — after a success, a failure, or a kill -9.
+
+One file per run, /var/lib/vfio-tui/runs/run-N.json (0600, written atomically with fsync): the
+device and its group, the VM, what was attached (hostdevs, controllers added), whether this run
+started the VM, the bind journal that holds the devices' original drivers, and each phase's state
+("intent" is written before a phase touches anything, "done" after). Undo works from the state it
+finds (the domain's XML, the devices' drivers), so a record cut short by a crash is enough.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from core.binding.journal import ensure_state_dir, interrupted_names, journal_dir, lock_is_free, write_private
+from core.clock import utc
+from core.errors import HostDataError, InputError
+from core.hostpaths import HostPaths
+
+RUN_SCHEMA: Final = "vfio-tui/passthrough-run/1"
+PHASES: Final = ("bind", "verify", "attach", "start")
+RunStatus = Literal["running", "done", "failed", "rolled-back", "undone", "undo-failed"]
+FINISHED: Final = ("undone", "rolled-back")
+"""Statuses that leave nothing to undo."""
+
+
+def runs_dir(paths: HostPaths) -> Path:
+    return paths.state_dir / "runs"
+
+
+@dataclass
+class RunRecord:
+    """One passthrough run's record (see the module docstring)."""
+
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data.get("status", "running"))
+
+    @property
+    def address(self) -> str:
+        return str(self.data.get("address", ""))
+
+    @property
+    def vm(self) -> str | None:
+        vm = self.data.get("vm")
+        return str(vm) if vm else None
+
+    @property
+    def group(self) -> int | None:
+        g = self.data.get("group")
+        return g if isinstance(g, int) else None
+
+    @property
+    def devices(self) -> list[str]:
+        """The group's members the run bound (the bind journal's originals)."""
+        return [str(d) for d in self.data.get("devices", [])]
+
+    @property
+    def attached(self) -> list[str]:
+        """The hostdevs this run added (or was adding) to the VM's definition."""
+        return [str(a) for a in (self.data.get("attach") or {}).get("hostdevs", [])]
+
+    @property
+    def added_controllers(self) -> list[int]:
+        return [int(i) for i in (self.data.get("attach") or {}).get("root_ports", [])]
+
+    @property
+    def started_vm(self) -> bool:
+        return bool(self.data.get("started_vm"))
+
+    def phase(self, name: str) -> str:
+        return str((self.data.get("phases") or {}).get(name, "planned"))
+
+    def set_phase(self, name: str, state: str, **extra: Any) -> None:
+        self.data.setdefault("phases", {})[name] = state
+        self.data.update(extra)
+        self.save()
+
+    def set_status(self, status: RunStatus, **extra: Any) -> None:
+        self.data["status"] = status
+        self.data.update(extra)
+        self.save()
+
+    def save(self) -> None:
+        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=False)
+
+    def summary(self) -> str:
+        """One line for journals: "run-3: 0000:0b:00.0 (group 19) → vfio_test, attached ..., done"."""
+        target = f" → {self.vm}" if self.vm else " (bind only)"
+        bits = [f"{self.id}: {self.address} (group {self.group}){target}"]
+        if self.attached:
+            bits.append(f"attached {', '.join(self.attached)} ({self.data.get('mode', 'config')})")
+        if self.started_vm:
+            bits.append(f"started {self.vm}")
+        bits.append(f"{self.status}, {self.data.get('started', '?')}")
+        return "; ".join(bits)
+
+
+def new_run(paths: HostPaths, fields: dict[str, Any]) -> RunRecord:
+    """A new record run-N (N one more than any before), saved before anything changes.
+
+    Call it under the writer lock (two runs must not take the same number).
+    """
+    ensure_state_dir(paths)
+    rdir = runs_dir(paths)
+    rdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    numbers = [int(n[4:-5]) for n in os.listdir(rdir) if n.startswith("run-") and n.endswith(".json")
+               and n[4:-5].isdigit()]
+    run_id = f"run-{max(numbers, default=0) + 1}"
+    data = {"schema": RUN_SCHEMA, "id": run_id, "pid": os.getpid(), "status": "running",
+            "started": utc(),
+            "phases": dict.fromkeys(PHASES, "planned"), **fields}
+    record = RunRecord(rdir / f"{run_id}.json", data)
+    write_private(record.path, json.dumps(data, indent=1) + "\n")
+    return record
+
+
+def load_runs(paths: HostPaths) -> list[RunRecord]:
+    """Every run record, oldest first.
+
+    Raises:
+        HostDataError: a record is unreadable or not vfio-tui's (nothing is changed then).
+    """
+    rdir = runs_dir(paths)
+    try:
+        names = [n for n in os.listdir(rdir) if n.startswith("run-") and n.endswith(".json") and n[4:-5].isdigit()]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise HostDataError(f"cannot read the run records: {exc.strerror}", path=paths.display(rdir)) from None
+    out = []
+    for name in sorted(names, key=lambda n: int(n[4:-5])):
+        path = rdir / name
+        try:
+            data = json.loads(path.read_text())
+            ok = isinstance(data, dict) and data.get("schema") == RUN_SCHEMA and data.get("id") == name[:-5]
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            raise HostDataError("a corrupted vfio-tui run record; nothing was changed", path=paths.display(path),
+                                fix="inspect it (the devices' original drivers are in the bind journal too), then"
+                                    " move it aside")
+        out.append(RunRecord(path, data))
+    return out
+
+
+def find_run(paths: HostPaths, ident: str | None) -> RunRecord:
+    """The run named `ident` (run-N or N), or the newest one that is not undone (ident None).
+
+    Raises:
+        InputError: no such run, or nothing left to undo.
+    """
+    runs = load_runs(paths)
+    if ident is None:
+        open_runs = [r for r in runs if r.status not in FINISHED]
+        if not open_runs:
+            raise InputError("nothing to undo: no passthrough run of vfio-tui is left on this host",
+                             fix="`vfio-tui restore --all` gives back devices bound with `vfio-tui bind`")
+        return open_runs[-1]
+    want = ident if ident.startswith("run-") else f"run-{ident}"
+    for r in runs:
+        if r.id == want:
+            return r
+    known = ", ".join(r.id for r in runs[-5:]) or "none"
+    raise InputError(f"no run {ident!r} on this host (latest: {known})", fix="`vfio-tui undo --list` lists them")
+
+
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
+    """Runs left "running" by a process that is gone (kill -9, power loss, SSH drop)."""
+    try:
+        runs = load_runs(paths)
+    except HostDataError:
+        return []
+    return [r for r in runs if r.status == "running" and (lock_free or not _pid_alive(r.data.get("pid")))]
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """Work a vfio-tui process left half-done, and the command that finishes or takes it back."""
+
+    what: str
+    command: str
+
+
+def interrupted_work(paths: HostPaths) -> list[Interrupted]:
+    """What a killed vfio-tui left half-done on the host under `paths` (cheap: one listdir when all is
+    well, so every command can ask at its start)."""
+    binds = interrupted_names(paths)
+    rdir = runs_dir(paths)
+    if not binds and not rdir.is_dir():
+        return []
+    free = lock_is_free(paths)
+    if not free:
+        return []  # another vfio-tui is at work: its journal is open, not interrupted
+    out: list[Interrupted] = []
+    runs = interrupted_runs(paths, lock_free=True)
+    for run in runs:
+        out.append(Interrupted(f"passthrough run {run.id} ({run.address} → {run.vm or 'vfio-pci'}) was cut short",
+                               f"vfio-tui undo {run.id}"))
+    if binds and not runs:
+        where = paths.display(journal_dir(paths) / binds[0])
+        out.append(Interrupted(f"an interrupted bind left devices half-done ({where})", "vfio-tui restore --all"))
+    return out

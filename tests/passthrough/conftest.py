@@ -1,0 +1,39 @@
+"""Fixtures for the passthrough transaction: a persistent simulated demo host (a sim-host tree) with
+its demo hypervisor, reopened the way each CLI command reopens it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.host import Host, HostOptions
+from core.libvirt.connection import Hypervisor
+from core.libvirt.for_host import hypervisor_for
+from core.open_host import create_sim_host, open_host
+from core.simulated.demo_host import demo_snapshot
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "host"
+    create_sim_host(root, demo_snapshot())
+    return root
+
+
+@pytest.fixture
+def session(tree: Path) -> Iterator[Callable[[], tuple[Host, Hypervisor]]]:
+    """session() -> (host, hypervisor) on the tree; every pair is closed (demo state saved) at the end."""
+    opened: list[tuple[Host, Hypervisor]] = []
+
+    def make() -> tuple[Host, Hypervisor]:
+        host = open_host(HostOptions(root=tree))
+        hv = hypervisor_for(host)
+        opened.append((host, hv))
+        return host, hv
+
+    yield make
+    for host, hv in opened:
+        hv.close()
+        host.close()
