@@ -136,6 +136,11 @@ def _indent_problem(after: str, element_of: Callable[[etree._Element], etree._El
     return ""
 
 
+def _declares_namespace(el: etree._Element) -> bool:
+    parent = el.getparent()
+    return el.nsmap != (parent.nsmap if parent is not None else {})
+
+
 def _only_added(before: str, after: str) -> bool:
     return not any(line.startswith("-") and not line.startswith("---")
                    for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm=""))
@@ -179,8 +184,7 @@ def exercise(path: Path, text: str) -> Outcome:
         return out.fail("round trip changes bytes beyond libvirt's quote/empty-element normalization")
     if "xml2xmlout" in path.parent.name and rt != original:
         return out.fail("libvirt's own output does not come back byte for byte")
-    out.namespaces = sum(1 for el in dom.root.iter(etree.Element) if el.nsmap != (el.getparent().nsmap
-                                                                                  if el.getparent() is not None else {}))
+    out.namespaces = sum(1 for el in dom.root.iter(etree.Element) if _declares_namespace(el))
     try:
         existing = dom.hostdevs()
     except VfioError as exc:

@@ -100,9 +100,10 @@ def two_cards_one_slot_left() -> tuple[str, str, list[PciController]]:
     two-function cards: the free slot takes a new pci-bridge, the cards go behind it."""
     dom = DomainXml((SAMPLE / "qemuxml2xmloutdata" / "pci-many.xml").read_text())
     last = next(a for a in dom.root.iter("address") if a.get("slot") == "0x1f")
-    parent = last.getparent()
-    assert parent is not None and parent.getparent() is not None
-    parent.getparent().remove(parent)
+    device = last.getparent()
+    devices = device.getparent() if device is not None else None
+    assert device is not None and devices is not None
+    devices.remove(device)
     before = dom.to_string()
     cards = [*CARD, PciAddress(0, 0x0C, 0, 0), PciAddress(0, 0x0C, 0, 1)]
     hostdevs, layout = place_hostdevs(cards, domain=dom)
