@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from core.binding.journal import ensure_state_dir, interrupted_names, journal_dir, lock_is_free, write_private
+from core.binding.journal import (
+    ensure_state_dir,
+    interrupted_names,
+    journal_dir,
+    lock_is_free,
+    pid_alive,
+    write_private,
+)
 from core.clock import utc
 from core.errors import HostDataError, InputError
 from core.hostpaths import HostPaths
@@ -176,17 +183,6 @@ def find_run(paths: HostPaths, ident: str | None) -> RunRecord:
     raise InputError(f"no run {ident!r} on this host (latest: {known})", fix="`vfio-tui undo --list` lists them")
 
 
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
     """Runs left "running" by a process that is gone (kill -9, power loss, SSH drop)."""
@@ -194,7 +190,7 @@ def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
         runs = load_runs(paths)
     except HostDataError:
         return []
-    return [r for r in runs if r.status == "running" and (lock_free or not _pid_alive(r.data.get("pid")))]
+    return [r for r in runs if r.status == "running" and (lock_free or not pid_alive(r.data.get("pid")))]
 
 
 @dataclass(frozen=True)
