@@ -14,14 +14,13 @@ from typing import TYPE_CHECKING
 
 from core.address import PciAddress
 from core.errors import VfioError
-from core.explain.model import CheckOutcome, CheckStatus
+from core.explain.model import CheckOutcome, CheckStatus, ExplainContext
 from core.model import HostInventory, PciDevice
 
 if TYPE_CHECKING:
-    from core.explain.engine import ExplainContext
     from core.host import Host
 
-CheckFn = Callable[["Host", dict[str, str], "ExplainContext", dict[str, object]], CheckOutcome]
+CheckFn = Callable[["Host", dict[str, str], ExplainContext, dict[str, object]], CheckOutcome]
 CHECKS: dict[str, CheckFn] = {}
 
 _KERNEL_LOGS = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog", "/var/log/dmesg")

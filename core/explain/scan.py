@@ -1,10 +1,17 @@
-"""Provides Scanner: a streaming, prefiltered line matcher over bytes of any encoding.
+"""Provides Scanner: a streaming, prefiltered, linear-time line matcher over bytes of any encoding.
 
-Speed comes from never running a regex on a line that cannot match: each block of input is
-searched with bytes.find for a few case-exact gate literals (GATES); only the lines around a hit
-are decoded, checked for the catalog's keywords in one regex call, and then tried against the
-patterns of the causes whose keywords they contain. A 50 MB log is one find() pass per gate.
-Memory stays bounded: per cause only the first MAX_PER_CAUSE matches and the latest one are kept.
+Speed: each block is lowercased once and searched with bytes.find for a few gate literals (GATES);
+only the lines around a hit are decoded, normalized (core/explain/normalize.py: escapes, typography,
+JSON records, wrapped lines) and looked up in a word index that names the few causes and source
+messages (core/explain/sources.py) whose text could be in the line. A line that matched nothing is
+remembered with its digits removed, so the thousandth "DMAR: DRHD: handling fault status reg 2"
+costs a dict lookup.
+
+Safety: work per line is bounded whatever the input holds. A physical line is cut at MAX_LINE for
+matching (longer ones are matched in windows around at most MAX_HITS_PER_LINE gate hits); catalog
+regexes run only in a window around their keyword; source formats are matched without regexes
+(core/explain/fmtmatch.py). Memory is bounded too: per cause the first MAX_PER_CAUSE matches and the
+latest one are kept, at most MAX_KEPT_LINES other lines, and the last TAIL_BYTES of input.
 """
 
 from __future__ import annotations
@@ -12,28 +19,34 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from core.explain.model import CauseEntry
+from core.explain.normalize import is_record_start, join_wrapped, normalize_line
+from core.explain.sources import MessageMatcher
 
 BLOCK = 4 << 20
 """Bytes read per step."""
-MAX_LINE = 64 << 10
-"""A line longer than this is cut into pieces (binary garbage, minified JSON)."""
+MAX_LINE = 16 << 10
+"""The per-line cap: a longer line is only matched in windows around its gate hits."""
+MAX_HITS_PER_LINE = 32
+WINDOW = 2048
+"""Bytes either side of a gate hit inside an over-long line; also the regex window around a keyword."""
 EVIDENCE_CHARS = 400
 MAX_PER_CAUSE = 50
 MAX_KEPT_LINES = 200
 TAIL_BYTES = 64 << 10
 """The end of the input is kept to pick "relevant lines" when nothing matched."""
+MAX_WRAP = 3
+"""Continuation lines joined to a record wrapped by a terminal, `fold` or a browser."""
 
-#: The prefilter: case-exact literals, one bytes.find pass each over every block. Every catalog message
-#: contains one of them (QEMU prefixes its VFIO errors with "vfio:" / "vfio <BDF>:", the kernel with
-#: "vfio-pci <BDF>:" or "vfio_iommu_type1_..."); the catalog tests prove it for each real message.
-#: Few gates is what makes a 50 MB log take well under a second; the per-cause keywords and regexes
-#: only run on the lines a gate let through.
+#: The prefilter, searched in the lowercased block: every message the catalog and the mapped source
+#: inventory can recognise contains one of them (tests/explain/test_inventory.py proves it for each).
 GATES: tuple[bytes, ...] = (
-    b"vfio", b"VFIO", b"iommu", b"IOMMU", b"not viable", b"PCI d", b"locked memory", b"write error",
-    b"assignable", b"Performance may", b"AMD-Vi", b"passthrough", b"could not access", b"active device",
-    b"matching", b"DMAR-IR", b"bus reset",
+    b"vfio", b"iommu", b"dmar", b"amd-vi", b"pci", b"0000:", b"memlock", b"locked memory", b"write error",
+    b"domain", b"libxl", b"avc:", b"apparmor", b"passthrough", b"hostdev", b"assignable", b"ivrs",
+    b"mdev", b"start failed", b"virt-launcher", b"qemu exited", b"could not access", b"matching name",
+    b"matching device", b"vm='", b"monitor",
 )
 
 #: Lines worth remembering for the checks even when no cause matches them
@@ -42,10 +55,11 @@ CONTEXT_KEYWORDS: tuple[str, ...] = ("guest=", "qemu:///", "dmar-ir", "interrupt
                                      "intremap")
 
 #: libvirt quotes QEMU's stderr after "qemu unexpectedly closed the monitor: ..." (L14); QEMU prefixes
-#: each of its messages with the binary name. Splitting there keeps one message's "(?P<err>.+)" from
-#: swallowing the next one. The seed's copy lost the space before "qemu-kvm:" ("...627255Zqemu-kvm:").
-QEMU_PREFIX = re.compile(r"(?:qemu-system-[\w.+-]+|qemu-kvm|qemu-kvm-rhev): ")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: each of its messages with the binary name (Proxmox's is "kvm"). Splitting there keeps one message's
+#: "(?P<err>.+)" from swallowing the next one. The seed's copy lost the space before "qemu-kvm:".
+QEMU_PREFIX = re.compile(r"(?:qemu-system-[\w.+-]{1,40}|qemu-kvm|qemu-kvm-rhev|(?<![\w-])kvm): ")
+_WORDS = re.compile(r"[a-z0-9]{3,}")
+_DIGITS = b"0123456789"
 
 
 @dataclass
@@ -57,6 +71,8 @@ class LineMatch:
     line: str
     matched: str
     offset: int
+    message_id: str = ""
+    """The inventory message (project:hash) when a source format matched, else ""."""
 
 
 @dataclass
@@ -66,39 +82,91 @@ class ScanResult:
     """Matches not kept per cause id (beyond MAX_PER_CAUSE), still counted as occurrences."""
     context_lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
     unmatched_candidates: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
+    supporting: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
+    """(cause id or "", line) for source messages mapped to "context"."""
     tail: bytes = b""
     candidates: int = 0
     bytes: int = 0
+    repeats: int = 0
+    """Candidate lines skipped because an identical line (digits aside) matched nothing before."""
+    truncated: bool = False
 
 
-def clean_line(raw: bytes) -> str:
-    """Decode a line for display and matching: invalid UTF-8 and control characters are replaced."""
-    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-    # blog/web copies turn spaces into NBSP ("for\u00a0Container" in the seed)
-    return _CONTROL.sub(" ", text).replace("\u00a0", " ")
+@dataclass(frozen=True)
+class _Item:
+    entry: CauseEntry | None
+    keyword: str
+    message: MessageMatcher | None = None
+
+
+@dataclass(frozen=True)
+class Index:
+    by_word: dict[str, tuple[_Item, ...]]
+    causes: dict[str, CauseEntry]
+
+
+def _rarest(words: list[str], freq: dict[str, int]) -> str:
+    return min(words, key=lambda w: (freq.get(w, 0), -len(w)))
+
+
+@lru_cache(maxsize=4)
+def build_index(catalog: tuple[CauseEntry, ...], messages: tuple[MessageMatcher, ...]) -> Index:
+    """Word → the catalog keywords and source messages that contain it (each under its rarest word)."""
+    freq: dict[str, int] = {}
+    kw_words = {k: _WORDS.findall(k) for e in catalog for k in e.keywords}
+    msg_words = [m.matcher.words() for m in messages]
+    for words in [*kw_words.values(), *msg_words]:
+        for w in set(words):
+            freq[w] = freq.get(w, 0) + 1
+    by_word: dict[str, list[_Item]] = {}
+    for entry in catalog:
+        for k in entry.keywords:
+            words = kw_words[k]
+            if not words:
+                raise ValueError(f"catalog {entry.id}: keyword {k!r} has no word of 3+ letters to index")
+            # under every word: pasted 2015 texts glue words together ("setupcontainer for group19")
+            for w in set(words):
+                by_word.setdefault(w, []).append(_Item(entry, k))
+    causes = {e.id: e for e in catalog}
+    for mm, words in zip(messages, msg_words, strict=True):
+        target = causes.get(mm.mapping.cause or "") if mm.mapping.kind == "cause" else None
+        if mm.mapping.kind == "cause" and target is None:
+            raise ValueError(f"mapping: {mm.mapping.message.id} names unknown cause {mm.mapping.cause}")
+        by_word.setdefault(_rarest(words, freq), []).append(_Item(target, "", mm))
+    return Index({w: tuple(items) for w, items in by_word.items()}, causes)
 
 
 class Scanner:
     """Feed bytes in any chunking; call finish() for the result."""
 
-    def __init__(self, catalog: tuple[CauseEntry, ...]) -> None:
-        self.catalog = catalog
-        self._needles = list(GATES)
-        words = sorted({k for e in catalog for k in e.keywords}, key=len, reverse=True)
-        self._any_keyword = re.compile("|".join(re.escape(w) for w in words))
-        self._context = tuple(CONTEXT_KEYWORDS)
+    def __init__(self, catalog: tuple[CauseEntry, ...], messages: tuple[MessageMatcher, ...] = (),
+                 *, max_bytes: int | None = None) -> None:
+        self.index = build_index(catalog, messages)
+        self._context = CONTEXT_KEYWORDS
         self._pending = b""
         self._offset = 0
         self._tail = b""
         self._kept: dict[str, int] = {}
         self._latest: dict[str, LineMatch] = {}
+        self._nothing: set[bytes] = set()
+        self.max_bytes = max_bytes
         self.result = ScanResult()
+
+    @property
+    def full(self) -> bool:
+        """The size cap is reached: the caller stops reading."""
+        return self.max_bytes is not None and self.result.bytes >= self.max_bytes
 
     def feed(self, data: bytes) -> None:
         if not data:
             return
+        if self.max_bytes is not None and self.result.bytes + len(data) > self.max_bytes:
+            data = data[: max(0, self.max_bytes - self.result.bytes)]
+            self.result.truncated = True
+            if not data:
+                return
         self.result.bytes += len(data)
-        self._remember_tail(data)
+        self._tail = (self._tail + data[-TAIL_BYTES:])[-TAIL_BYTES:]
         buf = self._pending + data if self._pending else data
         cut = buf.rfind(b"\n")
         if cut == -1:
@@ -124,52 +192,142 @@ class Scanner:
         self._latest.clear()
         return self.result
 
-    def _remember_tail(self, data: bytes) -> None:
-        self._tail = (self._tail + data[-TAIL_BYTES:])[-TAIL_BYTES:]
+    # ------------------------------------------------------------------ blocks and lines
 
     def _scan_block(self, block: bytes) -> None:
         base = self._offset
         self._offset += len(block)
-        spans: set[tuple[int, int]] = set()
-        for needle in self._needles:
-            pos = block.find(needle)
+        low = block.lower()
+        spans: dict[int, tuple[int, int]] = {}
+        hits_per_line: dict[int, int] = {}
+        for needle in GATES:
+            pos = low.find(needle)
             while pos != -1:
-                start = block.rfind(b"\n", 0, pos) + 1
-                end = block.find(b"\n", pos)
+                start = low.rfind(b"\n", 0, pos) + 1
+                end = low.find(b"\n", pos)
                 if end == -1:
-                    end = len(block)
-                if end - start > MAX_LINE:  # keep the neighbourhood of the hit only
-                    start, end = max(start, pos - 2048), min(end, pos + 2048)
-                spans.add((start, end))
-                pos = block.find(needle, end)
+                    end = len(low)
+                if end - start > MAX_LINE:  # keep the neighbourhood of the hit only, a bounded number of times
+                    n = hits_per_line.get(start, 0)
+                    if n >= MAX_HITS_PER_LINE:
+                        pos = low.find(needle, end)
+                        continue
+                    hits_per_line[start] = n + 1
+                    start, end = max(start, pos - WINDOW), min(end, pos + WINDOW)
+                if start not in spans or spans[start][1] < end:
+                    spans[start] = (start, end)
+                pos = low.find(needle, end)
         self.result.candidates += len(spans)
-        for start, end in sorted(spans):
-            self._match_line(clean_line(block[start:end]), base + start)
+        done_until = -1
+        for start, end in sorted(spans.values()):
+            if end <= done_until:
+                continue
+            raw = block[start:end]
+            key = raw.translate(None, _DIGITS)
+            if key in self._nothing:
+                self.result.repeats += 1
+                continue
+            first, last, text = self._record(block, start, end)
+            done_until = last
+            if not self._match_line(normalize_line(text), base + first):
+                self._nothing.add(key)
 
-    def _match_line(self, line: str, offset: int) -> None:
+    def _record(self, block: bytes, start: int, end: int) -> tuple[int, int, str]:
+        """The logical record around block[start:end]: joined with wrapped continuation lines."""
+        text = block[start:end].decode("utf-8", errors="replace")
+        if end - start > MAX_LINE - WINDOW * 2:
+            return start, end, text
+        parts = [text]
+        first, last = start, end
+        # a continuation line (no timestamp or program prefix) belongs to the line before it
+        lines_back = 0
+        while lines_back < MAX_WRAP and first > 0 and parts[0].strip() and not is_record_start(parts[0]):
+            prev_start = block.rfind(b"\n", 0, first - 1) + 1
+            prev = block[prev_start:first - 1].decode("utf-8", errors="replace")
+            if len(prev.rstrip()) < 60:
+                break
+            parts.insert(0, prev)
+            first = prev_start
+            lines_back += 1
+        while len(parts) < 2 * MAX_WRAP + 1 and len(parts[-1].rstrip()) >= 60 and last < len(block):
+            nxt_end = block.find(b"\n", last + 1)
+            nxt_end = len(block) if nxt_end == -1 else nxt_end
+            nxt = block[last + 1:nxt_end].decode("utf-8", errors="replace")
+            if not nxt.strip() or is_record_start(nxt) or nxt_end - last > 4096:
+                break
+            parts.append(nxt)
+            last = nxt_end
+        return first, last, join_wrapped(parts) if len(parts) > 1 else text
+
+    def _match_line(self, line: str, offset: int) -> bool:
+        """Try the line; True when it matched something or was worth keeping as context."""
         low = line.lower()
+        kept = False
         if any(k in low for k in self._context):
             self.result.context_lines.append(line[:4096])
+            kept = True
+        items: list[_Item] = []
+        by_word = self.index.by_word
+        for word in set(_WORDS.findall(low)):
+            got = by_word.get(word)
+            if got:
+                items.extend(got)
+        if not items:
+            self.result.unmatched_candidates.append(line[:4096])
+            return kept
+        parts = QEMU_PREFIX.split(line) if len(line) < MAX_LINE else [line]
         found = False
-        if self._any_keyword.search(low) is None:  # most gated lines: "Adding to iommu group 13" and such
-            self.result.unmatched_candidates.append(line)
-            return
-        parts = QEMU_PREFIX.split(line)
+        tried: set[str] = set()
+        for item in items:
+            if item.message is not None:
+                found |= self._try_message(item, line, low, parts, offset)
+                continue
+            entry = item.entry
+            assert entry is not None
+            if entry.id in tried or item.keyword not in low:
+                continue
+            tried.add(entry.id)
+            found |= self._try_regexes(entry, line, parts, offset)
+        if not found:
+            self.result.unmatched_candidates.append(line[:4096])
+        return found or kept
+
+    def _try_regexes(self, entry: CauseEntry, line: str, parts: list[str], offset: int) -> bool:
         for part in parts:
             plow = part.lower()
-            for entry in self.catalog:
-                if not any(k in plow for k in entry.keywords):
+            hit = next((plow.find(k) for k in entry.keywords if k in plow), -1)
+            if hit < 0:
+                continue
+            lo, hi = (0, len(part)) if len(part) <= 2 * WINDOW else (max(0, hit - WINDOW // 2), hit + WINDOW)
+            for rx in entry.patterns:
+                m = rx.search(part, lo, hi)
+                if m is None:
                     continue
-                for rx in entry.patterns:
-                    m = rx.search(part)
-                    if m is None:
-                        continue
-                    values = {k: v.strip() for k, v in m.groupdict().items() if v}
-                    self._keep(LineMatch(entry, values, _evidence(line, m.group(0)), m.group(0), offset))
-                    found = True
-                    break
-        if not found:
-            self.result.unmatched_candidates.append(line)
+                values = {k: v.strip() for k, v in m.groupdict().items() if v}
+                self._keep(LineMatch(entry, values, _evidence(line, m.group(0)), m.group(0), offset))
+                return True
+        return False
+
+    def _try_message(self, item: _Item, line: str, low: str, parts: list[str], offset: int) -> bool:
+        mm = item.message
+        assert mm is not None
+        req = mm.mapping.requires
+        if req and req not in low:
+            return False
+        for part in parts:
+            got = mm.matcher.match(part)
+            if got is None:
+                continue
+            start, end, values = got
+            matched = part[start:end]
+            if item.entry is None:  # a "context" message: it supports a cause, it is not one
+                self.result.supporting.append((mm.mapping.cause or "", _evidence(line, matched)))
+                return True
+            values = {k: v.strip() for k, v in values.items() if v.strip()}
+            self._keep(LineMatch(item.entry, values, _evidence(line, matched), matched, offset,
+                                 mm.mapping.message.id))
+            return True
+        return False
 
     def _keep(self, match: LineMatch) -> None:
         cid = match.entry.id
@@ -192,3 +350,8 @@ def _evidence(line: str, matched: str) -> str:
     start = max(0, at - 120) if at >= 0 else 0
     piece = line[start:start + EVIDENCE_CHARS]
     return ("…" if start else "") + piece + ("…" if start + EVIDENCE_CHARS < len(line) else "")
+
+
+def clean_line(raw: bytes) -> str:
+    """Decode and normalize one line for display (kept for callers outside the scanner)."""
+    return normalize_line(raw.decode("utf-8", errors="replace"))
