@@ -81,7 +81,8 @@ class FormatMatcher:
                 lit += "%"
                 continue
             kind = _kind(m.group(0))
-            if convs and not lit and len(chunks) == len(convs):  # "%s%s": one gap
+            if convs and not lit and len(chunks) == len(convs):  # "%llx%s": one gap of any text
+                convs[-1] = _Conv("text", convs[-1].name)
                 continue
             chunks.append(lit)
             convs.append(_Conv(kind, _name_for(lit, len(convs))))

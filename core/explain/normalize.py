@@ -35,6 +35,9 @@ _TYPO = str.maketrans({
 #: Go loggers (msg, reason, error, err), Incus/LXD (err), cloud log exports (message, log).
 _JSON_TEXT = ("MESSAGE", "msg", "message", "log", "reason", "error", "err")
 _JSON_MAX = 256 << 10
+#: Go-quoted errors inside a log line (KubeVirt's "LibvirtError(... Message='...\\nPlease ensure...')")
+_QUOTED_ESCAPES = re.compile(r'\\+(?:n|")')
+_SPACES = re.compile(r" {2,}")
 _VERBOSE = re.compile(r"^\s{2,}MESSAGE=")
 _RECORD_START = re.compile(
     r"^\s*(?:\[\s*\d+\.\d+\]|\[\w{3} \w{3} [ \d]\d [\d:]{8} \d{4}\]|\d{4}-\d\d-\d\d[T ]|\w{3} [ \d]\d [\d:]{8} |"
@@ -85,10 +88,14 @@ def normalize_line(line: str) -> str:
         unwrapped = _from_json(line)
         if unwrapped is not None:
             line = normalize_line(unwrapped)  # the message itself may carry escapes or typography
+    if "\\" in line and ("\\n" in line or '\\"' in line):
+        line = _QUOTED_ESCAPES.sub(lambda m: " " if m.group(0).endswith("n") else '"', line)
     if line.startswith("  ") and _VERBOSE.match(line):
         line = _VERBOSE.sub("", line, count=1)
     if not line.isprintable():
         line = _CONTROLS.sub(" ", line)
+    if "  " in line:  # web pages collapse runs of spaces; so do we (formats are collapsed the same way)
+        line = _SPACES.sub(" ", line)
     return line
 
 

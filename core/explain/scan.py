@@ -43,10 +43,8 @@ MAX_WRAP = 3
 #: The prefilter, searched in the lowercased block: every message the catalog and the mapped source
 #: inventory can recognise contains one of them (tests/explain/test_inventory.py proves it for each).
 GATES: tuple[bytes, ...] = (
-    b"vfio", b"iommu", b"dmar", b"amd-vi", b"pci", b"0000:", b"memlock", b"locked memory", b"write error",
-    b"domain", b"libxl", b"avc:", b"apparmor", b"passthrough", b"hostdev", b"assignable", b"ivrs",
-    b"mdev", b"start failed", b"virt-launcher", b"qemu exited", b"could not access", b"matching name",
-    b"matching device", b"vm='", b"monitor",
+    b"vfio", b"iommu", b"dmar", b"amd-vi", b"pci", b"locked memory", b"write error", b"start domain",
+    b"starting domain", b"monitor", b"hostdev", b"mdev", b"start failed", b"(xen)", b"0000:",
 )
 
 #: Lines worth remembering for the checks even when no cause matches them
@@ -230,7 +228,7 @@ class Scanner:
             first, last, text = self._record(block, start, end)
             done_until = last
             if not self._match_line(normalize_line(text), base + first):
-                self._nothing.add(key)
+                self._nothing.add(key)  # nothing, or only context: the next copy costs a set lookup
 
     def _record(self, block: bytes, start: int, end: int) -> tuple[int, int, str]:
         """The logical record around block[start:end]: joined with wrapped continuation lines."""
@@ -260,12 +258,10 @@ class Scanner:
         return first, last, join_wrapped(parts) if len(parts) > 1 else text
 
     def _match_line(self, line: str, offset: int) -> bool:
-        """Try the line; True when it matched something or was worth keeping as context."""
+        """Try the line; True when a cause matched (each copy of such a line counts and may be evidence)."""
         low = line.lower()
-        kept = False
         if any(k in low for k in self._context):
             self.result.context_lines.append(line[:4096])
-            kept = True
         items: list[_Item] = []
         by_word = self.index.by_word
         for word in set(_WORDS.findall(low)):
@@ -274,23 +270,27 @@ class Scanner:
                 items.extend(got)
         if not items:
             self.result.unmatched_candidates.append(line[:4096])
-            return kept
+            return False
         parts = QEMU_PREFIX.split(line) if len(line) < MAX_LINE else [line]
         found = False
-        tried: set[str] = set()
+        tried: set[str] = set()  # one match per cause and line: its own regex or a source format, not both
         for item in items:
-            if item.message is not None:
-                found |= self._try_message(item, line, low, parts, offset)
-                continue
             entry = item.entry
+            if entry is not None and entry.id in tried:
+                continue
+            if item.message is not None:
+                if self._try_message(item, line, low, parts, offset):
+                    found = True
+                    tried.add(item.entry.id if item.entry else "")
+                continue
             assert entry is not None
-            if entry.id in tried or item.keyword not in low:
+            if item.keyword not in low:
                 continue
             tried.add(entry.id)
             found |= self._try_regexes(entry, line, parts, offset)
         if not found:
             self.result.unmatched_candidates.append(line[:4096])
-        return found or kept
+        return found
 
     def _try_regexes(self, entry: CauseEntry, line: str, parts: list[str], offset: int) -> bool:
         for part in parts:
@@ -312,7 +312,7 @@ class Scanner:
         mm = item.message
         assert mm is not None
         req = mm.mapping.requires
-        if req and req not in low:
+        if req and not any(r in low for r in req.split("|")):
             return False
         for part in parts:
             got = mm.matcher.match(part)
@@ -322,7 +322,7 @@ class Scanner:
             matched = part[start:end]
             if item.entry is None:  # a "context" message: it supports a cause, it is not one
                 self.result.supporting.append((mm.mapping.cause or "", _evidence(line, matched)))
-                return True
+                return False
             values = {k: v.strip() for k, v in values.items() if v.strip()}
             self._keep(LineMatch(item.entry, values, _evidence(line, matched), matched, offset,
                                  mm.mapping.message.id))

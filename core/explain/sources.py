@@ -144,6 +144,8 @@ def map_message(msg: Message, rules: tuple[Rule, ...] | None = None) -> Mapping:
     for rule in rules if rules is not None else load_rules():
         if not _applies(rule, msg):
             continue
+        if rule.target not in ("context", "benign") and not rule.severity and msg.severity not in FAILURE:
+            continue  # an info/debug line is a cause only where a rule says so explicitly
         if rule.target in ("context", "benign"):
             return Mapping(msg, rule.target, rule.supports, rule.reason, rule.requires)  # type: ignore[arg-type]
         matcher = FormatMatcher(msg.format, errno_tail=msg.errno_tail)
