@@ -146,7 +146,8 @@ _LIBVIRT_PREFIX = {
     "VIR_ERR_CONFIG_UNSUPPORTED": "unsupported configuration: ", "VIR_ERR_OPERATION_FAILED": "operation failed: ",
     "VIR_ERR_XML_ERROR": "XML error: ", "VIR_ERR_INVALID_ARG": "invalid argument: ",
     "VIR_ERR_NO_DEVICE": "", "VIR_ERR_ARGUMENT_UNSUPPORTED": "argument unsupported: ",
-    "VIR_ERR_OPERATION_UNSUPPORTED": "Operation not supported: ", "VIR_ERR_NO_SUPPORT": "this function is not supported by the connection driver: ",
+    "VIR_ERR_OPERATION_UNSUPPORTED": "Operation not supported: ",
+    "VIR_ERR_NO_SUPPORT": "this function is not supported by the connection driver: ",
     "VIR_ERR_NO_NODE_DEVICE": "Node device not found: ", "VIR_ERR_OPERATION_TIMEOUT": "Timed out during operation: ",
     "VIR_ERR_NO_SECURITY_MODEL": "Security model not found: ", "VIR_ERR_DEVICE_MISSING": "device not found: ",
 }
@@ -358,7 +359,7 @@ def extract_tree(tree: Path) -> tuple[str, str, list[Message]]:
     return project, version, msgs
 
 
-def merge(project: str, found: list[tuple[str, list[Message]]], old: list[dict[str, object]]) -> list[dict[str, object]]:
+def merge(project: str, found: list[tuple[str, list[Message]]]) -> list[dict[str, object]]:
     """One entry per (project, format string); mapping fields of an existing file are kept."""
     by_key: dict[str, dict[str, object]] = {}
     for version, msgs in found:
@@ -394,7 +395,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for project, per_version in found.items():
         path = args.out / f"{project}.json"
-        entries = merge(project, per_version, [])
+        entries = merge(project, per_version)
         doc = {"schema": "vfio-tui/explain-inventory/1", "project": project,
                "versions": [v for v, _ in per_version], "scope": [g for g, _ in SCOPE[project]],
                "messages": entries}

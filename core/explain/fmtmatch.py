@@ -65,7 +65,7 @@ def collapse(text: str) -> str:
 class FormatMatcher:
     """One format string, compiled into chunks and typed gaps."""
 
-    __slots__ = ("chunks", "convs", "lead", "literal", "format", "anchor", "errno_tail")
+    __slots__ = ("anchor", "chunks", "convs", "errno_tail", "format", "lead", "literal")
 
     def __init__(self, fmt: str, *, errno_tail: bool = False) -> None:
         self.format = fmt
@@ -144,12 +144,12 @@ class FormatMatcher:
             conv = self.convs[i - 1]
             chunk = self.chunks[i]
             if not chunk:  # a trailing conversion: the rest of the line, bounded
-                value = _value_at(line, end, min(hi, end + MAX_GAP), conv.kind)
-                if value is None:
+                tail = _value_at(line, end, min(hi, end + MAX_GAP), conv.kind)
+                if tail is None:
                     return None
-                if value:
-                    values[conv.name] = value
-                end += len(value)
+                if tail:
+                    values[conv.name] = tail
+                end += len(tail)
                 continue
             limit = min(hi, end + (MAX_GAP if conv.kind == "text" else 40) + len(chunk))
             nxt = line.find(chunk, end, limit)

@@ -11,6 +11,7 @@ virt-launcher JSON line is replaced by its message fields, and `journalctl -o ve
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -111,7 +112,7 @@ def join_wrapped(lines: list[str]) -> str:
     the line is exactly 80/100/120... columns); a browser or e-mail client wraps at a space (joined with one).
     """
     out = lines[0].rstrip()
-    for prev, line in zip(lines, lines[1:], strict=False):
+    for prev, line in itertools.pairwise(lines):
         cut_mid_word = len(prev) in (79, 80, 100, 120, 132, 160) and prev[-1:].strip() and line[:1].strip()
         out += ("" if cut_mid_word else " ") + line.strip()
     return out

@@ -274,6 +274,7 @@ class Scanner:
         parts = QEMU_PREFIX.split(line) if len(line) < MAX_LINE else [line]
         found = False
         tried: set[str] = set()  # one match per cause and line: its own regex or a source format, not both
+        regexed: set[str] = set()
         for item in items:
             entry = item.entry
             if entry is not None and entry.id in tried:
@@ -284,10 +285,12 @@ class Scanner:
                     tried.add(item.entry.id if item.entry else "")
                 continue
             assert entry is not None
-            if item.keyword not in low:
+            if item.keyword not in low or item.keyword in regexed:
                 continue
-            tried.add(entry.id)
-            found |= self._try_regexes(entry, line, parts, offset)
+            regexed.add(item.keyword)
+            if self._try_regexes(entry, line, parts, offset):
+                found = True
+                tried.add(entry.id)
         if not found:
             self.result.unmatched_candidates.append(line[:4096])
         return found

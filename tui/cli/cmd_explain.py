@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from core.host import HostOptions, open_host
 
@@ -66,15 +67,33 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         else:
             path = Path(args.file)
             try:
-                with path.open("rb") as fh:
+                with _open_regular(path) as fh:
                     report = explain_stream(fh, host, uri=args.connect)
             except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
                 raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        if report.truncated:
+            sys.stderr.write("vfio-tui explain: stopped after the first 256 MiB of input; explain a smaller excerpt "
+                             "(e.g. journalctl -b -k, or the QEMU log of the failed start)\n")
         if args.json:
             print_json(report.to_json())
         else:
             sys.stdout.write(format_report(report, color=use_color(), verbose=args.verbose))
     return 0 if report.findings else 1
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open a log file for reading; a FIFO, device (/dev/zero) or socket is refused at once (use - for a pipe)."""
+    import os
+    import stat
+
+    from core.errors import InputError
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)  # O_NONBLOCK: a FIFO must not block the open
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{path} is not a regular file", fix="give a log file, or pipe it: ... | vfio-tui explain -")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def _read_file(name: str) -> str:
