@@ -26,7 +26,8 @@ CHECKS: dict[str, CheckFn] = {}
 _KERNEL_LOGS = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog", "/var/log/dmesg")
 _IR_ON = re.compile(r"DMAR-IR: Enabled IRQ remapping|AMD-Vi: Interrupt remapping enabled|IRQ remapping was enabled")
 _IR_OFF = re.compile(r"No interrupt remapping support|DMAR-IR: (?:IRQ remapping disabled|Queued invalidation will be "
-                     r"enabled to support x2apic and Intr-remapping)?\s*$|intremap=off|x2apic: IRQ remapping doesn't")
+                     r"enabled to support x2apic and Intr-remapping)?\s{0,16}$|intremap=off|"
+                     r"x2apic: IRQ remapping doesn't")
 _TAIL = 4 << 20
 
 

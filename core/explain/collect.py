@@ -24,7 +24,8 @@ _QEMU_LOG_TAIL = 1 << 20
 _KERNEL_LOG_TAIL = 2 << 20
 _KERNEL_LOGS = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog", "/var/log/dmesg")
 _VM_NAME = re.compile(r"^[\w.+-]{1,200}$")
-_KERNEL_INTEREST = re.compile(r"vfio|iommu|dmar|amd-vi|remapping|memlock|can't reserve|pci.*probe", re.I)
+_KERNEL_INTEREST = re.compile(r"vfio|iommu|dmar|amd-vi|remapping|memlock|can't reserve|probe of|probe with driver",
+                              re.I)
 
 
 def _tail(path: Path, limit: int) -> str | None:
@@ -37,9 +38,9 @@ def _tail(path: Path, limit: int) -> str | None:
         return None
 
 
-_QEMU_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?(\+\d{4}|Z)?")
-_ISO_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?([+-]\d\d:?\d\d|Z)")
-_SYSLOG_LINE = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d:\d\d:\d\d) ")
+_QEMU_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d{1,9})?(\+\d{4}|Z)?")
+_ISO_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d{1,9})?([+-]\d\d:?\d\d|Z)")
+_SYSLOG_LINE = re.compile(r"^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d) ")
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), 1)}
 

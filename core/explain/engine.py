@@ -28,12 +28,12 @@ MAX_EVIDENCE = 6
 _PLACEHOLDER = {"group": "N", "bdf": "BDF", "drv": "DRIVER", "dom": "the other domain", "err": "error",
                 "bytes": "N", "mod": "vfio-pci", "vm": "VM", "bar": "N", "rc": "error", "name": "NAME",
                 "nodedev": "pci_DDDD_BB_SS_F"}
-_FIELD = re.compile(r"\{(\w+)\}")
+_FIELD = re.compile(r"\{(\w{1,32})\}")
 
-_RAM = re.compile(r"(?:^|\s)-m (?:size=)?(\d+)([kKmMgGtT]?)\b")
-_GUEST = re.compile(r"guest=([^,\s\\]+)|\(vm='([^']+)'\)")
-_HOSTDEV = re.compile(r"\"host\":\"([0-9A-Fa-f:.]+)\"|host=([0-9A-Fa-f]{2,4}:[0-9A-Fa-f:.]+)")
-_URI = re.compile(r"qemu:///(?:system|session)|qemu\+\w+://[^\s'\"]+")
+_RAM = re.compile(r"(?:^|\s)-m (?:size=)?(\d{1,12})([kKmMgGtT]?)\b")
+_GUEST = re.compile(r"guest=([^,\s\\]{1,200})|\(vm='([^']{1,200})'\)")
+_HOSTDEV = re.compile(r"\"host\":\"([0-9A-Fa-f:.]{1,16})\"|host=([0-9A-Fa-f]{2,4}:[0-9A-Fa-f:.]{1,16})")
+_URI = re.compile(r"qemu:///(?:system|session)|qemu\+\w{1,16}://[^\s'\"]{1,200}")
 _VFIO_DEVICE = re.compile(r"vfio-pci|<hostdev|hostpci\d|\bhostdev\d", re.IGNORECASE)
 MAX_INPUT = 256 << 20
 """The size cap: explain reads at most this much of one input (a 50 MB log takes well under 1 s)."""

@@ -24,11 +24,11 @@ _CONV = re.compile(
     r"%(?:%|[-+ #0']*(?:\d+|\*)?(?:\.(?:\d+|\*))?(?:hh|h|ll|l|L|q|j|z|Z|t)?"
     r"(?:p[A-Za-z][A-Za-z0-9]*|[diouxXcsfFeEgGaAmpn]))"
 )
-_INT = re.compile(r"[-+]?\d+")
-_HEX = re.compile(r"(?:0[xX])?[0-9a-fA-F]+")
+_INT = re.compile(r"[-+]?\d{1,40}")
+_HEX = re.compile(r"(?:0[xX])?[0-9a-fA-F]{1,40}")
 _BDF = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](?![\w:])")
-_WORD = re.compile(r"[a-z0-9]+")
-_SPACES = re.compile(r" {2,}")
+_WORD = re.compile(r"[a-z0-9]++")
+_SPACES = re.compile(r" {2,}+")
 _NAMES = (
     ("iommu_group ", "group"), ("group ", "group"), ("group", "group"), ("bar ", "bar"), ("domain ", "dom"),
     ("driver ", "drv"), ("from ", "drv"), ("module ", "mod"), ("vm='", "vm"), ("process ", "pid"),
@@ -65,7 +65,7 @@ def collapse(text: str) -> str:
 class FormatMatcher:
     """One format string, compiled into chunks and typed gaps."""
 
-    __slots__ = ("anchor", "chunks", "convs", "errno_tail", "format", "lead", "literal")
+    __slots__ = ("anchor", "chunks", "convs", "errno_tail", "first", "first_idx", "format", "lead", "literal")
 
     def __init__(self, fmt: str, *, errno_tail: bool = False) -> None:
         self.format = fmt
@@ -97,7 +97,9 @@ class FormatMatcher:
         self.convs = tuple(convs)
         self.literal = sum(len(c.strip()) for c in chunks)
         self.errno_tail = errno_tail
-        self.anchor = max(chunks, key=len)
+        self.anchor = max(chunks, key=len)  # a line without it cannot match: the scanner's cheap pre-test
+        self.first_idx = next((i for i, c in enumerate(chunks) if c), -1)
+        self.first = chunks[self.first_idx] if self.first_idx >= 0 else ""
 
     def words(self) -> list[str]:
         """Whole lowercase words of the literal text (a word cut by a conversion is not whole)."""
@@ -117,10 +119,9 @@ class FormatMatcher:
     def match(self, line: str, lo: int = 0, hi: int | None = None) -> tuple[int, int, dict[str, str]] | None:
         """(start, end, values) of the first place in line[lo:hi] where the format matches, or None."""
         hi = len(line) if hi is None else hi
-        idx = next((i for i, c in enumerate(self.chunks) if c), None)
-        if idx is None:
+        idx, first = self.first_idx, self.first
+        if idx < 0:
             return None
-        first = self.chunks[idx]
         at = line.find(first, lo, hi)
         tries = 0
         while at != -1 and tries < MAX_STARTS:

@@ -18,10 +18,11 @@ import re
 #: ESC/CSI/OSC sequences: ESC [ ... final, the 8-bit CSI U+009B ... final, ESC ] ... BEL/ST, ESC + one
 #: char. Bounded repetitions keep this linear on hostile input (a lone ESC followed by 1 MB of digits).
 _ESCAPES = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]{0,64}[ -/]{0,16}[@-~]?"
-    r"|\x1b\][^\x07\x1b\x9c]{0,4096}(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[PX^_][^\x1b\x9c]{0,4096}(?:\x1b\\|\x9c)?"
-    r"|\x1b[ -/]{0,4}[0-~]?"
+    r"\x1b(?:\[[0-?]{0,64}[ -/]{0,16}[@-~]?"
+    r"|\][^\x07\x1b\x9c]{0,4096}(?:\x07|\x1b\\|\x9c)?"
+    r"|[PX^_][^\x1b\x9c]{0,4096}(?:\x1b\\|\x9c)?"
+    r"|[ -/]{0,4}[0-~]?)"
+    r"|\x9b[0-?]{0,64}[ -/]{0,16}[@-~]?"
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _TYPO = str.maketrans({
@@ -37,13 +38,15 @@ _TYPO = str.maketrans({
 _JSON_TEXT = ("MESSAGE", "msg", "message", "log", "reason", "error", "err")
 _JSON_MAX = 256 << 10
 #: Go-quoted errors inside a log line (KubeVirt's "LibvirtError(... Message='...\\nPlease ensure...')")
-_QUOTED_ESCAPES = re.compile(r'\\+(?:n|")')
-_SPACES = re.compile(r" {2,}")
-_VERBOSE = re.compile(r"^\s{2,}MESSAGE=")
+_QUOTED_ESCAPES = re.compile(r'(?<!\\)\\{1,8}(?:n|")')
+_SPACES = re.compile(r" {2,}+")
+_VERBOSE = re.compile(r"^\s{2,64}MESSAGE=")
 _RECORD_START = re.compile(
-    r"^\s*(?:\[\s*\d+\.\d+\]|\[\w{3} \w{3} [ \d]\d [\d:]{8} \d{4}\]|\d{4}-\d\d-\d\d[T ]|\w{3} [ \d]\d [\d:]{8} |"
+    r"^\s{0,64}(?:\[\s{0,12}\d{1,12}\.\d{1,9}\]|\[\w{3} \w{3} [ \d]\d [\d:]{8} \d{4}\]|\d{4}-\d\d-\d\d[T ]|"
+    r"\w{3} [ \d]\d [\d:]{8} |"
     r"\d{2}:\d{2}:\d{2}|error:|warning:|ERROR|WARN|INFO|DEBUG|TASK |kvm:|qemu-|libvirt|virsh|\{|<\d>|"
-    r"type=\w+ msg=|Traceback|  File \"|\w[\w.-]*(?:\[\d+\])?: |[\w.]+Error: |#|\$ |\w+ \d+: )"
+    r"type=\w{1,32} msg=|Traceback|  File \"|\w[\w.-]{0,64}(?:\[\d{1,10}\])?: |[\w.]{1,64}Error: |#|\$ |"
+    r"\w{1,64} \d{1,10}: )"
 )
 
 

@@ -30,6 +30,13 @@ BLOCK = 4 << 20
 MAX_LINE = 16 << 10
 """The per-line cap: a longer line is only matched in windows around its gate hits."""
 MAX_HITS_PER_LINE = 32
+MAX_WORDS_PER_LINE = 96
+"""Indexed words looked up per line at most, in order of appearance (real lines have at most ~25)."""
+MAX_TRIES_PER_LINE = 200
+"""Source formats and catalog regexes tried per line at most (real lines need a few dozen; a hostile line
+that names every indexed word stops here)."""
+MAX_SCAN_PER_LINE = 1 << 20
+"""Characters the anchor pre-tests of one line may read (a 16 KiB line: 64 pre-tests, a 200-byte line: 5000)."""
 WINDOW = 2048
 """Bytes either side of a gate hit inside an over-long line; also the regex window around a keyword."""
 EVIDENCE_CHARS = 400
@@ -39,6 +46,8 @@ TAIL_BYTES = 64 << 10
 """The end of the input is kept to pick "relevant lines" when nothing matched."""
 MAX_WRAP = 3
 """Continuation lines joined to a record wrapped by a terminal, `fold` or a browser."""
+MAX_WRAPPED = 1024
+"""Physical lines longer than this are never joined with their neighbours (a wrapped line is short)."""
 
 #: The prefilter, searched in the lowercased block: every message the catalog and the mapped source
 #: inventory can recognise contains one of them (tests/explain/test_inventory.py proves it for each).
@@ -55,8 +64,8 @@ CONTEXT_KEYWORDS: tuple[str, ...] = ("guest=", "qemu:///", "dmar-ir", "interrupt
 #: libvirt quotes QEMU's stderr after "qemu unexpectedly closed the monitor: ..." (L14); QEMU prefixes
 #: each of its messages with the binary name (Proxmox's is "kvm"). Splitting there keeps one message's
 #: "(?P<err>.+)" from swallowing the next one. The seed's copy lost the space before "qemu-kvm:".
-QEMU_PREFIX = re.compile(r"(?:qemu-system-[\w.+-]{1,40}|qemu-kvm|qemu-kvm-rhev|(?<![\w-])kvm): ")
-_WORDS = re.compile(r"[a-z0-9]{3,}")
+QEMU_PREFIX = re.compile(r"(?:qemu-(?:system-[\w.+-]{1,40}|kvm(?:-rhev)?)|(?<![\w-])kvm): ")
+_WORDS = re.compile(r"[a-z0-9]{3,}+")
 _DIGITS = b"0123456789"
 
 
@@ -88,6 +97,8 @@ class ScanResult:
     repeats: int = 0
     """Candidate lines skipped because an identical line (digits aside) matched nothing before."""
     truncated: bool = False
+    budget_lines: int = 0
+    """Lines where MAX_TRIES_PER_LINE stopped the matching (only hostile or pasted-document lines)."""
 
 
 @dataclass(frozen=True)
@@ -196,28 +207,45 @@ class Scanner:
         base = self._offset
         self._offset += len(block)
         low = block.lower()
-        spans: dict[int, tuple[int, int]] = {}
-        hits_per_line: dict[int, int] = {}
+        spans: dict[int, int] = {}
+        long_hits: dict[int, list[int]] = {}
+        line_start = line_end = -1  # the over-long line the last hit was in (saves re-finding its ends)
         for needle in GATES:
             pos = low.find(needle)
             while pos != -1:
-                start = low.rfind(b"\n", 0, pos) + 1
-                end = low.find(b"\n", pos)
-                if end == -1:
-                    end = len(low)
-                if end - start > MAX_LINE:  # keep the neighbourhood of the hit only, a bounded number of times
-                    n = hits_per_line.get(start, 0)
-                    if n >= MAX_HITS_PER_LINE:
-                        pos = low.find(needle, end)
-                        continue
-                    hits_per_line[start] = n + 1
-                    start, end = max(start, pos - WINDOW), min(end, pos + WINDOW)
-                if start not in spans or spans[start][1] < end:
-                    spans[start] = (start, end)
-                pos = low.find(needle, end)
+                if line_start <= pos < line_end:
+                    start, end = line_start, line_end
+                else:
+                    start = low.rfind(b"\n", 0, pos) + 1
+                    end = low.find(b"\n", pos)
+                    if end == -1:
+                        end = len(low)
+                if end - start <= MAX_LINE:
+                    spans[start] = end
+                    pos = low.find(needle, end)
+                    continue
+                # an over-long line: only the neighbourhood of a bounded number of hits is matched
+                line_start, line_end = start, end
+                hits = long_hits.setdefault(start, [])
+                if len(hits) >= MAX_HITS_PER_LINE:
+                    pos = low.find(needle, end)
+                    continue
+                hits.append(pos)
+                pos = low.find(needle, min(end, pos + WINDOW))
+        for start, hits in long_hits.items():
+            line_end = low.find(b"\n", start)
+            line_end = len(low) if line_end == -1 else line_end
+            covered = -1
+            for pos in sorted(hits):  # windows that do not overlap: each byte is matched once at most
+                if pos < covered:
+                    continue
+                lo, hi = max(start, pos - WINDOW, covered), min(line_end, pos + WINDOW)
+                spans[lo] = hi
+                covered = hi
         self.result.candidates += len(spans)
         done_until = -1
-        for start, end in sorted(spans.values()):
+        for start in sorted(spans):
+            end = spans[start]
             if end <= done_until:
                 continue
             raw = block[start:end]
@@ -231,16 +259,23 @@ class Scanner:
                 self._nothing.add(key)  # nothing, or only context: the next copy costs a set lookup
 
     def _record(self, block: bytes, start: int, end: int) -> tuple[int, int, str]:
-        """The logical record around block[start:end]: joined with wrapped continuation lines."""
+        """The logical record around block[start:end]: joined with wrapped continuation lines.
+
+        Only short physical lines (at most MAX_WRAPPED bytes, as a terminal, `fold` or a browser cuts
+        them) are joined, so a record never grows beyond (2 * MAX_WRAP + 1) * MAX_WRAPPED bytes.
+        """
         text = block[start:end].decode("utf-8", errors="replace")
-        if end - start > MAX_LINE - WINDOW * 2:
+        if end - start > MAX_WRAPPED:
             return start, end, text
         parts = [text]
         first, last = start, end
         # a continuation line (no timestamp or program prefix) belongs to the line before it
         lines_back = 0
         while lines_back < MAX_WRAP and first > 0 and parts[0].strip() and not is_record_start(parts[0]):
-            prev_start = block.rfind(b"\n", 0, first - 1) + 1
+            cut = block.rfind(b"\n", max(0, first - 2 - MAX_WRAPPED), first - 1)
+            if cut == -1 and first - 1 > MAX_WRAPPED:
+                break  # the line before is not a short physical line
+            prev_start = cut + 1
             prev = block[prev_start:first - 1].decode("utf-8", errors="replace")
             if len(prev.rstrip()) < 60:
                 break
@@ -248,26 +283,39 @@ class Scanner:
             first = prev_start
             lines_back += 1
         while len(parts) < 2 * MAX_WRAP + 1 and len(parts[-1].rstrip()) >= 60 and last < len(block):
-            nxt_end = block.find(b"\n", last + 1)
-            nxt_end = len(block) if nxt_end == -1 else nxt_end
+            nxt_end = block.find(b"\n", last + 1, last + 2 + MAX_WRAPPED)
+            if nxt_end == -1:
+                if len(block) - last - 1 > MAX_WRAPPED:
+                    break
+                nxt_end = len(block)
             nxt = block[last + 1:nxt_end].decode("utf-8", errors="replace")
-            if not nxt.strip() or is_record_start(nxt) or nxt_end - last > 4096:
+            if not nxt.strip() or is_record_start(nxt):
                 break
             parts.append(nxt)
             last = nxt_end
         return first, last, join_wrapped(parts) if len(parts) > 1 else text
 
     def _match_line(self, line: str, offset: int) -> bool:
-        """Try the line; True when a cause matched (each copy of such a line counts and may be evidence)."""
+        """Try the line; True when a cause matched (each copy of such a line counts and may be evidence).
+
+        The work is bounded whatever the line holds: a source format is only tried when its longest
+        literal is in the line, and at most MAX_TRIES_PER_LINE formats/regexes are tried, in the order
+        their index words first appear in the line (a real line needs a few dozen at most).
+        """
         low = line.lower()
         if any(k in low for k in self._context):
             self.result.context_lines.append(line[:4096])
-        items: list[_Item] = []
         by_word = self.index.by_word
-        for word in set(_WORDS.findall(low)):
+        items: list[_Item] = []
+        words = MAX_WORDS_PER_LINE
+        for word in dict.fromkeys(_WORDS.findall(low)):
             got = by_word.get(word)
             if got:
                 items.extend(got)
+                words -= 1
+                if not words:
+                    self.result.budget_lines += 1
+                    break
         if not items:
             self.result.unmatched_candidates.append(line[:4096])
             return False
@@ -275,18 +323,35 @@ class Scanner:
         found = False
         tried: set[str] = set()  # one match per cause and line: its own regex or a source format, not both
         regexed: set[str] = set()
+        budget = MAX_TRIES_PER_LINE
+        scans = MAX_SCAN_PER_LINE // max(1, len(line))  # pre-tests of anchors, each a pass over the line
         for item in items:
             entry = item.entry
             if entry is not None and entry.id in tried:
                 continue
-            if item.message is not None:
+            mm = item.message
+            if mm is not None:
+                scans -= 1
+                if scans < 0:
+                    self.result.budget_lines += 1
+                    break
+                if mm.matcher.anchor not in line:
+                    continue
+                budget -= 1
+                if budget < 0:
+                    self.result.budget_lines += 1
+                    break
                 if self._try_message(item, line, low, parts, offset):
                     found = True
-                    tried.add(item.entry.id if item.entry else "")
+                    tried.add(entry.id if entry else "")
                 continue
             assert entry is not None
             if item.keyword not in low or item.keyword in regexed:
                 continue
+            budget -= 1
+            if budget < 0:
+                self.result.budget_lines += 1
+                break
             regexed.add(item.keyword)
             if self._try_regexes(entry, line, parts, offset):
                 found = True
