@@ -46,6 +46,10 @@ class NotAvailable(Exception):
         self.module = module
 
 
+LOG_FILE_LIMIT = 32 << 20
+"""The most of a log file the app loads into its paste box (explain FILE on the command line reads 256 MiB)."""
+
+
 def _core(module: str, feature: str) -> ModuleType:
     try:
         return importlib.import_module(module)
@@ -284,11 +288,15 @@ class Backend:
             inside = self.host.paths.under(str(path))
             if inside.exists():
                 path = inside
-        try:
-            return path.read_text(errors="replace")
+        inputs = _core("core.explain.inputs", "Explanations")
+        normalize = _core("core.explain.normalize", "Explanations")
+        try:  # a FIFO or /dev/zero is refused at once; a huge file is cut (the app holds it in the text box)
+            data, _more = inputs.read_log(path, LOG_FILE_LIMIT, name)
         except OSError as exc:
             raise VfioError(f"cannot read {name}: {exc.strerror}", fix="give the path of a readable log file") \
                 from exc
+        # the text goes into the paste box as it is shown: no escape sequence or control reaches the screen
+        return str(normalize.safe_multiline(data.decode("utf-8", errors="replace")))
 
 
 class _Cancelled(Exception):

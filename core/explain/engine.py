@@ -15,7 +15,17 @@ from core.address import PciAddress
 from core.errors import VfioError
 from core.explain.catalog import load_catalog
 from core.explain.checks import run_check
-from core.explain.model import SEVERITY_RANK, Candidate, CauseEntry, ExplainContext, ExplainReport, Finding
+from core.explain.inputs import MAX_INPUT
+from core.explain.model import (
+    SEVERITY_RANK,
+    Candidate,
+    CauseEntry,
+    CheckOutcome,
+    ExplainContext,
+    ExplainReport,
+    Finding,
+)
+from core.explain.normalize import safe_text
 from core.explain.scan import BLOCK, LineMatch, Scanner, ScanResult, clean_line
 from core.explain.sources import message_matchers
 
@@ -35,8 +45,6 @@ _GUEST = re.compile(r"guest=([^,\s\\]{1,200})|\(vm='([^']{1,200})'\)")
 _HOSTDEV = re.compile(r"\"host\":\"([0-9A-Fa-f:.]{1,16})\"|host=([0-9A-Fa-f]{2,4}:[0-9A-Fa-f:.]{1,16})")
 _URI = re.compile(r"qemu:///(?:system|session)|qemu\+\w{1,16}://[^\s'\"]{1,200}")
 _VFIO_DEVICE = re.compile(r"vfio-pci|<hostdev|hostpci\d|\bhostdev\d", re.IGNORECASE)
-MAX_INPUT = 256 << 20
-"""The size cap: explain reads at most this much of one input (a 50 MB log takes well under 1 s)."""
 MAX_SEEN = 20
 COLLECT = (
     "virsh start VM 2>&1 | vfio-tui explain -        (libvirt's own error for the failed start)",
@@ -172,23 +180,37 @@ def _build(acc: _Acc, host: Host | None, ctx: ExplainContext, cache: dict[str, o
             fix = variant.fix or fix
             check_id = check_id if variant.check is None else (variant.check or None)
             break
-    check = run_check(check_id, host, values, ctx, cache) if check_id and host is not None else None
+    check = _safe_check(run_check(check_id, host, values, ctx, cache)) if check_id and host is not None else None
     could_be: list[Candidate] = []
     if entry.wrapper and wraps is None and catalog:
         for cid in entry.could_be:
             other = catalog.get(cid)
             if other is None:
                 continue
-            outcome = (run_check(other.check, host, values, ctx, cache)
+            outcome = (_safe_check(run_check(other.check, host, values, ctx, cache))
                        if other.check and host is not None else None)
-            could_be.append(Candidate(cid, substitute(other.title, values), outcome))
+            could_be.append(Candidate(cid, safe_text(substitute(other.title, values)), outcome))
+    # Everything that came from the log or the host is inert text: no escape sequence or control
+    # (ESC[2J, OSC 52, BEL, the 8-bit CSI U+009B) reaches a terminal, the JSON or the app's markup.
     return Finding(
-        cause_id=entry.id, title=substitute(title, values), explanation=substitute(explanation, values),
-        fix=substitute(fix, values), evidence=list(acc.evidence), check=check, source=entry.source,
+        cause_id=entry.id, title=safe_text(substitute(title, values)),
+        explanation=safe_text(substitute(explanation, values)), fix=_safe_lines(substitute(fix, values)),
+        evidence=[safe_text(e) for e in acc.evidence], check=check, source=entry.source,
         severity=entry.severity, seed_note=entry.seed, wrapper=entry.wrapper, occurrences=acc.count,
-        values=dict(values), matched=list(acc.matched), wraps=wraps, could_be=could_be,
-        messages=list(acc.messages or []),
+        values={k: safe_text(v) for k, v in values.items()}, matched=[safe_text(m) for m in acc.matched],
+        wraps=wraps, could_be=could_be, messages=list(acc.messages or []),
     )
+
+
+def _safe_lines(text: str) -> str:
+    return "\n".join(safe_text(line) for line in text.split("\n"))
+
+
+def _safe_check(outcome: CheckOutcome | None) -> CheckOutcome | None:
+    if outcome is None:
+        return None
+    return CheckOutcome(outcome.id, outcome.status, safe_text(outcome.summary),
+                        tuple(safe_text(d) for d in outcome.details))
 
 
 def _relevant(result: ScanResult, limit: int = 12) -> list[str]:
@@ -198,7 +220,7 @@ def _relevant(result: ScanResult, limit: int = 12) -> list[str]:
     for line in [*result.unmatched_candidates, *tail_lines]:
         line = line.strip()
         if line and _RELEVANT.search(line) and line not in picked:
-            picked.append(line[:400])
+            picked.append(safe_text(line[:400]))
     return picked[-limit:]
 
 
@@ -206,7 +228,7 @@ def _seen(result: ScanResult) -> list[str]:
     """VFIO-related lines nobody claimed, newest last, without repeats."""
     picked: list[str] = []
     for line in [*(line for _, line in result.supporting), *result.unmatched_candidates]:
-        line = line.strip()[:400]
+        line = safe_text(line.strip()[:400])
         if line and line not in picked:
             picked.append(line)
     return picked[-MAX_SEEN:]

@@ -24,7 +24,10 @@ _ESCAPES = re.compile(
     r"|[ -/]{0,4}[0-~]?)"
     r"|\x9b[0-?]{0,64}[ -/]{0,16}[@-~]?"
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+#: C0/C1 controls (but tab), line/paragraph separators, and the bidirectional overrides/isolates that can
+#: make a terminal show text in another order than it is ("Trojan source").
+_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _TYPO = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
@@ -57,6 +60,12 @@ def safe_text(text: str) -> str:
     return _CONTROLS.sub(" ", _ESCAPES.sub("", text))
 
 
+def safe_multiline(text: str) -> str:
+    """Like safe_text() for a whole log: its line breaks are kept (CRLF becomes LF)."""
+    text = text.replace("\r\n", "\n")
+    return _CONTROLS_BUT_NEWLINE.sub(" ", _ESCAPES.sub("", text))
+
+
 def _from_json(line: str) -> str | None:
     """The message fields of a JSON log record, or None when the line is not one."""
     at = line.find("{")
@@ -64,7 +73,7 @@ def _from_json(line: str) -> str | None:
         return None
     try:
         obj = json.loads(line[at:])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested deeper than the parser's stack
         return None
     if not isinstance(obj, dict):
         return None
