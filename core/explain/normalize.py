@@ -26,8 +26,8 @@ _ESCAPES = re.compile(
 )
 #: C0/C1 controls (but tab), line/paragraph separators, and the bidirectional overrides/isolates that can
 #: make a terminal show text in another order than it is ("Trojan source").
-_CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _TYPO = str.maketrans({
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
@@ -91,12 +91,30 @@ def _from_json(line: str) -> str | None:
 
 
 def normalize_line(line: str) -> str:
-    """One physical line → the text patterns are matched against (see the module docstring)."""
+    """One physical line → the text patterns are matched against (see the module docstring).
+
+    Idempotent: unwrapping a JSON record or a Go-quoted string can reveal another one, so the steps are
+    repeated (at most MAX_PASSES times) while they change a line that still holds such a structure.
+    """
+    out = _normalize_once(line)
+    passes = 1
+    while out != line and passes < MAX_PASSES and ("{" in out or "\\" in out or "MESSAGE=" in out):
+        line, out = out, _normalize_once(out)
+        passes += 1
+    return out
+
+
+MAX_PASSES = 4
+
+
+def _normalize_once(line: str) -> str:
     if "\x1b" in line or "\x9b" in line:
         line = _ESCAPES.sub("", line)
     if not line.isascii():
         line = line.translate(_TYPO)
     line = line.rstrip("\r\n")
+    if not line.isprintable():  # before JSON: a raw control inside a JSON string makes it invalid JSON
+        line = _CONTROLS.sub(" ", line)
     if "{" in line and ('"MESSAGE"' in line or '"msg"' in line or '"message"' in line or '"log"' in line):
         unwrapped = _from_json(line)
         if unwrapped is not None:
@@ -105,8 +123,6 @@ def normalize_line(line: str) -> str:
         line = _QUOTED_ESCAPES.sub(lambda m: " " if m.group(0).endswith("n") else '"', line)
     if line.startswith("  ") and _VERBOSE.match(line):
         line = _VERBOSE.sub("", line, count=1)
-    if not line.isprintable():
-        line = _CONTROLS.sub(" ", line)
     if "  " in line:  # web pages collapse runs of spaces; so do we (formats are collapsed the same way)
         line = _SPACES.sub(" ", line)
     return line
