@@ -185,11 +185,32 @@ class Scanner:
             else:
                 self._pending = buf
             return
-        self._scan_block(buf[: cut + 1])
+        cut = self._record_cut(buf, cut)
+        if cut >= 0:
+            self._scan_block(buf[: cut + 1])
         self._pending = buf[cut + 1:]
         if len(self._pending) > MAX_LINE:
             self._scan_block(self._pending[:-256])
             self._pending = self._pending[-256:]
+
+    @staticmethod
+    def _record_cut(buf: bytes, cut: int) -> int:
+        """Where this block ends: before the last record start among its last few short lines.
+
+        A record wrapped over several physical lines (a terminal, `fold`, an e-mail) must reach the
+        matcher in one piece, so its start line waits in `_pending` with the lines that follow it.
+        """
+        end = cut
+        for _ in range(2 * MAX_WRAP + 1):
+            start = buf.rfind(b"\n", max(0, end - MAX_WRAPPED - 1), end) + 1
+            if start == 0 and end > MAX_WRAPPED:
+                return cut  # a long line: never wrapped, nothing to keep together
+            if is_record_start(buf[start:min(end, start + 160)].decode("utf-8", errors="replace")):
+                return start - 1  # -1: the whole buffer is one record still being written
+            if start == 0:
+                return cut
+            end = start - 1
+        return cut
 
     def finish(self) -> ScanResult:
         if self._pending:
