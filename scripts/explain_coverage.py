@@ -46,6 +46,8 @@ def main() -> int:
         if m.requires and not any(r in line.lower() for r in m.requires.split("|")):
             row["recognised"] += 1  # only recognised next to a VFIO path: precision, see the test
             continue
+        if m.message.project == "libvirt" and not any(g.decode() in line.lower() for g in GATES):
+            line = "error: Failed to start domain 'vm1'\n" + line  # virsh prints the reason on the next line
         text = (VFIO_CONTEXT + line) if (entry.wrapper or not entry.standalone) else line
         if not entry.standalone:
             text += "\nvfio 0000:02:00.0: group 13 is not viable\n"

@@ -54,8 +54,8 @@ COLLECT = (
     "journalctl -u libvirtd -u virtqemud -b --no-pager | vfio-tui explain -",
     "vfio-tui snapshot host.json                     (this host's groups, drivers and settings, for a bug report)",
 )
-_RELEVANT = re.compile(r"error|fail|denied|cannot|could not|unable|not permitted|not viable|vfio|iommu",
-                       re.IGNORECASE)
+_RELEVANT = re.compile(r"error|fail|denied|cannot|could not|unable|not permitted|not viable|vfio|iommu")
+"""Searched in the lowercased line (faster than IGNORECASE on long lines)."""
 
 
 def substitute(template: str, values: dict[str, str]) -> str:
@@ -219,7 +219,7 @@ def _relevant(result: ScanResult, limit: int = 12) -> list[str]:
     tail_lines = [clean_line(b) for b in result.tail.split(b"\n")]
     for line in [*result.unmatched_candidates, *tail_lines]:
         line = line.strip()
-        if line and _RELEVANT.search(line) and line not in picked:
+        if line and _RELEVANT.search(line.lower()) and line not in picked:
             picked.append(safe_text(line[:400]))
     return picked[-limit:]
 

@@ -26,7 +26,7 @@ _CONV = re.compile(
 )
 _INT = re.compile(r"[-+]?\d{1,40}")
 _HEX = re.compile(r"(?:0[xX])?[0-9a-fA-F]{1,40}")
-_BDF = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](?![\w:])")
+_BDF = re.compile(r"(?<![\w:])(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](?!\w|:\w)")
 _WORD = re.compile(r"[a-z0-9]++")
 _SPACES = re.compile(r" {2,}+")
 _NAMES = (
@@ -83,6 +83,10 @@ class FormatMatcher:
             kind = _kind(m.group(0))
             if convs and not lit and len(chunks) == len(convs):  # "%llx%s": one gap of any text
                 convs[-1] = _Conv("text", convs[-1].name)
+                continue
+            if (convs and lit in (":", ".") and kind in ("int", "hex") and convs[-1].kind == "text"
+                    and len(chunks) == len(convs)):  # "%s:%u:%u": a SCSI/PCI-style address, one gap of text
+                lit = ""
                 continue
             chunks.append(lit)
             convs.append(_Conv(kind, _name_for(lit, len(convs))))

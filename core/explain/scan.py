@@ -51,10 +51,16 @@ MAX_WRAPPED = 1024
 
 #: The prefilter, searched in the lowercased block: every message the catalog and the mapped source
 #: inventory can recognise contains one of them (tests/explain/test_inventory.py proves it for each).
+#: Each gate costs one pass over every block (the bulk of explain's time on a big log), so a gate is only
+#: here when some message has no other ("mdev" never was the only one).
 GATES: tuple[bytes, ...] = (
     b"vfio", b"iommu", b"dmar", b"amd-vi", b"pci", b"locked memory", b"write error", b"start domain",
-    b"starting domain", b"monitor", b"hostdev", b"mdev", b"start failed", b"(xen)", b"0000:",
+    b"starting domain", b"monitor", b"hostdev", b"start failed", b"(xen)", b"0000:",
 )
+#: virsh prints a failed start as "error: Failed to start domain 'NAME'" and libvirt's reason on the next
+#: line, which may have no gate of its own ("error: internal error: Multiple USB devices for ..."): the
+#: line after such a line is a candidate too.
+FOLLOW: bytes = b"start domain"
 
 #: Lines worth remembering for the checks even when no cause matches them
 #: (the QEMU command line, interrupt-remapping status, the libvirt URI).
@@ -66,6 +72,9 @@ CONTEXT_KEYWORDS: tuple[str, ...] = ("guest=", "qemu:///", "dmar-ir", "interrupt
 #: "(?P<err>.+)" from swallowing the next one. The seed's copy lost the space before "qemu-kvm:".
 QEMU_PREFIX = re.compile(r"(?:qemu-(?:system-[\w.+-]{1,40}|kvm(?:-rhev)?)|(?<![\w-])kvm): ")
 _WORDS = re.compile(r"[a-z0-9]{3,}+")
+#: The PCI address right before a message ("vfio 0000:02:00.0: group 13 is not viable"), for the catalog
+#: patterns that start at the message itself.
+_BDF_BEFORE = re.compile(r"([0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])[:,]? {0,2}(?:vfio:? ?)?$")
 _DIGITS = b"0123456789"
 
 
@@ -158,6 +167,7 @@ class Scanner:
         self._kept: dict[str, int] = {}
         self._latest: dict[str, LineMatch] = {}
         self._nothing: set[bytes] = set()
+        self._follow_next = False
         self.max_bytes = max_bytes
         self.result = ScanResult()
 
@@ -230,34 +240,63 @@ class Scanner:
         low = block.lower()
         spans: dict[int, int] = {}
         long_hits: dict[int, list[int]] = {}
-        line_start = line_end = -1  # the over-long line the last hit was in (saves re-finding its ends)
+        find, rfind, size = low.find, low.rfind, len(low)
+        # phase 1: where the gates are, one C call per hit. Hits close together may be a hostile
+        # over-long line ("vfio vfio vfio ..."): there, only one hit per WINDOW bytes is kept.
+        hits: list[int] = []
+        add = hits.append
+        follow: list[int] = []
         for needle in GATES:
-            pos = low.find(needle)
+            step = len(needle)
+            prev = -WINDOW
+            pos = find(needle)
+            if needle == FOLLOW:
+                start_of_follow = len(hits)
             while pos != -1:
-                if line_start <= pos < line_end:
-                    start, end = line_start, line_end
+                add(pos)
+                if pos - prev < 256 and pos > MAX_LINE and rfind(b"\n", pos - MAX_LINE, pos) == -1:
+                    prev, pos = pos, find(needle, pos + WINDOW)
                 else:
-                    start = low.rfind(b"\n", 0, pos) + 1
-                    end = low.find(b"\n", pos)
-                    if end == -1:
-                        end = len(low)
-                if end - start <= MAX_LINE:
-                    spans[start] = end
-                    pos = low.find(needle, end)
-                    continue
-                # an over-long line: only the neighbourhood of a bounded number of hits is matched
-                line_start, line_end = start, end
-                hits = long_hits.setdefault(start, [])
-                if len(hits) >= MAX_HITS_PER_LINE:
-                    pos = low.find(needle, end)
-                    continue
-                hits.append(pos)
-                pos = low.find(needle, min(end, pos + WINDOW))
-        for start, hits in long_hits.items():
+                    prev, pos = pos, find(needle, pos + step)
+            if needle == FOLLOW:
+                follow = hits[start_of_follow:]
+        # the line after virsh's "Failed to start domain 'NAME'" holds libvirt's reason
+        if self._follow_next and size:  # the previous block ended with such a line
+            add(0)
+        self._follow_next = False
+        for pos in follow:
+            end = find(b"\n", pos, pos + 300)
+            if end != -1 and low[end - 1:end] == b"'":
+                if end + 1 < size:
+                    add(end + 1)
+                else:
+                    self._follow_next = True
+        # phase 2: the lines they are in, each once
+        hits.sort()
+        line_end = long_start = long_end = -1
+        for pos in hits:
+            if pos < line_end:
+                continue
+            if long_start <= pos < long_end:  # inside the over-long line of the previous hit
+                line_hits = long_hits[long_start]
+                if len(line_hits) < MAX_HITS_PER_LINE:
+                    line_hits.append(pos)
+                continue
+            start = rfind(b"\n", 0, pos) + 1
+            end = find(b"\n", pos)
+            if end == -1:
+                end = size
+            if end - start <= MAX_LINE:
+                spans[start] = line_end = end
+                continue
+            # an over-long line: only the neighbourhood of a bounded number of hits is matched
+            long_start, long_end = start, end
+            long_hits[start] = [pos]
+        for start, line_hits in long_hits.items():
             line_end = low.find(b"\n", start)
             line_end = len(low) if line_end == -1 else line_end
             covered = -1
-            for pos in sorted(hits):  # windows that do not overlap: each byte is matched once at most
+            for pos in line_hits:  # windows that do not overlap: each byte is matched once at most
                 if pos < covered:
                     continue
                 lo, hi = max(start, pos - WINDOW, covered), min(line_end, pos + WINDOW)
@@ -265,7 +304,7 @@ class Scanner:
                 covered = hi
         self.result.candidates += len(spans)
         done_until = -1
-        for start in sorted(spans):
+        for start in sorted(spans) if long_hits else spans:  # phase 2 added them in order
             end = spans[start]
             if end <= done_until:
                 continue
@@ -393,6 +432,10 @@ class Scanner:
                 if m is None:
                     continue
                 values = {k: v.strip() for k, v in m.groupdict().items() if v}
+                if "bdf" not in values:  # the device is named before the message ("vfio 0000:02:00.0: ...")
+                    near = _BDF_BEFORE.search(part, max(0, m.start() - 160), m.start())
+                    if near:
+                        values["bdf"] = near.group(1)
                 self._keep(LineMatch(entry, values, _evidence(line, m.group(0)), m.group(0), offset))
                 return True
         return False

@@ -204,5 +204,11 @@ REAL_MESSAGES.update({
              'dev="devtmpfs" ino=1234 scontext=system_u:system_r:svirt_t:s0:c100,c200 '
              'tcontext=system_u:object_r:vfio_device_t:s0 tclass=chr_file permissive=0', "SELinux AVC record format (RHEL/Fedora)")],
     "K04": REAL_MESSAGES["K04"],
+    'K29': [('[  812.331245] AMD-Vi: Completion-Wait loop timed out', 'inventory linux:93fde39f0a: drivers/iommu/amd/iommu.c wait_on_sem() (format string, values filled)')],
+    'K30': [('[  812.331245] IOMMU: /dev/vfio/13: Page request without PASID', 'inventory linux:d1fae6f68a: drivers/iommu/intel/svm.c prq_event_thread() (format string, values filled)')],
+    'K31': [('[  812.331245] AMD-Vi: SNP: IOMMU is disabled or configured in passthrough mode, SNP cannot be supported', 'inventory linux:843b586b91: drivers/iommu/amd/init.c amd_iommu_snp_enable() (format string, values filled)')],
+    'L27': [("error: Failed to start domain 'vm1'\nerror: internal error: Multiple USB devices for 1f:1f, use <address> to specify one", 'inventory libvirt:4cb8ee6377: src/hypervisor/virhostdev.c virHostdevFindUSBDevice() (format string, values filled)')],
+    'L28': [("error: internal error: failed to close device handle '0000:02:00.0'", 'inventory libvirt:285f419ec4: src/qemu/qemu_monitor.c qemuMonitorOpenGraphics() (format string, values filled)')],
+    'E28': [('2024-03-02T10:00:00.000000Z qemu-system-x86_64: -device vfio-pci,host=0000:02:00.0,id=hostdev0: vfio 0000:02:00.0: /dev/vfio/13(/dev/vfio/13) Unrecoverable error detected. Please collect any data possible and then kill the guest', 'inventory qemu:deaa9e91a4: hw/vfio/pci.c vfio_err_notifier_handler() (format string, values filled)')],
 })
 

@@ -34,12 +34,14 @@ LOG_LIMIT = 1.0
 LOG_REGEXES: dict[str, tuple[str, str]] = {
     "normalize._ESCAPES": ("sub", "\x1b]52;c;aGVsbG8=\x07"),
     "normalize._CONTROLS": ("sub", "\x07"),
+    "normalize._CONTROLS_BUT_NEWLINE": ("sub", "\x07"),
     "normalize._QUOTED_ESCAPES": ("sub", "\\\\n"),
     "normalize._SPACES": ("sub", "a  b"),
     "normalize._VERBOSE": ("match", "    MESSAGE=vfio"),
     "normalize._RECORD_START": ("match", "Nov 25 10:00:00 host192 kernel: [ 12.345678] vfio-pci 0000:02:00.0: "),
     "scan.QEMU_PREFIX": ("split", "qemu-system-x86_64: "),
     "scan._WORDS": ("findall", "vfio iommu"),
+    "scan._BDF_BEFORE": ("search", "vfio 0000:02:00.0: "),
     "engine._FIELD": ("sub", "{group}"),
     "engine._RAM": ("search", " -m size=8192k"),
     "engine._GUEST": ("search", "guest=win10,debug-threads=on (vm='win10')"),
@@ -122,12 +124,13 @@ def test_every_module_regex_is_accounted_for() -> None:
 
 
 def _timed(fn: Callable[[], object]) -> float:
-    """Seconds for fn(), the best of up to 3 runs when the first is over the limit (a loaded machine)."""
+    """CPU seconds for fn() (the work done, not the wait for a CPU on a shared machine), the best of up to
+    3 runs when the first is over the limit."""
     best = float("inf")
     for _ in range(3):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
         if best <= LINE_LIMIT:
             break
     return best
@@ -184,13 +187,13 @@ def test_explain_is_bounded_on_10mb_of_near_misses(label: str, rx: re.Pattern[st
     assert len(data) == 10 * MB
     best = float("inf")
     for _ in range(2):
-        start = time.perf_counter()
+        start = time.process_time()
         report = explain_text(data)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
         if best <= LOG_LIMIT:
             break
     assert best <= LOG_LIMIT, f"{label}: {best:.2f} s for 10 MB"
     assert report.bytes_scanned == len(data)
-    start = time.perf_counter()
+    start = time.process_time()
     explain_text(one_long_line(sample))
-    assert time.perf_counter() - start <= LOG_LIMIT
+    assert time.process_time() - start <= LOG_LIMIT
