@@ -134,6 +134,19 @@ def _read_holder(root: Path, lock_path: Path) -> str:
         return "a process whose details are unreadable"
 
 
+def pid_alive(pid: object) -> bool:
+    """Whether a process with this pid exists (a journal or run record's writer may be gone)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def lock_is_free(paths: HostPaths) -> bool:
     lock_path = paths.state_dir / "lock"
     try:

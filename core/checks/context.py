@@ -210,26 +210,3 @@ class CheckContext:
         except Exception as exc:  # noqa: BLE001 - a broken connection must not stop the other checks
             self._hv_error = f"{type(exc).__name__}: {exc}"
         return self.hypervisor, self._hv_error
-        self._hv_tried = True
-        if self.connect_uri is None and self.host.simulated and self.host.kind != "demo":
-            # The local daemon manages this machine's VMs, not those of a recorded host.
-            self._hv_error = "a recorded host has no libvirt connection (give --connect URI for one)"
-            return None, self._hv_error
-        try:
-            from core import libvirt as core_libvirt  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            self._hv_error = "not available (this build has no libvirt integration yet)"
-            return None, self._hv_error
-        opener = getattr(core_libvirt, "open_hypervisor", None)
-        if opener is None:
-            self._hv_error = "not available (core.libvirt has no open_hypervisor)"
-            return None, self._hv_error
-        try:
-            self.hypervisor = opener(self.connect_uri, demo=self.host.kind == "demo")
-        except InputError:
-            raise  # a malformed --connect URI is bad input (exit 2), not a finding
-        except VfioError as exc:
-            self._hv_error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a broken connection must not stop the other checks
-            self._hv_error = f"{type(exc).__name__}: {exc}"
-        return self.hypervisor, self._hv_error

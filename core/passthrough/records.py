@@ -22,6 +22,7 @@ from core.binding.journal import (
     interrupted_names,
     journal_dir,
     lock_is_free,
+    pid_alive,
     read_private,
     write_private,
 )
@@ -83,7 +84,9 @@ class RunRecord:
 
     @property
     def added_controllers(self) -> list[int]:
-        return [int(i) for i in (self.data.get("attach") or {}).get("root_ports", [])]
+        """Indexes of the PCI controllers this run added for its hostdevs (root ports, pci-bridges)."""
+        attach = self.data.get("attach") or {}
+        return [int(i) for i in attach.get("controllers", attach.get("root_ports", []))]
 
     @property
     def started_vm(self) -> bool:
@@ -187,17 +190,6 @@ def find_run(paths: HostPaths, ident: str | None) -> RunRecord:
     raise InputError(f"no run {ident!r} on this host (latest: {known})", fix="`vfio-tui undo --list` lists them")
 
 
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
     """Runs left "running" by a process that is gone (kill -9, power loss, SSH drop)."""
@@ -205,7 +197,7 @@ def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
         runs = load_runs(paths)
     except HostDataError:
         return []
-    return [r for r in runs if r.status == "running" and (lock_free or not _pid_alive(r.data.get("pid")))]
+    return [r for r in runs if r.status == "running" and (lock_free or not pid_alive(r.data.get("pid")))]
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,20 @@ def host_args(options: HostOptions) -> str:
     if options.snapshot is not None:
         return f" --host-snapshot {shlex.quote(str(options.snapshot))}"
     return ""
+
+
+def confirm(question: str, *, how: str = "review the plan with --dry-run, then add --yes") -> bool:
+    """Ask on the terminal before a change; refuse (bad input, exit 2) when there is no terminal to ask on."""
+    from core.errors import InputError
+
+    if not sys.stdin.isatty():
+        raise InputError("refusing to change the host without --yes (no terminal to ask on)", fix=how)
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def emit_json_line(obj: dict[str, Any]) -> None:
+    """One JSON object on one line, flushed: the --json event stream of pass/undo (JSON Lines)."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
