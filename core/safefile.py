@@ -103,10 +103,10 @@ def _keep_attrs(w: Walk, name: str, tmp_fd: int, mode: int | None) -> None:
         return
     try:
         st = os.fstat(old)
-        os.fchmod(tmp_fd, stat.S_IMODE(st.st_mode) if mode is None else mode)
-        if hasattr(os, "fchown") and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
             with suppress(PermissionError):
-                os.fchown(tmp_fd, st.st_uid, st.st_gid)
+                os.fchown(tmp_fd, st.st_uid, st.st_gid)  # before the mode: a chown clears set-id bits
+        os.fchmod(tmp_fd, stat.S_IMODE(st.st_mode) if mode is None else mode)
         try:
             label = os.getxattr(old, _SELINUX)
         except OSError:
@@ -173,9 +173,9 @@ def replace(root: Path, path: Path, data: bytes, *, mode: int | None = None, pri
 def write_in_place(root: Path, path: Path, data: bytes, *, create: bool = False, mode: int = 0o644) -> None:
     """Truncate and write an existing regular file (a simulated sysfs attribute), never through a link."""
     with walk_to(root, path, create=create) as (w, name):
-        flags = os.O_WRONLY | os.O_TRUNC | (os.O_CREAT if create else 0)
-        fd = open_regular_at(w, name, flags, mode)
+        fd = open_regular_at(w, name, os.O_WRONLY | (os.O_CREAT if create else 0), mode)
     try:
+        os.ftruncate(fd, 0)  # only once it is known to be a regular file
         os.write(fd, data)
     finally:
         os.close(fd)

@@ -144,7 +144,8 @@ class Walk:
 
 @contextmanager
 def walk_to(root: Path, path: Path, *, create: bool = False, dir_mode: int = 0o755,
-        follow_last: bool = False) -> Iterator[tuple[Walk, str]]:
+            follow_last: bool = False) -> Iterator[tuple[Walk, str]]:
+    """The walk's last directory (open) and the final name of `path`, inside `root`."""
     w = Walk(root)
     try:
         name = w.walk(rel_parts(root, path), create=create, dir_mode=dir_mode, follow_last=follow_last)
@@ -172,7 +173,14 @@ def exists(root: Path, path: Path) -> bool:
 
 
 def open_regular_at(w: Walk, name: str, flags: int, mode: int = 0o600, *, what: str = "write") -> int:
-    """Open `name` in the walk's directory without following a link; refuse anything not regular."""
+    """Open `name` in the walk's directory without following a link; refuse anything not regular
+    (looked at before the open too: opening a device node can itself do something, a tape rewinds)."""
+    with suppress(FileNotFoundError):
+        before = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
+        if not stat.S_ISREG(before.st_mode):
+            raise UnsafePathError(f"refusing to {what} {w.where(name)}: it is {kind_of(before.st_mode)}"
+                                  f"{'' if stat.S_ISLNK(before.st_mode) else ', not a regular file'}",
+                                  path=w.where(name))
     try:
         fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode, dir_fd=w.fd)
     except OSError as exc:
