@@ -17,13 +17,13 @@ from core.checks.result import CheckResult
 from core.checks.runner import run_checks
 from core.errors import VfioError
 from core.explain import collect_vm_logs, explain_failure, explain_text
-from core.explain.inputs import read_log
 from core.explain.model import ExplainReport
 from core.explain.normalize import safe_multiline
 from core.host import Host
 from core.libvirt.connection import DomainInfo, Hypervisor
 from core.libvirt.failure import FailureRecord
 from core.libvirt.for_host import domain_facts, hypervisor_for
+from core.loginput import read_log
 from core.model import HostInventory
 from core.passthrough import (
     PassthroughPlan,

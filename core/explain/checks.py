@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from core.address import PciAddress
 from core.errors import InputError, VfioError
-from core.explain.inputs import read_log, read_tail
 from core.explain.model import CheckOutcome, CheckStatus, ExplainContext
+from core.loginput import read_log, read_tail
 from core.model import HostInventory, PciDevice
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import InputError
 from core.explain.engine import explain_text
-from core.explain.inputs import NotRegularFile, open_log, read_tail
 from core.explain.model import ExplainReport
+from core.loginput import NotRegularFile, open_log, read_tail
 
 if TYPE_CHECKING:
     from core.host import Host

@@ -15,7 +15,6 @@ from core.address import PciAddress
 from core.errors import VfioError
 from core.explain.catalog import load_catalog
 from core.explain.checks import run_check
-from core.explain.inputs import MAX_INPUT
 from core.explain.model import (
     SEVERITY_RANK,
     Candidate,
@@ -28,6 +27,7 @@ from core.explain.model import (
 from core.explain.normalize import safe_text
 from core.explain.scan import BLOCK, LineMatch, Scanner, ScanResult, clean_line
 from core.explain.sources import message_matchers
+from core.loginput import MAX_INPUT
 
 if TYPE_CHECKING:
     from core.host import Host

@@ -121,7 +121,7 @@ def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
     import os
 
     from core.errors import InputError
-    from core.explain.inputs import open_log
+    from core.loginput import open_log
 
     try:  # a FIFO or device where the log should be is refused at once; the read is capped
         with open_log(path) as f:
@@ -142,7 +142,7 @@ def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
 
 def read_kernel_log(host: Host, addresses: list[str]) -> tuple[list[str], str]:
     """Relevant kernel lines and where they came from: the host's kern.log, or dmesg on the live host."""
-    from core.explain.inputs import read_tail
+    from core.loginput import read_tail
 
     text = ""
     source = ""

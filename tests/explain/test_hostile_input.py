@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from core.explain import explain_text
-from core.explain.inputs import MAX_INPUT
 from core.explain.render import format_report
 from core.host import Host
 from core.hostpaths import HostPaths
+from core.loginput import MAX_INPUT
 
 REPO = Path(__file__).resolve().parents[2]
 #: What must never come out of explain: C0 controls but newline, DEL, C1 controls (U+009B is the 8-bit

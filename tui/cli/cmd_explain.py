@@ -50,8 +50,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.errors import InputError
     from core.explain import collect_vm_logs, explain_stream, explain_text
     from core.explain.collect import open_hypervisor_if_available
-    from core.explain.inputs import MAX_INPUT
     from core.explain.render import format_report
+    from core.loginput import MAX_INPUT
     from tui.cli.common import print_json, use_color
 
     if args.file is None and args.vm is None:
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 def _open_file(name: str) -> BinaryIO:
     """A log file, opened at once: a FIFO, device (/dev/zero), socket or directory is refused (use - for a pipe)."""
     from core.errors import InputError
-    from core.explain.inputs import open_log
+    from core.loginput import open_log
 
     try:
         return open_log(Path(name), name)
@@ -94,7 +94,7 @@ def _open_file(name: str) -> BinaryIO:
 
 def _read_file(name: str) -> tuple[bytes, bool]:
     """The text of FILE or stdin given next to --vm, capped (and whether there was more)."""
-    from core.explain.inputs import read_stream
+    from core.loginput import read_stream
 
     if name == "-":
         return read_stream(sys.stdin.buffer)

@@ -1,4 +1,5 @@
-"""Provides open_log(), read_log() and read_tail(): every file explain reads, read without blocking or bloat.
+"""Provides open_log(), read_log() and read_tail(): every log vfio-tui reads (explain, failure records,
+checks), read without blocking or bloat.
 
 A log named by the user (`explain FILE`, the app's "load a log"), the domain's QEMU log (`--vm`) and
 the kernel logs the checks read may be anything a path can name. A FIFO would block the open (and a
