@@ -215,7 +215,9 @@ class _DeviceReader:
                 return b""
 
         try:
-            data = os.pread(fd, 64 if self.unprivileged else 256, 0)
+            # As root: the standard 256 bytes and the first extended header in one read (a
+            # 256-byte file just returns 256).
+            data = os.pread(fd, 64 if self.unprivileged else 0x108, 0)
             complete = not self.unprivileged
             if complete and len(data) < 256:
                 # A short file (a recording) is whole; a long one read short is the kernel's
