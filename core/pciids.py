@@ -49,10 +49,12 @@ def read_bounded(path: Path) -> bytes:
     except OSError as exc:
         raise HostDataError(f"cannot read pci.ids: {exc.strerror}", path=str(path)) from None
     try:
+        # One read of a regular file's size (+1 to see it grow); a pipe or device in chunks.
+        size = os.fstat(fd).st_size
         chunks: list[bytes] = []
         total = 0
         while total <= MAX_PCI_IDS_BYTES:
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(fd, min(size + 1, MAX_PCI_IDS_BYTES + 1) if size and not chunks else 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
@@ -64,7 +66,7 @@ def read_bounded(path: Path) -> bytes:
     if total > MAX_PCI_IDS_BYTES:
         raise HostDataError(f"not a pci.ids file: more than {MAX_PCI_IDS_BYTES // (1 << 20)} MiB",
                             path=str(path), fix="give the names database (e.g. /usr/share/hwdata/pci.ids)")
-    data = b"".join(chunks)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if b"\0" in data:
         raise HostDataError("not a pci.ids file: binary data", path=str(path),
                             fix="give the names database (e.g. /usr/share/hwdata/pci.ids)")
@@ -78,8 +80,9 @@ class PciIds:
         self._data = data
         self.source = source
         """The file the names came from, or None when no database was found."""
-        self._vendors: dict[str, tuple[str, int, int] | None] = {}
+        self._vendors: dict[str, tuple[str, int] | None] = {}
         self._devices: dict[tuple[str, str], str | None] = {}
+        self._ends: dict[int, int] = {}
         self._classes: dict[str, str | None] = {}
 
     @classmethod
@@ -108,29 +111,46 @@ class PciIds:
                     continue
         return cls()
 
-    def _vendor_block(self, vendor_id: str) -> tuple[str, int, int] | None:
-        """The vendor's name and the byte range of its device lines."""
+    def _line(self, key: bytes, start: int = 0) -> int:
+        """The offset of the first line at or after `start` that begins with `key` + two spaces
+        (pci.ids separates ids from names by two spaces), or -1."""
+        data = self._data
+        if start == 0 and data[:len(key) + 2] == key + b"  ":
+            return 0
+        # "\n" + id alone is a far faster needle than with the spaces (whose last byte is common).
+        needle = b"\n" + key
+        pos = data.find(needle, start)
+        while pos >= 0 and data[pos + len(needle):pos + len(needle) + 2] != b"  ":
+            pos = data.find(needle, pos + 1)
+        return pos + 1 if pos >= 0 else -1
+
+    def _text(self, start: int) -> str:
+        end = self._data.find(b"\n", start)
+        return self._data[start:end if end >= 0 else len(self._data)].decode("utf-8", "replace").strip()
+
+    def _vendor_block(self, vendor_id: str) -> tuple[str, int] | None:
+        """The vendor's name and where its line ends (its device lines follow)."""
         vid = vendor_id.lower()
         if vid in self._vendors:
             return self._vendors[vid]
-        result: tuple[str, int, int] | None = None
-        data = self._data
+        result = None
         key = vid.encode("ascii", "replace")
         if _HEX4.match(key):
-            key += b"  "
-            if data.startswith(key):
-                start = 0
-            else:
-                found = data.find(b"\n" + key)
-                start = found + 1 if found >= 0 else -1
+            start = self._line(key)
             if start >= 0:
-                end = data.find(b"\n", start)
-                end = len(data) if end < 0 else end
-                name = data[start + len(key):end].decode("utf-8", "replace").strip()
-                nxt = _BLOCK_END.search(data, end)
-                result = (name, end, nxt.start() if nxt else len(data))
+                end = self._data.find(b"\n", start)
+                result = (self._text(start + 6), end if end >= 0 else len(self._data))
         self._vendors[vid] = result
         return result
+
+    def _block_end(self, line_end: int) -> int:
+        """Where a vendor's block ends: the next top-level line (the next vendor, or classes).
+        Found once per vendor: one scan, then every device is a search inside the block."""
+        end = self._ends.get(line_end)
+        if end is None:
+            nxt = _BLOCK_END.search(self._data, line_end)
+            end = self._ends[line_end] = nxt.start() if nxt else len(self._data)
+        return end
 
     def vendor(self, vendor_id: str) -> str | None:
         block = self._vendor_block(vendor_id)
@@ -145,11 +165,9 @@ class PciIds:
         did = key[1].encode("ascii", "replace")
         if block is not None and _HEX4.match(did):
             # Device lines are "\t<id>  <name>"; subsystem lines ("\t\t...") and comments never match.
-            pos = self._data.find(b"\n\t" + did + b"  ", block[1], block[2])
-            if pos >= 0:
-                start = pos + 8
-                end = self._data.find(b"\n", start)
-                name = self._data[start:end if end >= 0 else len(self._data)].decode("utf-8", "replace").strip()
+            at = self._line(b"\t" + did, block[1])
+            if 0 < at < self._block_end(block[1]):
+                name = self._text(at + 7)
         self._devices[key] = name
         return name
 
