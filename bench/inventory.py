@@ -2,30 +2,52 @@
 against `lspci -nnk`, the C raw floor (bench/rawfloor.c: the same syscalls, no Python) and the
 classic per-device shell loop, on the same tree, in alternating rounds; prints medians.
 
-    python bench/inventory.py              # the 4,096-function rows and the scaling curve
+    python bench/inventory.py
     BENCH_SIZES=64,4096 BENCH_ROUNDS=5 python bench/inventory.py
 
-Goals (issue 15): whole process <= 1.0x lspci -nnk; the read <= 2x the raw floor; >= 150x the
-shell loop; peak RSS <= 80 MB; time per function flat from 64 to 16,384 functions.
+Contenders (each round runs every one once, in rotating order):
+  vfio-tui  `python -m tui inventory --root TREE --json`, a fresh process (output discarded)
+  read      in this process: open_host + Host.inventory() (names, host use, verdicts; no JSON)
+  floor     bench/rawfloor.c compiled with gcc -O2: the same opens/reads/readlinks/listings
+  lspci     `lspci -A linux-sysfs -O sysfs.path=TREE/sys/bus/pci -nnk`
+  lspci+kmod  the same where libkmod finds a module index (a private mount namespace gives it
+            one: a real Debian kernel's, see harness.kmod_index), as on an ordinary host
+  loop      the seed blog's loop: for every group, for every device, `lspci -nns DEV`
+
+Goals (issue 15): vfio-tui <= 1.0x lspci -nnk; read <= 2x the raw floor; >= 150x the shell loop;
+peak RSS <= 80 MB; time per function flat from 64 to 16,384 functions.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import ROUNDS, Sample, alternate, build_rawfloor, python_env, run_child, synthetic_tree, timed  # noqa: E402
+from harness import (  # noqa: E402
+    ROUNDS,
+    Sample,
+    add_modalias,
+    alternate,
+    build_rawfloor,
+    can_use_namespaces,
+    kmod_index,
+    kmod_namespace,
+    python_env,
+    run_child,
+    synthetic_tree,
+    timed,
+)
 
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "64,256,1024,4096,16384").split(",")]
 MAIN_SIZE = 4096
-#: Iterations of the shell loop timed on the big tree; every iteration is one whole `lspci -s`
-#: run (a full scan of the tree), so the loop's time is this sample times functions / LOOP_SAMPLE.
+#: Iterations of the shell loop timed on the big tree. Every iteration is one whole `lspci -s`
+#: run over the same tree (the same work each time), so the loop's time is this sample's time
+#: times functions / LOOP_SAMPLE; timing all 4,096 (~90 s) five times would take 8 minutes.
 LOOP_SAMPLE = int(os.environ.get("BENCH_LOOP_SAMPLE", "256"))
 
 
@@ -33,6 +55,27 @@ LOOP_SAMPLE = int(os.environ.get("BENCH_LOOP_SAMPLE", "256"))
 class SizeResult:
     functions: int
     samples: dict[str, Sample]
+
+
+@dataclass
+class LoopResult:
+    loop_seconds: float
+    """The whole loop's time (extrapolated when only LOOP_SAMPLE iterations ran)."""
+    vfio_seconds: float
+    iterations: int
+    functions: int
+
+
+@dataclass
+class InventoryResults:
+    sizes: list[SizeResult] = field(default_factory=list)
+    main: SizeResult | None = None
+    loop: LoopResult | None = None
+    floor_built: bool = False
+
+
+def vfio_argv(tree: Path) -> list[str]:
+    return [sys.executable, "-m", "tui", "inventory", "--root", str(tree), "--json"]
 
 
 def shell_loop(tree: Path, lspci: str, limit: int | None) -> list[str]:
@@ -55,74 +98,82 @@ def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool)
 
     env = python_env()
     lspci = shutil.which("lspci")
-    contenders = {
-        "vfio-tui": lambda: run_child([sys.executable, "-m", "tui", "inventory", "--root", str(tree), "--json"],
-                                      env=env),
-        "read": timed(read),
-    }
+    contenders = {"vfio-tui": lambda: run_child(vfio_argv(tree), env=env), "read": timed(read)}
     if floor is not None:
         contenders["floor"] = lambda: run_child([str(floor), str(tree)])
-    if with_lspci and lspci:
-        contenders["lspci"] = lambda: run_child([lspci, "-A", "linux-sysfs", "-O",
-                                                 f"sysfs.path={tree}/sys/bus/pci", "-nnk"])
-    return SizeResult(functions, alternate(contenders))
+    if not (with_lspci and lspci):
+        return SizeResult(functions, alternate(contenders))
+    lspci_argv = [lspci, "-A", "linux-sysfs", "-O", f"sysfs.path={tree}/sys/bus/pci", "-nnk"]
+    contenders["lspci"] = lambda: run_child(lspci_argv)
+    index = kmod_index()
+    if index is None or not can_use_namespaces():
+        return SizeResult(functions, alternate(contenders))
+    # lspci -nnk as on a host with a module index: in a private mount namespace that has one,
+    # with the namespace's own set-up timed alone (to subtract it).
+    add_modalias(tree)
+    with kmod_namespace(index) as wrap:
+        contenders["lspci+kmod"] = lambda: run_child(wrap(lspci_argv))
+        contenders["namespace"] = lambda: run_child(wrap(["true"]))
+        return SizeResult(functions, alternate(contenders))
 
 
-def measure_loop(tree: Path, functions: int) -> tuple[float, float, int]:
-    """Median seconds of the shell loop (extrapolated past LOOP_SAMPLE iterations) and of
-    vfio-tui whole-process, alternating; and the iterations actually run."""
+def measure_loop(tree: Path, functions: int) -> LoopResult:
     lspci = shutil.which("lspci")
     assert lspci is not None
     limit = LOOP_SAMPLE if functions > LOOP_SAMPLE else None
     env = python_env()
-    samples = alternate({
-        "loop": lambda: run_child(shell_loop(tree, lspci, limit)),
-        "vfio-tui": lambda: run_child([sys.executable, "-m", "tui", "inventory", "--root", str(tree), "--json"],
-                                      env=env),
-    }, rounds=5)
+    samples = alternate({"loop": lambda: run_child(shell_loop(tree, lspci, limit)),
+                         "vfio-tui": lambda: run_child(vfio_argv(tree), env=env)}, rounds=5)
     loop = samples["loop"].median * (functions / limit if limit else 1.0)
-    return loop, samples["vfio-tui"].median, limit or functions
+    return LoopResult(loop, samples["vfio-tui"].median, limit or functions, functions)
 
 
-def main() -> int:
+def measure_inventory(sizes: list[int] = SIZES) -> InventoryResults:
     floor = build_rawfloor()
-    results: list[SizeResult] = []
-    loop_rows: list[str] = []
-    for size in SIZES:
+    out = InventoryResults(floor_built=floor is not None)
+    for size in sizes:
         with synthetic_tree(size) as (tree, n):
             res = measure(tree, n, floor, with_lspci=size == MAIN_SIZE)
-            results.append(res)
-            if size == MAIN_SIZE and shutil.which("lspci"):
-                s = res.samples
-                print(f"{n} functions, medians of {ROUNDS} alternating rounds:")
-                for name, sample in s.items():
-                    rss = f", peak RSS {sample.max_rss_kib / 1024:.1f} MiB" if sample.max_rss_kib else ""
-                    print(f"  {name:9s} {sample.median:7.3f} s  (min {min(sample.seconds):.3f}){rss}")
-                print(f"  vfio-tui / lspci -nnk  {s['vfio-tui'].median / s['lspci'].median:5.2f}x   [goal <= 1.0x]")
-                if "floor" in s:
-                    print(f"  read / raw floor       {s['read'].median / s['floor'].median:5.2f}x   [goal <= 2x]")
-                    print(f"  vfio-tui / raw floor   {s['vfio-tui'].median / s['floor'].median:5.2f}x   "
-                          "(whole process: Python start-up and JSON included)")
-                loop, ours, ran = measure_loop(tree, n)
-                loop_rows.append(f"  shell loop {loop:8.1f} s ({ran} of {n} iterations timed), vfio-tui {ours:.3f} s:"
-                                 f" {loop / ours:,.0f}x   [goal >= 150x]")
-    print("\n".join(loop_rows))
+            out.sizes.append(res)
+            if size == MAIN_SIZE:
+                out.main = res
+                if shutil.which("lspci"):
+                    out.loop = measure_loop(tree, n)
+    return out
+
+
+def print_results(res: InventoryResults) -> None:
+    if res.main is not None:
+        s = res.main.samples
+        print(f"{res.main.functions} functions, medians of {ROUNDS} alternating rounds:")
+        for name, sample in s.items():
+            rss = f", peak RSS {sample.max_rss_kib / 1024:.1f} MiB" if sample.max_rss_kib else ""
+            print(f"  {name:9s} {sample.median:7.3f} s  (min {min(sample.seconds):.3f}){rss}")
+        if "lspci" in s:
+            print(f"  vfio-tui / lspci -nnk  {s['vfio-tui'].median / s['lspci'].median:5.2f}x   [goal <= 1.0x]")
+        if "lspci+kmod" in s:
+            kmod = s["lspci+kmod"].median - s["namespace"].median
+            print(f"  vfio-tui / lspci -nnk with module lookups  {s['vfio-tui'].median / kmod:5.2f}x"
+                  f"   (lspci {kmod:.3f} s, namespace set-up subtracted)")
+        if "floor" in s:
+            print(f"  read / raw floor       {s['read'].median / s['floor'].median:5.2f}x   [goal <= 2x]")
+            print(f"  vfio-tui / raw floor   {s['vfio-tui'].median / s['floor'].median:5.2f}x"
+                  "   (whole process: Python start-up and JSON included)")
+    if res.loop is not None:
+        lp = res.loop
+        print(f"  shell loop {lp.loop_seconds:8.1f} s ({lp.iterations} of {lp.functions} iterations timed),"
+              f" vfio-tui {lp.vfio_seconds:.3f} s: {lp.loop_seconds / lp.vfio_seconds:,.0f}x   [goal >= 150x]")
     print("\nscaling (medians; microseconds per function):")
     print(f"{'functions':>9} {'read':>8} {'vfio-tui':>9} {'floor':>8}   "
-          f"{'read/fn':>8} {'vfio-tui/fn':>11} {'floor/fn':>8}")
-    for res in results:
-        s = res.samples
-        fl = s.get("floor")
-        line = (f"{res.functions:>9} {s['read'].median:8.3f} {s['vfio-tui'].median:9.3f} "
-                f"{fl.median if fl else float('nan'):8.3f}   {s['read'].median / res.functions * 1e6:8.1f} "
-                f"{s['vfio-tui'].median / res.functions * 1e6:11.1f} "
-                f"{(fl.median / res.functions * 1e6) if fl else float('nan'):8.1f}")
-        print(line)
-    per_fn = [r.samples["read"].median / r.functions for r in results]
-    print(f"read per function, max/min over sizes: {max(per_fn) / min(per_fn):.2f}"
-          f" (median {statistics.median(per_fn) * 1e6:.1f} us)")
-    return 0
+          f"{'read/fn':>8} {'read CPU/fn':>11} {'vfio-tui/fn':>11} {'floor/fn':>8}")
+    for r in res.sizes:
+        s = r.samples
+        fl = s["floor"].median if "floor" in s else float("nan")
+        print(f"{r.functions:>9} {s['read'].median:8.3f} {s['vfio-tui'].median:9.3f} {fl:8.3f}   "
+              f"{s['read'].median / r.functions * 1e6:8.1f} {s['read'].cpu_median / r.functions * 1e6:11.1f} "
+              f"{s['vfio-tui'].median / r.functions * 1e6:11.1f} "
+              f"{fl / r.functions * 1e6:8.1f}")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    print_results(measure_inventory())
