@@ -49,7 +49,7 @@ def _read(path: str) -> str | None:
 
 def _link_name(path: str) -> str | None:
     try:
-        return os.path.basename(os.readlink(path))
+        return os.readlink(path).rpartition("/")[2]
     except OSError:
         return None
 
