@@ -82,7 +82,8 @@ class PciIds:
         """The file the names came from, or None when no database was found."""
         self._vendors: dict[str, tuple[str, int] | None] = {}
         self._devices: dict[tuple[str, str], str | None] = {}
-        self._ends: dict[int, int] = {}
+        self._ends: dict[int, tuple[int, int]] = {}
+        """Per vendor block: (where it ends, or -1 if not yet known; how far it is known to reach)."""
         self._classes: dict[str, str | None] = {}
 
     @classmethod
@@ -143,14 +144,21 @@ class PciIds:
         self._vendors[vid] = result
         return result
 
-    def _block_end(self, line_end: int) -> int:
-        """Where a vendor's block ends: the next top-level line (the next vendor, or classes).
-        Found once per vendor: one scan, then every device is a search inside the block."""
-        end = self._ends.get(line_end)
-        if end is None:
-            nxt = _BLOCK_END.search(self._data, line_end)
-            end = self._ends[line_end] = nxt.start() if nxt else len(self._data)
-        return end
+    def _in_block(self, line_end: int, at: int) -> bool:
+        """Whether offset `at` lies inside the vendor block whose vendor line ends at `line_end`,
+        i.e. no top-level line (the next vendor, or the classes) starts in between. Each vendor's
+        block is scanned at most once in all, and only as far as the devices asked about."""
+        end, checked = self._ends.get(line_end, (-1, line_end))
+        if end >= 0:
+            return at < end
+        if at <= checked:
+            return True
+        nxt = _BLOCK_END.search(self._data, checked, at)
+        if nxt is not None:
+            self._ends[line_end] = (nxt.start(), nxt.start())
+            return False
+        self._ends[line_end] = (-1, at)
+        return True
 
     def vendor(self, vendor_id: str) -> str | None:
         block = self._vendor_block(vendor_id)
@@ -166,7 +174,7 @@ class PciIds:
         if block is not None and _HEX4.match(did):
             # Device lines are "\t<id>  <name>"; subsystem lines ("\t\t...") and comments never match.
             at = self._line(b"\t" + did, block[1])
-            if 0 < at < self._block_end(block[1]):
+            if at > 0 and self._in_block(block[1], at - 1):
                 name = self._text(at + 7)
         self._devices[key] = name
         return name
