@@ -218,10 +218,11 @@ class _DeviceReader:
             # As root: the standard 256 bytes and the first extended header in one read (a
             # 256-byte file just returns 256).
             data = os.pread(fd, 64 if self.unprivileged else 0x108, 0)
-            complete = not self.unprivileged
+            # 64 bytes is all a reader without CAP_SYS_ADMIN gets (or all a non-root recording has).
+            complete = not self.unprivileged and len(data) > 64
             if complete and len(data) < 256:
-                # A short file (a recording) is whole; a long one read short is the kernel's
-                # non-root cut (a root without CAP_SYS_ADMIN in a container).
+                # Between 64 and 256 bytes: a short file (a recording) is whole; a long one read
+                # short is the kernel's cut.
                 size = os.fstat(fd).st_size
                 complete = len(data) >= min(size, 256) if size else True
             if data[:4] == b"\xff\xff\xff\xff":
