@@ -183,7 +183,7 @@ def read_inventory(
 
 
 class _DeviceReader:
-    """Reads one function's directory; holds what every function shares (caches, scans)."""
+    """Reads one function's directory; holds what every function shares (caches, the PFs seen)."""
 
     def __init__(self, paths: HostPaths, ids: PciIds, unprivileged: bool, has_reset_method: bool | None,
                  cache: _AddressCache) -> None:
