@@ -48,6 +48,15 @@ class Row:
         return [self.what, self.measured, self.against, self.result, self.goal, verdict]
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _source(index: Path) -> str:
+    source = index / "SOURCE"
+    return source.read_text().strip() if source.exists() else "this machine's"
+
+
 def _s(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -90,7 +99,7 @@ def inventory_rows() -> tuple[list[Row], list[str]]:
                     "—", f"{rss:.1f} MiB", "<= 80 MB", rss <= 80 * 1e6 / 2**20 if rss else None))
     # Flatness is judged on CPU time: on a shared machine the wall time of a 5 ms read is mostly
     # other people's processes. The wall times are in the table below.
-    per_fn = {r.functions: r.samples["read"].cpu_median / r.functions for r in res.sizes}
+    per_fn = {sz.functions: sz.samples["read"].cpu_median / sz.functions for sz in res.sizes}
     if len(per_fn) > 1:
         spread = max(per_fn.values()) / min(per_fn.values())
         curve = " / ".join(f"{us * 1e6:.0f}" for us in per_fn.values())
@@ -102,13 +111,13 @@ def inventory_rows() -> tuple[list[Row], list[str]]:
     notes.append("")
     notes.append("| functions | read | µs/fn | read CPU µs/fn | vfio-tui (process) | µs/fn | C floor | µs/fn |")
     notes.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in res.sizes:
-        rs = r.samples
+    for size in res.sizes:
+        rs, k = size.samples, size.functions
         fl = rs["floor"].median if "floor" in rs else float("nan")
-        notes.append(f"| {r.functions:,} | {_s(rs['read'].median)} | {rs['read'].median / r.functions * 1e6:.1f} "
-                     f"| {rs['read'].cpu_median / r.functions * 1e6:.1f} "
-                     f"| {_s(rs['vfio-tui'].median)} | {rs['vfio-tui'].median / r.functions * 1e6:.1f} "
-                     f"| {_s(fl)} | {fl / r.functions * 1e6:.1f} |")
+        notes.append(f"| {k:,} | {_s(rs['read'].median)} | {rs['read'].median / k * 1e6:.1f} "
+                     f"| {rs['read'].cpu_median / k * 1e6:.1f} "
+                     f"| {_s(rs['vfio-tui'].median)} | {rs['vfio-tui'].median / k * 1e6:.1f} "
+                     f"| {_s(fl)} | {fl / k * 1e6:.1f} |")
     return rows, notes
 
 
@@ -233,8 +242,8 @@ def main() -> int:
         f"- {box['python']}",
         f"- {box['lspci']}; {lspci_kmod_status()}. The `lspci -nnk` row with module lookups runs lspci"
         " in a private mount namespace whose /lib/modules/$(uname -r) is "
-        + (f"`{index}` ({(index / 'SOURCE').read_text().strip() if (index / 'SOURCE').exists() else 'this machine'})"
-           if index else "missing (not measured: no module index; `BENCH_KMOD_FETCH=1` makes one)")
+        + (f"`{_shown(index)}` ({_source(index)})" if index
+           else "missing (not measured: no module index; `BENCH_KMOD_FETCH=1` makes one)")
         + ", on a tree given the `modalias` files a real sysfs has; the namespace set-up is timed alone and"
         " subtracted",
         f"- raw floor: bench/rawfloor.c, {box['gcc']}, -O2: the same opens, reads, readlinks and listings as"
