@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 #: Rounds per measurement (each round runs every contender once, in rotating order).
-ROUNDS = max(5, int(os.environ.get("BENCH_ROUNDS", "7")))
+ROUNDS = max(5, int(os.environ.get("BENCH_ROUNDS", "9")))
 
 
 @dataclass

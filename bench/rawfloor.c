@@ -7,8 +7,9 @@
  * What it reads (keep in step with core/sysfs_reader.py):
  *   ROOT/proc/sys/kernel/osrelease; listings of ROOT/sys/bus/pci/devices,
  *   ROOT/sys/kernel/iommu_groups and ROOT/sys/class/iommu; the names file (pci.ids, read whole,
- *   as vfio-tui does); per function: readlinks of its devices/ entry and of its driver and
- *   iommu_group links; config (pread 256 bytes, or 64 with -u,
+ *   as vfio-tui does); a listing of ROOT/sys/bus/pci/drivers and of each driver (its bound
+ *   functions); per function: readlinks of its devices/ entry and of its iommu_group link;
+ *   config (pread 264 bytes, or 64 with -u,
  *   then 8 bytes per extended capability header, only for PCIe/PCI-X functions);
  *   driver_override; reset_method; boot_vga for class 03; sriov_totalvfs/sriov_numvfs for an
  *   SR-IOV capability, and for such a PF a listing of its directory and a readlink per
@@ -86,6 +87,32 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Functions bound to a driver: the address-named links in /sys/bus/pci/drivers/<driver>/. */
+static char **bound;
+static int n_bound, cap_bound;
+
+static int add_bound(const char *dir, const char *name, void *arg)
+{
+    (void)dir; (void)arg;
+    if (strlen(name) < 12 || name[4] != ':' || name[7] != ':' || name[10] != '.')
+        return 0;
+    if (n_bound == cap_bound) {
+        cap_bound = cap_bound ? cap_bound * 2 : 1024;
+        bound = realloc(bound, cap_bound * sizeof(*bound));
+    }
+    bound[n_bound++] = strdup(name);
+    return 0;
+}
+
+static int scan_driver(const char *dir, const char *name, void *arg)
+{
+    char path[4096];
+    (void)arg;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    list_dir(path, add_bound, NULL);
+    return 0;
+}
+
 static int virtfn(const char *dir, const char *name, void *arg)
 {
     char path[4096], link[4096];
@@ -101,7 +128,7 @@ static int virtfn(const char *dir, const char *name, void *arg)
 static void read_device(const char *devdir, int idx)
 {
     char base[4096], path[4096], link[4096], buf[4096];
-    unsigned char cfg[256];
+    unsigned char cfg[0x108];
     int fd, n, ptr, hops = 0, pcie = 0, pcix = 0, sriov = 0, has_driver;
     unsigned cls;
 
@@ -112,7 +139,7 @@ static void read_device(const char *devdir, int idx)
     if (fd < 0)
         return;
     memset(cfg, 0, sizeof(cfg));
-    n = pread(fd, cfg, unprivileged ? 64 : 256, 0);
+    n = pread(fd, cfg, unprivileged ? 64 : 0x108, 0);
     /* standard capabilities: find PCIe (0x10), PCI-X (0x07) */
     if (n >= 0x40 && (cfg[6] & 0x10)) {
         ptr = cfg[0x34] & 0xfc;
@@ -122,15 +149,20 @@ static void read_device(const char *devdir, int idx)
             ptr = cfg[ptr + 1] & 0xfc;
         }
     }
-    if (n == 256 && (pcie || pcix)) {
+    if (n >= 256 && (pcie || pcix)) {
+        /* the first header came with the standard space (a 264-byte read); then 8 bytes each */
         unsigned char h[8];
         int off = 0x100;
         hops = 0;
         while (hops++ < 480) {
             unsigned hdr;
-            n_syscalls++;
-            if (pread(fd, h, 8, off) < 4)
-                break;
+            if (off == 0x100 && n >= 0x108) {
+                memcpy(h, cfg + 0x100, 8);
+            } else {
+                n_syscalls++;
+                if (pread(fd, h, 8, off) < 4)
+                    break;
+            }
             hdr = h[0] | h[1] << 8 | h[2] << 16 | (unsigned)h[3] << 24;
             if (!hdr || hdr == 0xffffffff || (off == 0x100 && !memcmp(h, cfg, 4)))
                 break;
@@ -143,10 +175,9 @@ static void read_device(const char *devdir, int idx)
     close(fd);
     cls = cfg[0x0b] << 16 | cfg[0x0a] << 8 | cfg[0x09];
 
-    n_syscalls += 3;
+    n_syscalls += 2;
     checksum += readlink(base, link, sizeof(link));
-    snprintf(path, sizeof(path), "%s/driver", base);
-    has_driver = readlink(path, link, sizeof(link)) > 0;
+    has_driver = bsearch(&names[idx], bound, n_bound, sizeof(*bound), cmp_names) != NULL;
     snprintf(path, sizeof(path), "%s/iommu_group", base);
     checksum += readlink(path, link, sizeof(link));
     snprintf(path, sizeof(path), "%s/driver_override", base);
@@ -209,6 +240,9 @@ int main(int argc, char **argv)
         return 1;
     }
     qsort(names, n_names, sizeof(*names), cmp_names);
+    snprintf(path, sizeof(path), "%s/sys/bus/pci/drivers", root);
+    list_dir(path, scan_driver, NULL);
+    qsort(bound, n_bound, sizeof(*bound), cmp_names);
     snprintf(path, sizeof(path), "%s/sys/bus/pci/devices", root);
     for (i = 0; i < n_names; i++)
         read_device(path, i);

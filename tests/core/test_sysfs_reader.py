@@ -78,11 +78,18 @@ def test_a_handful_of_file_operations_per_function(sim_root: HostPaths, traced: 
     ext_headers = sum(1 for d in inv if d.pcie_port_type not in (None, NEEDS_ROOT))
     # config + driver_override + reset_method (+ boot_vga/sriov for the few they concern)
     assert traced["open"] <= 3 * n + 10
-    # the path, driver and iommu_group links (+ a PF's virtfn links); never a physfn probe
-    assert traced["readlink"] <= 3 * n + 4 and traced["physfn"] == 0
+    # the path and iommu_group links (+ a PF's virtfn links); drivers come from one listing per
+    # driver, VFs from their PF: never a driver or physfn readlink per function
+    assert traced["readlink"] <= 2 * n + 4 and traced["physfn"] == 0
+    drivers = len(list(os.scandir(sim_root.pci_drivers)))  # (scandir: not counted)
+    nics = sum(1 for d in inv if d.class_code.startswith("02") and d.driver)
+    pfs = sum(1 for d in inv if d.sriov_total_vfs is not None)
+    # devices/, each driver, net/ of a NIC with a driver, each PF; groups/ and class/iommu
+    assert traced["listdir"] <= 1 + drivers + 1 + nics + pfs + 2
     # 264 bytes (standard space + first extended header), then 8 per further header
     assert traced["config bytes"] <= 264 * n + 8 * 8 * ext_headers
     assert inv.devices[PciAddress.parse("0000:07:10.2")].physfn == PF  # VFs still known
+    assert inv.devices[HBA].driver == "qla2xxx"
 
 
 def test_as_a_user_config_stops_at_64_bytes(sim_root: HostPaths, traced: Counter[str]) -> None:
