@@ -63,7 +63,7 @@ def inventory_json(inv: HostInventory, label: str | None = None) -> dict[str, An
         verdict = inv.verdicts.get(gid)
         groups.append({
             "id": gid,
-            "devices": [device_json(inv, inv.devices[a]) for a in group.members if a in inv.devices],
+            "devices": [device_json(inv, d) for d in inv.members(gid)],
             "verdict": verdict.kind if verdict else "blocked",
             "reasons": list(verdict.reasons) if verdict else [],
             "notes": list(verdict.notes) if verdict else [],
