@@ -59,7 +59,7 @@ def device_json(inv: HostInventory, dev: PciDevice) -> dict[str, Any]:
 def inventory_json(inv: HostInventory, label: str | None = None) -> dict[str, Any]:
     """The whole inventory as the documented JSON object."""
     groups = []
-    for gid, group in inv.groups.items():
+    for gid in inv.groups:
         verdict = inv.verdicts.get(gid)
         groups.append({
             "id": gid,
