@@ -128,8 +128,9 @@ case "$cmd" in
         ensure_venv; lint ;;
     bench)
         # The table of record (bench/RESULTS.md): gcc builds the raw-floor reader, lspci and
-        # GNU time (peak RSS of each process) are what it measures against / with.
-        ensure_apt "${BASE_PACKAGES[@]}" time; ensure_venv
+        # GNU time (peak RSS of each process) and valgrind (instruction counts) are what it
+        # measures against / with.
+        ensure_apt "${BASE_PACKAGES[@]}" time valgrind; ensure_venv
         BENCH_KMOD_FETCH=1 "$VENV/bin/python" bench/report.py "$@" ;;
     bench-all)
         ensure_apt "${BASE_PACKAGES[@]}" time; ensure_venv

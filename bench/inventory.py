@@ -21,7 +21,9 @@ peak RSS <= 80 MB; time per function flat from 64 to 16,384 functions.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,8 @@ class InventoryResults:
     main: SizeResult | None = None
     loop: LoopResult | None = None
     floor_built: bool = False
+    instructions: dict[str, int] = field(default_factory=dict)
+    """User-space instructions (callgrind) per contender: independent of the load, blind to the kernel."""
 
 
 def vfio_argv(tree: Path) -> list[str]:
@@ -139,6 +143,28 @@ def measure_inventory(sizes: list[int] = SIZES) -> InventoryResults:
                 out.main = res
                 if shutil.which("lspci"):
                     out.loop = measure_loop(tree, n)
+                out.instructions = count_instructions(tree, floor)
+    return out
+
+
+def count_instructions(tree: Path, floor: Path | None) -> dict[str, int]:
+    """User-space instructions of one run each under callgrind (about a minute; skipped when
+    valgrind is missing or BENCH_NO_VALGRIND=1). The kernel's share (the syscalls, most of
+    lspci's and the floor's time) is not in these numbers."""
+    if not shutil.which("valgrind") or os.environ.get("BENCH_NO_VALGRIND") == "1":
+        return {}
+    argvs = {"vfio-tui": vfio_argv(tree)}
+    if shutil.which("lspci"):
+        argvs["lspci"] = ["lspci", "-A", "linux-sysfs", "-O", f"sysfs.path={tree}/sys/bus/pci", "-nnk"]
+    if floor is not None:
+        argvs["floor"] = [str(floor), str(tree)]
+    out = {}
+    for name, argv in argvs.items():
+        res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                             capture_output=True, text=True, env=python_env(), timeout=600)
+        found = re.search(r"Collected : (\d+)", res.stderr)
+        if found:
+            out[name] = int(found.group(1))
     return out
 
 

@@ -104,6 +104,11 @@ def inventory_rows() -> tuple[list[Row], list[str]]:
         how = "" if lp.iterations == lp.functions else f", {lp.iterations} of {lp.functions:,} iterations timed"
         rows.append(Row(f"{tag}: vs the classic per-device shell loop", _s(lp.vfio_seconds),
                         f"loop {_s(lp.loop_seconds)}{how}", f"{r:,.0f}x faster", ">= 150x", r >= 150))
+    ins = res.instructions
+    if ins:
+        against = ", ".join(f"{k} {v / 1e6:,.0f} M" for k, v in ins.items() if k != "vfio-tui")
+        rows.append(Row(f"{tag}: user-space instructions, callgrind (load-independent; not the kernel's share;"
+                        " for review)", f"{ins.get('vfio-tui', 0) / 1e6:,.0f} M", against or "—", "—", "—", None))
     rss = s["vfio-tui"].max_rss_kib / 1024
     rows.append(Row(f"{tag}: peak RSS of `inventory --json`", f"{rss:.1f} MiB" if rss else "not measured",
                     "—", f"{rss:.1f} MiB", "<= 80 MB", rss <= 80 * 1e6 / 2**20 if rss else None))
