@@ -274,8 +274,8 @@ def main() -> int:
     ]
     body = table(rows)
     text = "\n".join([*head, *body, "", *scaling, "", "## Ideas measured (inventory read, 4,096 functions)",
-                      "", "`bench/inventory_ideas.py`: each idea as the loop that would replace today's; which"
-                      " were taken and why is in core/sysfs_reader.py's docstring.", "", *ideas, ""])
+                      "", "`bench/inventory_ideas.py`: each idea measured against what the reader does today; why"
+                      " each was taken or not is in core/sysfs_reader.py's docstring.", "", *ideas, ""])
     print("\n".join([*head, *body, "", *scaling]))
     if not args.no_write:
         RESULTS.write_text(text)
