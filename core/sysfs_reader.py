@@ -30,7 +30,8 @@ from core.pciids import PciIds
 #: A function that says what on the host uses which device (the binding guard fills it in).
 UsageProvider = Callable[[HostInventory], Mapping[PciAddress, tuple[HostUse, ...]]]
 
-_O_RDONLY = os.O_RDONLY
+_O_RDONLY = os.O_RDONLY | os.O_NOFOLLOW
+"""sysfs attributes are never symlinks: one planted in a host tree (config -> /etc/shadow) is not followed."""
 
 
 def _read(path: str) -> str | None:
@@ -197,6 +198,17 @@ def read_inventory(
     return with_verdicts(inventory, host_use)
 
 
+def _tree_root(paths: HostPaths) -> str:
+    """The tree's root, after checking that the sysfs directories read through it resolve inside it (a
+    planted `sys/devices -> /sys/devices` would read this machine's devices as the tree's)."""
+    root = os.path.realpath(paths.root) + "/"
+    for d in (paths.sys / "devices", paths.pci_devices, paths.pci_drivers, paths.iommu_groups):
+        if os.path.lexists(d) and not os.path.realpath(d).startswith(root):
+            raise HostDataError("this host tree leads outside itself", path=paths.display(d),
+                                fix="use an intact tree (or a recording)")
+    return os.path.normpath(paths.root) + "/"
+
+
 class _DeviceReader:
     """Reads one function's directory; holds what every function shares (caches, the PFs seen)."""
 
@@ -213,6 +225,8 @@ class _DeviceReader:
         self.class_names: dict[str, str | None] = {}
         self.pfs: list[str] = []
         self.driver_of = driver_of
+        self.tree_root = None if paths.is_live else _tree_root(paths)
+        """A host tree's root: its device links must stay below it (None for this machine)."""
 
     def config(self, base: str) -> tuple[ConfigFacts, bytes, bool]:
         """Parse the config space: 256 bytes (64 as a normal user) and the extended headers."""
@@ -269,11 +283,17 @@ class _DeviceReader:
 
     def read(self, addr: PciAddress, name: str) -> PciDevice:
         base = f"{self.devdir}/{name}"
-        facts, data, complete = self.config(base)
         try:
             link = os.readlink(base)
         except OSError:
             link = ""
+        if self.tree_root is not None and not os.path.normpath(os.path.join(self.devdir, link)).startswith(
+                self.tree_root):
+            # A host tree's device link must stay inside the tree (sysfs' own links all do); checked on the
+            # link's text, which is read anyway: no extra system call per function.
+            raise HostDataError(f"{name} in this host tree leads outside it ({link})",
+                                path=self.paths.display(Path(base)), fix="use an intact tree (or a recording)")
+        facts, data, complete = self.config(base)
         upstream = self.upstream[link.rpartition("/")[0]]
 
         vendor_id = f"{facts.vendor_id:04x}"
