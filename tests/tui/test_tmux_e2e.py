@@ -89,6 +89,7 @@ def test_sixteen_colour_terminal(tmp_path: Path) -> None:
 def test_wizard_in_a_real_terminal(tmux: Tmux) -> None:
     tmux.wait_for("Group 13")
     tmux.keys("/")
+    tmux.wait_for("filter:")  # the input has the focus before a q is typed (else q quits the app)
     tmux.keys(*"qla2xxx", "Enter")
     tmux.wait_for("0b:00.0")
     tmux.keys("Down", "p")
