@@ -1,13 +1,13 @@
 """Provoke VFIO passthrough failures on the real-kernel lab and keep what was printed.
 
-    flock /tmp/vfio-tui-lab.lock <venv>/bin/python tests/lab/provoke.py [--out DIR] [--timeout S]
+    flock /tmp/vfio-tui-lab.lock <venv>/bin/python tests/lab/provoke.py [--out DIR] [--timeout S] [--cases "a b"]
 
 Boots ../shared/lab's guest (03-boot-guest.sh cmd) with:
   - the built-in topology plus an NVMe with SR-IOV (QEMU 7.2 sriov_max_vfs=2), a pci-testdev with a
     1 TiB BAR the guest cannot assign, and the switch's second e1000e with a ROM that is not an
     option ROM (0xff bytes, as an unprogrammed flash reads);
   - an intel-iommu WITHOUT interrupt remapping (LAB_IOMMU_DEVICE);
-  - two kernel parameters the guest kernel warns about (LAB_CMDLINE);
+  - kernel parameters the guest kernel warns about, and pcie_ports=native (LAB_CMDLINE);
   - an HMP monitor on a unix socket, through which this script injects a PCIe AER error into the
     guest's 01:00.0 when the guest asks (OUT/provoke/aer-request), answering in aer-done;
 and runs tests/lab/provoke_failures.sh in it. The raw results (one directory per case: what was
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -33,7 +34,9 @@ CHECKOUT = HERE.parents[1]
 LAB_DIR = Path(os.environ.get("VFIO_TUI_LAB_DIR") or CHECKOUT.parent / "shared" / "lab")
 
 IOMMU = "intel-iommu,intremap=off,caching-mode=on"
-CMDLINE = "intel_iommu=strict pci=disable_acs_redir=0000:00:07.0"
+# an obsolete IOMMU option, ACS redirect for a device without ACS, a mistyped resource_alignment (the
+# function is missing), and the kernel's own AER handling (QEMU's _OSC does not grant it otherwise)
+CMDLINE = "intel_iommu=strict pci=disable_acs_redir=0000:00:07.0 pci=resource_alignment=12@0000:00:07 pcie_ports=native"
 
 TOPOLOGY = """\
 # the built-in topology of 03-boot-guest.sh (same ids, buses and addresses) ...
@@ -112,6 +115,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=CHECKOUT / "build" / "provoke")
     parser.add_argument("--timeout", type=int, default=1500)
+    parser.add_argument("--cases", default="", help="only these cases of provoke_failures.sh (space-separated names)")
     args = parser.parse_args()
     boot = LAB_DIR / "03-boot-guest.sh"
     if not boot.is_file():
@@ -125,7 +129,8 @@ def main() -> int:
         devices.write_text(TOPOLOGY.format(rom=rom, sock=sock))
         env = dict(os.environ, LAB_WORK=str(work), LAB_DEVICES_FILE=str(devices), LAB_IOMMU_DEVICE=IOMMU,
                    LAB_CMDLINE=CMDLINE,
-                   LAB_GUEST_CMD=f"bash {CHECKOUT}/tests/lab/provoke_failures.sh /out/provoke")
+                   LAB_GUEST_CMD=f"PROVOKE_CASES={shlex.quote(args.cases)} bash {CHECKOUT}/tests/lab/provoke_failures.sh"
+                                 " /out/provoke")
         out = work / "out-cmd"
         stop = threading.Event()
         watcher = threading.Thread(target=aer_watcher, args=(out, sock, stop), daemon=True)

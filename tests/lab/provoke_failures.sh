@@ -4,8 +4,10 @@
 #   provoke_failures.sh [OUT_DIR]          (default /out/provoke)
 # Started by tests/lab/provoke.py (on this machine), which boots the guest with the topology
 # it writes (the built-in one plus an SR-IOV NVMe, a device with a BAR too big to assign and
-# an e1000e whose ROM is not a ROM), a VT-d WITHOUT interrupt remapping, two obsolete kernel
-# parameters, and an HMP monitor it uses to inject a PCIe AER error when asked (case aer).
+# an e1000e whose ROM is not a ROM), a VT-d WITHOUT interrupt remapping, kernel parameters the
+# guest kernel complains about (an obsolete one, ACS redirect on a device without ACS, a mistyped
+# resource_alignment), pcie_ports=native (the kernel's own AER) and an HMP monitor it uses to
+# inject PCIe AER errors when asked (case aer).
 #
 # Every case gets OUT_DIR/NN-name/: what.txt (what was provoked), transcript.txt (each command
 # and its whole output, as run), dmesg.txt (the kernel lines printed during the case),
@@ -15,7 +17,6 @@
 set -u
 OUT=${1:-/out/provoke}
 mkdir -p "$OUT"
-exec > >(tee -a "$OUT/run.log") 2>&1
 . /lab/lib.sh
 . /lab/lib-libvirt.sh
 LV_D=/tmp/lab-libvirt
@@ -73,6 +74,8 @@ BASELINE=$OUT/bindings-before.txt
 bindings() { for d in /sys/bus/pci/devices/*; do printf '%s %s %s\n' "$(basename "$d")" "$(drv "$(basename "$d")")" "$(cat "$d/driver_override")"; done; }
 
 # ---------------------------------------------------------------------------------- cases
+# PROVOKE_CASES="name ...": run only these cases (default: all); directories are numbered in run order
+want() { [ -z "${PROVOKE_CASES:-}" ] || [[ " $PROVOKE_CASES " == *" $1 "* ]]; }
 N=0 D= DMESG0=0 LVLOG0=0 DOMS=()
 LVLOG=$LV_D/libvirtd-debug.log
 case_begin() {
@@ -93,7 +96,7 @@ case_end() {
         "${VIRSH[@]}" destroy "$dom" >/dev/null 2>&1
         "${VIRSH[@]}" undefine "$dom" >/dev/null 2>&1
     done
-    [ -f "$LVLOG" ] && tail -c +"$((LVLOG0 + 1))" "$LVLOG" | grep -E ' : (error|warning) : ' > "$D/libvirtd.txt"
+    [ -f "$LVLOG" ] && tail -c +"$((LVLOG0 + 1))" "$LVLOG" | grep -E ': (error|warning) : ' > "$D/libvirtd.txt"
     bindings > "$D/bindings-after.txt"
     stamp "case $N done"
 }
@@ -166,24 +169,32 @@ stop_all() {
 }
 trap stop_all EXIT
 
-# ================================================================ 1. no interrupt remapping (K01/E07)
-case_begin no-intremap "managed hostdev started on a VT-d without interrupt remapping (intel-iommu,intremap=off); allow_unsafe_interrupts=N (the default)"
-rec cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
-define p-noir "$(hostdev $LONE yes)"
-start p-noir
-case_end
+# With allow_unsafe_interrupts=N this VT-d refuses every container; the cases after the first set it to Y
+# (vfio_up), as a user of such a host would.
+allow_unsafe() { echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts; }
 
-case_begin unsafe-interrupts "the same domain after echo Y > allow_unsafe_interrupts (the workaround): the start works; then it stays running for cases 3-6"
-sh_rec 'echo Y > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts'
-define p-run "$(hostdev $LONE yes)"
-start p-run
-sleep 5
-DOMS=()   # keep p-run running for the next cases
-case_end
-cp /var/log/libvirt/qemu/p-run.log "$D/qemu-p-run.log" 2>/dev/null
+# ================================================================ no interrupt remapping (K01/E07)
+if want no-intremap; then
+    case_begin no-intremap "managed hostdev started on a VT-d without interrupt remapping (intel-iommu,intremap=off); allow_unsafe_interrupts=N (the default)"
+    rec cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
+    define p-noir "$(hostdev $LONE yes)"
+    start p-noir
+    case_end
+fi
+allow_unsafe
 
-# ================================================================ 3. while p-run holds 01:00.0
-if running p-run; then
+# ================================================================ a domain that holds 01:00.0
+if want in-use || want unbind-held; then
+    case_begin unsafe-interrupts "the same domain after echo Y > allow_unsafe_interrupts (the workaround): the start works; then it stays running for the next cases"
+    rec cat /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
+    define p-run "$(hostdev $LONE yes)"
+    start p-run
+    sleep 5
+    DOMS=()   # keep p-run running for the next cases
+    case_end
+    cp /var/log/libvirt/qemu/p-run.log "$D/qemu-p-run.log" 2>/dev/null
+fi
+if want in-use && running p-run; then
     case_begin in-use "01:00.0 is held by the running domain p-run: a second domain, a bare QEMU, nodedev-detach/reset, save and QMP migrate"
     define p-second "$(hostdev $LONE yes)"
     start p-second
@@ -195,7 +206,8 @@ if running p-run; then
     rec "${VIRSH[@]}" qemu-monitor-command p-run '{"execute":"migrate","arguments":{"uri":"exec:cat > /dev/null"}}'
     rec "${VIRSH[@]}" managedsave p-run
     case_end
-
+fi
+if want unbind-held; then
     case_begin unbind-held "echo 01:00.0 > vfio-pci/unbind while p-run (QEMU) holds it: the kernel relays the request to QEMU, which asks the firmware-only guest to unplug; nobody acknowledges; the writer is interrupted after 25 s; then p-run is destroyed"
     DOMS=(p-run)
     running p-run || start p-run
@@ -210,47 +222,59 @@ if running p-run; then
     rec cat /tmp/unbind-rc
     rec readlink /sys/bus/pci/devices/$LONE/driver
     case_end
-    give_back $LONE
+fi
+"${VIRSH[@]}" destroy p-run >/dev/null 2>&1; "${VIRSH[@]}" undefine p-run >/dev/null 2>&1
+give_back $LONE
+
+# ================================================================ QEMU by hand: bad -device options
+if want qemu-options; then
+    to_vfio $SW1
+    case_begin qemu-options "vfio-pci options QEMU rejects, QEMU started by hand (07:00.0 on vfio-pci)"
+    qemu_rec -device "vfio-pci,host=$SW1,id=a" -device "vfio-pci,host=$SW1,id=b"
+    qemu_rec -device vfio-pci
+    qemu_rec -device "vfio-pci,host=$SW1,x-pci-vendor-id=0xffff"
+    qemu_rec -device "vfio-pci,host=$SW1,addr=0x1"
+    qemu_rec -device "vfio-pci,host=$SW1,x-balloon-allowed=on"
+    case_end
+    give_back $SW1
 fi
 
-# ================================================================ 4. QEMU by hand: bad -device options
-to_vfio $SW1
-case_begin qemu-options "vfio-pci options QEMU rejects, QEMU started by hand (07:00.0 on vfio-pci)"
-qemu_rec -device "vfio-pci,host=$SW1,id=a" -device "vfio-pci,host=$SW1,id=b"
-qemu_rec -device vfio-pci
-qemu_rec -device "vfio-pci,host=$SW1,x-pci-vendor-id=0xffff"
-qemu_rec -device "vfio-pci,host=$SW1,addr=0x1"
-case_end
+if want no-req-channel; then
+    to_vfio $SW1
+    case_begin no-req-channel "07:00.0 held by a hand-started QEMU with x-req=off (no device request channel), then echo > vfio-pci/unbind"
+    "${QEMU[@]}" -device "vfio-pci,host=$SW1,x-req=off" > "$D/qemu-hand.txt" 2>&1 &
+    QP=$!
+    sleep 12
+    ( timeout 15 bash -c "echo $SW1 > /sys/bus/pci/drivers/vfio-pci/unbind"; echo "unbind writer exit $?" > /tmp/unbind-rc ) &
+    UNB=$!
+    sleep 20
+    kill_pids $QP
+    wait_pid "$UNB" 60
+    sleep 2
+    rec cat /tmp/unbind-rc
+    case_end
+    give_back $SW1
+fi
 
-case_begin no-req-channel "07:00.0 held by a hand-started QEMU with x-req=off (no device request channel), then echo > vfio-pci/unbind"
-"${QEMU[@]}" -device "vfio-pci,host=$SW1,x-req=off" > "$D/qemu-hand.txt" 2>&1 &
-QP=$!
-sleep 12
-( timeout 15 bash -c "echo $SW1 > /sys/bus/pci/drivers/vfio-pci/unbind"; echo "unbind writer exit $?" > /tmp/unbind-rc ) &
-UNB=$!
-sleep 20
-kill_pids $QP
-wait_pid "$UNB" 60
-sleep 2
-rec cat /tmp/unbind-rc
-case_end
-give_back $SW1
+if want qemu-commandline; then
+    case_begin qemu-commandline "07:00.0 on vfio-pci passed with <qemu:commandline> -device vfio-pci instead of a <hostdev> (libvirt's namespace and cgroup do not know it)"
+    to_vfio $SW1
+    define p-cmdline "" "<qemu:commandline><qemu:arg value='-device'/><qemu:arg value='vfio-pci,host=$SW1'/></qemu:commandline>"
+    start p-cmdline
+    case_end
+    give_back $SW1
+fi
 
-case_begin qemu-commandline "07:00.0 on vfio-pci passed with <qemu:commandline> -device vfio-pci instead of a <hostdev> (libvirt's namespace and cgroup do not know it)"
-to_vfio $SW1
-define p-cmdline "" "<qemu:commandline><qemu:arg value='-device'/><qemu:arg value='vfio-pci,host=$SW1'/></qemu:commandline>"
-start p-cmdline
-case_end
-give_back $SW1
+# ================================================================ devices QEMU cannot open
+if want bridge-device; then
+    case_begin bridge-device "group $(grp $BR1) viable (04:01.0 and 04:02.0 on vfio-pci, the bridge 03:00.0 driverless); QEMU started by hand with host=03:00.0 (the bridge)"
+    to_vfio $BR1; to_vfio $BR2
+    qemu_rec -device "vfio-pci,host=$BRIDGE"
+    case_end
+    give_back $BR1; give_back $BR2
+fi
 
-# ================================================================ 5. devices QEMU cannot open
-case_begin bridge-device "group $(grp $BR1) viable (04:01.0 and 04:02.0 on vfio-pci, the bridge 03:00.0 driverless); QEMU started by hand with host=03:00.0 (the bridge)"
-to_vfio $BR1; to_vfio $BR2
-qemu_rec -device "vfio-pci,host=$BRIDGE"
-case_end
-give_back $BR1; give_back $BR2
-
-if [ -n "$BIGBAR" ]; then
+if want bar-unassigned && [ -n "$BIGBAR" ]; then
     case_begin bar-unassigned "$BIGBAR (pci-testdev, membar=1T): the kernel could not assign its 1 TiB BAR at boot; managed hostdev started"
     rec bash -c "dmesg | grep -F '$BIGBAR'"
     define p-bigbar "$(hostdev $BIGBAR yes)"
@@ -259,112 +283,152 @@ if [ -n "$BIGBAR" ]; then
     give_back $BIGBAR
 fi
 
-case_begin rom-not-a-rom "$BADROM's ROM BAR holds a file that is not an option ROM; managed hostdev, the L2 firmware reads the ROM"
-define p-badrom "$(hostdev $BADROM yes)"
-start p-badrom
-sleep 40
-rec "${VIRSH[@]}" domstate p-badrom --reason
-case_end
-give_back $BADROM
+if want rom-not-a-rom; then
+    case_begin rom-not-a-rom "$BADROM's ROM BAR holds a file that is not an option ROM; managed hostdev, the L2 firmware reads the ROM"
+    define p-badrom "$(hostdev $BADROM yes)"
+    start p-badrom
+    sleep 40
+    rec "${VIRSH[@]}" domstate p-badrom --reason
+    case_end
+    give_back $BADROM
+fi
 
-case_begin rom-file "<rom file=...> on the hostdev: a file that does not exist, and an empty file"
-: > /tmp/empty.rom; chmod 644 /tmp/empty.rom
-define p-romfile "$(hostdev $LONE yes "<rom file='/var/lib/libvirt/missing-vbios.rom'/>")"
-start p-romfile
-define p-romempty "$(hostdev $LONE yes "<rom file='/tmp/empty.rom'/>")"
-start p-romempty
-case_end
-give_back $LONE
+if want rom-file; then
+    case_begin rom-file "<rom file=...> on the hostdev: a file that does not exist, and an empty file"
+    : > /tmp/empty.rom; chmod 644 /tmp/empty.rom
+    define p-romfile "$(hostdev $LONE yes "<rom file='/var/lib/libvirt/missing-vbios.rom'/>")"
+    start p-romfile
+    define p-romempty "$(hostdev $LONE yes "<rom file='/tmp/empty.rom'/>")"
+    start p-romempty
+    case_end
+    give_back $LONE
+fi
 
-case_begin guest-address "<hostdev> given guest address 00:01.0, which the pc machine's PIIX3 occupies"
-define p-addr "$(hostdev $LONE yes "<address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>")"
-start p-addr
-case_end
-give_back $LONE
+if want guest-address; then
+    case_begin guest-address "<hostdev> given guest address 00:01.0, which the pc machine's PIIX3 occupies"
+    define p-addr "$(hostdev $LONE yes "<address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>")"
+    start p-addr
+    case_end
+    give_back $LONE
+fi
 
-case_begin hard-limit "<memtune><hard_limit> 64 MiB below the 128 MiB of guest RAM: QEMU cannot pin the guest's memory"
-define p-memlock "$(hostdev $LONE yes)" "<memtune><hard_limit unit='MiB'>64</hard_limit></memtune>"
-start p-memlock
-case_end
-give_back $LONE
+if want hard-limit; then
+    case_begin hard-limit "<memtune><hard_limit> 64 MiB below the 128 MiB of guest RAM: QEMU cannot pin the guest's memory"
+    define p-memlock "$(hostdev $LONE yes)" "<memtune><hard_limit unit='MiB'>64</hard_limit></memtune>"
+    start p-memlock
+    case_end
+    give_back $LONE
+fi
 
-# ================================================================ 6. modules
-case_begin no-type1 "vfio_iommu_type1 unloaded (vfio and vfio-pci loaded); managed hostdev started"
-rec rmmod vfio_iommu_type1
-define p-notype1 "$(hostdev $LONE yes)"
-start p-notype1
-case_end
-vfio_up
-give_back $LONE
+# ================================================================ modules
+if want no-type1; then
+    case_begin no-type1 "vfio_iommu_type1 unloaded (vfio and vfio-pci loaded); managed hostdev started"
+    rec rmmod vfio_iommu_type1
+    define p-notype1 "$(hostdev $LONE yes)"
+    start p-notype1
+    case_end
+    vfio_up
+    give_back $LONE
+fi
 
-case_begin vfio-pci-prohibited "vfio-pci unloaded and blacklisted in /etc/modprobe.d (vfio loaded, /dev/vfio/vfio present); managed hostdev started"
-rec rmmod vfio_pci
-echo "blacklist vfio_pci" > /etc/modprobe.d/zz-lab-provoke.conf
-rec cat /etc/modprobe.d/zz-lab-provoke.conf
-define p-blacklist "$(hostdev $LONE yes)"
-start p-blacklist
-case_end
-give_back $LONE
+if want vfio-pci-prohibited; then
+    case_begin vfio-pci-prohibited "vfio-pci unloaded and blacklisted in /etc/modprobe.d (vfio loaded, /dev/vfio/vfio present); managed hostdev started"
+    rec rmmod vfio_pci
+    echo "blacklist vfio_pci" > /etc/modprobe.d/zz-lab-provoke.conf
+    rec cat /etc/modprobe.d/zz-lab-provoke.conf
+    define p-blacklist "$(hostdev $LONE yes)"
+    start p-blacklist
+    case_end
+    give_back $LONE
+    rm -f /etc/modprobe.d/zz-lab-provoke.conf
+    vfio_up
+fi
 
-case_begin vfio-pci-install-false "vfio-pci unloaded and 'install vfio_pci /bin/false' in /etc/modprobe.d; managed hostdev started"
-rec rmmod vfio_pci
-echo "install vfio_pci /bin/false" > /etc/modprobe.d/zz-lab-provoke.conf
-rec cat /etc/modprobe.d/zz-lab-provoke.conf
-define p-nomodule "$(hostdev $LONE yes)"
-start p-nomodule
-case_end
-rm -f /etc/modprobe.d/zz-lab-provoke.conf
-vfio_up
-give_back $LONE
+if want vfio-pci-install-false; then
+    case_begin vfio-pci-install-false "vfio-pci unloaded and 'install vfio_pci /bin/false' in /etc/modprobe.d; managed hostdev started"
+    rec rmmod vfio_pci
+    echo "install vfio_pci /bin/false" > /etc/modprobe.d/zz-lab-provoke.conf
+    rec cat /etc/modprobe.d/zz-lab-provoke.conf
+    define p-nomodule "$(hostdev $LONE yes)"
+    start p-nomodule
+    case_end
+    rm -f /etc/modprobe.d/zz-lab-provoke.conf
+    vfio_up
+    give_back $LONE
+fi
 
-# ================================================================ 7. libvirt refusals
-case_begin nodedev-reset "virsh nodedev-reset of devices on their host drivers: 04:01.0 (shares bus 04 with 04:02.0) and 00:07.0 (root bus, no reset method)"
-rec "${VIRSH[@]}" nodedev-reset "$(nodedev $BR1)"
-rec "${VIRSH[@]}" nodedev-reset "$(nodedev $RC0)"
-rec cat "/sys/bus/pci/devices/$RC0/reset_method"
-case_end
+# ================================================================ libvirt refusals
+if want nodedev-reset; then
+    case_begin nodedev-reset "virsh nodedev-reset of devices on their host drivers: 04:01.0 (shares bus 04 with 04:02.0) and 00:07.0 (root bus, no reset method)"
+    rec "${VIRSH[@]}" nodedev-reset "$(nodedev $BR1)"
+    rec "${VIRSH[@]}" nodedev-reset "$(nodedev $RC0)"
+    rec cat "/sys/bus/pci/devices/$RC0/reset_method"
+    case_end
+fi
 
-case_begin hostdev-xml "<hostdev> variants this libvirt/QEMU refuse: <driver name='kvm'/>, <driver name='xen'/>, a USB device that is not there, a SCSI adapter that is not there, an mdev UUID that does not exist"
-define p-kvm "$(hostdev $LONE yes "<driver name='kvm'/>")"
-start p-kvm
-define p-xen "$(hostdev $LONE yes "<driver name='xen'/>")"
-start p-xen
-define p-usb "<hostdev mode='subsystem' type='usb' managed='yes'><source><vendor id='0x1234'/><product id='0x5678'/></source></hostdev>"
-start p-usb
-define p-scsi "<controller type='scsi' model='virtio-scsi'/><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host7'/><address bus='0' target='0' unit='0'/></source></hostdev>"
-start p-scsi
-define p-mdev "<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='c2177883-f1bb-47f0-914d-32a22e3a8804'/></source></hostdev>"
-start p-mdev
-case_end
-give_back $LONE
+if want hostdev-xml; then
+    case_begin hostdev-xml "<hostdev> variants this libvirt/QEMU refuse: <driver name='kvm'/>, <driver name='xen'/>, a USB device that is not there, a SCSI adapter that is not there, an mdev UUID that does not exist"
+    define p-kvm "$(hostdev $LONE yes "<driver name='kvm'/>")"
+    start p-kvm
+    define p-xen "$(hostdev $LONE yes "<driver name='xen'/>")"
+    start p-xen
+    define p-usb "<hostdev mode='subsystem' type='usb' managed='yes'><source><vendor id='0x1234'/><product id='0x5678'/></source></hostdev>"
+    start p-usb
+    define p-scsi "<controller type='scsi' model='virtio-scsi'/><hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host7'/><address bus='0' target='0' unit='0'/></source></hostdev>"
+    start p-scsi
+    define p-mdev "<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='c2177883-f1bb-47f0-914d-32a22e3a8804'/></source></hostdev>"
+    start p-mdev
+    case_end
+    give_back $LONE
+fi
 
-case_begin sysfs-readonly "libvirt's own sysfs writes failing: e1000e's unbind and then drivers_probe made read-only (bind mounts in the guest); managed hostdev started each time"
-printf '' > /tmp/ro-attr; chmod 444 /tmp/ro-attr
-mount --bind /tmp/ro-attr /sys/bus/pci/drivers/e1000e/unbind && mount -o remount,bind,ro /sys/bus/pci/drivers/e1000e/unbind
-define p-unbind "$(hostdev $LONE yes)"
-start p-unbind
-umount /sys/bus/pci/drivers/e1000e/unbind
-give_back $LONE
-mount --bind /tmp/ro-attr /sys/bus/pci/drivers_probe && mount -o remount,bind,ro /sys/bus/pci/drivers_probe
-define p-probe "$(hostdev $LONE yes)"
-start p-probe
-umount /sys/bus/pci/drivers_probe
-give_back $LONE
-mount --bind /tmp/ro-attr /sys/bus/pci/devices/$LONE/driver_override && mount -o remount,bind,ro /sys/bus/pci/devices/$LONE/driver_override
-define p-override "$(hostdev $LONE yes)"
-start p-override
-umount /sys/bus/pci/devices/$LONE/driver_override
-case_end
-give_back $LONE
+# libvirt's own sysfs writes, made to fail with read-only bind mounts (in the guest only): the lines are
+# libvirt's, the errno (EROFS) is the lab's.
+ro_over() { mount --bind /tmp/ro-attr "$1" && mount -o remount,bind,ro "$1"; }
+if want sysfs-readonly; then
+    case_begin sysfs-readonly "libvirt's own sysfs writes failing: e1000e's unbind, then drivers_probe, then 01:00.0's driver_override made read-only (bind mounts in the guest); managed hostdev started each time"
+    printf '' > /tmp/ro-attr; chmod 444 /tmp/ro-attr
+    ro_over /sys/bus/pci/drivers/e1000e/unbind
+    define p-unbind "$(hostdev $LONE yes)"
+    start p-unbind
+    umount /sys/bus/pci/drivers/e1000e/unbind
+    give_back $LONE
+    ro_over /sys/bus/pci/drivers_probe
+    define p-probe "$(hostdev $LONE yes)"
+    start p-probe
+    umount /sys/bus/pci/drivers_probe
+    give_back $LONE
+    ro_over /sys/bus/pci/devices/$LONE/driver_override
+    define p-override "$(hostdev $LONE yes)"
+    start p-override
+    umount /sys/bus/pci/devices/$LONE/driver_override
+    case_end
+    give_back $LONE
+fi
 
-case_begin group-type "echo identity > /sys/kernel/iommu_groups/N/type for a group whose device is bound (01:00.0) and for a group of two devices (02:00.x)"
-sh_rec "echo identity > /sys/kernel/iommu_groups/$(grp $LONE)/type"
-sh_rec "echo identity > /sys/kernel/iommu_groups/$(grp $MF0)/type"
-case_end
+if want reattach-readonly; then
+    case_begin reattach-readonly "a managed hostdev domain runs; drivers_probe is made read-only (bind mount in the guest) before virsh destroy, so libvirt cannot give 01:00.0 back to e1000e"
+    define p-reattach "$(hostdev $LONE yes)"
+    start p-reattach
+    printf '' > /tmp/ro-attr; chmod 444 /tmp/ro-attr
+    ro_over /sys/bus/pci/drivers_probe
+    rec "${VIRSH[@]}" destroy p-reattach
+    umount /sys/bus/pci/drivers_probe
+    rec readlink /sys/bus/pci/devices/$LONE/driver
+    case_end
+    give_back $LONE
+fi
 
-# ================================================================ 8. SR-IOV (QEMU's NVMe with sriov_max_vfs=2)
-if [ -n "$PF" ]; then
-    S=/sys/bus/pci/devices/$PF
+if want group-type; then
+    case_begin group-type "echo identity > /sys/kernel/iommu_groups/N/type for a group whose device is bound (01:00.0) and for a group of two devices (02:00.x)"
+    sh_rec "echo identity > /sys/kernel/iommu_groups/$(grp $LONE)/type"
+    sh_rec "echo identity > /sys/kernel/iommu_groups/$(grp $MF0)/type"
+    case_end
+fi
+
+# ================================================================ SR-IOV (QEMU's NVMe with sriov_max_vfs=2)
+S=/sys/bus/pci/devices/$PF
+if want sriov-nvme && [ -n "$PF" ]; then
     case_begin sriov-nvme "SR-IOV on $PF (nvme driver): enable 2 VFs, ask for 1 more while 2 are on, then take the PF to vfio-pci with its VFs enabled"
     rec cat $S/sriov_totalvfs
     sh_rec "echo 0 > $S/sriov_drivers_autoprobe"
@@ -379,9 +443,11 @@ if [ -n "$PF" ]; then
     rec readlink $S/driver
     sh_rec "echo 0 > $S/sriov_numvfs"
     case_end
-
-    case_begin sriov-vfio "SR-IOV through vfio-pci (enable_sriov=1): PF on vfio-pci, 2 VFs; a VF opened by QEMU without a VF token; a VF probed by nvme while the PF is on vfio-pci"
     give_back $PF
+fi
+
+if want sriov-vfio && [ -n "$PF" ]; then
+    case_begin sriov-vfio "SR-IOV through vfio-pci (enable_sriov=1): PF on vfio-pci, 2 VFs; a VF opened by QEMU (by hand, then through libvirt) without a VF token"
     for a in $(bindings | awk '$2 == "vfio-pci" {print $1}'); do give_back "$a"; done
     rec rmmod vfio_pci
     rec modprobe vfio-pci enable_sriov=1
@@ -389,17 +455,14 @@ if [ -n "$PF" ]; then
     rec readlink $S/driver
     sh_rec "echo 0 > $S/sriov_drivers_autoprobe"
     sh_rec "echo 2 > $S/sriov_numvfs"
-    VF1=$(basename "$(readlink $S/virtfn0)") VF2=$(basename "$(readlink $S/virtfn1)")
+    VF1=$(basename "$(readlink $S/virtfn0)")
     if [ -n "$VF1" ] && [ "$VF1" != . ]; then
         to_vfio "$VF1"
         rec readlink /sys/bus/pci/devices/$VF1/driver
         qemu_rec -device "vfio-pci,host=$VF1"
         define p-vf "$(hostdev "$VF1" yes)"
         start p-vf
-        sh_rec "echo $VF2 > /sys/bus/pci/drivers/nvme/bind"
-        sleep 3
         give_back "$VF1"
-        sh_rec "echo $VF2 > /sys/bus/pci/drivers/nvme/unbind"
     fi
     sh_rec "echo 0 > $S/sriov_numvfs"
     sh_rec "echo 1 > $S/sriov_drivers_autoprobe"
@@ -410,46 +473,53 @@ if [ -n "$PF" ]; then
     vfio_up
 fi
 
-# ================================================================ 9. an unrecoverable AER error while QEMU owns the device
-case_begin aer "PCIe AER: an uncorrectable (poisoned TLP) error injected into 01:00.0 by the lab's L1 QEMU (HMP pcie_aer_inject_error) while the domain p-aer owns it"
-define p-aer "$(hostdev $LONE yes)"
-start p-aer
-sleep 10
-if running p-aer; then
-    echo "nic_alone POISON_TLP" > "$OUT/aer-request"
-    for _ in $(seq 1 60); do [ -f "$OUT/aer-done" ] && break; sleep 1; done
-    rec cat "$OUT/aer-done"
-    sleep 15
-    rec "${VIRSH[@]}" domstate p-aer --reason
+# ================================================================ an uncorrectable AER error while QEMU owns the device
+if want aer; then
+    case_begin aer "PCIe AER: uncorrectable errors (a poisoned TLP, then a fatal data link protocol error) injected into 01:00.0 by the lab's L1 QEMU (HMP pcie_aer_inject_error) while the domain p-aer owns it"
+    rec bash -c "dmesg | grep -iE 'aer|pcieport' | head -20"
+    define p-aer "$(hostdev $LONE yes)"
+    start p-aer
+    sleep 10
+    for err in POISON_TLP DLP; do
+        running p-aer || break
+        rm -f "$OUT/aer-done"
+        echo "nic_alone $err" > "$OUT/aer-request"
+        for _ in $(seq 1 60); do [ -f "$OUT/aer-done" ] && break; sleep 1; done
+        rec cat "$OUT/aer-done"
+        sleep 15
+        rec "${VIRSH[@]}" domstate p-aer --reason
+    done
+    case_end
+    give_back $LONE
 fi
-case_end
-give_back $LONE
 
-# ================================================================ 10. an unprivileged libvirt (qemu:///session)
-case_begin session "qemu:///session as an ordinary user: a managed hostdev (libvirt must write sysfs), then managed='no' with 07:00.0 already on vfio-pci (libvirt must raise the memlock limit, QEMU must open /dev/vfio/N)"
-id provoker >/dev/null 2>&1 || useradd -m -s /bin/bash provoker
-PUID=$(id -u provoker)
-mkdir -p /run/user/$PUID && chown provoker: /run/user/$PUID && chmod 700 /run/user/$PUID
-U=(runuser -u provoker -- env HOME=/home/provoker XDG_RUNTIME_DIR=/run/user/$PUID)
-"${U[@]}" libvirtd --timeout=600 -d
-for _ in $(seq 1 120); do "${U[@]}" virsh -c qemu:///session version >/dev/null 2>&1 && break; sleep 1; done
-SESSION_PID=$(cat /run/user/$PUID/libvirt/libvirtd.pid 2>/dev/null)
-rec "${U[@]}" bash -c 'ulimit -l; ulimit -Hl'
-dom_xml s-managed "$(hostdev $SW1 yes)" > /tmp/s-managed.xml
-dom_xml s-unmanaged "$(hostdev $SW1 no)" > /tmp/s-unmanaged.xml
-chmod 644 /tmp/s-*.xml
-cp /tmp/s-*.xml "$D/"
-rec "${U[@]}" virsh -c qemu:///session define /tmp/s-managed.xml
-rec "${U[@]}" virsh -c qemu:///session start s-managed
-to_vfio $SW1
-rec "${U[@]}" virsh -c qemu:///session define /tmp/s-unmanaged.xml
-rec "${U[@]}" virsh -c qemu:///session start s-unmanaged
-cp /home/provoker/.cache/libvirt/qemu/log/s-*.log "$D/" 2>/dev/null
-"${U[@]}" virsh -c qemu:///session destroy s-unmanaged >/dev/null 2>&1
-case_end
-give_back $SW1
-[ -n "${SESSION_PID:-}" ] && kill_pids "$SESSION_PID"
-SESSION_PID=
+# ================================================================ an unprivileged libvirt (qemu:///session)
+if want session; then
+    case_begin session "qemu:///session as an ordinary user: a managed hostdev (libvirt must write sysfs), then managed='no' with 07:00.0 already on vfio-pci (libvirt must raise the memlock limit, QEMU must open /dev/vfio/N)"
+    id provoker >/dev/null 2>&1 || useradd -m -s /bin/bash provoker
+    PUID=$(id -u provoker)
+    mkdir -p /run/user/$PUID && chown provoker: /run/user/$PUID && chmod 700 /run/user/$PUID
+    U=(runuser -u provoker -- env HOME=/home/provoker XDG_RUNTIME_DIR=/run/user/$PUID)
+    "${U[@]}" libvirtd --timeout=600 -d
+    for _ in $(seq 1 120); do "${U[@]}" virsh -c qemu:///session version >/dev/null 2>&1 && break; sleep 1; done
+    SESSION_PID=$(cat /run/user/$PUID/libvirt/libvirtd.pid 2>/dev/null)
+    rec "${U[@]}" bash -c 'ulimit -l; ulimit -Hl'
+    dom_xml s-managed "$(hostdev $SW1 yes)" > /tmp/s-managed.xml
+    dom_xml s-unmanaged "$(hostdev $SW1 no)" > /tmp/s-unmanaged.xml
+    chmod 644 /tmp/s-*.xml
+    cp /tmp/s-*.xml "$D/"
+    rec "${U[@]}" virsh -c qemu:///session define /tmp/s-managed.xml
+    rec "${U[@]}" virsh -c qemu:///session start s-managed
+    to_vfio $SW1
+    rec "${U[@]}" virsh -c qemu:///session define /tmp/s-unmanaged.xml
+    rec "${U[@]}" virsh -c qemu:///session start s-unmanaged
+    cp /home/provoker/.cache/libvirt/qemu/log/s-*.log "$D/" 2>/dev/null
+    "${U[@]}" virsh -c qemu:///session destroy s-unmanaged >/dev/null 2>&1
+    case_end
+    give_back $SW1
+    [ -n "${SESSION_PID:-}" ] && kill_pids "$SESSION_PID"
+    SESSION_PID=
+fi
 
 # whatever a case left on vfio-pci goes back
 for a in $(bindings | awk '$2 == "vfio-pci" {print $1}'); do give_back "$a"; done
