@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -90,7 +91,7 @@ def hmp(sock_path: Path, command: str) -> str:
             out += s.recv(65536)
         except TimeoutError:
             pass
-    return out.decode(errors="replace")
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", out.decode(errors="replace"))
 
 
 def aer_watcher(out: Path, sock_path: Path, stop: threading.Event) -> None:

@@ -482,8 +482,8 @@ if want aer; then
     sleep 10
     for err in POISON_TLP DLP; do
         running p-aer || break
-        rm -f "$OUT/aer-done"
         echo "nic_alone $err" > "$OUT/aer-request"
+        rm -f "$OUT/aer-done"
         for _ in $(seq 1 60); do [ -f "$OUT/aer-done" ] && break; sleep 1; done
         rec cat "$OUT/aer-done"
         sleep 15
