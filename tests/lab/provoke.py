@@ -7,7 +7,7 @@ Boots ../shared/lab's guest (03-boot-guest.sh cmd) with:
     1 TiB BAR the guest cannot assign, and the switch's second e1000e with a ROM that is not an
     option ROM (0xff bytes, as an unprogrammed flash reads);
   - an intel-iommu WITHOUT interrupt remapping (LAB_IOMMU_DEVICE);
-  - kernel parameters the guest kernel warns about, and pcie_ports=native (LAB_CMDLINE);
+  - kernel parameters the guest kernel warns about (LAB_CMDLINE);
   - an HMP monitor on a unix socket, through which this script injects a PCIe AER error into the
     guest's 01:00.0 when the guest asks (OUT/provoke/aer-request), answering in aer-done;
 and runs tests/lab/provoke_failures.sh in it. The raw results (one directory per case: what was
@@ -36,8 +36,9 @@ LAB_DIR = Path(os.environ.get("VFIO_TUI_LAB_DIR") or CHECKOUT.parent / "shared" 
 
 IOMMU = "intel-iommu,intremap=off,caching-mode=on"
 # an obsolete IOMMU option, ACS redirect for a device without ACS, a mistyped resource_alignment (the
-# function is missing), and the kernel's own AER handling (QEMU's _OSC does not grant it otherwise)
-CMDLINE = "intel_iommu=strict pci=disable_acs_redir=0000:00:07.0 pci=resource_alignment=12@0000:00:07 pcie_ports=native"
+# function is missing). Not pcie_ports=native: pciehp then finds QEMU's root port slots empty, powers
+# them off, and every device behind them reads as all-ones (libvirt: "Unknown PCI header type '127'").
+CMDLINE = "intel_iommu=strict pci=disable_acs_redir=0000:00:07.0 pci=resource_alignment=12@0000:00:07"
 
 TOPOLOGY = """\
 # the built-in topology of 03-boot-guest.sh (same ids, buses and addresses) ...

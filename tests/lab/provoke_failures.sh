@@ -6,8 +6,8 @@
 # it writes (the built-in one plus an SR-IOV NVMe, a device with a BAR too big to assign and
 # an e1000e whose ROM is not a ROM), a VT-d WITHOUT interrupt remapping, kernel parameters the
 # guest kernel complains about (an obsolete one, ACS redirect on a device without ACS, a mistyped
-# resource_alignment), pcie_ports=native (the kernel's own AER) and an HMP monitor it uses to
-# inject PCIe AER errors when asked (case aer).
+# resource_alignment), and an HMP monitor on the L1 QEMU (pcie_aer_inject_error, by request through
+# OUT_DIR/aer-request; case aer now uses the guest kernel's own aer_inject instead).
 #
 # Every case gets OUT_DIR/NN-name/: what.txt (what was provoked), transcript.txt (each command
 # and its whole output, as run), dmesg.txt (the kernel lines printed during the case),
@@ -474,18 +474,28 @@ if want sriov-vfio && [ -n "$PF" ]; then
 fi
 
 # ================================================================ an uncorrectable AER error while QEMU owns the device
+# The kernel's own AER software injector (aer_inject, CONFIG_PCIEAER_INJECT): the error goes through the
+# real AER recovery path, which calls vfio-pci's error handler, which signals QEMU.
+aer_inject() {  # BDF UNCOR_STATUS: one struct aer_error_inj written to /dev/aer_inject
+    python3 - "$1" "$2" <<'PY'
+import struct, sys
+dom, bus, rest = sys.argv[1].split(":")
+dev, fn = rest.split(".")
+data = struct.pack("<BBBxIIIIIII", int(bus, 16), int(dev, 16), int(fn, 16), int(sys.argv[2], 0), 0, 0, 0, 0, 0,
+                   int(dom, 16))
+with open("/dev/aer_inject", "wb", buffering=0) as f:
+    f.write(data)
+PY
+}
 if want aer; then
-    case_begin aer "PCIe AER: uncorrectable errors (a poisoned TLP, then a fatal data link protocol error) injected into 01:00.0 by the lab's L1 QEMU (HMP pcie_aer_inject_error) while the domain p-aer owns it"
-    rec bash -c "dmesg | grep -iE 'aer|pcieport' | head -20"
+    case_begin aer "PCIe AER: uncorrectable errors injected into 01:00.0 with the kernel's aer_inject (a poisoned TLP, non-fatal; then a data link protocol error, fatal) while the domain p-aer owns it"
+    rec modprobe aer_inject
     define p-aer "$(hostdev $LONE yes)"
     start p-aer
     sleep 10
-    for err in POISON_TLP DLP; do
+    for unc in 0x1000 0x10; do
         running p-aer || break
-        echo "nic_alone $err" > "$OUT/aer-request"
-        rm -f "$OUT/aer-done"
-        for _ in $(seq 1 60); do [ -f "$OUT/aer-done" ] && break; sleep 1; done
-        rec cat "$OUT/aer-done"
+        rec aer_inject $LONE $unc
         sleep 15
         rec "${VIRSH[@]}" domstate p-aer --reason
     done
