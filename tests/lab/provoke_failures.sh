@@ -476,8 +476,8 @@ fi
 # ================================================================ an uncorrectable AER error while QEMU owns the device
 # The kernel's own AER software injector (aer_inject, CONFIG_PCIEAER_INJECT): the error goes through the
 # real AER recovery path, which calls vfio-pci's error handler, which signals QEMU.
-aer_inject() {  # BDF UNCOR_STATUS: one struct aer_error_inj written to /dev/aer_inject
-    python3 - "$1" "$2" <<'PY'
+# one struct aer_error_inj (drivers/pci/pcie/aer_inject.c) written to /dev/aer_inject: argv BDF UNCOR_STATUS
+AER_INJECT='
 import struct, sys
 dom, bus, rest = sys.argv[1].split(":")
 dev, fn = rest.split(".")
@@ -485,8 +485,7 @@ data = struct.pack("<BBBxIIIIIII", int(bus, 16), int(dev, 16), int(fn, 16), int(
                    int(dom, 16))
 with open("/dev/aer_inject", "wb", buffering=0) as f:
     f.write(data)
-PY
-}
+'
 if want aer; then
     case_begin aer "PCIe AER: uncorrectable errors injected into 01:00.0 with the kernel's aer_inject (a poisoned TLP, non-fatal; then a data link protocol error, fatal) while the domain p-aer owns it"
     rec modprobe aer_inject
@@ -495,7 +494,7 @@ if want aer; then
     sleep 10
     for unc in 0x1000 0x10; do
         running p-aer || break
-        rec aer_inject $LONE $unc
+        rec python3 -c "$AER_INJECT" $LONE $unc
         sleep 15
         rec "${VIRSH[@]}" domstate p-aer --reason
     done
