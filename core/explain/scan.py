@@ -53,10 +53,12 @@ MAX_WRAPPED = 1024
 #: inventory can recognise contains one of them (tests/explain/test_inventory.py proves it for each).
 #: Each gate costs one pass over every block (the bulk of explain's time on a big log), so a gate is only
 #: here when some message has no other. "mdev" never was the only one; "monitor" and "hostdev" were only for
-#: two libvirt texts that virsh prints on the line after "Failed to start domain" (see FOLLOW).
+#: two libvirt texts that virsh prints on the line after "Failed to start domain" (see FOLLOW). "oom-kill"
+#: is the only word of the kernel's memory-cgroup OOM report that kills QEMU under a too small <hard_limit>
+#: (K02; nothing else in that failure names VFIO, PCI or IOMMU).
 GATES: tuple[bytes, ...] = (
     b"vfio", b"iommu", b"dmar", b"amd-vi", b"pci", b"locked memory", b"write error", b"start domain",
-    b"starting domain", b"start failed", b"(xen)", b"0000:",
+    b"starting domain", b"start failed", b"(xen)", b"0000:", b"oom-kill",
 )
 #: virsh prints a failed start as "error: Failed to start domain 'NAME'" and libvirt's reason on the next
 #: line, which may have no gate of its own ("error: internal error: Multiple USB devices for ..."): the

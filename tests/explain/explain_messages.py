@@ -212,3 +212,27 @@ REAL_MESSAGES.update({
     'E28': [('2024-03-02T10:00:00.000000Z qemu-system-x86_64: -device vfio-pci,host=0000:02:00.0,id=hostdev0: vfio 0000:02:00.0: /dev/vfio/13(/dev/vfio/13) Unrecoverable error detected. Please collect any data possible and then kill the guest', 'inventory qemu:deaa9e91a4: hw/vfio/pci.c vfio_err_notifier_handler() (format string, values filled)')],
 })
 
+
+#: Lines the lab printed when tests/lab/provoke_failures.sh provoked the failure (tests/fixtures/explain/
+#: real_logs.toml has each with its whole context); they prove the patterns added for them.
+LABP = "lab tests/lab/provoke_failures.sh (Linux 6.1.0 / QEMU 7.2 / libvirt 9.0, Debian 12, 2026-11-26)"
+for _cause, _text in (
+    ("K02", "[  902.430419] oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=emulator,mems_allowed=0,"
+            "oom_memcg=/machine/qemu-9-p-memlock.libvirt-qemu,task_memcg=/machine/qemu-9-p-memlock.libvirt-qemu,"
+            "task=qemu-system-x86,pid=3785,uid=64055"),
+    ("K19", "[    2.207493] pci 0000:0b:00.0: BAR 2 [mem size 0x10000000000 64bit pref]: can't assign; no space"),
+    ("E09", "[ 1285.218178] vfio-pci 0000:0a:00.1: VF token required to access device"),
+    ("E26", "qemu-system-x86_64: -device vfio-pci,host=0000:07:00.0,addr=0x1: PCI: slot 1 function 0 not available "
+            "for vfio-pci, in use by PIIX3,id=(null)"),
+    ("E26", "error: Failed to define domain from /tmp/p-addr.xml\n"
+            "error: XML error: Attempted double use of PCI Address 0000:00:01.0"),
+    ("L20", "error: Failed to start domain 'p-kvm'\n"
+            "error: unsupported configuration: host doesn't support legacy PCI passthrough"),
+    ("L27", "error: Failed to start domain 'p-usb'\nerror: internal error: Did not find USB device 1234:5678"),
+    ("L27", "error: Failed to start domain 'p-scsi'\n"
+            "error: cannot open directory '/sys/bus/scsi/devices/7:0:0:0/scsi_generic': No such file or directory"),
+):
+    REAL_MESSAGES[_cause].append((_text, LABP))
+REAL_MESSAGES["K13"].append((
+    "[2017-10-23 09:08:16.331] [    0.000000] Your BIOS is broken; DMAR reported at address fbffc000 returns all ones!",
+    "https://github.com/linuxboot/heads/issues/286 (Linux 4.9, warn_invalid_dmar() through WARN())"))
