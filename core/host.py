@@ -114,6 +114,12 @@ class Host:
         inv = read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),
                              unprivileged=self.unprivileged,
                              usage=None if source is None else (lambda i: source(i, focus)))
+        if source is not None:
+            from core.gpu.inventory import annotate
+
+            # What the host does with its GPUs, from the tree itself (/sys/class, /proc): the console, the
+            # display server and every process holding a card's nodes.
+            inv = annotate(self.paths, inv, focus)
         return inv if self.host_use_known else without_host_use_facts(inv)
 
     def close(self) -> None:
