@@ -41,10 +41,12 @@ def _simulated(paths: HostPaths, kind: HostKind, label: str, metadata: dict[str,
                tmpdir: Path | None = None) -> Host:
     extras = metadata.get("host_extras")
     extras = extras if isinstance(extras, dict) else {}
+    from core.simulated.services import SimulatedServices
+
     return Host(paths=paths, kind=kind, label=label, simulated=True, metadata=metadata,
                 pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
                 usage=usage_source(paths, extras), host_use_known=facts_recorded(extras),
-                kernel_factory=SimulatedKernel, _tmpdir=tmpdir)
+                kernel_factory=SimulatedKernel, services_factory=SimulatedServices, _tmpdir=tmpdir)
 
 
 def _is_live_root(root: Path) -> bool:
@@ -64,9 +66,8 @@ def open_host(options: HostOptions) -> Host:
     """
     options.validate()
     if options.demo:
-        from core.simulated.demo_host import DEMO_LABEL, demo_snapshot  # the demo's data: loaded when asked
-
-        return materialized_host(demo_snapshot(), "demo", DEMO_LABEL, options)
+        label, snapshot = demo_host_snapshot(options.demo_name)
+        return materialized_host(snapshot, "demo", label, options)
     if options.snapshot is not None:
         snap = load_snapshot(options.snapshot)
         label = snap.get("label") or options.snapshot.name
@@ -98,6 +99,19 @@ def _live(options: HostOptions, *, label: str = "this machine") -> Host:
     paths = HostPaths(Path("/"))
     return Host(paths=paths, kind="live", label=label, simulated=False, pci_ids_path=options.pci_ids,
                 unprivileged=options.unprivileged, usage=usage_source(paths, None))
+
+
+def demo_host_snapshot(name: str = "host192") -> tuple[str, dict[str, Any]]:
+    """(label, recorded host) of a built-in demo host (core.host.DEMO_NAMES); its data is loaded when asked."""
+    if name == "host192":
+        from core.simulated.demo_host import DEMO_LABEL, demo_snapshot
+
+        return DEMO_LABEL, demo_snapshot()
+    from core.simulated.demo_workstation import DEMOS, demo_gpu_snapshot
+
+    if name not in DEMOS:
+        raise InputError(f"--demo {name}: no such demo host")
+    return DEMOS[name][0], demo_gpu_snapshot(name)
 
 
 def create_sim_host(dest: Path, snapshot: dict[str, Any]) -> HostPaths:

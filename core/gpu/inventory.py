@@ -42,15 +42,17 @@ def _boot_vga(inv: HostInventory) -> PciAddress | None:
     return next((d.address for d in inv if d.boot_vga), None)
 
 
-def _client_use(u: NodeUser, dm: str | None) -> HostUse:
+def _client_use(u: NodeUser, dm: str | None, nodes: str = "") -> HostUse:
+    """What one process holding one or more of a device's nodes (`nodes`, else u.node) means for the host."""
+    opened = nodes or u.node
     if u.role in ("display", "greeter"):
         unit = dm or "display-manager.service"
-        return HostUse("display", f"{u.who} has {u.node} open",
+        return HostUse("display", f"{u.who} has {opened} open",
                        f"add --stop-display-manager (stops {unit} before and starts it again after), or log out"
                        f" and `systemctl stop {unit}` yourself")
     if u.role == "audio":
         how = f"systemctl --user stop {u.unit}" if u.unit and u.user_unit else f"stop {u.comm}"
-        return HostUse("audio", f"{u.who} has {u.node} open",
+        return HostUse("audio", f"{u.who} has {opened} open",
                        f"nothing to do: the unbind waits until it lets go, which it does when the card disappears"
                        f" (its HDMI/DP output leaves the sound settings); or {how} first", blocking=False)
     if u.unit and u.unit.endswith(".service") and not u.user_unit:
@@ -59,7 +61,7 @@ def _client_use(u: NodeUser, dm: str | None) -> HostUse:
         how = f"systemctl --user stop {u.unit}"
     else:
         how = f"end it (kill {u.pid})"
-    return HostUse("gpu-client", f"{u.who} has {u.node} open",
+    return HostUse("gpu-client", f"{u.who} has {opened} open",
                    f"{how}: the driver cannot let go of the card while it is open (an unbind waits for it)")
 
 
@@ -82,14 +84,16 @@ def gpu_uses(inv: HostInventory, facts: GpuFacts) -> dict[PciAddress, tuple[Host
         add(console, HostUse("console", f"fbcon on {fb0.fb} ({fb0.name}){how}",
                              f"`vfio-tui pass` releases it ({vt} unbind, then the framebuffer) and gives it back on"
                              f" undo; use SSH or a serial console meanwhile"))
-    for addr, users in facts.node_users.items():
-        for u in users:
-            add(addr, _client_use(u, facts.display_manager))
-    for driver, users in facts.driver_users.items():
-        for dev in inv:
-            if dev.driver == driver:
-                for u in users:
-                    add(dev.address, _client_use(u, facts.display_manager))
+    for dev in inv:
+        held = list(facts.users_of(dev.address))
+        if dev.driver is not None:
+            # /dev/nvidiactl, /dev/kfd: the driver as a whole; its cards cannot go while they are open.
+            held += facts.driver_users.get(dev.driver, ())
+        by_pid: dict[int, list[NodeUser]] = {}
+        for u in held:
+            by_pid.setdefault(u.pid, []).append(u)
+        for users in by_pid.values():
+            add(dev.address, _client_use(users[0], facts.display_manager, ", ".join(u.node for u in users)))
     return {a: tuple(u) for a, u in uses.items()}
 
 

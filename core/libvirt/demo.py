@@ -32,11 +32,11 @@ def demo_state_file(host: Host) -> Path | None:
     return None
 
 
-def ensure_demo_state(path: Path) -> Path:
-    """The state file, created from the shipped demo on first use."""
+def ensure_demo_state(path: Path, source: Path | None = None) -> Path:
+    """The state file, created from the shipped demo (`source`, host192's by default) on first use."""
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(DEMO_XML, path)
+        shutil.copyfile(source or DEMO_XML, path)
     return path
 
 

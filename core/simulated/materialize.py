@@ -175,6 +175,14 @@ def materialize(snapshot: dict[str, Any], dest: Path) -> HostPaths:
                                         ["vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core"]),
         "host_extras": {k: v for k, v in extras.items() if k != "files"},
     }
+    gpu = extras.get("gpu")
+    if isinstance(gpu, dict):
+        from core.simulated.gpu_tree import materialize_gpu, render_gpu
+
+        # The ROM bytes go to the tree's hidden ROM files, not into the metadata every write reads.
+        metadata["host_extras"]["gpu"] = {k: v for k, v in gpu.items() if k != "roms"}
+        materialize_gpu(paths, gpu)
+        render_gpu(paths, dict(metadata))
     _write(dest / SIM_METADATA, json.dumps(metadata, indent=1, sort_keys=True) + "\n")
     return paths
 

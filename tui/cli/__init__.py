@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.errors import VfioError
 from core.host import HostOptions
-from tui.cli.common import add_host_options, host_options_from_args
+from tui.cli.common import add_host_options, host_options_from_args, normalize_demo
 from tui.cli.registry import COMMANDS, load_command
 
 PROG = "vfio-tui"
@@ -31,7 +31,8 @@ Run with no command to open the interactive app. Try it without touching anythin
 
 EPILOG = """\
 Every command takes the host options after its name:
-  --demo               the built-in demo host (the seed blog's host192)
+  --demo [NAME]        a built-in demo host: host192 (the seed blog's server, the default),
+                       workstation (iGPU + RTX 2080 Ti + RX 580), single-gpu (its only GPU runs the desktop)
   --root DIR           a host tree (a simulated host made by `vfio-tui sim-host`, or a mounted system)
   --host-snapshot F    a recorded host (`vfio-tui snapshot F` on any machine records one)
 Nothing is ever written to this machine unless you run a changing command on the live host,
@@ -100,6 +101,7 @@ def _notice_interrupted(options: HostOptions) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = normalize_demo(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
