@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.address import PciAddress
 from core.errors import InputError
-from core.model import VFIO_DRIVER, DomainFacts, HostUse, PciDevice
+from core.model import VFIO_DRIVER, DomainFacts, HostInventory, HostUse, PciDevice
 from core.viability import member_keeps_viable
 
 if TYPE_CHECKING:
@@ -170,7 +170,8 @@ def running_domain_uses(domains: DomainFacts | None, addresses: set[PciAddress]
 def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iterable[str | PciAddress] = (),
               domains: DomainFacts | None = None, assume_unused: bool = False,
               released: Mapping[PciAddress, frozenset[str]] | None = None,
-              unloaded: Mapping[PciAddress, str] | None = None) -> BindPlan:
+              unloaded: Mapping[PciAddress, str] | None = None,
+              inventory: HostInventory | None = None) -> BindPlan:
     """Plan binding the IOMMU group of `address` to vfio-pci.
 
     Args:
@@ -182,6 +183,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
             console, the display server): not refusals here.
         unloaded: members whose driver a GPU plan removes by unloading its modules first: no unbind
             step for them (they are driverless by then), and the plan says why.
+        inventory: the host's inventory read for this plan already (names=False, focus=address).
 
     Raises:
         InputError: a malformed or unknown address, a bridge as the target, no IOMMU, a device
@@ -190,7 +192,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
     forced_set = {a if isinstance(a, PciAddress) else PciAddress.parse(a) for a in force_host_devices}
     # No pci.ids names (the plan speaks in addresses and drivers); usage scoped to this group.
-    inv = host.inventory(names=False, focus=addr)
+    inv = inventory if inventory is not None else host.inventory(names=False, focus=addr)
     dev = inv.device(addr)
     if dev is None:
         raise InputError(f"no PCI device {addr} on {host.label}",
