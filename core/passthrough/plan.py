@@ -175,7 +175,7 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
         # The bind plan decides about host use; for a GPU, its plan has said what holds the card.
         answered.add("device-host-use")
         if gpu is not None:
-            answered.add("device-boot-vga")
+            answered |= {"device-boot-vga", "gpu-reset"}  # said by the GPU plan (console, framebuffer, RESET)
         results = tuple(r for r in run_checks(host, for_address=str(addr), vm=vm, hypervisor=hv)
                         if r.status in ("fail", "warn") and r.id not in answered)
     return PassthroughPlan(
