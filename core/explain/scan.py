@@ -34,6 +34,8 @@ GATES: tuple[bytes, ...] = (
     b"vfio", b"VFIO", b"iommu", b"IOMMU", b"not viable", b"PCI d", b"locked memory", b"write error",
     b"assignable", b"Performance may", b"AMD-Vi", b"passthrough", b"could not access", b"active device",
     b"matching", b"DMAR-IR", b"bus reset",
+    # GPU steps (catalog/gpu.toml): the vendor driver, module unloads, libvirt hooks, the display manager.
+    b"NVRM", b"is in use", b"Hook script", b"Job for", b"framebuffer",
 )
 
 #: Lines worth remembering for the checks even when no cause matches them

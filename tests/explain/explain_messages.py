@@ -148,3 +148,8 @@ REFERENCE_IDS = (
     [f"E{i:02d}" for i in range(1, 19)] + [f"L{i:02d}" for i in range(1, 15)]
     + [f"K{i:02d}" for i in range(1, 12)] + ["P01"]
 )
+
+# The GPU steps' messages (core/explain/catalog/gpu.toml) live in their own file.
+from tests.explain.explain_messages_gpu import GPU_MESSAGES  # noqa: E402
+
+REAL_MESSAGES.update(GPU_MESSAGES)
