@@ -19,11 +19,14 @@ _AUDIO_CLASS = "0403"
 
 
 def cards(inv: HostInventory) -> dict[PciAddress, list[PciDevice]]:
-    """{display function: every function of its card (same slot)}, for every display-class device."""
+    """{display function: every function of its card}, for every display-class device. A card's functions
+    share its slot and its vendor (an NVIDIA card's audio, USB-C and UCSI are NVIDIA's); a server BMC's
+    VGA beside the BMC's own functions (HP iLO: a Matrox VGA among HP functions) stays alone."""
     out: dict[PciAddress, list[PciDevice]] = {}
     for dev in inv:
         if dev.class_code.startswith(DISPLAY_CLASS) and not dev.is_vf:
-            out[dev.address] = sorted((d for d in inv if d.address.slot_key == dev.address.slot_key),
+            out[dev.address] = sorted((d for d in inv if d.address.slot_key == dev.address.slot_key
+                                       and d.vendor_id == dev.vendor_id and not d.is_bridge),
                                       key=lambda d: d.address)
     return out
 
