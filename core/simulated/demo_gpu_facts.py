@@ -190,8 +190,8 @@ def single_gpu_extras() -> dict[str, Any]:
         "gpu": gpu,
         "files": _files("amd_iommu=on iommu=pt video=efifb:off", {
             "/sys/firmware/acpi/tables/IVRS": "IVRS (recorded: present)\n",
-            "/lib/modules/6.1.0-28-amd64/modules.builtin": "kernel/drivers/vfio/vfio.ko\n",
-            "/lib/modules/6.1.0-28-amd64/modules.dep": "kernel/drivers/vfio/pci/vfio-pci.ko:\n",
+            "/lib/modules/6.12.48+deb13-amd64/modules.builtin": "kernel/drivers/vfio/vfio.ko\n",
+            "/lib/modules/6.12.48+deb13-amd64/modules.dep": "kernel/drivers/vfio/pci/vfio-pci.ko:\n",
             "/proc/cpuinfo": "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD Ryzen 7 5800X 8-Core"
                              " Processor\nflags\t\t: fpu vme de pse tsc msr pae svm npt\n\n",
             "/var/log/kern.log": "Nov 25 08:00:01 gamer kernel: AMD-Vi: Interrupt remapping enabled\n",

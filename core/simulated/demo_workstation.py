@@ -13,8 +13,9 @@ workstation — an Alder Lake desktop (Z690) that is the case most GPU passthrou
 The operator sits at the desktop (a terminal in GNOME): stopping the display manager would end this session.
 
 single-gpu — a Ryzen desktop whose only GPU, an RTX 3080 (Resizable BAR: a 16 GiB BAR1), is the boot VGA
-with the firmware framebuffer (simpledrm) and fbcon on it and Xorg + GNOME on nvidia; the operator comes
-in over SSH from a laptop; libvirt has `win11`.
+with the firmware framebuffer (simpledrm: the kernel's sysfb makes it a simple-framebuffer device, so the
+`video=efifb:off` a guide put on its command line does nothing) and fbcon on it, and Xorg + GNOME on nvidia;
+the operator comes in over SSH from a laptop; libvirt has `win11`.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def workstation_snapshot() -> dict[str, Any]:
 
 def single_gpu_snapshot() -> dict[str, Any]:
     """The single-GPU demo host as a recorded host."""
-    b = HostBuilder(label=SINGLE_GPU_LABEL, kernel="6.1.0-28-amd64",
-                    cmdline="BOOT_IMAGE=/vmlinuz-6.1.0-28-amd64 root=/dev/nvme0n1p2 ro quiet amd_iommu=on iommu=pt"
+    b = HostBuilder(label=SINGLE_GPU_LABEL, kernel="6.12.48+deb13-amd64",
+                    cmdline="BOOT_IMAGE=/vmlinuz-6.12.48+deb13-amd64 root=/dev/nvme0n1p2 ro quiet amd_iommu=on iommu=pt"
                             " video=efifb:off",
                     iommu_units=("ivhd0",), extra_drivers=("pci-stub",))
     port = dict(header_type=1, driver="pcieport", pcie="root_port", acs=ACS_FULL)
