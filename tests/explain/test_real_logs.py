@@ -23,6 +23,7 @@ _MISSING = """
 K01 K03 K06 K07 K08 K11 K13 K14 K15 K19 K20 K21 K22 K23 K24 K25 K26 K27 K28 K29 K30 K31 P01 P02
 L06 L07 L08 L09 L10 L11 L13 L15 L16 L17 L18 L19 L20 L21 L22 L23 L24 L25 L26 L27 L28
 E06 E08 E09 E12 E16 E18 E20 E21 E22 E23 E24 E25 E26 E27 E28 XN2 XN3 W01
+G03 G04
 """
 NOT_YET_SEEN: dict[str, str] = {
     cid: "no published log line found yet (issue threads searched: see docs/explain.md)" for cid in _MISSING.split()
