@@ -26,6 +26,7 @@ from core.usage import UsageSource
 from core.verdict import without_host_use_facts
 
 HostKind: TypeAlias = Literal["live", "root", "snapshot", "demo"]
+Annotator: TypeAlias = Callable[[HostPaths, HostInventory, PciAddress | None], HostInventory]
 DEMO_NAMES: tuple[str, ...] = ("host192", "workstation", "single-gpu")
 """The built-in demo hosts: the seed blog's server (--demo), a GPU workstation, a single-GPU desktop."""
 
@@ -77,6 +78,9 @@ class Host:
     kernel_factory: Callable[[HostPaths], KernelInterface] | None = None
     """Makes the interface every host change goes through (open_host gives a simulated host its
     simulated kernel); None: this machine's kernel for the live host, read-only for a tree."""
+    annotators: tuple[Annotator, ...] = ()
+    """More of what the host does with its devices, read from the tree after the usage facts (open_host
+    adds core.gpu.inventory.annotate: the console, display servers and every process holding a GPU)."""
     services_factory: Callable[[HostPaths], ServiceManager] | None = None
     """Makes the interface host services are stopped and started through (the simulated host's own);
     None: this machine's systemd for the live host, read-only for a tree."""
@@ -140,11 +144,8 @@ class Host:
                              unprivileged=self.unprivileged,
                              usage=None if source is None else (lambda i: source(i, focus)))
         if source is not None:
-            from core.gpu.inventory import annotate
-
-            # What the host does with its GPUs, from the tree itself (/sys/class, /proc): the console, the
-            # display server and every process holding a card's nodes.
-            inv = annotate(self.paths, inv, focus)
+            for annotate in self.annotators:
+                inv = annotate(self.paths, inv, focus)
         return inv if self.host_use_known else without_host_use_facts(inv)
 
     def close(self) -> None:

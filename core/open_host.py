@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HostDataError, InputError
+from core.gpu.inventory import annotate as gpu_annotate
 from core.host import Host, HostKind, HostOptions
 from core.hostpaths import HostPaths
 from core.simulated.kernel import SimulatedKernel
 from core.simulated.materialize import SIM_METADATA, materialize, read_sim_metadata
 from core.snapshot import load_snapshot
 from core.usage import facts_recorded, usage_source
+
+ANNOTATORS = (gpu_annotate,)
+"""What open_host adds to every host whose usage it knows: the GPU facts (docs/gpu.md)."""
 
 
 def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
@@ -45,7 +49,7 @@ def _simulated(paths: HostPaths, kind: HostKind, label: str, metadata: dict[str,
 
     return Host(paths=paths, kind=kind, label=label, simulated=True, metadata=metadata,
                 pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
-                usage=usage_source(paths, extras), host_use_known=facts_recorded(extras),
+                usage=usage_source(paths, extras), host_use_known=facts_recorded(extras), annotators=ANNOTATORS,
                 kernel_factory=SimulatedKernel, services_factory=SimulatedServices, _tmpdir=tmpdir)
 
 
@@ -98,7 +102,7 @@ def open_host(options: HostOptions) -> Host:
 def _live(options: HostOptions, *, label: str = "this machine") -> Host:
     paths = HostPaths(Path("/"))
     return Host(paths=paths, kind="live", label=label, simulated=False, pci_ids_path=options.pci_ids,
-                unprivileged=options.unprivileged, usage=usage_source(paths, None))
+                unprivileged=options.unprivileged, usage=usage_source(paths, None), annotators=ANNOTATORS)
 
 
 def demo_host_snapshot(name: str = "host192") -> tuple[str, dict[str, Any]]:

@@ -142,6 +142,8 @@ class GpuFacts:
     vendor_reset_installed: bool = False
     processes_complete: bool = True
     """False when some processes' fds could not be read (not root): then "nobody" is not certain."""
+    processes_seen: int = 0
+    """How many processes the scan looked at (0: no /proc to scan, e.g. a recording)."""
     iomem_readable: bool = True
     """False when /proc/iomem shows zero addresses (not root)."""
 
@@ -289,15 +291,15 @@ def _node_device(paths: HostPaths, node: str, minors: dict[str, PciAddress]) -> 
     return None
 
 
-def scan_node_users(paths: HostPaths) -> tuple[list[NodeUser], bool]:
+def scan_node_users(paths: HostPaths) -> tuple[list[NodeUser], bool, int]:
     """Every process with a GPU-related node open (what `fuser -v /dev/dri/* /dev/nvidia* /dev/snd/*` shows),
-    and whether every process could be read."""
+    whether every process could be read, and how many there were."""
     users: list[NodeUser] = []
     complete = True
     try:
         pids = [p for p in os.listdir(paths.proc) if p.isdigit()]
     except OSError:
-        return users, False
+        return users, False, 0
     for pid in pids:
         fd_dir = paths.proc / pid / "fd"
         try:
@@ -320,7 +322,7 @@ def scan_node_users(paths: HostPaths) -> tuple[list[NodeUser], bool]:
         comm = (_read(paths.proc / pid / "comm") or "?").strip() or "?"
         unit, user_unit = _unit(paths, pid)
         users += [NodeUser(int(pid), comm, node, unit, user_unit) for node in sorted(seen)]
-    return users, complete
+    return users, complete, len(pids)
 
 
 def _firmware_fbs(paths: HostPaths, owners: dict[str, PciAddress], boot_vga: PciAddress | None,
@@ -393,9 +395,10 @@ def read_gpu_facts(paths: HostPaths, boot_vga: PciAddress | None = None, *, proc
     node_users: dict[PciAddress, list[NodeUser]] = {}
     driver_users: dict[str, list[NodeUser]] = {}
     complete = True
+    seen = 0
     if processes:
         minors = _nvidia_minors(paths)
-        users, complete = scan_node_users(paths)
+        users, complete, seen = scan_node_users(paths)
         for u in users:
             owner = _node_device(paths, u.node, minors)
             if isinstance(owner, PciAddress):
@@ -419,7 +422,7 @@ def read_gpu_facts(paths: HostPaths, boot_vga: PciAddress | None = None, *, proc
         modules=modules, display_manager=dm,
         vendor_reset_loaded="vendor_reset" in modules or paths.module("vendor_reset").is_dir(),
         vendor_reset_installed="vendor-reset.ko" in dep or "vendor_reset.ko" in dep,
-        processes_complete=complete, iomem_readable=readable or not iomem,
+        processes_complete=complete, processes_seen=seen, iomem_readable=readable or not iomem,
     )
 
 

@@ -154,6 +154,12 @@ def annotate(paths: HostPaths, inv: HostInventory, focus: PciAddress | None = No
         facts = read_gpu_facts(paths, _boot_vga(inv))
     found = gpu_uses(inv, facts)
     merged: dict[PciAddress, tuple[HostUse, ...]] = dict(inv.host_use)
+    # The usage facts' coarse console ("fbcon: every framebuffer's device") and display server ("a display
+    # server runs: the boot VGA") give way where this host's tree shows the precise ones.
+    coarse = ({"console"} if facts.vtconsoles else set()) | (
+        {"display"} if facts.processes_seen and facts.processes_complete else set())
+    if coarse:
+        merged = {a: tuple(u for u in uses if u.kind not in coarse) for a, uses in merged.items()}
     for addr, uses in found.items():
         kinds = {u.kind for u in uses}
         kept = tuple(u for u in merged.get(addr, ()) if u.kind not in kinds)

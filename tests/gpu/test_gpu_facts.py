@@ -62,3 +62,26 @@ def test_process_roles() -> None:
 def test_a_tree_without_gpu_facts_reads_as_nothing(tmp_path: Path) -> None:
     facts = read_gpu_facts(HostPaths(tmp_path))
     assert facts.framebuffers == () and facts.console_gpu() is None and facts.display_manager is None
+
+
+def test_precise_facts_replace_the_coarse_ones() -> None:
+    """A usage recording's coarse facts (a display server -> the boot VGA; fbcon -> every framebuffer's
+    device) give way where the tree shows who really holds which card."""
+    from core.gpu.facts import NodeUser, VtConsole
+    from core.gpu.inventory import annotate
+    from core.host import HostOptions
+    from core.model import HostUse
+    from core.open_host import open_host
+    from core.verdict import with_verdicts
+
+    with open_host(HostOptions(demo=True, demo_name="workstation")) as host:
+        inv = host.inventory()
+        igpu, amd = PciAddress.parse("00:02.0"), PciAddress.parse("02:00.0")
+        coarse = dict(inv.host_use)
+        coarse[igpu] = (HostUse("display", "Xorg runs on it"),)
+        coarse[amd] = (HostUse("console", "fbcon on fb1 (amdgpudrmfb)"),)
+        facts = GpuFacts(vtconsoles=(VtConsole("vtcon1", "(M) frame buffer device", True),),
+                         node_users={amd: (NodeUser(7, "Xorg", "/dev/dri/card2"),)}, processes_seen=40)
+        out = annotate(host.paths, with_verdicts(inv, coarse), facts=facts)
+        assert [u.kind for u in out.uses_of(igpu)] == []
+        assert [u.describe() for u in out.uses_of(amd)] == ["display: Xorg (pid 7) has /dev/dri/card2 open"]
