@@ -73,7 +73,11 @@ def check_step(host: Host, step: GpuStep) -> StepCheck:
     if step.kind in ("unbind-vtconsole", "bind-vtconsole"):
         current = _read(paths.under(step.path))
         if current == "":
-            return StepCheck("skip", f"{step.target} is gone")
+            return StepCheck("skip", f"{step.target} is gone: fbcon unregisters with the last framebuffer, and"
+                                     " takes the consoles over again by itself when a framebuffer comes back")
+        name = _read(paths.under(step.path.rsplit("/", 1)[0] + "/name"))
+        if "frame buffer" not in name:
+            return StepCheck("skip", f"{step.target} is now {name or 'another console driver'}, not fbcon")
         want = "0" if step.kind == "unbind-vtconsole" else "1"
         return StepCheck("skip", f"{step.target} is already {'un' if want == '0' else ''}bound") \
             if current == want else StepCheck("do")

@@ -187,6 +187,16 @@ def plan_gpu(host: Host, inv: HostInventory, address: PciAddress, *, vm: str | N
                        f"the {m.driver} stack, each module after the ones that use it")
                 steps.append(GpuStep("unload-module", name, why=why))
         unloaded[str(m.address)] = ", ".join(stack)
+    # the text console after undo: fbcon needs a framebuffer on the card to come back
+    if console is not None and console in member_set:
+        own_fb = [f for f in facts.framebuffers_of(console) if not f.firmware]
+        firmware_only = any(f.firmware for f in facts.framebuffers_of(console)) and not own_fb
+        if firmware_only:
+            hint = (" (nvidia_drm.fbdev=1 gives the card a framebuffer of its own, driver 545 or newer)"
+                    if inv.devices[console].driver == "nvidia" else "")
+            warnings.append(f"the text console draws on the firmware framebuffer, which vfio-pci removes when it"
+                            f" takes {console} (Linux >= 6.0): after undo the console comes back only with a"
+                            f" framebuffer driver of the card's own{hint}; the display manager comes back anyway")
     # warnings: reset, the host's only GPU
     for card in in_group:
         dev = inv.devices[card]

@@ -164,8 +164,16 @@ def render_gpu(paths: HostPaths, meta: dict[str, Any]) -> None:
     recorded = recorded_drivers(meta)
     _render_cards(paths, gpu, recorded)
     _render_platform(paths, gpu, state)
+    # fbcon exists as a console driver only while some framebuffer is registered: the last one to go
+    # unregisters it (its vtconsole disappears), the next one to come makes it take the consoles over again
+    # (drivers/video/fbdev/core/fbcon.c fbcon_fb_unregistered()/fbcon_fb_registered(); seen in the lab).
+    fbs = any((paths.sys / "class" / "graphics").glob("fb[0-9]*"))
     for vt in gpu.get("vtconsoles", []):
         vdir = paths.sys / "class" / "vtconsole" / vt["name"]
+        if "frame buffer" in vt["desc"] and not fbs:
+            _drop(vdir)
+            state["vtcon"][vt["name"]] = 1
+            continue
         _put(vdir / "name", vt["desc"] + "\n")
         _put(vdir / "bind", f"{state['vtcon'].get(vt['name'], 0)}\n")
     _render_iomem(paths, gpu, state)
