@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from core.address import PciAddress
 from core.binding.journal import load_journals, writer_lock
 from core.binding.restore import restore
+from core.binding.state import driver_of
 from core.errors import PlanRefusedError, VfioError
 from core.kernel import DEFAULT_WRITE_TIMEOUT
 from core.libvirt.errors import UnknownDomainError
@@ -169,7 +170,9 @@ def undo_passthrough(host: Host, hv: Hypervisor | None, run_id: str | None, on_s
                 made: list[str] = []
                 left_gpu = gpu_phase.restore(host, run, rep, timeout, made)
                 if made:
-                    done.append("host GPU use back: " + ", ".join(made))
+                    unloaded = ((run.data.get("gpu") or {}).get("plan") or {}).get("unloaded") or {}
+                    taken = [f"{a} on {driver_of(host.paths, a) or 'no driver'}" for a in unloaded]
+                    done.append("host GPU use back: " + ", ".join(made + taken))
                 if left_gpu:
                     raise VfioError("could not put back: " + "; ".join(left_gpu))
         except VfioError as exc:
