@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from core.address import PciAddress
+from core.demos import DEMO_NAMES
 from core.errors import InputError
 from core.hostpaths import HostPaths
 from core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
@@ -27,8 +28,6 @@ from core.verdict import without_host_use_facts
 
 HostKind: TypeAlias = Literal["live", "root", "snapshot", "demo"]
 Annotator: TypeAlias = Callable[[HostPaths, HostInventory, PciAddress | None], HostInventory]
-DEMO_NAMES: tuple[str, ...] = ("host192", "workstation", "single-gpu")
-"""The built-in demo hosts: the seed blog's server (--demo), a GPU workstation, a single-GPU desktop."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.checks.textfile import decode
 from core.errors import InputError, VfioError
+from core.safefile import read_bytes
+from core.safepath import UnsafePathError
 
 if TYPE_CHECKING:
     from core.address import PciAddress
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
 KERNEL_LOGS = ("/var/log/kern.log", "/var/log/dmesg", "/var/log/messages", "/var/log/syslog")
 _LOG_TAIL = 4 * 1024 * 1024
 """How much of a large log is read (the end of it): keeps `check` fast on busy hosts."""
+
+
+MAX_FILE_READ = 16 << 20
+"""The most of one host file a check reads (config files and logs are far smaller)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +77,14 @@ class CheckContext:
             return cached
         p = self.path(absolute)
         try:
-            with open(p, "rb") as f:
-                if tail is not None:
-                    size = os.fstat(f.fileno()).st_size
-                    if size > tail:
-                        f.seek(size - tail)
-                data = f.read()
-            result = FileRead(absolute, decode(data))
+            # Inside the host root only, regular files only (a FIFO would block, /dev/zero never end, a
+            # planted link in a --root tree would read this machine's files), and bounded.
+            data = read_bytes(self.paths.root, p, limit=MAX_FILE_READ)
+            if tail is not None and len(data) > tail:
+                data = data[-tail:]
+            result = FileRead(absolute, decode(data[:MAX_FILE_READ]))
+        except UnsafePathError as exc:
+            result = FileRead(absolute, None, exc.detail)
         except FileNotFoundError:
             result = FileRead(absolute, None, "not present")
         except PermissionError:

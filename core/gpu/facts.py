@@ -17,56 +17,16 @@ materialized from a recording) with the kernel's own interfaces, read-only:
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal, TypeAlias
 
 from core.address import PciAddress
 from core.gpu.known import FIRMWARE_FB_DRIVERS, is_firmware_fb
+from core.gpu.nodes import NodeUser, holders_of_nodes, node_device, nvidia_minors, scan_node_users
+from core.gpu.treeread import listdir, pci_in, read
 from core.hostpaths import HostPaths
 
-Role: TypeAlias = Literal["display", "greeter", "persistenced", "audio", "client"]
-
-DISPLAY_SERVERS: Final = frozenset({
-    "Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "kwin_x11", "sway", "Hyprland", "weston", "mutter",
-    "cage", "labwc", "wayfire", "river", "cosmic-comp", "gamescope", "niri", "plasmashell"})
-GREETERS: Final = frozenset({"gdm-wayland-ses", "gdm-x-session", "sddm-greeter", "lightdm-gtk-gre", "gdm3"})
-AUDIO_SERVERS: Final = frozenset({"pipewire", "wireplumber", "pulseaudio", "pipewire-pulse", "jackd"})
-PERSISTENCED: Final = frozenset({"nvidia-persiste", "nvidia-persistenced"})
-"""comm is cut at 15 characters (TASK_COMM_LEN): nvidia-persistenced shows as nvidia-persiste."""
-_NODE_PREFIXES: Final = ("/dev/dri/", "/dev/nvidia", "/dev/snd/", "/dev/fb", "/dev/kfd")
-_SND_CARD = re.compile(r"C(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class NodeUser:
-    """A process with a GPU's (or a GPU driver's) device node open."""
-
-    pid: int
-    comm: str
-    node: str
-    """Host-absolute: /dev/dri/card0, /dev/nvidia0, /dev/snd/controlC1, ..."""
-    unit: str | None = None
-    """Its systemd unit (gdm.service, nvidia-persistenced.service, pipewire.service, session-2.scope)."""
-    user_unit: bool = False
-    """A unit of a user's systemd (systemctl --user), not the system's."""
-
-    @property
-    def role(self) -> Role:
-        if self.comm in PERSISTENCED:
-            return "persistenced"
-        if self.comm in AUDIO_SERVERS:
-            return "audio"
-        if self.comm in GREETERS:
-            return "greeter"
-        if self.comm in DISPLAY_SERVERS:
-            return "display"
-        return "client"
-
-    @property
-    def who(self) -> str:
-        return f"{self.comm} (pid {self.pid})"
+__all__ = ["FirmwareFb", "Framebuffer", "GpuFacts", "ModuleState", "NodeUser", "VtConsole", "holders_of_nodes",
+           "module_closure", "read_gpu_facts", "scan_node_users"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,33 +131,6 @@ class GpuFacts:
         return self.modules.get(name.replace("-", "_"))
 
 
-def _read(path: str | os.PathLike[str]) -> str | None:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _pci_in(real: str) -> PciAddress | None:
-    found = None
-    for part in real.split("/"):
-        if part.count(":") == 2 and "." in part:
-            addr = PciAddress.try_parse(part)
-            if addr is not None:
-                found = addr
-    return found
-
-
-def _device_of(paths: HostPaths, cls: str, name: str) -> PciAddress | None:
-    """The PCI device behind /sys/class/CLS/NAME (its `device` link)."""
-    link = paths.sys / "class" / cls / name / "device"
-    try:
-        return _pci_in(os.path.realpath(link)) if os.path.lexists(link) else None
-    except OSError:
-        return None
-
-
 def _iomem_owners(text: str) -> tuple[dict[str, PciAddress], bool]:
     """{firmware framebuffer resource name: the PCI device whose range contains it}, and whether the
     addresses were readable (a non-root reader sees 00000000-00000000 everywhere)."""
@@ -225,7 +158,7 @@ def _iomem_owners(text: str) -> tuple[dict[str, PciAddress], bool]:
 
 def _modules(paths: HostPaths) -> dict[str, ModuleState]:
     out: dict[str, ModuleState] = {}
-    for line in (_read(paths.proc / "modules") or "").splitlines():
+    for line in (read(paths, paths.proc / "modules") or "").splitlines():
         f = line.split()
         if len(f) < 4:
             continue
@@ -238,102 +171,18 @@ def _modules(paths: HostPaths) -> dict[str, ModuleState]:
         if f[0] in ("nvidia_drm", "nvidia", "amdgpu", "i915", "vendor_reset"):
             pdir = paths.module(f[0]) / "parameters"
             for p in ("modeset", "fbdev"):
-                value = _read(pdir / p)
+                value = read(paths, pdir / p)
                 if value is not None:
                     params.append((p, value.strip()))
         out[f[0]] = ModuleState(f[0], ref, users, tuple(params))
     return out
 
 
-def _unit(paths: HostPaths, pid: str) -> tuple[str | None, bool]:
-    text = _read(paths.proc / pid / "cgroup") or ""
-    for line in text.splitlines():
-        cg = line.rsplit(":", 1)[-1]
-        parts = [p for p in cg.split("/") if p]
-        user = any(p.startswith("user@") for p in parts)
-        for part in reversed(parts):
-            if part.endswith((".service", ".scope")) and not part.startswith("user@"):
-                return part, user
-    return None, False
-
-
-def _nvidia_minors(paths: HostPaths) -> dict[str, PciAddress]:
-    """{"0": 0000:01:00.0} from /proc/driver/nvidia/gpus/ADDR/information ("Device Minor: 0")."""
-    out: dict[str, PciAddress] = {}
-    base = paths.proc / "driver" / "nvidia" / "gpus"
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return out
-    for name in names:
-        addr = PciAddress.try_parse(name)
-        m = re.search(r"Device Minor:\s*(\d+)", _read(base / name / "information") or "")
-        if addr is not None and m:
-            out[m.group(1)] = addr
-    return out
-
-
-def _node_device(paths: HostPaths, node: str, minors: dict[str, PciAddress]) -> PciAddress | str | None:
-    """The PCI device a node belongs to, "nvidia"/"amdgpu" for a driver-wide node, or None."""
-    base = os.path.basename(node)
-    if node.startswith("/dev/dri/"):
-        return _device_of(paths, "drm", base)
-    if node.startswith("/dev/nvidia"):
-        rest = base[len("nvidia"):]
-        return minors.get(rest) if rest.isdigit() else "nvidia"
-    if node == "/dev/kfd":
-        return "amdgpu"
-    if node.startswith("/dev/snd/"):
-        m = _SND_CARD.search(base)
-        return _device_of(paths, "sound", f"card{m.group(1)}") if m else None
-    if node.startswith("/dev/fb"):
-        return _device_of(paths, "graphics", base[len("/dev/"):]) if base[2:].isdigit() else None
-    return None
-
-
-def scan_node_users(paths: HostPaths) -> tuple[list[NodeUser], bool, int]:
-    """Every process with a GPU-related node open (what `fuser -v /dev/dri/* /dev/nvidia* /dev/snd/*` shows),
-    whether every process could be read, and how many there were."""
-    users: list[NodeUser] = []
-    complete = True
-    try:
-        pids = [p for p in os.listdir(paths.proc) if p.isdigit()]
-    except OSError:
-        return users, False, 0
-    for pid in pids:
-        fd_dir = paths.proc / pid / "fd"
-        try:
-            fds = os.listdir(fd_dir)
-        except PermissionError:
-            complete = False
-            continue
-        except OSError:
-            continue
-        seen: set[str] = set()
-        for fd in fds:
-            try:
-                target = os.readlink(fd_dir / fd)
-            except OSError:
-                continue
-            if target.startswith(_NODE_PREFIXES) and target not in seen:
-                seen.add(target)
-        if not seen:
-            continue
-        comm = (_read(paths.proc / pid / "comm") or "?").strip() or "?"
-        unit, user_unit = _unit(paths, pid)
-        users += [NodeUser(int(pid), comm, node, unit, user_unit) for node in sorted(seen)]
-    return users, complete, len(pids)
-
-
 def _firmware_fbs(paths: HostPaths, owners: dict[str, PciAddress], boot_vga: PciAddress | None,
                   iomem_readable: bool) -> list[FirmwareFb]:
     out: list[FirmwareFb] = []
     pdir = paths.sys / "bus" / "platform" / "devices"
-    try:
-        names = sorted(os.listdir(pdir))
-    except OSError:
-        names = []
-    for name in names:
+    for name in sorted(listdir(paths, pdir)):
         driver = name.rsplit(".", 1)[0]
         if driver not in FIRMWARE_FB_DRIVERS:
             continue
@@ -351,12 +200,9 @@ def _firmware_fbs(paths: HostPaths, owners: dict[str, PciAddress], boot_vga: Pci
 def _framebuffers(paths: HostPaths, fw: list[FirmwareFb]) -> list[Framebuffer]:
     out: list[Framebuffer] = []
     gdir = paths.sys / "class" / "graphics"
-    try:
-        names = sorted(n for n in os.listdir(gdir) if n.startswith("fb") and n[2:].isdigit())
-    except OSError:
-        names = []
+    names = sorted(n for n in listdir(paths, gdir) if n.startswith("fb") and n[2:].isdigit())
     for name in sorted(names, key=lambda n: int(n[2:])):
-        fb_name = (_read(gdir / name / "name") or "").strip()
+        fb_name = (read(paths, gdir / name / "name") or "").strip()
         link = gdir / name / "device"
         real = os.path.realpath(link) if os.path.lexists(link) else ""
         platform = os.path.basename(real) if "/platform/" in real or real.rsplit("/", 1)[-1].startswith(
@@ -367,7 +213,7 @@ def _framebuffers(paths: HostPaths, fw: list[FirmwareFb]) -> list[Framebuffer]:
                                    owner.driver if owner and owner.bound else None,
                                    owner.located_by if owner else "unknown"))
         else:
-            out.append(Framebuffer(name, fb_name, _pci_in(real) if real else None))
+            out.append(Framebuffer(name, fb_name, pci_in(real) if real else None))
     return out
 
 
@@ -379,28 +225,25 @@ def read_gpu_facts(paths: HostPaths, boot_vga: PciAddress | None = None, *, proc
             when /proc/iomem cannot say.
         processes: scan /proc/*/fd for node holders (the costly part; off when nothing asks).
     """
-    iomem = _read(paths.proc / "iomem") or ""
+    iomem = read(paths, paths.proc / "iomem") or ""
     owners, readable = _iomem_owners(iomem)
     fw = _firmware_fbs(paths, owners, boot_vga, readable or not iomem)
     fbs = _framebuffers(paths, fw)
     vts: list[VtConsole] = []
     vdir = paths.sys / "class" / "vtconsole"
-    try:
-        vnames = sorted(os.listdir(vdir))
-    except OSError:
-        vnames = []
+    vnames = sorted(listdir(paths, vdir))
     for name in vnames:
-        desc = (_read(vdir / name / "name") or "").strip()
-        vts.append(VtConsole(name, desc, (_read(vdir / name / "bind") or "").strip() == "1"))
+        desc = (read(paths, vdir / name / "name") or "").strip()
+        vts.append(VtConsole(name, desc, (read(paths, vdir / name / "bind") or "").strip() == "1"))
     node_users: dict[PciAddress, list[NodeUser]] = {}
     driver_users: dict[str, list[NodeUser]] = {}
     complete = True
     seen = 0
     if processes:
-        minors = _nvidia_minors(paths)
+        minors = nvidia_minors(paths)
         users, complete, seen = scan_node_users(paths)
         for u in users:
-            owner = _node_device(paths, u.node, minors)
+            owner = node_device(paths, u.node, minors)
             if isinstance(owner, PciAddress):
                 node_users.setdefault(owner, []).append(u)
             elif isinstance(owner, str):
@@ -413,8 +256,8 @@ def read_gpu_facts(paths: HostPaths, boot_vga: PciAddress | None = None, *, proc
         except OSError:
             dm = None
     modules = _modules(paths)
-    release = (_read(paths.proc / "sys" / "kernel" / "osrelease") or "").strip()
-    dep = _read(paths.lib_modules / release / "modules.dep") or "" if release else ""
+    release = (read(paths, paths.proc / "sys" / "kernel" / "osrelease") or "").strip()
+    dep = read(paths, paths.lib_modules / release / "modules.dep") or "" if release else ""
     return GpuFacts(
         framebuffers=tuple(fbs), firmware_fbs=tuple(fw), vtconsoles=tuple(vts),
         node_users={a: tuple(u) for a, u in node_users.items()},
@@ -458,5 +301,3 @@ def module_closure(facts: GpuFacts, root: str) -> list[str]:
     return order
 
 
-def holders_of_nodes(users: Iterable[NodeUser]) -> list[str]:
-    return sorted({u.who for u in users})

@@ -128,14 +128,14 @@ def roms_dir(host: Host) -> Path:
 
 def save_rom(host: Host, read: RomRead) -> Path:
     """Keep a ROM under the state dir; returns its path (the same bytes always get the same name)."""
+    from core import safefile
     from core.binding.journal import ensure_state_dir
-    from core.configfiles import atomic_write
 
     ensure_state_dir(host.paths)
     target = roms_dir(host) / read.file_name
-    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # One writer for the files vfio-tui creates: the security branch's core/safefile.py replaces this call.
-    atomic_write(target, read.data, mode=0o644)
+    # vfio-tui's own file: 0600, temp + fsync + rename, never through a link (core/safefile.py).
+    safefile.private_dir(host.paths.root, target.parent)
+    safefile.replace(host.paths.root, target, read.data, private=True)
     return target
 
 

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from core import safefile
 from core.errors import SysfsWriteError, VfioError
 from core.gpu.known import FIRMWARE_FB_DRIVERS
 from core.hostpaths import HostPaths
@@ -90,14 +91,19 @@ def apply(paths: HostPaths, meta: dict[str, Any], op: str, path: Path, value: st
     elif op == "rom":
         addr = path.parent.name
         src = paths.root / ROM_DIR / f"{addr}.rom"
+        root = paths.root
         if value == "0\n":
             if addr in state["roms_enabled"]:
                 state["roms_enabled"].remove(addr)
-            path.write_bytes(b"")
+            safefile.write_in_place(root, path, b"")
         else:
             if addr not in state["roms_enabled"]:
                 state["roms_enabled"].append(addr)
-            path.write_bytes(src.read_bytes() if src.is_file() else b"")
+            try:
+                data = safefile.read_bytes(root, src, follow=False, limit=16 << 20)
+            except (OSError, safefile.UnsafePathError):
+                data = b""
+            safefile.write_in_place(root, path, data)
     render_gpu(paths, meta)
 
 

@@ -13,10 +13,10 @@ unbind. Rendering is idempotent: the simulated kernel calls it after every chang
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Final
 
+from core import safefile
 from core.hostpaths import HostPaths
 
 ROM_DIR: Final = ".vfio-tui-sim-roms"
@@ -24,28 +24,30 @@ ROM_DIR: Final = ".vfio-tui-sim-roms"
 _DRIVER_FILES: Final = ("bind", "unbind", "new_id", "remove_id", "uevent")
 
 
-def _put(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.is_file() or path.read_text() != text:
-        path.write_text(text)
-
-
-def _link(link: Path, target: str) -> None:
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink():
-        if os.readlink(link) == target:
+def _put(root: Path, path: Path, text: str) -> None:
+    """Make a tree file hold `text` (inside the tree, never through a link; unchanged files left alone)."""
+    data = text.encode()
+    try:
+        if safefile.read_bytes(root, path, follow=False) == data:
             return
-        link.unlink()
-    elif link.exists():
-        shutil.rmtree(link) if link.is_dir() else link.unlink()
-    os.symlink(target, link)
+    except (OSError, safefile.UnsafePathError):
+        pass
+    safefile.write_in_place(root, path, data, create=True)
 
 
-def _drop(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path)
+def _link(root: Path, link: Path, target: str) -> None:
+    """A symlink in the tree (an absolute target only for links that are read, never followed: /proc/PID/fd)."""
+    try:
+        if safefile.readlink(root, link) == target:
+            return
+    except (OSError, safefile.UnsafePathError):
+        pass
+    safefile.remove_tree(root, link)
+    safefile.symlink(root, link, target, absolute_ok=target.startswith("/"))
+
+
+def _drop(root: Path, path: Path) -> None:
+    safefile.remove_tree(root, path)
 
 
 def static(meta: dict[str, Any]) -> dict[str, Any]:
@@ -129,6 +131,7 @@ def recorded_drivers(meta: dict[str, Any]) -> dict[str, str | None]:
 
 def render_gpu(paths: HostPaths, meta: dict[str, Any]) -> None:
     """Make the tree's GPU side match the state (see the module docstring)."""
+    root = paths.root
     gpu = static(meta)
     if not gpu:
         return
@@ -142,25 +145,24 @@ def render_gpu(paths: HostPaths, meta: dict[str, Any]) -> None:
         ref = len(users) + len(module_users(paths, meta, m["name"]))
         lines.append(f"{m['name']} {m.get('size', 65536)} {ref} {','.join(users) + ',' if users else '-'} Live"
                      f" 0x0000000000000000{' (POE)' if m.get('proprietary') else ''}")
-    _put(paths.proc / "modules", "".join(line + "\n" for line in lines))
+    _put(root, paths.proc / "modules", "".join(line + "\n" for line in lines))
     for name, m in by_name.items():
         mdir = paths.module(name)
         drv = m.get("driver")
         if name in state["modules"]:
-            (mdir / "parameters").mkdir(parents=True, exist_ok=True)
+            safefile.mkdirs(root, mdir / "parameters")
             for p, v in (m.get("params") or {}).items():
-                _put(mdir / "parameters" / p, f"{v}\n")
-            _put(mdir / "refcnt", f"{len([u for u in m.get('users', []) if u in state['modules']])}\n")
+                _put(root, mdir / "parameters" / p, f"{v}\n")
+            _put(root, mdir / "refcnt", f"{len([u for u in m.get('users', []) if u in state['modules']])}\n")
             if drv:
                 ddir = paths.pci_driver(drv)
-                ddir.mkdir(parents=True, exist_ok=True)
                 for f in _DRIVER_FILES:
                     if not (ddir / f).exists():
-                        (ddir / f).touch()
+                        _put(root, ddir / f, "")
         else:
-            _drop(mdir)
+            _drop(root, mdir)
             if drv:
-                _drop(paths.pci_driver(drv))
+                _drop(root, paths.pci_driver(drv))
     recorded = recorded_drivers(meta)
     _render_cards(paths, gpu, recorded)
     _render_platform(paths, gpu, state)
@@ -171,100 +173,103 @@ def render_gpu(paths: HostPaths, meta: dict[str, Any]) -> None:
     for vt in gpu.get("vtconsoles", []):
         vdir = paths.sys / "class" / "vtconsole" / vt["name"]
         if "frame buffer" in vt["desc"] and not fbs:
-            _drop(vdir)
+            _drop(root, vdir)
             state["vtcon"][vt["name"]] = 1
             continue
-        _put(vdir / "name", vt["desc"] + "\n")
-        _put(vdir / "bind", f"{state['vtcon'].get(vt['name'], 0)}\n")
+        _put(root, vdir / "name", vt["desc"] + "\n")
+        _put(root, vdir / "bind", f"{state['vtcon'].get(vt['name'], 0)}\n")
     _render_iomem(paths, gpu, state)
     _render_processes(paths, gpu, state)
 
 
 def _render_cards(paths: HostPaths, gpu: dict[str, Any], recorded: dict[str, str | None]) -> None:
+    root = paths.root
     nv_dir = paths.proc / "driver" / "nvidia" / "gpus"
     for addr, card in (gpu.get("cards") or {}).items():
         present = recorded.get(addr) is not None and driver_of(paths, addr) == recorded.get(addr)
         ddir = Path(os.path.realpath(paths.pci_device(addr)))
         for node in card.get("drm", []):
             if present:
-                _link(ddir / "drm" / node / "device", "../..")
-                _link(paths.sys / "class" / "drm" / node, os.path.relpath(ddir / "drm" / node,
+                _link(root, ddir / "drm" / node / "device", "../..")
+                _link(root, paths.sys / "class" / "drm" / node, os.path.relpath(ddir / "drm" / node,
                                                                           paths.sys / "class" / "drm"))
-                _put(paths.dev / "dri" / node, "")
+                _put(root, paths.dev / "dri" / node, "")
             else:
-                _drop(ddir / "drm" / node)
-                _drop(paths.sys / "class" / "drm" / node)
-                _drop(paths.dev / "dri" / node)
+                _drop(root, ddir / "drm" / node)
+                _drop(root, paths.sys / "class" / "drm" / node)
+                _drop(root, paths.dev / "dri" / node)
         for snd in card.get("sound", []):
             node = paths.dev / "snd" / f"control{snd.replace('card', 'C')}"
             if present:
-                _link(ddir / "sound" / snd / "device", "../..")
-                _link(paths.sys / "class" / "sound" / snd, os.path.relpath(ddir / "sound" / snd,
+                _link(root, ddir / "sound" / snd / "device", "../..")
+                _link(root, paths.sys / "class" / "sound" / snd, os.path.relpath(ddir / "sound" / snd,
                                                                            paths.sys / "class" / "sound"))
-                _put(node, "")
+                _put(root, node, "")
             else:
-                _drop(ddir / "sound" / snd)
-                _drop(paths.sys / "class" / "sound" / snd)
-                _drop(node)
+                _drop(root, ddir / "sound" / snd)
+                _drop(root, paths.sys / "class" / "sound" / snd)
+                _drop(root, node)
         for fb in card.get("fb", []):
             gdir = paths.sys / "class" / "graphics" / fb["fb"]
             if present:
-                _put(gdir / "name", fb["name"] + "\n")
-                _link(gdir / "device", os.path.relpath(ddir, gdir))
-                _put(paths.dev / fb["fb"], "")
+                _put(root, gdir / "name", fb["name"] + "\n")
+                _link(root, gdir / "device", os.path.relpath(ddir, gdir))
+                _put(root, paths.dev / fb["fb"], "")
             else:
-                _drop(gdir)
-                _drop(paths.dev / fb["fb"])
+                _drop(root, gdir)
+                _drop(root, paths.dev / fb["fb"])
         minor = card.get("nvidia_minor")
         if minor is not None:
             if present:
-                _put(nv_dir / addr / "information", f"Model: \t\t {card.get('model', 'NVIDIA GPU')}\n"
+                _put(root, nv_dir / addr / "information", f"Model: \t\t {card.get('model', 'NVIDIA GPU')}\n"
                      f"Bus Location: \t {addr}\nDevice Minor: \t {minor}\n")
-                _put(paths.dev / f"nvidia{minor}", "")
+                _put(root, paths.dev / f"nvidia{minor}", "")
             else:
-                _drop(nv_dir / addr)
-                _drop(paths.dev / f"nvidia{minor}")
+                _drop(root, nv_dir / addr)
+                _drop(root, paths.dev / f"nvidia{minor}")
 
 
 def _render_platform(paths: HostPaths, gpu: dict[str, Any], state: dict[str, Any]) -> None:
+    root = paths.root
     pdev_dir = paths.sys / "bus" / "platform" / "devices"
     pdrv_dir = paths.sys / "bus" / "platform" / "drivers"
     for pf in gpu.get("platform_fbs", []):
         dev, drv = pf["device"], pf["driver"]
         ddir = pdrv_dir / drv
         for f in ("bind", "unbind", "uevent"):
-            _put(ddir / f, "")
+            _put(root, ddir / f, "")
         real = paths.sys / "devices" / "platform" / dev
         removed = dev in state["platform_removed"]
         bound = state["platform_bound"].get(dev, False) and not removed
         fb = pf.get("fb")
         if removed:
-            _drop(real)
-            _drop(pdev_dir / dev)
-            _drop(ddir / dev)
+            _drop(root, real)
+            _drop(root, pdev_dir / dev)
+            _drop(root, ddir / dev)
         else:
-            real.mkdir(parents=True, exist_ok=True)
-            _link(pdev_dir / dev, os.path.relpath(real, pdev_dir))
+            safefile.mkdirs(root, real)
+            _link(root, pdev_dir / dev, os.path.relpath(real, pdev_dir))
             if bound:
-                _link(real / "driver", os.path.relpath(ddir, real))
-                _link(ddir / dev, os.path.relpath(real, ddir))
+                _link(root, real / "driver", os.path.relpath(ddir, real))
+                _link(root, ddir / dev, os.path.relpath(real, ddir))
             else:
-                _drop(real / "driver")
-                _drop(ddir / dev)
+                _drop(root, real / "driver")
+                _drop(root, ddir / dev)
         if fb:
             gdir = paths.sys / "class" / "graphics" / fb["fb"]
             if bound:
-                _put(gdir / "name", fb["name"] + "\n")
-                _link(gdir / "device", os.path.relpath(real, gdir))
-                _put(paths.dev / fb["fb"], "")
+                _put(root, gdir / "name", fb["name"] + "\n")
+                _link(root, gdir / "device", os.path.relpath(real, gdir))
+                _put(root, paths.dev / fb["fb"], "")
             else:
-                _drop(gdir)
-                _drop(paths.dev / fb["fb"])
+                _drop(root, gdir)
+                _drop(root, paths.dev / fb["fb"])
 
 
 def _render_iomem(paths: HostPaths, gpu: dict[str, Any], state: dict[str, Any]) -> None:
     """/proc/iomem from the recorded lines: a firmware framebuffer's lines go with its platform device
     (BOOTFB while it exists, the driver's claim while bound); a "claim" line names the device's driver."""
+    root = paths.root
     out = []
     for indent, rng, name, tag in gpu.get("iomem", []):
         if isinstance(tag, str) and tag.startswith("sysfb:"):
@@ -280,33 +285,18 @@ def _render_iomem(paths: HostPaths, gpu: dict[str, Any], state: dict[str, Any]) 
                 continue
             name = drv
         out.append(" " * int(indent) + f"{rng} : {name}")
-    _put(paths.proc / "iomem", "".join(line + "\n" for line in out))
+    _put(root, paths.proc / "iomem", "".join(line + "\n" for line in out))
 
 
 def _render_processes(paths: HostPaths, gpu: dict[str, Any], state: dict[str, Any]) -> None:
+    root = paths.root
     active = {p["pid"] for p in _active_processes(gpu, state)}
     for p in gpu.get("processes", []):
         pdir = paths.proc / str(p["pid"])
         if p["pid"] not in active:
-            _drop(pdir)
+            _drop(root, pdir)
             continue
-        _put(pdir / "comm", p["comm"] + "\n")
-        _put(pdir / "cgroup", p.get("cgroup", "0::/") + "\n")
+        _put(root, pdir / "comm", p["comm"] + "\n")
+        _put(root, pdir / "cgroup", p.get("cgroup", "0::/") + "\n")
         for n, node in enumerate(p.get("open", []), start=10):
-            _link(pdir / "fd" / str(n), node)
-
-
-def materialize_gpu(paths: HostPaths, gpu: dict[str, Any]) -> None:
-    """The static part a materialized tree needs once: ROM attributes and their bytes, the display-manager
-    alias. The rest is render_gpu()'s (the simulated kernel renders on first use)."""
-    roms = gpu.get("roms") or {}
-    for addr, hexdata in roms.items():
-        rom_dir = paths.root / ROM_DIR
-        rom_dir.mkdir(parents=True, exist_ok=True)
-        (rom_dir / f"{addr}.rom").write_bytes(bytes.fromhex(hexdata))
-        rom = paths.pci_device(addr) / "rom"
-        rom.write_bytes(b"")
-        os.chmod(rom, 0o600)
-    dm = gpu.get("display_manager")
-    if isinstance(dm, str) and "/" not in dm:
-        _link(paths.etc / "systemd" / "system" / "display-manager.service", f"/lib/systemd/system/{dm}")
+            _link(root, pdir / "fd" / str(n), node)

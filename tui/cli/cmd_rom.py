@@ -79,9 +79,9 @@ def _check_file(args: argparse.Namespace, options: HostOptions) -> int:
     if args.strip is not None:
         if not report.images:
             raise InputError(f"{args.check}: no ROM image found to strip to")
-        from core.configfiles import atomic_write
+        from core.safefile import write_output
 
-        atomic_write(args.strip, data[report.start:report.start + report.used_length], mode=0o644)
+        write_output(args.strip, data[report.start:report.start + report.used_length])
     if args.json:
         print_json({"file": str(args.check), **report.to_json()})
     else:

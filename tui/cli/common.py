@@ -7,9 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.host import DEMO_NAMES, HostOptions
+from core.demos import DEMO_NAMES
+
+if TYPE_CHECKING:
+    from core.host import HostOptions
 
 
 def normalize_demo(argv: list[str]) -> list[str]:
@@ -61,6 +64,8 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
 
 
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
+    from core.host import HostOptions
+
     demo = getattr(args, "demo", False)
     options = HostOptions(
         demo=bool(demo),
