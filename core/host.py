@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 from core.address import PciAddress
+from core.demos import DEMO_NAMES
 from core.errors import InputError
 from core.hostpaths import HostPaths
 from core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
 from core.model import HostInventory
 from core.pciids import PciIds
+from core.services import ServiceManager
 from core.usage import UsageSource
 from core.verdict import without_host_use_facts
 
 HostKind: TypeAlias = Literal["live", "root", "snapshot", "demo"]
+Annotator: TypeAlias = Callable[[HostPaths, HostInventory, PciAddress | None], HostInventory]
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,15 @@ class HostOptions:
     """Read config space as a non-root user would (testing and `--as-user`)."""
     demo_pace: float | None = None
     """Seconds each simulated sysfs write takes (`--demo-pace`), so a run can be watched."""
+    demo_name: str = "host192"
+    """Which built-in demo host `demo` opens (`--demo NAME`; DEMO_NAMES)."""
 
     def validate(self) -> None:
         chosen = sum([self.demo, self.root is not None, self.snapshot is not None])
         if chosen > 1:
             raise InputError("choose one of --demo, --root and --host-snapshot")
+        if self.demo_name not in DEMO_NAMES:
+            raise InputError(f"--demo {self.demo_name}: no such demo host", fix="one of " + ", ".join(DEMO_NAMES))
         if self.demo_pace is not None:
             if not self.demo:
                 raise InputError("--demo-pace goes with --demo (it slows the demo's simulated kernel)")
@@ -70,8 +77,15 @@ class Host:
     kernel_factory: Callable[[HostPaths], KernelInterface] | None = None
     """Makes the interface every host change goes through (open_host gives a simulated host its
     simulated kernel); None: this machine's kernel for the live host, read-only for a tree."""
+    annotators: tuple[Annotator, ...] = ()
+    """More of what the host does with its devices, read from the tree after the usage facts (open_host
+    adds core.gpu.inventory.annotate: the console, display servers and every process holding a GPU)."""
+    services_factory: Callable[[HostPaths], ServiceManager] | None = None
+    """Makes the interface host services are stopped and started through (the simulated host's own);
+    None: this machine's systemd for the live host, read-only for a tree."""
     _tmpdir: Path | None = None
     _kernel: KernelInterface | None = None
+    _services: ServiceManager | None = None
     _pci_ids: PciIds | None = None
 
     @property
@@ -85,6 +99,20 @@ class Host:
             else:
                 self._kernel = ReadOnlyKernel(self.paths)
         return self._kernel
+
+    @property
+    def services(self) -> ServiceManager:
+        """The interface every service stop/start goes through (the display manager, for a GPU)."""
+        if self._services is None:
+            from core.services import LiveServices, ReadOnlyServices
+
+            if self.services_factory is not None:
+                self._services = self.services_factory(self.paths)
+            elif self.paths.is_live:
+                self._services = LiveServices(self.paths)
+            else:
+                self._services = ReadOnlyServices(self.paths)
+        return self._services
 
     @property
     def pci_ids(self) -> PciIds:
@@ -114,6 +142,9 @@ class Host:
         inv = read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),
                              unprivileged=self.unprivileged,
                              usage=None if source is None else (lambda i: source(i, focus)))
+        if source is not None:
+            for annotate in self.annotators:
+                inv = annotate(self.paths, inv, focus)
         return inv if self.host_use_known else without_host_use_facts(inv)
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from core.address import PciAddress
-from core.model import NEEDS_ROOT, AcsState, HostInventory, PciDevice
+from core.model import NEEDS_ROOT, AcsState, GpuInfo, HostInventory, PciDevice
 
 INVENTORY_SCHEMA: Final = "vfio-tui/inventory/1"
 
@@ -53,6 +53,9 @@ def device_json(inv: HostInventory, dev: PciDevice) -> dict[str, Any]:
         "on_vfio": dev.on_vfio,
         "net_interfaces": list(dev.net_interfaces),
         "host_use": [u.describe() for u in inv.uses_of(dev.address)],
+        "host_use_detail": [{"kind": u.kind, "detail": u.detail, "fix": u.fix, "blocking": u.blocking}
+                            for u in inv.uses_of(dev.address)],
+        "gpu": gpu.to_json() if (gpu := inv.gpu.get(dev.address)) is not None else None,
     }
 
 
@@ -131,9 +134,29 @@ def device_line(inv: HostInventory, dev: PciDevice) -> str:
     if dev.net_interfaces:
         bits.append("net: " + ",".join(dev.net_interfaces))
     uses = inv.uses_of(dev.address)
-    if uses:
-        bits.append("HOST USES IT: " + "; ".join(u.describe() for u in uses))
+    if any(u.blocking for u in uses):
+        bits.append("HOST USES IT: " + "; ".join(u.describe() for u in uses if u.blocking))
+    if any(not u.blocking for u in uses):
+        bits.append("host (does not block): " + "; ".join(u.describe() for u in uses if not u.blocking))
+    gpu = inv.gpu.get(dev.address)
+    if gpu is not None and gpu.card == dev.address:
+        bits.append(gpu_text(gpu))
     return head + "  " + "  ".join(bits)
+
+
+def gpu_text(gpu: GpuInfo) -> str:
+    """The card in one line: its functions, console, driver modules, reset problem."""
+    parts = [f"GPU card: {len(gpu.functions)} function{'s' if len(gpu.functions) != 1 else ''}"
+             + (" (the host's only GPU)" if gpu.single else "")]
+    if gpu.console:
+        parts.append(f"console: {gpu.console}")
+    if gpu.framebuffers and not gpu.console:
+        parts.append("framebuffer: " + ", ".join(gpu.framebuffers))
+    if gpu.driver_stack:
+        parts.append("modules: " + ", ".join(gpu.driver_stack))
+    if gpu.reset:
+        parts.append(f"RESET: {gpu.reset}")
+    return "[" + "; ".join(parts) + "]"
 
 
 def _walk(inv: HostInventory, members: tuple[PciAddress, ...], addr: PciAddress, prefix: str, last: bool,

@@ -40,6 +40,10 @@ class KernelInterface(Protocol):
         """Load a kernel module (e.g. "vfio-pci"). Raises VfioError when it cannot be loaded."""
         ...
 
+    def unload_module(self, name: str) -> None:
+        """Unload a kernel module (`modprobe -r`). Raises VfioError when it cannot (in use)."""
+        ...
+
 
 class LiveKernel:
     """The running kernel. Only ever used when the host root is "/"."""
@@ -84,6 +88,18 @@ class LiveKernel:
             raise VfioError(f"modprobe {name} failed: {proc.stderr.strip() or proc.returncode}",
                             fix=f"is {name} blacklisted? grep -r {name.replace('-', '_')} /etc/modprobe.d")
 
+    def unload_module(self, name: str) -> None:
+        modprobe = shutil.which("modprobe") or "/sbin/modprobe"
+        try:
+            # One module per call: the plan orders them (users first), so a failure names the one in use.
+            proc = subprocess.run([modprobe, "-r", name], capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise VfioError(f"cannot run modprobe -r {name}: {exc}", fix="install kmod") from None
+        if proc.returncode != 0:
+            raise VfioError(proc.stderr.strip() or f"modprobe -r {name} failed ({proc.returncode})",
+                            fix=f"see who uses it: lsmod | grep {name.replace('-', '_')};"
+                                " fuser -v /dev/dri/* /dev/nvidia*")
+
 
 class ReadOnlyKernel:
     """A host tree that is not simulated and not this machine: writes are refused."""
@@ -100,3 +116,6 @@ class ReadOnlyKernel:
 
     def load_module(self, name: str) -> None:
         raise VfioError(f"cannot load {name} on a plain host tree at {self.paths.root}")
+
+    def unload_module(self, name: str) -> None:
+        raise VfioError(f"cannot unload {name} on a plain host tree at {self.paths.root}")

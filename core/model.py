@@ -66,6 +66,9 @@ class HostUse:
     """What exactly, e.g. "/ on /dev/nvme0n1p2"."""
     fix: str = ""
     """How to free the device, when there is a way."""
+    blocking: bool = True
+    """False for a use that does not stop a passthrough, only worth knowing (a sound server with a GPU's
+    HDMI audio open: the unbind waits until it lets go, which it does when the card disappears)."""
 
     def describe(self) -> str:
         return f"{self.kind}: {self.detail}"
@@ -191,6 +194,34 @@ class PciDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class GpuInfo:
+    """What the host does with a GPU card (core.gpu reads it): on the card's display function and on each of
+    its other functions (HDMI audio, USB-C, UCSI), so every view can show the card as one."""
+
+    card: PciAddress
+    """The card's display function (class 03xx)."""
+    functions: tuple[PciAddress, ...]
+    """Every function of the card (the same slot): display, audio, USB-C xHCI, UCSI."""
+    boot_vga: bool = False
+    console: str | None = None
+    """"fbcon on fb0 (simpledrm, firmware framebuffer)" when the host's text console draws on it."""
+    framebuffers: tuple[str, ...] = ()
+    clients: tuple[str, ...] = ()
+    """"gnome-shell (pid 1412): /dev/dri/card0" — every process with one of its nodes open."""
+    driver_stack: tuple[str, ...] = ()
+    """The driver's loaded modules in unload order, with what matters ("nvidia_drm (modeset=Y)")."""
+    reset: str | None = None
+    """A known reset problem ("AMD Polaris 10: no working reset; vendor-reset not installed")."""
+    single: bool = False
+    """The host's only GPU: passing it blanks the host's screen."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"card": str(self.card), "functions": [str(a) for a in self.functions], "boot_vga": self.boot_vga,
+                "console": self.console, "framebuffers": list(self.framebuffers), "clients": list(self.clients),
+                "driver_stack": list(self.driver_stack), "reset": self.reset, "single": self.single}
+
+
+@dataclass(frozen=True, slots=True)
 class IommuGroup:
     """An IOMMU group: the smallest set of functions the IOMMU can isolate."""
 
@@ -225,6 +256,8 @@ class HostInventory:
     host_use_known: bool = True
     """False when nothing says what the host uses its devices for (a recording without those facts,
     a plain tree): an empty host_use then means "not recorded", never "unused"."""
+    gpu: Mapping[PciAddress, GpuInfo] = field(default_factory=dict)
+    """Per function of every GPU card (core.gpu.inventory adds it)."""
 
     def __iter__(self) -> Iterator[PciDevice]:
         return iter(self.devices.values())

@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import HostDataError, InputError
+from core.gpu.inventory import annotate as gpu_annotate
 from core.host import Host, HostKind, HostOptions
 from core.hostpaths import HostPaths
 from core.simulated.kernel import SimulatedKernel
 from core.simulated.materialize import SIM_METADATA, materialize, read_sim_metadata
 from core.snapshot import load_snapshot
 from core.usage import facts_recorded, usage_source
+
+ANNOTATORS = (gpu_annotate,)
+"""What open_host adds to every host whose usage it knows: the GPU facts (docs/gpu.md)."""
 
 
 def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
@@ -41,10 +45,12 @@ def _simulated(paths: HostPaths, kind: HostKind, label: str, metadata: dict[str,
                tmpdir: Path | None = None) -> Host:
     extras = metadata.get("host_extras")
     extras = extras if isinstance(extras, dict) else {}
+    from core.simulated.services import SimulatedServices
+
     return Host(paths=paths, kind=kind, label=label, simulated=True, metadata=metadata,
                 pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
-                usage=usage_source(paths, extras), host_use_known=facts_recorded(extras),
-                kernel_factory=SimulatedKernel, _tmpdir=tmpdir)
+                usage=usage_source(paths, extras), host_use_known=facts_recorded(extras), annotators=ANNOTATORS,
+                kernel_factory=SimulatedKernel, services_factory=SimulatedServices, _tmpdir=tmpdir)
 
 
 def _is_live_root(root: Path) -> bool:
@@ -64,9 +70,8 @@ def open_host(options: HostOptions) -> Host:
     """
     options.validate()
     if options.demo:
-        from core.simulated.demo_host import DEMO_LABEL, demo_snapshot  # the demo's data: loaded when asked
-
-        return materialized_host(demo_snapshot(), "demo", DEMO_LABEL, options)
+        label, snapshot = demo_host_snapshot(options.demo_name)
+        return materialized_host(snapshot, "demo", label, options)
     if options.snapshot is not None:
         snap = load_snapshot(options.snapshot)
         label = snap.get("label") or options.snapshot.name
@@ -97,7 +102,20 @@ def open_host(options: HostOptions) -> Host:
 def _live(options: HostOptions, *, label: str = "this machine") -> Host:
     paths = HostPaths(Path("/"))
     return Host(paths=paths, kind="live", label=label, simulated=False, pci_ids_path=options.pci_ids,
-                unprivileged=options.unprivileged, usage=usage_source(paths, None))
+                unprivileged=options.unprivileged, usage=usage_source(paths, None), annotators=ANNOTATORS)
+
+
+def demo_host_snapshot(name: str = "host192") -> tuple[str, dict[str, Any]]:
+    """(label, recorded host) of a built-in demo host (core.host.DEMO_NAMES); its data is loaded when asked."""
+    if name == "host192":
+        from core.simulated.demo_host import DEMO_LABEL, demo_snapshot
+
+        return DEMO_LABEL, demo_snapshot()
+    from core.simulated.demo_workstation import DEMOS, demo_gpu_snapshot
+
+    if name not in DEMOS:
+        raise InputError(f"--demo {name}: no such demo host")
+    return DEMOS[name][0], demo_gpu_snapshot(name)
 
 
 def create_sim_host(dest: Path, snapshot: dict[str, Any]) -> HostPaths:

@@ -156,5 +156,10 @@ def check_snapshot(data: object, where: str = "snapshot") -> None:
             raise bad(f"bad driver name {name[:60]!r}")
     try:
         schema.check_tables(data)
+        extras = data.get("vfio_tui")
+        if isinstance(extras, dict) and extras.get("gpu") is not None:
+            from core.snapshot_gpu import check_gpu_extras
+
+            check_gpu_extras(extras["gpu"])
     except schema.SchemaError as exc:
         raise bad(str(exc)) from None

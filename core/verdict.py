@@ -33,8 +33,11 @@ def verdict_for(members: list[PciDevice], host_use: Mapping[PciAddress, tuple[Ho
         )
     for dev in members:
         uses = host_use.get(dev.address, ())
-        if uses:
-            reasons.append(f"{dev.address} is used by the host: " + "; ".join(u.describe() for u in uses))
+        blocking = [u for u in uses if u.blocking]
+        if blocking:
+            reasons.append(f"{dev.address} is used by the host: " + "; ".join(u.describe() for u in blocking))
+        notes += [f"{dev.address}: {u.describe()} ({u.fix})" if u.fix else f"{dev.address}: {u.describe()}"
+                  for u in uses if not u.blocking]
     for dev in endpoints:
         if dev.is_chipset:
             reasons.append(f"{dev.address} ({dev.class_name or 'chipset bridge'}) is part of the chipset")

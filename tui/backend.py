@@ -93,9 +93,11 @@ class Backend:
         return run_checks(self.host, for_address=for_address, vm=vm, hypervisor=self.hypervisor_or_none())
 
     # -- the passthrough transaction -------------------------------------------------------------
-    def plan(self, address: str, vm: str | None, *, start: bool = True, mode: str = "config") -> PassthroughPlan:
+    def plan(self, address: str, vm: str | None, *, start: bool = True, mode: str = "config",
+             stop_display_manager: bool = False) -> PassthroughPlan:
         hv = self.hypervisor() if vm is not None else self.hypervisor_or_none()
-        return plan_passthrough(self.host, hv, address, vm, mode, start)
+        return plan_passthrough(self.host, hv, address, vm, mode, start,
+                                stop_display_manager=stop_display_manager)
 
     def run(self, plan: PassthroughPlan, on_step: OnStep, cancel: threading.Event) -> RunResult:
         result = run_passthrough(plan, on_step, cancel=cancel)

@@ -10,6 +10,7 @@ from typing import Final
 
 from core.address import PciAddress
 from core.model import ACS_RELEVANT_PORTS, NEEDS_ROOT, AcsState, HostInventory, PciDevice
+from tui.gpu_view import gpu_badges, gpu_rows
 from tui.safe_text import SafeText as Text
 
 VERDICT_STYLE: Final = {"ready": "bold green", "bindable": "bold yellow", "blocked": "bold red"}
@@ -71,6 +72,7 @@ def device_label(inv: HostInventory, dev: PciDevice, vm_of: dict[str, str]) -> T
             badges.append(badge)
     if dev.boot_vga:
         badges.append(("boot VGA", "magenta"))
+    badges += gpu_badges(inv, dev)
     if dev.sriov_num_vfs:
         badges.append((f"{dev.sriov_num_vfs} VFs", "red"))
     for label, style in badges:
@@ -179,7 +181,8 @@ def device_detail(inv: HostInventory, dev: PciDevice, vm_of: dict[str, str]) -> 
     if dev.physfn is not None:
         rows.append(("VF of", dev.physfn.short))
     for use in inv.uses_of(dev.address):
-        rows.append(("host uses", use.describe()))
+        rows.append(("host uses" if use.blocking else "host", use.describe()))
+    rows += gpu_rows(inv, dev)
     if str(dev.address) in vm_of:
         rows.append(("in VM", vm_of[str(dev.address)]))
     for key, value in rows:

@@ -11,13 +11,13 @@ driver that breaks viability (>= 5.19: anything but pcieport) is unbound.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from core.address import PciAddress
 from core.errors import InputError
-from core.model import VFIO_DRIVER, DomainFacts, HostUse, PciDevice
+from core.model import VFIO_DRIVER, DomainFacts, HostInventory, HostUse, PciDevice
 from core.viability import member_keeps_viable
 
 if TYPE_CHECKING:
@@ -168,7 +168,10 @@ def running_domain_uses(domains: DomainFacts | None, addresses: set[PciAddress]
 
 
 def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iterable[str | PciAddress] = (),
-              domains: DomainFacts | None = None, assume_unused: bool = False) -> BindPlan:
+              domains: DomainFacts | None = None, assume_unused: bool = False,
+              released: Mapping[PciAddress, frozenset[str]] | None = None,
+              unloaded: Mapping[PciAddress, str] | None = None,
+              inventory: HostInventory | None = None) -> BindPlan:
     """Plan binding the IOMMU group of `address` to vfio-pci.
 
     Args:
@@ -176,6 +179,11 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
             member a running domain holds is refused.
         assume_unused: on a host whose usage facts are not recorded, plan as if the host used none
             of the group's devices (the user's word; said in the plan's warnings).
+        released: host uses (by kind, per member) that a GPU plan takes away before binding (the
+            console, the display server): not refusals here.
+        unloaded: members whose driver a GPU plan removes by unloading its modules first: no unbind
+            step for them (they are driverless by then), and the plan says why.
+        inventory: the host's inventory read for this plan already (names=False, focus=address).
 
     Raises:
         InputError: a malformed or unknown address, a bridge as the target, no IOMMU, a device
@@ -184,7 +192,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
     forced_set = {a if isinstance(a, PciAddress) else PciAddress.parse(a) for a in force_host_devices}
     # No pci.ids names (the plan speaks in addresses and drivers); usage scoped to this group.
-    inv = host.inventory(names=False, focus=addr)
+    inv = inventory if inventory is not None else host.inventory(names=False, focus=addr)
     dev = inv.device(addr)
     if dev is None:
         raise InputError(f"no PCI device {addr} on {host.label}",
@@ -211,6 +219,9 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
 
     members = inv.members(dev.iommu_group)
     in_domains = running_domain_uses(domains, {m.address for m in members})
+    released = released or {}
+    unloaded = unloaded or {}
+    notices: list[str] = []
     refused: list[Refusal] = []
     forced: list[str] = []
     devices: list[DevicePlan] = []
@@ -218,7 +229,10 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     bridges: list[PciDevice] = []
     for m in members:
         a = str(m.address)
-        uses = inv.uses_of(m.address) + in_domains.get(m.address, ())
+        all_uses = inv.uses_of(m.address) + in_domains.get(m.address, ())
+        handled = released.get(m.address, frozenset())
+        uses = tuple(u for u in all_uses if u.blocking and u.kind not in handled)
+        notices += [f"{a}: {u.describe()}" + (f" ({u.fix})" if u.fix else "") for u in all_uses if not u.blocking]
         if uses and m.address in forced_set:
             forced.append(a)
         elif uses:
@@ -238,6 +252,11 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
             refused.append(Refusal(a, f"PF with {m.sriov_num_vfs} SR-IOV VFs enabled; vfio-pci refuses it (EBUSY)",
                                    f"echo 0 > {_sysfs(host, 'devices', a, 'sriov_numvfs')}, or pass a VF"))
         endpoints.append(m)
+        if m.address in unloaded and m.driver is not None:
+            # The GPU plan unloads the driver's modules first: the device is driverless when binding starts.
+            devices.append(DevicePlan(a, None, VFIO_DRIVER, m.driver_override, False,
+                                      f"{m.driver}: unloaded with {unloaded[m.address]} first, reloaded on undo"))
+            continue
         devices.append(DevicePlan(a, m.driver, VFIO_DRIVER, m.driver_override, False,
                                   "already on vfio-pci" if m.driver == VFIO_DRIVER else ""))
 
@@ -259,7 +278,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
             steps.append(Step("override", a, _sysfs(host, "devices", a, "driver_override"), VFIO_DRIVER,
                               f"{_sysfs(host, 'devices', a, 'driver_override')} <- {m.driver_override or ''!r}"))
     for m in todo:
-        if m.driver is not None:
+        if m.driver is not None and m.address not in unloaded:
             a = str(m.address)
             steps.append(Step("unbind", a, _sysfs(host, "devices", a, "driver", "unbind"), a,
                               f"{_sysfs(host, 'drivers', m.driver, 'bind')} <- {a}"))
@@ -273,6 +292,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
         steps.append(Step("probe", a, probe, a, f"{_sysfs(host, 'drivers', VFIO_DRIVER, 'unbind')} <- {a}"))
 
     warnings = [f"--force-host-device {a}: the host is using it and will lose it" for a in forced]
+    warnings += notices
     if not inv.host_use_known and assume_unused:
         warnings.append("--assume-unused: host use is not recorded here; planned as if the host used none of"
                         " these devices")

@@ -76,14 +76,16 @@ def check_host_use(ctx: CheckContext) -> CheckResult:
         return early
     assert inv is not None and dev is not None
     members = inv.members(dev.iommu_group) if dev.iommu_group is not None else [dev]
-    uses = [(m, u) for m in members for u in inv.uses_of(m.address)]
+    uses = [(m, u) for m in members for u in inv.uses_of(m.address) if u.blocking]
+    aside = tuple(f"{m.address}: {u.describe()}" + (f" ({u.fix})" if u.fix else "")
+                  for m in members for u in inv.uses_of(m.address) if not u.blocking)
     if not uses:
         return CheckResult(cid, title, "pass", "nothing on the host is known to use the group's devices",
-                           tuple(f"{m.address}: no host use" for m in members))
+                           tuple(f"{m.address}: no host use" for m in members), notes=aside)
     ev = tuple(f"{m.address}: {u.describe()}" for m, u in uses)
     fixes = [f"{m.address}: {u.fix}" for m, u in uses if u.fix]
     return CheckResult(cid, title, "fail", f"{len(uses)} host use(s): passing the group through takes them away",
-                       ev, "\n".join(fixes) or "stop using these devices on the host first")
+                       ev, "\n".join(fixes) or "stop using these devices on the host first", notes=aside)
 
 
 def check_reset(ctx: CheckContext) -> CheckResult:

@@ -32,6 +32,8 @@ class VmFacts:
     machine: str | None
     hostdevs: int
     running: bool
+    xml: str = ""
+    """The definition itself (for the checks that read more of it)."""
 
 
 def _size(el: Any) -> int | None:
@@ -57,6 +59,7 @@ def parse_domain_xml(name: str, xml: str, source: str) -> VmFacts:
         machine=os_type.get("machine") if os_type is not None else None,
         hostdevs=len(root.findall("devices/hostdev")),
         running=root.get("id") not in (None, "-1"),
+        xml=xml,
     )
 
 

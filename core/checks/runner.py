@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.address import PciAddress
-from core.checks import checks_device, checks_libvirt, checks_modules, checks_platform, checks_vm
+from core.checks import checks_device, checks_gpu, checks_libvirt, checks_modules, checks_platform, checks_vm
 from core.checks.context import CheckContext
 from core.checks.result import CheckResult, cannot_tell
 from core.errors import InputError, VfioError
@@ -28,6 +28,7 @@ HOST_CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("iommu-cmdline", "IOMMU on the kernel command line", checks_platform.check_iommu_cmdline),
     ("bootloader", "Bootloader (where the kernel command line is set)", checks_platform.check_bootloader),
     ("cmdline-flags", "Kernel command line: obsolete or risky flags", checks_platform.check_cmdline_flags),
+    ("gpu-video-off", "Kernel command line: video=efifb:off and friends", checks_gpu.check_video_off),
     ("vfio-modules", "VFIO modules", checks_modules.check_modules),
     ("interrupt-remapping", "Interrupt remapping", checks_modules.check_interrupt_remapping),
     ("libvirt", "libvirt daemon and versions", checks_libvirt.check_libvirt),
@@ -41,10 +42,14 @@ DEVICE_CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("device-host-use", "Host users of the group", checks_device.check_host_use),
     ("device-reset", "Reset capability", checks_device.check_reset),
     ("device-boot-vga", "Boot VGA / firmware framebuffer", checks_device.check_boot_vga),
+    ("gpu-reset", "GPU reset (known-broken families, vendor-reset)", checks_gpu.check_gpu_reset),
+    ("gpu-bars", "GPU BARs (Resizable BAR, above 4G)", checks_gpu.check_gpu_bars),
+    ("gpu-rom", "GPU option ROM", checks_gpu.check_gpu_rom),
 )
 VM_CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("vm-memlock", "Locked-memory limit", checks_vm.check_memlock),
     ("vm-machine", "Machine type", checks_vm.check_machine),
+    ("vm-kvm-hidden", "KVM hidden from the guest (obsolete for NVIDIA)", checks_gpu.check_kvm_hidden),
 )
 ALL_CHECK_IDS = tuple(c[0] for c in (*HOST_CHECKS, *DEVICE_CHECKS, *VM_CHECKS))
 

@@ -59,6 +59,9 @@ MAX_WRAPPED = 1024
 GATES: tuple[bytes, ...] = (
     b"vfio", b"iommu", b"dmar", b"amd-vi", b"pci", b"locked memory", b"write error", b"start domain",
     b"starting domain", b"start failed", b"(xen)", b"0000:", b"oom-kill",
+    # The GPU steps (catalog/gpu.toml): NVIDIA's driver, module unloads, libvirt hooks, the display manager,
+    # firmware framebuffers.
+    b"nvrm", b"is in use", b"hook script", b"job for", b"framebuffer",
 )
 #: virsh prints a failed start as "error: Failed to start domain 'NAME'" and libvirt's reason on the next
 #: line, which may have no gate of its own ("error: internal error: Multiple USB devices for ..."): the

@@ -156,7 +156,7 @@ def plan_attach(host: Host, hv: Hypervisor, address: PciAddress | str, vm: str, 
     if not any(p.kind == "group-blocked" for p in problems):
         # managed='yes' means libvirt takes these devices from the host at start: say what would go
         for a in needed:
-            for use in inv.uses_of(a):
+            for use in (u for u in inv.uses_of(a) if u.blocking):
                 problems.append(Problem("host-uses", f"the host uses {a}: {use.describe()}",
                                         fix=use.fix or "free it first, or pick a device the host does not need"))
     if len(needed) > 1:

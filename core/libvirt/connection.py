@@ -34,9 +34,18 @@ STATE_NAMES: Final = {0: "no state", 1: "running", 2: "idle", 3: "paused", 4: "i
                       5: "shut off", 6: "crashed", 7: "pmsuspended"}
 
 
-def demo_uri() -> str:
-    """The test-driver URI of the demo hypervisor shipped with vfio-tui."""
-    return f"test://{DEMO_XML}"
+def demo_uri(xml: Path | None = None) -> str:
+    """The test-driver URI of a demo hypervisor shipped with vfio-tui (the seed's host192 by default)."""
+    return f"test://{xml or DEMO_XML}"
+
+
+def demo_xml_named(name: object) -> Path:
+    """The shipped demo hypervisor file a demo host names (its `libvirt_demo` fact), else host192's."""
+    if isinstance(name, str) and name and "/" not in name and name.endswith(".xml"):
+        path = DEMO_XML.parent / name
+        if path.is_file():
+            return path
+    return DEMO_XML
 
 
 def _silence_libvirt(libvirt: Any) -> None:
@@ -229,7 +238,7 @@ def _check_uri(uri: str) -> None:
 
 
 def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False,
-                    state_file: DemoStateFile | None = None) -> Hypervisor:
+                    state_file: DemoStateFile | None = None, demo_xml: Path | None = None) -> Hypervisor:
     """Open a libvirt connection.
 
     uri None means qemu:///system, or the shipped demo (test driver) when `demo` is set;
@@ -244,9 +253,9 @@ def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False
     if uri is None and demo and state_file is not None:
         from core.libvirt.demo import ensure_demo_state
 
-        uri = f"test://{ensure_demo_state(state_file)}"
+        uri = f"test://{ensure_demo_state(state_file, demo_xml)}"
     elif uri is None:
-        uri = demo_uri() if demo else DEFAULT_URI
+        uri = demo_uri(demo_xml) if demo else DEFAULT_URI
     _check_uri(uri)
     lv = import_libvirt()
     if events:
@@ -259,5 +268,5 @@ def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False
         raise connect_error(uri, exc) from None
     if conn is None:  # very old bindings returned None instead of raising
         raise connect_error(uri, RuntimeError("libvirt returned no connection"))
-    return Hypervisor(conn, uri, demo=is_demo or uri == demo_uri(),
+    return Hypervisor(conn, uri, demo=is_demo or uri == demo_uri(demo_xml),
                       state_file=state_file if is_demo and state_file is not None else None)

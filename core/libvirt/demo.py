@@ -40,12 +40,13 @@ def demo_state_file(host: Host) -> DemoStateFile | None:
     return None
 
 
-def ensure_demo_state(state: DemoStateFile) -> Path:
-    """The state file, created from the shipped demo on first use (inside the tree, never through a
+def ensure_demo_state(state: DemoStateFile, source: Path | None = None) -> Path:
+    """The state file, created from the shipped demo (`source`, host192's by default) on first use (inside the
+    tree, never through a
     link; a state file that is a link or not a regular file is refused). Returns its in-tree path
     with every directory link resolved, for libvirt's test driver to open."""
     if not safefile.exists(state.root, state.path):
-        safefile.replace(state.root, state.path, DEMO_XML.read_bytes(), private=True)
+        safefile.replace(state.root, state.path, (source or DEMO_XML).read_bytes(), private=True)
     with safefile.open_regular(state.root, state.path):
         pass  # a regular file, not a link
     return safefile.resolve(state.root, state.path, follow_last=False)

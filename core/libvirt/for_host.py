@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.errors import InputError
-from core.libvirt.connection import Hypervisor, open_hypervisor
+from core.libvirt.connection import Hypervisor, demo_xml_named, open_hypervisor
 from core.libvirt.demo import demo_state_file
 from core.model import DomainFacts, DomainHold, DomainHolds
 
@@ -39,7 +39,8 @@ def hypervisor_for(host: Host, uri: str | None = None, *, events: bool = False) 
     if uri is not None:
         return open_hypervisor(uri, events=events)
     if host.kind == "demo" or (host.kind == "root" and host.simulated):
-        hv = open_hypervisor(None, demo=True, events=events, state_file=demo_state_file(host))
+        hv = open_hypervisor(None, demo=True, events=events, state_file=demo_state_file(host),
+                             demo_xml=demo_xml_named(host.extras.get("libvirt_demo")))
         _sync_running(host, hv)
         return hv
     if host.kind == "live":

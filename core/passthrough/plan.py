@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.address import PciAddress
 from core.binding.plan import BindPlan, plan_bind
+from core.gpu.plan import GpuPlan, plan_gpu
 from core.libvirt.attach import AttachPlan, Mode, parse_mode, plan_attach
 from core.libvirt.for_host import domain_facts
 
@@ -56,6 +57,8 @@ class PassthroughPlan:
     warnings: tuple[str, ...] = ()
     undo: tuple[str, ...] = ()
     """What `vfio-tui undo` will do afterwards, in order."""
+    gpu: GpuPlan | None = None
+    """The group holds a GPU: what the host needs first (console, display manager, driver modules)."""
 
     @property
     def ok(self) -> bool:
@@ -93,10 +96,12 @@ class PassthroughPlan:
             "attach": self.attach.to_json() if self.attach is not None else None,
             "checks": [c.to_json() for c in self.checks],
             "warnings": list(self.warnings), "undo": list(self.undo),
+            "gpu": self.gpu.to_json() if self.gpu is not None else None,
         }
 
 
-def _undo_lines(bind: BindPlan, attach: AttachPlan | None, vm: str | None, start: bool) -> tuple[str, ...]:
+def _undo_lines(bind: BindPlan, attach: AttachPlan | None, vm: str | None, start: bool,
+                gpu: GpuPlan | None = None) -> tuple[str, ...]:
     lines: list[str] = []
     if vm and attach is not None:
         if start or attach.running:
@@ -106,10 +111,15 @@ def _undo_lines(bind: BindPlan, attach: AttachPlan | None, vm: str | None, start
                      " definition" + (f" (and the {len(attach.new_controllers)} controller(s) added for them)"
                                       if attach.new_controllers else ""))
     for d in bind.devices:
-        if not d.is_bridge and d.from_driver != d.to_driver:
+        if gpu is not None and d.address in gpu.unloaded:
+            lines.append(f"{d.address}: driver_override cleared; its driver takes it again when"
+                         f" {gpu.unloaded[d.address].split(', ')[-1]} is loaded (below)")
+        elif not d.is_bridge and d.from_driver != d.to_driver:
             back = d.from_driver or "no driver"
             override = f", driver_override {d.from_override}" if d.from_override else ", driver_override cleared"
             lines.append(f"{d.address}: back to {back}{override}")
+    if gpu is not None:
+        lines += [f"{s.describe()}  ({s.why})" if s.why else s.describe() for s in gpu.restore()]
     if not lines:
         lines.append("nothing to undo: the group is on vfio-pci already")
     return tuple(lines)
@@ -118,7 +128,7 @@ def _undo_lines(bind: BindPlan, attach: AttachPlan | None, vm: str | None, start
 def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddress, vm: str | None,
                      mode: str = "config", start: bool = False, *, managed: bool = True,
                      force_host_devices: Iterable[str | PciAddress] = (), assume_unused: bool = False,
-                     checks: bool = True) -> PassthroughPlan:
+                     checks: bool = True, stop_display_manager: bool = False) -> PassthroughPlan:
     """Plan passing `address` (its whole IOMMU group) to `vm` (None: bind only).
 
     Raises:
@@ -134,16 +144,24 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
         raise InputError(f"cannot pass {addr} to {vm}: no libvirt for {host.label}",
                          fix="give --connect URI, or bind only (no VM)")
     domains = domain_facts(hv) if hv is not None else None
+    inv = host.inventory(names=False, focus=addr)
+    # A GPU first: what the host must let go of (display manager, console, framebuffer, driver modules).
+    gpu = plan_gpu(host, inv, addr, vm=vm, stop_display_manager=stop_display_manager)
     bind = plan_bind(host, addr, force_host_devices=force_host_devices, domains=domains,
-                     assume_unused=assume_unused)
-    refusals = [Refusal(r.reason, r.fix, r.address) for r in bind.refused]
+                     assume_unused=assume_unused, inventory=inv,
+                     released={PciAddress.parse(a): frozenset(k) for a, k in gpu.released.items()} if gpu else None,
+                     unloaded={PciAddress.parse(a): v for a, v in gpu.unloaded.items()} if gpu else None)
+    refusals = [Refusal(r.reason, r.fix, r.address) for r in gpu.refusals] if gpu else []
+    refusals += [Refusal(r.reason, r.fix, r.address) for r in bind.refused]
     attach = None
-    warnings = list(bind.warnings)
+    warnings = list(gpu.warnings) if gpu else []
+    warnings += bind.warnings
     if vm is not None and hv is not None:
         attach = plan_attach(host, hv, addr, vm, mode=mode_, managed=managed)
-        # The bind plan has said what the host uses; the attach plan's own host-use lines repeat it.
-        refusals += [Refusal(p.message, p.fix) for p in attach.problems if p.kind not in ("host-uses",
-                                                                                          "group-blocked")]
+        # The bind plan decides about host use (what the GPU plan releases, what --force-host-device
+        # accepts); the attach plan's own host-use lines only repeat it, and must not stop its apply.
+        attach.problems = [p for p in attach.problems if p.kind not in ("host-uses", "group-blocked")]
+        refusals += [Refusal(p.message, p.fix) for p in attach.problems]
         warnings += attach.notes
         if attach.running and mode_ == "config":
             warnings.append(f"{vm} is running: the device is added to its definition and reaches the guest at its"
@@ -154,10 +172,14 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
 
         # The group's own readiness check is what the plan's bind answers: not repeated as a warning.
         answered = {"device-group"} if bind.steps else set()
+        # The bind plan decides about host use; for a GPU, its plan has said what holds the card.
+        answered.add("device-host-use")
+        if gpu is not None:
+            answered |= {"device-boot-vga", "gpu-reset"}  # said by the GPU plan (console, framebuffer, RESET)
         results = tuple(r for r in run_checks(host, for_address=str(addr), vm=vm, hypervisor=hv)
                         if r.status in ("fail", "warn") and r.id not in answered)
     return PassthroughPlan(
         host=host, hypervisor=hv, address=addr, vm=vm, mode=mode_, start=start and vm is not None,
         bind=bind, attach=attach, refusals=tuple(refusals), checks=results, warnings=tuple(warnings),
-        undo=_undo_lines(bind, attach, vm, start),
+        undo=_undo_lines(bind, attach, vm, start, gpu), gpu=gpu,
     )

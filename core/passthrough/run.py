@@ -22,6 +22,7 @@ from core.kernel import DEFAULT_WRITE_TIMEOUT
 from core.libvirt.attach import apply_attach
 from core.libvirt.failure import FailureRecord, save_failure
 from core.libvirt.start import start_domain
+from core.passthrough import gpu_phase
 from core.passthrough.plan import PassthroughPlan
 from core.passthrough.records import RunRecord, new_run
 from core.steps import OnStep, Phase, StepEvent, StepReporter
@@ -128,6 +129,13 @@ def run_passthrough(plan: PassthroughPlan, on_step: OnStep | None = None, *,
         failure: FailureRecord | None = None
         message = ""
         try:
+            gpu = plan.gpu
+            if gpu is not None and gpu.release:
+                def gpu_release(rep: StepReporter) -> str | None:
+                    return gpu_phase.release(host, gpu, record, rep, timeout)
+
+                phase("gpu", record, gpu_release)
+
             def bind(rep: StepReporter) -> str | None:
                 result = apply_plan(host, plan.bind, on_step=rep.emit, cancel=is_cancelled, timeout=timeout,
                                     run_id=record.id)
@@ -179,9 +187,17 @@ def run_passthrough(plan: PassthroughPlan, on_step: OnStep | None = None, *,
 
                     phase("start", record, start)
         except _Stop as stop:
-            rolled_back = stop.phase == "bind"
+            rolled_back = stop.phase in ("gpu", "bind")
+            left: list[str] = []
+            if stop.phase == "bind" and gpu_phase.done_steps(record):
+                # The drivers are back (the bind rolled itself back): the console and the display too.
+                left = gpu_phase.restore(host, record, reporter, timeout)
+            if left:
+                rolled_back = False
+                stop.error += f"; could not put back: {'; '.join(left)}"
             record.set_status("rolled-back" if rolled_back else "failed", failed_phase=stop.phase, error=stop.error)
-            what = ("nothing was changed (binding rolled itself back)" if rolled_back else
+            what = ("nothing was changed (binding rolled itself back)" if rolled_back and stop.phase == "bind" else
+                    "nothing was changed (what the GPU step had done was put back)" if rolled_back else
                     f"done so far: {', '.join(done)}; `vfio-tui undo {record.id}` takes it back")
             return RunResult(record.id, False, tuple(done), stop.phase, stop.error, failure, stop.cancelled,
                              message=("Cancelled" if stop.cancelled else f"{stop.phase} failed") + f"; {what}",

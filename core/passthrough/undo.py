@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from core.address import PciAddress
 from core.binding.journal import load_journals, writer_lock
 from core.binding.restore import restore
+from core.binding.state import driver_of
 from core.errors import PlanRefusedError, VfioError
 from core.kernel import DEFAULT_WRITE_TIMEOUT
 from core.libvirt.errors import UnknownDomainError
@@ -32,6 +33,7 @@ from core.libvirt.lifecycle import (
     stop_domain,
     unplug_live,
 )
+from core.passthrough import gpu_phase
 from core.passthrough.records import FINISHED, RunRecord, find_run
 from core.steps import OnStep, StepEvent, StepReporter
 
@@ -123,6 +125,9 @@ def plan_undo(host: Host, hv: Hypervisor | None, run_id: str | None, *, live: bo
     devices = _bound_devices(host, run)
     if devices:
         steps.append(f"give {', '.join(devices)} back to their original drivers")
+    restored = (run.data.get("gpu") or {}).get("restored", [])
+    steps += [u.describe() for u in (s.undo() for s in reversed(gpu_phase.done_steps(run)))
+              if u is not None and u.to_json() not in restored]
     if not steps:
         steps.append("nothing is left in place: mark the run undone")
     return UndoPlan(run, tuple(steps), vm_running=running)
@@ -161,11 +166,23 @@ def undo_passthrough(host: Host, hv: Hypervisor | None, run_id: str | None, on_s
                 if result.failed:
                     raise VfioError("; ".join(f"{a}: {e}" for a, e in result.failed))
                 done.append("drivers back: " + ", ".join(f"{a} on {d or 'no driver'}" for a, d in result.restored))
+            if gpu_phase.done_steps(run):
+                made: list[str] = []
+                left_gpu = gpu_phase.restore(host, run, rep, timeout, made)
+                if made:
+                    unloaded = ((run.data.get("gpu") or {}).get("plan") or {}).get("unloaded") or {}
+                    taken = [f"{a} on {driver_of(host.paths, a) or 'no driver'}" for a in unloaded]
+                    done.append("host GPU use back: " + ", ".join(made + taken))
+                if left_gpu:
+                    raise VfioError("could not put back: " + "; ".join(left_gpu))
         except VfioError as exc:
             if attached and not any(d.startswith("removed") for d in done) and run.vm:
                 left.append(f"{', '.join(run.attached)} in {run.vm}")
             if _bound_devices(host, run):
                 left.append(f"{', '.join(_bound_devices(host, run))} on vfio-pci")
+            restored = (run.data.get("gpu") or {}).get("restored", [])
+            left += [u.describe() for u in (s.undo() for s in gpu_phase.done_steps(run))
+                     if u is not None and u.to_json() not in restored]
             run.set_status("undo-failed", undo_error=str(exc))
             if isinstance(exc, PlanRefusedError) and not done:
                 raise

@@ -35,12 +35,13 @@ from core.address import PciAddress
 from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
 from core.kernel import DEFAULT_WRITE_TIMEOUT
+from core.simulated import gpu_kernel
 from core.simulated.materialize import SIM_METADATA
 
 LOCK_NAME: Final = ".vfio-tui-sim.lock"
 STATE_NAME: Final = ".vfio-tui-sim-state.json"
 #: What the simulated kernel changes at run time (the rest of the metadata is read-only).
-STATE_KEYS: Final = ("dynids", "kernel_log", "faults", "faults_fired", "open_groups", "dev_vfio")
+STATE_KEYS: Final = ("dynids", "kernel_log", "faults", "faults_fired", "open_groups", "dev_vfio", "gpu")
 VFIO: Final = "vfio-pci"
 _MAX_STATE: Final = 4 * 1024 * 1024
 _MAX_METADATA: Final = 64 * 1024 * 1024
@@ -139,6 +140,11 @@ class SimulatedKernel:
     # -- KernelInterface -------------------------------------------------------------------
     def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
         shown = self.paths.display(path)
+        gpu_op = gpu_kernel.classify(self.paths, path)
+        if gpu_op is not None:  # vtconsole, firmware framebuffer, ROM attribute (core/simulated/gpu_kernel.py)
+            with self._state() as meta:
+                gpu_kernel.apply(self.paths, meta, gpu_op, path, value)
+            return
         op, addr_text, driver = self._classify(path)
         deadline = time.monotonic() + timeout
         pace = self._static().get("pace")
@@ -181,9 +187,31 @@ class SimulatedKernel:
         if fault is not None and fault.get("kill") == "after":
             os.kill(os.getpid(), signal.SIGKILL)
 
+    def unload_module(self, name: str) -> None:
+        """modprobe -r: only the recorded GPU stack's modules can go (the rest of the simulated host is fixed)."""
+        mod = name.replace("-", "_")
+        with self._state() as meta:
+            if not gpu_kernel.is_gpu_module(meta, mod):
+                raise VfioError(f"modprobe -r {mod}: the simulated host cannot unload it")
+
+            def unbind(addr: str, driver: str) -> None:
+                dev = self._device_dir(addr)
+                if dev is not None:
+                    self._unbind(meta, addr, dev, driver)
+
+            gpu_kernel.unload(self.paths, meta, mod, unbind)
+
     def load_module(self, name: str) -> None:
         mod = name.replace("-", "_")
         with self._state() as meta:
+            if gpu_kernel.is_gpu_module(meta, mod):
+                def probe(addr: str, driver: str) -> None:
+                    dev = self._device_dir(addr)
+                    if dev is not None and self._override(dev) is None:
+                        self._probe(meta, addr, dev, driver)
+
+                gpu_kernel.load(self.paths, meta, mod, probe)
+                return
             fault = _take_fault(meta, "load_module", mod)
             if fault is not None and "errno" in fault:
                 raise VfioError(f"modprobe {name} failed (simulated fault)")
@@ -278,6 +306,7 @@ class SimulatedKernel:
                 # Probe errors are only logged; drivers_probe itself reports success.
                 self._probe(meta, target, dev, cand, silent=silent)
                 break
+        gpu_kernel.after_change(self.paths, meta, op, target)
 
     # -- devices and drivers -----------------------------------------------------------------
     def _device_dir(self, addr: str) -> Path | None:
@@ -379,6 +408,10 @@ class SimulatedKernel:
     def _unbind(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> None:
         group = self._group_of(dev)
         if driver == VFIO and group is not None and int(group) in meta.get("open_groups", []):
+            raise _Blocked()
+        if driver == "nvidia" and gpu_kernel.nvidia_held(self.paths, meta, addr):
+            if not any("non-zero usage count" in line for line in meta.get("kernel_log", [])[-3:]):
+                _log(meta, f"NVRM: Attempting to remove device {addr} with non-zero usage count!")
             raise _Blocked()
         root = self.paths.root
         safefile.unlink(root, dev / "driver")

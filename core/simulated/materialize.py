@@ -237,7 +237,24 @@ def _build(b: _Builder, snapshot: dict[str, Any]) -> None:
                                         ["vfio", "vfio_iommu_type1", "vfio_pci", "vfio_pci_core"]),
         "host_extras": {k: v for k, v in extras.items() if k != "files"},
     }
+    gpu = extras.get("gpu")
+    if isinstance(gpu, dict):  # check_snapshot has checked it (core/snapshot_gpu.py)
+        from core.simulated.gpu_tree import ROM_DIR
+
+        # The ROM bytes go to the tree's hidden ROM files, not into the metadata every write reads.
+        metadata["host_extras"]["gpu"] = {k: v for k, v in gpu.items() if k != "roms"}
+        for addr, hexdata in (gpu.get("roms") or {}).items():
+            if addr in device_dirs:
+                b.write(f"{ROM_DIR}/{addr}.rom", bytes.fromhex(hexdata))
+                b.write(f"{device_dirs[addr]}/rom", b"", 0o600)
+        dm = gpu.get("display_manager")
+        if isinstance(dm, str):
+            b.link("etc/systemd/system/display-manager.service", f"../../../lib/systemd/system/{dm}")
     b.write(SIM_METADATA, json.dumps(metadata, indent=1, sort_keys=True) + "\n")
+    if isinstance(gpu, dict):
+        from core.simulated.gpu_tree import render_gpu
+
+        render_gpu(HostPaths(b.dest), dict(metadata))
 
 
 def read_sim_metadata(paths: HostPaths) -> dict[str, Any] | None:

@@ -137,6 +137,7 @@ class HostBuilder:
         override: str | None = None,
         buses: tuple[int, int, int] | None = None,
         revision: int = 1,
+        resources: list[str] | None = None,
     ) -> None:
         addr = PciAddress.parse(address)
         par = PciAddress.parse(parent) if parent else None
@@ -174,7 +175,8 @@ class HostBuilder:
             "parent": str(par) if par else None,
             "has_reset_file": bool(reset),
             "sysfs_listing": listing,
-            "resource": ["0x0000000000000000 0x0000000000000000 0x0000000000000000"] * 13,
+            "resource": (resources or []) + ["0x0000000000000000 0x0000000000000000 0x0000000000000000"]
+            * (13 - len(resources or [])),
         }
         if pcie:
             entry["pcie_port_type"] = pcie
@@ -257,6 +259,23 @@ class HostBuilder:
         if extras:
             snap["vfio_tui"] = extras
         return snap
+
+
+def resource_lines(bars: dict[int, tuple[int, int]], rom: tuple[int, int] | None = None) -> list[str]:
+    """The sysfs `resource` file's first 7 lines (BAR0-5, ROM) for {bar: (start, size)}: 64-bit prefetchable
+    memory for BARs above 4 GiB, 32-bit memory below; a ROM at 0xC0000 is the boot GPU's shadow."""
+    lines = []
+    for i in range(6):
+        start, size = bars.get(i, (0, 0))
+        flags = 0 if not size else (0x14220C if start >= 1 << 32 or size > 1 << 28 else 0x40200)
+        end = start + size - 1 if size else 0
+        lines.append(f"0x{start:016x} 0x{end:016x} 0x{flags:016x}")
+    if rom is not None:
+        flags = 0x46200 if rom[0] != 0xC0000 else 0x6200  # IORESOURCE_ROM_SHADOW|PCI_FIXED for the shadow
+        lines.append(f"0x{rom[0]:016x} 0x{rom[0] + rom[1] - 1:016x} 0x{flags:016x}")
+    else:
+        lines.append("0x0000000000000000 0x0000000000000000 0x0000000000000000")
+    return lines
 
 
 ACS_FULL = (0x005F, 0x001D)

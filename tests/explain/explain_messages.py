@@ -236,3 +236,8 @@ for _cause, _text in (
 REAL_MESSAGES["K13"].append((
     "[2017-10-23 09:08:16.331] [    0.000000] Your BIOS is broken; DMAR reported at address fbffc000 returns all ones!",
     "https://github.com/linuxboot/heads/issues/286 (Linux 4.9, warn_invalid_dmar() through WARN())"))
+
+# The GPU steps' messages (core/explain/catalog/gpu.toml) live in their own file.
+from tests.explain.explain_messages_gpu import GPU_MESSAGES  # noqa: E402
+
+REAL_MESSAGES.update(GPU_MESSAGES)

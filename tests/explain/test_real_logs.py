@@ -49,6 +49,10 @@ NOT_YET_SEEN: dict[str, str] = {
     "E20": "MSI/MSI-X/INTx setup failures did not happen under TCG; no thread found",
     "E25": "the KVM VFIO pseudo device needs KVM; the lab runs TCG; no thread found",
     "XN3": "messages of the Xen hypervisor itself; no Xen in the lab, threads only show libxl's lines",
+    "G03": "the lab guest runs no libvirt hooks yet; the single-GPU threads quote their scripts' output, not "
+           "libvirt's 'Hook script execution failed' line",
+    "G04": "the lab guest has no display manager (no systemd units for one); threads describe the black "
+           "screen without quoting systemd's job failure",
 }
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import VfioError
 from core.textsafe import printable
-from tui.cli.common import add_host_options, host_options_from_args
+from tui.cli.common import add_host_options, host_options_from_args, normalize_demo
 from tui.cli.registry import COMMANDS, load_command
 
 if TYPE_CHECKING:  # core.host (and what it imports) is loaded by the command that needs a host:
@@ -35,7 +35,8 @@ Run with no command to open the interactive app. Try it without touching anythin
 
 EPILOG = """\
 Every command takes the host options after its name:
-  --demo               the built-in demo host (the seed blog's host192)
+  --demo [NAME]        a built-in demo host: host192 (the seed blog's server, the default),
+                       workstation (iGPU + RTX 2080 Ti + RX 580), single-gpu (its only GPU runs the desktop)
   --root DIR           a host tree (a simulated host made by `vfio-tui sim-host`, or a mounted system)
   --host-snapshot F    a recorded host (`vfio-tui snapshot F` on any machine records one)
 Nothing is ever written to this machine unless you run a changing command on the live host,
@@ -106,6 +107,7 @@ def _notice_interrupted(options: HostOptions) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = normalize_demo(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:

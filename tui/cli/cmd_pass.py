@@ -32,6 +32,15 @@ examples:
   vfio-tui pass 0b:00.0 nic_test --demo --start --yes        a start that fails: explained
   vfio-tui pass 0b:00.0 vfio_test --root /tmp/h --start --yes --json   one JSON object per line
   sudo vfio-tui pass 0000:0a:00.0 win10 --start              GPU + its HDMI audio (group 18)
+  vfio-tui pass 01:00.0 win11 --demo workstation --dry-run  a GPU: all four functions, nvidia unloaded first
+  vfio-tui pass 0a:00.0 win11 --demo single-gpu --stop-display-manager --dry-run   the host's only GPU
+
+A GPU: the plan first releases what the host does with the card, each step with its undo — the text
+console (fbcon's vtconsole), the firmware framebuffer (simpledrm/efifb), the driver's modules when it cannot
+let go by unbind (nvidia) — and, only with --stop-display-manager, stops the display manager (never from
+inside the session it ends). `vfio-tui undo` loads the modules again, gives the console back and starts the
+display manager. On the host's only GPU the plan also shows the libvirt hook that would do this whenever
+the VM starts.
 
 exit status: 0 done, 1 the VM did not start (explained), 2 bad input or a failed phase,
 3 the plan was refused (nothing changed)
@@ -60,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept taking this one device away from the host (repeat per device)")
     parser.add_argument("--assume-unused", action="store_true",
                         help="on a host whose usage is not recorded, plan as if the host used none of the group")
+    parser.add_argument("--stop-display-manager", action="store_true",
+                        help="a GPU the display server runs on: stop the display manager first (systemctl stop"
+                             " display-manager) and start it again on undo; ends the graphical session")
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
     add_connect_option(parser)
@@ -77,8 +89,19 @@ def print_plan(plan: PassthroughPlan) -> None:
     print("Group members (they go together):")
     for line in plan.members:
         print(f"  {line}")
+    gpu = plan.gpu
+    if gpu is not None and gpu.hook is not None and plan.refusals:
+        print("The libvirt hook would do it whenever the VM starts:")
+        for line in gpu.hook.lines():
+            print(f"  {line}")
     if plan.refusals:
+        for w in plan.warnings:
+            print(f"  note: {w}")
         return
+    if gpu is not None and gpu.release:
+        print("Host GPU use released first (each put back on undo):")
+        for step in gpu.release:
+            print(f"  {step.describe()}" + (f"   ({step.why})" if step.why else ""))
     print("Driver changes (sysfs writes, in order):")
     for line in plan.driver_changes or ("none: the group is on vfio-pci already",):
         print(f"  {line}")
@@ -107,7 +130,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     with host, hv:
         plan = plan_passthrough(host, hv, args.address, args.vm, args.mode, args.start,
                                 managed=args.managed == "yes", force_host_devices=args.force_host_device,
-                                assume_unused=args.assume_unused)
+                                assume_unused=args.assume_unused, stop_display_manager=args.stop_display_manager)
         if args.json:
             emit_json_line({"event": "plan", "plan": plan.to_json()})
         else:

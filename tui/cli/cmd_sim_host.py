@@ -19,7 +19,8 @@ kernel does. Then run any command on it with --root DIR; state persists between 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", type=Path, metavar="DIR", help="a new or empty directory")
     parser.add_argument("--from", dest="source", type=Path, metavar="FILE.json",
-                        help="the recorded host to start from (default: the demo host)")
+                        help="the recorded host to start from (default: the demo host; --demo NAME picks another"
+                             " built-in one)")
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
@@ -31,9 +32,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     elif options.snapshot is not None:
         snap = load_snapshot(options.snapshot)
     else:
-        from core.simulated.demo_host import demo_snapshot
+        from core.open_host import demo_host_snapshot
 
-        snap = demo_snapshot()
+        snap = demo_host_snapshot(options.demo_name)[1]
     create_sim_host(args.directory, snap)
     print(f"simulated host ready: vfio-tui inventory --root {args.directory}", file=sys.stderr)
     return 0

@@ -48,7 +48,7 @@ def child_command(options: HostOptions) -> str:
     """The shell command textual-serve runs per browser tab: the app on the same host options."""
     argv = [sys.executable, "-m", "tui.cli.web_child"]
     if options.demo:
-        argv.append("--demo")
+        argv += ["--demo", options.demo_name]
     if options.root is not None:
         argv += ["--root", str(options.root.resolve())]
     if options.snapshot is not None:

@@ -9,8 +9,33 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.demos import DEMO_NAMES
+
 if TYPE_CHECKING:
     from core.host import HostOptions
+
+
+def normalize_demo(argv: list[str]) -> list[str]:
+    """`--demo` takes an optional NAME: `--demo workstation` becomes `--demo=workstation` and a bare `--demo`
+    becomes `--demo=host192`, so that `vfio-tui --demo inventory` never reads the command as a demo name."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            out += argv[i:]
+            break
+        if word == "--demo":
+            nxt = argv[i + 1] if i + 1 < len(argv) else None
+            if nxt in DEMO_NAMES:
+                out.append(f"--demo={nxt}")
+                i += 2
+                continue
+            out.append("--demo=host192")
+        else:
+            out.append(word)
+        i += 1
+    return out
 
 
 def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
@@ -21,7 +46,9 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
     """
     d: dict[str, Any] = {} if top_level else {"default": argparse.SUPPRESS}
     group = parser.add_argument_group("host selection")
-    group.add_argument("--demo", action="store_true", help="use the built-in demo host", **d)
+    group.add_argument("--demo", metavar="NAME", nargs="?", const="host192", choices=DEMO_NAMES,
+                       help="use a built-in demo host: host192 (the default: the seed blog's server), workstation"
+                            " (iGPU + two GPUs), single-gpu (its only GPU runs the desktop)", **d)
     group.add_argument("--root", type=Path, metavar="DIR",
                        help="take /sys, /dev, /proc, /etc, /var/log, /lib/modules from DIR", **d)
     group.add_argument("--host-snapshot", type=Path, metavar="FILE",
@@ -39,8 +66,10 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
     from core.host import HostOptions
 
+    demo = getattr(args, "demo", False)
     options = HostOptions(
-        demo=bool(getattr(args, "demo", False)),
+        demo=bool(demo),
+        demo_name=demo if isinstance(demo, str) and demo else "host192",
         root=getattr(args, "root", None),
         snapshot=getattr(args, "host_snapshot", None),
         pci_ids=getattr(args, "pci_ids", None),
@@ -71,7 +100,7 @@ def host_args(options: HostOptions) -> str:
     if options.root is not None:
         return f" --root {shlex.quote(str(options.root))}"
     if options.demo:
-        return " --demo"
+        return " --demo" if options.demo_name == "host192" else f" --demo {options.demo_name}"
     if options.snapshot is not None:
         return f" --host-snapshot {shlex.quote(str(options.snapshot))}"
     return ""

@@ -13,6 +13,7 @@ from core.errors import VfioError
 from core.libvirt.connection import DomainInfo
 from core.passthrough import PassthroughPlan
 from core.textsafe import printable
+from tui.gpu_view import gpu_plan_text
 from tui.modals.confirm import ConfirmModal
 from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
@@ -31,6 +32,7 @@ def plan_text(plan: PassthroughPlan) -> Text:
         text.append(f"{title}\n", style="bold underline")
         for line in lines or ["(none)"]:
             text.append(f"  {line}\n")
+    text.append_text(gpu_plan_text(plan))
     if plan.vm:
         text.append("VM definition change (hostdev XML diff)\n", style="bold underline")
         for line in (plan.xml_diff or "(no change)").splitlines():
@@ -63,6 +65,7 @@ class WizardScreen(VfioScreen):
         Binding("escape", "app.pop_screen", "Back"),
         Binding("y", "confirm", "Confirm plan"),
         Binding("r", "reload_vms", "Reload VMs"),
+        Binding("s", "toggle_stop_dm", "Stop display manager", show=False),
     ]
 
     def __init__(self, address: str) -> None:
@@ -72,6 +75,9 @@ class WizardScreen(VfioScreen):
         self.plan: PassthroughPlan | None = None
         """The plan for the chosen VM, once made."""
         self.vms: list[DomainInfo] = []
+        self.stop_display_manager = False
+        """A GPU the display server runs on: plan with the display manager stopped first (s toggles)."""
+        self.vm: str | None = None
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
@@ -127,6 +133,7 @@ class WizardScreen(VfioScreen):
     def vm_chosen(self, event: OptionList.OptionSelected) -> None:
         option_id = event.option.id or NO_VM
         vm = None if option_id == NO_VM else option_id.removeprefix("vm:")
+        self.vm = vm
         self.plan = None
         self.query_one("#plan", Static).update("Planning…")
         self.make_plan(vm)
@@ -134,7 +141,7 @@ class WizardScreen(VfioScreen):
     @work(thread=True, exclusive=True, group="wizard-plan", exit_on_error=False)
     def make_plan(self, vm: str | None) -> None:
         try:
-            plan = self.vfio_app.backend.plan(self.address, vm)
+            plan = self.vfio_app.backend.plan(self.address, vm, stop_display_manager=self.stop_display_manager)
         except VfioError as exc:
             self.app.call_from_thread(self._plan_failed, f"Cannot plan: {exc}")
             return
@@ -151,6 +158,16 @@ class WizardScreen(VfioScreen):
         else:
             self._set_status("Press y to review and confirm.")
 
+    def action_toggle_stop_dm(self) -> None:
+        """Plan again with (or without) the display manager stopped first: only ever asked for here."""
+        if self.plan is None or self.plan.gpu is None:
+            return
+        self.stop_display_manager = not self.stop_display_manager
+        self.notify("Planning with the display manager stopped first" if self.stop_display_manager
+                    else "Planning without stopping the display manager")
+        self.query_one("#plan", Static).update("Planning…")
+        self.make_plan(self.vm)
+
     def action_confirm(self) -> None:
         plan = self.plan
         if plan is None:
@@ -160,6 +177,8 @@ class WizardScreen(VfioScreen):
             self.notify(printable(f"The plan is refused: {plan.refusals[0]}"), severity="error", markup=False)
             return
         lines = [f"Bind to vfio-pci: {', '.join(plan.members) or plan.address}"]
+        if plan.gpu is not None and plan.gpu.release:
+            lines += ["First, release the GPU from the host:", *(s.describe() for s in plan.gpu.release)]
         lines += plan.driver_changes
         if plan.vm:
             lines += [f"Then add it to {plan.vm} and start {plan.vm}."]

@@ -1,0 +1,66 @@
+"""Fixtures: the GPU demo hosts, read-only (--demo NAME) or as a persistent sim-host tree for runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from core.host import Host, HostOptions
+from core.libvirt.connection import Hypervisor
+from core.libvirt.for_host import hypervisor_for
+from core.open_host import create_sim_host, demo_host_snapshot, open_host
+
+Session = Callable[[], tuple[Host, Hypervisor]]
+
+
+@pytest.fixture
+def workstation() -> Iterator[Host]:
+    with open_host(HostOptions(demo=True, demo_name="workstation")) as host:
+        yield host
+
+
+@pytest.fixture
+def single_gpu() -> Iterator[Host]:
+    with open_host(HostOptions(demo=True, demo_name="single-gpu")) as host:
+        yield host
+
+
+def _session(root: Path) -> Iterator[Session]:
+    opened: list[tuple[Host, Hypervisor]] = []
+
+    def make() -> tuple[Host, Hypervisor]:
+        host = open_host(HostOptions(root=root))
+        hv = hypervisor_for(host)
+        opened.append((host, hv))
+        return host, hv
+
+    yield make
+    for host, hv in opened:
+        hv.close()
+        host.close()
+
+
+@pytest.fixture
+def ws_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    create_sim_host(root, demo_host_snapshot("workstation")[1])
+    return root
+
+
+@pytest.fixture
+def sg_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "sg"
+    create_sim_host(root, demo_host_snapshot("single-gpu")[1])
+    return root
+
+
+@pytest.fixture
+def ws_session(ws_tree: Path) -> Iterator[Session]:
+    yield from _session(ws_tree)
+
+
+@pytest.fixture
+def sg_session(sg_tree: Path) -> Iterator[Session]:
+    yield from _session(sg_tree)
