@@ -15,7 +15,9 @@ from pathlib import Path
 
 from core.errors import VfioError
 from core.host import HostOptions
+from tui.cli.argtypes import OneLineParser
 from tui.cli.common import add_host_options, host_options_from_args
+from tui.cli.output import environment_error, hints_for, one_line, print_error
 from tui.cli.registry import COMMANDS, load_command
 
 PROG = "vfio-tui"
@@ -39,10 +41,10 @@ and then only after showing the plan.
 """
 
 
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     """The parser. Only the chosen command's options are built: building all of them costs
     more than the work of a quick command on a slow machine (0.4 s in the TCG lab guest)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -62,7 +64,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         )
         add_host_options(sp, top_level=False)
         module.add_arguments(sp)
-        sp.set_defaults(_module=module)
+        sp.set_defaults(_module=module, _parser=sp)
     return parser
 
 
@@ -101,19 +103,17 @@ def _notice_interrupted(options: HostOptions) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Said by the command's own parser, so the hint names its --help.
+        (getattr(args, "_parser", None) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    options: HostOptions | None = None
     try:
         options = host_options_from_args(args)
-        module = getattr(args, "_module", None)
-        if getattr(args, "command", None) not in ("restore", "undo"):
-            _notice_interrupted(options)
-        if module is None:
-            from tui.cli.app_launcher import launch_app
-
-            return launch_app(args, options)
-        return int(module.run(args, options))
+        with hints_for(args, options):
+            return _dispatch(args, options)
     except VfioError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print_error(PROG, str(exc), options)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -128,6 +128,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
         if os.environ.get("VFIO_TUI_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}"
+        said = environment_error(exc)
+        if said is not None:
+            print_error(PROG, said, options)
+            return 2
+        print(f"{PROG}: internal error: {one_line(f'{type(exc).__name__}: {exc}')}"
               " (please report it; VFIO_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 70
+
+
+def _dispatch(args: argparse.Namespace, options: HostOptions) -> int:
+    module = getattr(args, "_module", None)
+    if getattr(args, "command", None) not in ("restore", "undo"):
+        _notice_interrupted(options)
+    if module is None:
+        from tui.cli.app_launcher import launch_app
+
+        return launch_app(args, options)
+    return int(module.run(args, options))

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.host import HostOptions
 from core.open_host import open_host
+from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option
 
 HELP = "bind a device's whole IOMMU group to vfio-pci (plan shown first; undo with `restore`)"
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="on a host whose usage is not recorded (a lab-format snapshot, a plain tree), plan as"
                              " if the host used none of the group's devices")
     add_connect_option(parser)
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
 
 

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from core.host import HostOptions
+from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept taking this one device away from the host (repeat per device)")
     parser.add_argument("--assume-unused", action="store_true",
                         help="on a host whose usage is not recorded, plan as if the host used none of the group")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
     add_connect_option(parser)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.host import HostOptions
 from core.open_host import open_host
+from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option
 
 HELP = "put devices back on their original drivers (undo `bind`; finishes interrupted runs)"
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="undo a config file change made by `check --fix` (journal id cfg-N or fix id)")
     parser.add_argument("--yes", "-y", action="store_true", help="with --config: undo without asking")
     add_connect_option(parser)
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
 
 
