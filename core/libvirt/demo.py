@@ -10,7 +10,6 @@ next, as with a real daemon. The file is the test driver's own format (a <node> 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -32,18 +31,17 @@ def demo_state_file(host: Host) -> Path | None:
     return None
 
 
-def ensure_demo_state(path: Path) -> Path:
-    """The state file, created from the shipped demo on first use."""
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(DEMO_XML, path)
-    return path
+def demo_state_source(path: Path) -> Path:
+    """The file the demo hypervisor starts from: the tree's state, or the shipped demo before the
+    first change. Nothing is written here, so a read-only command works on a read-only /var (and for
+    a user who may read the tree but not write it)."""
+    return path if path.is_file() else Path(DEMO_XML)
 
 
-def save_demo_state(hv: Hypervisor, path: Path) -> None:
-    """Write every domain of the test driver back into the state file (atomically)."""
+def demo_state_bytes(hv: Hypervisor, path: Path) -> bytes:
+    """The state file's content for the test driver's domains now."""
     lv = hv.libvirt
-    tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+    tree = etree.parse(str(demo_state_source(path)), etree.XMLParser(resolve_entities=False, no_network=True))
     root = tree.getroot()
     for old in root.findall("domain"):
         root.remove(old)
@@ -59,6 +57,16 @@ def save_demo_state(hv: Hypervisor, path: Path) -> None:
         el.tail = "\n"
         root.append(el)
     etree.indent(root, space="  ")
+    return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8"))
+
+
+def save_demo_state(hv: Hypervisor, path: Path, unchanged: bytes | None = None) -> None:
+    """Write every domain of the test driver back into the state file (atomically), unless nothing
+    changed since `unchanged` was taken (a read-only command writes nothing)."""
+    data = demo_state_bytes(hv, path)
+    if data == unchanged:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tree.write(str(tmp), xml_declaration=True, encoding="UTF-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)

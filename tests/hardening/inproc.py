@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from dataclasses import dataclass
 
 from tui.cli import main
+from tui.cli.registry import COMMANDS
 
 
 @dataclass(frozen=True)
@@ -25,3 +27,13 @@ def run_main(*argv: str) -> Outcome:
         except SystemExit as exc:  # argparse: --help, errors
             code = exc.code if isinstance(exc.code, int) else 2
     return Outcome(code, out.getvalue(), err.getvalue())
+
+
+def hinted_commands(text: str) -> list[str]:
+    """Every `vfio-tui COMMAND …` a text names as a hint, up to the end of its line or quote.
+
+    `vfio-tui bind: error:` names the program and `vfio-tui bind --help` needs no host: neither counts.
+    """
+    names = "|".join(sorted((c for c in COMMANDS if c != "sim-host"), key=len, reverse=True))
+    found = re.finditer(rf"vfio-tui (?:{names})(?![\w:-])[^`\n;]*", text)
+    return [m.group(0) for m in found if "--help" not in m.group(0)]

@@ -18,7 +18,7 @@ from core.host import HostOptions
 from core.hostpaths import HostPaths
 from core.open_host import open_host
 from tests.binding.bind_helpers import host_state
-from tests.hardening.inproc import run_main
+from tests.hardening.inproc import hinted_commands, run_main
 from tui.cli import build_parser
 from tui.cli.common import with_host_args
 from tui.cli.registry import COMMANDS
@@ -129,14 +129,6 @@ def test_every_command_a_hint_names_carries_the_host(sim_root: HostPaths, argv: 
     assert mentions, text  # each of these prints at least one hint
     for command in mentions:
         assert f"--root {root}" in command, (command, text)
-
-
-def hinted_commands(text: str) -> list[str]:
-    """Every `vfio-tui COMMAND ...` a text names (up to the end of its line or quote)."""
-    import re
-
-    names = "|".join(sorted((c for c in COMMANDS if c != "sim-host"), key=len, reverse=True))
-    return [m.group(0) for m in re.finditer(rf"vfio-tui (?:{names})(?![\w-])[^`\n;]*", text)]
 
 
 def test_json_output_is_never_rewritten(sim_root: HostPaths) -> None:

@@ -95,7 +95,12 @@ def _notice_interrupted(options: HostOptions) -> None:
     from core.passthrough.records import interrupted_work
     from tui.cli.common import host_args
 
-    paths = HostPaths(options.root.resolve() if options.root is not None else Path("/"))
+    try:
+        if options.root is not None and not options.root.is_dir():
+            return  # open_host() says what is wrong with it
+        paths = HostPaths(options.root.resolve() if options.root is not None else Path("/"))
+    except (OSError, RuntimeError):  # a symlink loop, a path too long: open_host() says so
+        return
     for item in interrupted_work(paths):
         print(f"{PROG}: notice: {item.what}; run `{item.command}{host_args(options)}` to put it back",
               file=sys.stderr)

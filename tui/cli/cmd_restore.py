@@ -55,7 +55,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.libvirt.for_host import domain_facts_for
     from tui.cli.common import print_json
 
-    if args.config:
+    if args.config is not None:
+        if not args.config.strip():
+            raise InputError("--config needs the id of a change: cfg-N (printed when it was made) or its fix id")
         if args.all or args.addresses:
             raise InputError("--config undoes a file change; give it alone")
         from tui.cli.cmd_check import run_undo

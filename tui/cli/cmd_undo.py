@@ -68,8 +68,12 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.steps import StepEvent, format_step
     from tui.cli.common import host_args
 
+    if args.run_id is not None and not args.run_id.strip():
+        raise InputError("RUN_ID is empty", fix="`vfio-tui undo --list` lists the runs")
     if args.run_id and args.last:
         raise InputError("give RUN_ID or --last, not both")
+    if args.run_id and args.list:
+        raise InputError("--list lists every run; give it without RUN_ID")
     if args.force and not args.stop_vm:
         raise InputError("--force only goes with --stop-vm (it powers the VM off when it does not shut down)")
     with open_host(options) as host:
