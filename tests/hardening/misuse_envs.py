@@ -158,7 +158,7 @@ class Workspace:
         """Run the cases in a worker (as nobody when the environment says so); {"N|ident": result} for
         the N-th case."""
         # An endless or huge input is refused at once or not at all: 5 s is plenty for either.
-        spec = [{"id": f"{i}|{c.ident}", "argv": self.expand(c),
+        spec: list[dict[str, Any]] = [{"id": f"{i}|{c.ident}", "argv": self.expand(c),
                  "limit": 5.0 if any(k in c.detail for k in EXPENSIVE) else limit} for i, c in enumerate(cases)]
         results: dict[str, dict[str, Any]] = {}
         start = 0

@@ -21,11 +21,11 @@ CATEGORIES = ("missing-args", "extra-args", "bad-option", "bad-address", "unknow
 def judge(case: Case, env: Env, r: dict[str, Any]) -> str:
     """"" when the case behaved as promised, else why not."""
     if r["code"] is None and not r["hang"]:
-        return "the worker died: " + (r["escaped"] or r["err"])[-300:]
+        return "the worker died: " + str(r["escaped"] or r["err"])[-300:]
     if r["hang"]:
         return "hung (no answer within the time limit)"
     if r["escaped"]:
-        return "escaped main(): " + r["escaped"].strip().splitlines()[-1]
+        return "escaped main(): " + str(r["escaped"]).strip().splitlines()[-1]
     text = r["out"] + r["err"]
     if "Traceback (most recent call last)" in text:
         return "printed a traceback"
@@ -35,7 +35,7 @@ def judge(case: Case, env: Env, r: dict[str, Any]) -> str:
         return f"undocumented exit {r['code']}"
     expect = ANY if not env.as_nobody and ("unreadable" in case.detail or "unwritable" in case.detail) else case.expect
     if r["code"] not in expect:
-        return f"exit {r['code']}, expected {sorted(expect)}: " + (r["err"].strip()[-200:] or r["out"][:200])
+        return f"exit {r['code']}, expected {sorted(expect)}: " + str(r["err"].strip()[-200:] or r["out"][:200])
     if "out of memory" in r["err"]:
         return "read an endless or huge input into memory: " + _first(r["err"], "error:")
     if r["code"] == 2:
