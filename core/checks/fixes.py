@@ -36,6 +36,18 @@ def find_fix(host: Host, ident: str, **check_args: Any) -> tuple[str, str]:
                        else f"its fix is not a file edit vfio-tui can make ({r.summary})")
                 raise InputError(f"check {r.id} has nothing for --fix to apply: {why}")
             return r.id, r.fix_id
+    if ident in FIX_PLANNERS:
+        # No check offers it; when that is because its file cannot be edited safely (a GRUB assignment
+        # inside a condition, a half-edited line), say that rather than "does not apply".
+        from core.checks.runner import make_context
+        from core.checks.textfile import ConfigParseError
+
+        try:
+            FIX_PLANNERS[ident](make_context(host, **check_args))
+        except ConfigParseError:
+            raise
+        except VfioError:
+            pass
     raise InputError(f"{ident!r} does not apply to this host: no check currently offers it")
 
 

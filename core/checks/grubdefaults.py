@@ -45,6 +45,9 @@ class ShellAssignment:
     raw: str
     template: str = ""
     """The value after quote removal with expansions kept as written ("${GRUB_CMDLINE_LINUX} quiet")."""
+    conditional: str = ""
+    """Why this assignment may not run, when it may not: inside `if`/`case`/a loop/a function or
+    block, or after `&&`/`||` ("inside if (line 3)"). Empty: it runs whenever the file is sourced."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,11 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
     assignments: list[ShellAssignment] = []
     i, n = 0, len(text)
     command_start = True
+    blocks: list[tuple[str, int]] = []
+    """The compound commands open here (if, case, loops, { }, ( )) with their line: what is inside
+    one runs only if its condition (or a call, for a function body) says so."""
+    and_or: int | None = None
+    """The line of a `&&`/`||` whose right side is being read (None: not after one)."""
     while i < n:
         c = text[i]
         if c in " \t\r":
@@ -97,6 +105,17 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
             i += 2
             continue
         if c in "\n;&|(){":
+            if text.startswith(("&&", "||"), i):
+                and_or = line_of(text, i)
+                i += 2
+                command_start = True
+                continue
+            if c in "\n;" and and_or is not None and not _continues(text, i):
+                and_or = None
+            if c in "({":
+                blocks.append((c, line_of(text, i)))
+            elif c == ")" and blocks and blocks[-1][0] == "(":
+                blocks.pop()  # in a `case`, `pattern)` closes nothing
             command_start = True
             i += 1
             continue
@@ -112,7 +131,7 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
                 assignments.append(ShellAssignment(
                     name=m.group()[:-1], start=i, value_start=vstart, value_end=vend,
                     line=line_of(text, i), quoting=quoting, literal=None if expands else template,
-                    raw=text[vstart:vend], template=template))
+                    raw=text[vstart:vend], template=template, conditional=_why_conditional(blocks, and_or)))
                 i = vend
                 # `A=1 B=2 cmd`: further assignments may follow on the same command.
                 continue
@@ -120,8 +139,33 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
         i = _scan_word(text, i)[0]
         if i == start:  # a lone special character such as '>'
             i += 1
-        command_start = text[start:i] in _COMMAND_WORDS
+        word = text[start:i]
+        if command_start and word in _OPENERS:
+            blocks.append((word, line_of(text, start)))
+        elif command_start and word in _CLOSERS and blocks and blocks[-1][0] == _CLOSERS[word]:
+            blocks.pop()
+        command_start = word in _COMMAND_WORDS
     return GrubDefaults(text, tuple(assignments))
+
+
+_OPENERS = frozenset({"if", "case", "while", "until", "for", "select"})
+_CLOSERS = {"fi": "if", "esac": "case", "done": "while", "}": "{"}
+
+
+def _continues(text: str, i: int) -> bool:
+    """Whether the newline or `;` at i ends a line whose last operator was && or || (the list goes on)."""
+    before = text[:i].rstrip(" \t\r")
+    return before.endswith(("&&", "||"))
+
+
+def _why_conditional(blocks: list[tuple[str, int]], and_or: int | None) -> str:
+    if blocks:
+        kind, line = blocks[-1]
+        what = {"{": "a { } block or function body", "(": "a ( ) subshell or function"}.get(kind, kind)
+        return f"inside {what} (line {line})"
+    if and_or is not None:
+        return f"after && or || (line {and_or})"
+    return ""
 
 
 def _scan_word(text: str, i: int) -> tuple[int, Quoting, str, bool]:
@@ -251,6 +295,11 @@ def add_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
         raise ConfigParseError(f"refusing to add {param!r}: it would need shell quoting")
     text = doc.text
     a = doc.last(name)
+    if a is not None and a.conditional:
+        # Which branch grub-mkconfig runs depends on a condition vfio-tui does not evaluate: an edit
+        # of "the last assignment" could land in the branch that never runs (and report success).
+        # An unconditional assignment after it would decide alone, and is edited as usual.
+        raise ConfigParseError(conditional_reason(a), line=a.line)
     if a is None:
         from core.checks.textfile import append_line
 
@@ -265,6 +314,12 @@ def add_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
         return text[:a.value_start] + f'"{a.raw} {param}"' + text[a.value_end:]
     raise ConfigParseError(f"{name} is written as {a.raw!r}; refusing to guess how to extend it",
                            line=a.line)
+
+
+def conditional_reason(a: ShellAssignment) -> str:
+    """Why an edit of a conditional assignment is refused."""
+    return (f"{a.name} is assigned {a.conditional}: which value grub-mkconfig uses depends on that condition,"
+            " so vfio-tui does not edit it")
 
 
 def remove_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
