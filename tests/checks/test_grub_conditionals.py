@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from core.checks import ConfigParseError, apply_fix, run_checks
 from core.checks.grubdefaults import add_kernel_param, parse_grub_defaults
-from core.errors import InputError
 from core.host import Host
 from tests.checks.test_check_fixes import _no_iommu
 
