@@ -154,8 +154,18 @@ def apply_changes(host: Host, changes: Sequence[FileChange], *, what: str, check
         VfioError: a file changed since the changes were planned (nothing is written then).
         NeedsRootError: the live host, not root.
     """
+    from core.binding.journal import writer_lock  # here: core.binding imports this module
+
     changes = [c for c in changes if c.changed]
     guard_writes(host, [c.path for c in changes])
+    # Under the one writer lock: two fixes at once each read the journal, took the same cfg-N and
+    # one edit and its entry were lost. The second writer is refused, naming the first.
+    with writer_lock(host.paths, what):
+        return _apply_locked(host, changes, what=what, check_id=check_id, fix_id=fix_id, followup=followup)
+
+
+def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check_id: str, fix_id: str,
+                  followup: Sequence[str]) -> AppliedChanges:
     entries = read_journal(host)
     number = 1 + max((int(str(e.get("id", "cfg-0")).rpartition("-")[2] or 0) for e in entries
                       if str(e.get("id", "")).rpartition("-")[2].isdigit()), default=0)
@@ -225,6 +235,15 @@ def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
         InputError: no such change.
         VfioError: a file was changed after vfio-tui edited it (its backup is named for a manual restore).
     """
+    if yes:
+        from core.binding.journal import writer_lock
+
+        with writer_lock(host.paths, f"undo {ident}"):
+            return _undo_locked(host, ident, yes=True)
+    return _undo_locked(host, ident, yes=False)
+
+
+def _undo_locked(host: Host, ident: str, *, yes: bool) -> UndoneChanges:
     entries = read_journal(host)
     entry = find_entry(entries, ident)
     changes: list[FileChange] = []

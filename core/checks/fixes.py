@@ -72,16 +72,19 @@ def apply_fix(host: Host, check_id: str, *, yes: bool = False, **check_args: Any
     if not yes:
         return FixResult(plan.check_id, plan.fix_id, False, plan.edits,
                          tuple(f"load module {m}" for m in plan.load_modules), (), plan.followup)
-    applied = apply_changes(host, plan.edits, what=plan.fix_id, check_id=plan.check_id, fix_id=plan.fix_id,
-                            followup=plan.followup)
+    from core.binding.journal import writer_lock
+
     messages: list[str] = []
     actions: list[str] = []
-    for m in plan.load_modules:
-        try:
-            host.kernel.load_module(m)
-            actions.append(f"loaded module {m}")
-        except VfioError as exc:
-            messages.append(f"could not load {m} now ({exc}); it loads at the next boot")
+    with writer_lock(host.paths, f"check --fix {plan.fix_id}"):  # the edit and the module loads: one writer
+        applied = apply_changes(host, plan.edits, what=plan.fix_id, check_id=plan.check_id, fix_id=plan.fix_id,
+                                followup=plan.followup)
+        for m in plan.load_modules:
+            try:
+                host.kernel.load_module(m)
+                actions.append(f"loaded module {m}")
+            except VfioError as exc:
+                messages.append(f"could not load {m} now ({exc}); it loads at the next boot")
     return FixResult(plan.check_id, plan.fix_id, True, applied.changes, tuple(actions), tuple(messages),
                      plan.followup, applied.journal_id)
 

@@ -10,6 +10,7 @@ from core.host import HostOptions
 from core.open_host import open_host
 from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option
+from tui.cli.output import verbatim
 
 HELP = "bind a device's whole IOMMU group to vfio-pci (plan shown first; undo with `restore`)"
 DESCRIPTION = """\
@@ -94,6 +95,7 @@ def _confirm(question: str) -> bool:
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.binding import apply_plan, plan_bind
     from core.binding.apply import needs_root
+    from core.binding.journal import writer_lock
     from core.binding.persist import persist_changes
     from core.configfiles import apply_changes
     from core.libvirt.for_host import domain_facts_for
@@ -114,7 +116,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         else:
             _print_plan(plan, host.label, human)
             for c in changes:
-                print(f"Persist ({c.path}):\n{c.diff}", file=human)
+                print(f"Persist ({c.path}):", file=human)
+                verbatim(c.diff + "\n", human)
         if not plan.ok:
             return 3
         if needs_root(host) and plan.steps:
@@ -134,8 +137,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             elif ev.state == "failed":
                 print(f"  FAILED {ms:5.1f} ms  {ev.step}: {ev.detail}", file=sys.stderr)
 
-        result = apply_plan(host, plan, on_step=on_step, timeout=args.timeout)
-        applied = apply_changes(host, changes, what="bind --persist") if changes else None
+        with writer_lock(host.paths, f"bind {plan.target}"):  # the binding and its persistence: one writer
+            result = apply_plan(host, plan, on_step=on_step, timeout=args.timeout)
+            applied = apply_changes(host, changes, what="bind --persist") if changes else None
         backups = [c.backup for c in applied.changes if c.backup] if applied else []
         if args.json:
             doc["applied"] = {"verified": not result.problems, "seconds": round(result.total_seconds, 6),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from core.host import HostOptions
 from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from tui.cli.output import verbatim
 
 if TYPE_CHECKING:
     from core.passthrough import PassthroughPlan
@@ -86,7 +87,7 @@ def print_plan(plan: PassthroughPlan) -> None:
         print(f"  {line}")
     if plan.attach is not None:
         print(f"VM definition change ({plan.vm}):")
-        print("".join(f"  {line}\n" for line in plan.xml_diff.splitlines()) or "  (none)\n", end="")
+        verbatim("".join(f"  {line}\n" for line in plan.xml_diff.splitlines()) or "  (none)\n")
     for c in plan.checks:
         print(f"  check {c.status.upper()}: {c.id}: {c.summary}")
     for w in plan.warnings:

@@ -35,6 +35,13 @@ class HintStream:
         return getattr(self._stream, name)
 
 
+def verbatim(text: str, file: TextIO | None = None) -> None:
+    """Write `text` exactly as it is (a diff of a file, XML): what a file holds is never rewritten."""
+    stream = file if file is not None else sys.stdout
+    stream = stream._stream if isinstance(stream, HintStream) else stream
+    stream.write(text)
+
+
 @contextmanager
 def hints_for(args: argparse.Namespace, options: HostOptions) -> Iterator[None]:
     """Rewrite hints in this command's human output (stdout unless --json, and stderr)."""
