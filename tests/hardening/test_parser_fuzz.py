@@ -18,8 +18,6 @@ from core import address
 from core.address import PciAddress
 from core.checks import grubdefaults, linefiles, virconf
 from core.checks.grubdefaults import add_kernel_param, parse_grub_defaults, remove_kernel_param
-from core.checks.linefiles import (kernel_cmdline_add, kernel_cmdline_words, modprobe_drop_option, modprobe_options,
-                                   modules_load_add, modules_load_names, parse_modprobe)
 from core.checks.textfile import ConfigParseError
 from core.checks.virconf import comment_out, parse_virconf, remove_list_items
 from core.errors import InputError
@@ -127,13 +125,13 @@ CMDLINE = st.one_of(st.lists(st.sampled_from(["root=/dev/sda1", "quiet", " ", "\
 @given(CMDLINE)
 def test_kernel_cmdline(text: str) -> None:
     with bounded("kernel cmdline"):
-        words = kernel_cmdline_words(text)
+        words = linefiles.kernel_cmdline_words(text)
         try:
-            new = kernel_cmdline_add(text, "intel_iommu=on")
+            new = linefiles.kernel_cmdline_add(text, "intel_iommu=on")
         except ConfigParseError:
             assert len([ln for ln in text.splitlines() if ln.strip()]) > 1
             return
-        assert kernel_cmdline_words(new) == [*words, "intel_iommu=on"]
+        assert linefiles.kernel_cmdline_words(new) == [*words, "intel_iommu=on"]
 
 
 _MLINE = st.sampled_from(["options vfio_iommu_type1 allow_unsafe_interrupts=1", "options vfio-pci ids=10de:1b80",
@@ -149,22 +147,22 @@ MODPROBE = st.one_of(st.lists(st.tuples(_MLINE, st.sampled_from(["\n", "\r\n"]))
 @given(MODPROBE)
 def test_modprobe_and_modules_load(text: str) -> None:
     with bounded("modprobe.d / modules-load.d"):
-        parse_modprobe(text)
+        linefiles.parse_modprobe(text)
         def values(t: str) -> dict[str, dict[str, str]]:  # without line numbers: a commented line adds one
-            return {m: {k: v for k, (v, _) in modprobe_options(t, m).items()} for m in ("vfio_pci", "igb")}
+            return {m: {k: v for k, (v, _) in linefiles.modprobe_options(t, m).items()} for m in ("vfio_pci", "igb")}
 
         before = values(text)
         try:
-            new = modprobe_drop_option(text, "vfio_iommu_type1", "allow_unsafe_interrupts", "vfio-tui fuzz")
+            new = linefiles.modprobe_drop_option(text, "vfio_iommu_type1", "allow_unsafe_interrupts", "vfio-tui fuzz")
         except ConfigParseError:
             new = None
         if new is not None:
-            assert "allow_unsafe_interrupts" not in modprobe_options(new, "vfio_iommu_type1")
+            assert "allow_unsafe_interrupts" not in linefiles.modprobe_options(new, "vfio_iommu_type1")
             assert values(new) == before
-        names = modules_load_names(text)
-        added = modules_load_add(text, ["vfio", "vfio_pci"], "fuzz")
+        names = linefiles.modules_load_names(text)
+        added = linefiles.modules_load_add(text, ["vfio", "vfio_pci"], "fuzz")
         assert added.startswith(text.rstrip("\r\n") if text.endswith(("\n", "\r")) else text)
-        assert {"vfio", "vfio_pci"} <= set(modules_load_names(added)) and set(names) <= set(modules_load_names(added))
+        assert {"vfio", "vfio_pci"} <= set(linefiles.modules_load_names(added)) and set(names) <= set(linefiles.modules_load_names(added))
 
 
 # --- PCI addresses --------------------------------------------------------------------------------
@@ -261,7 +259,7 @@ def _time(fn: Callable[[], object]) -> float:
 
 PARSERS: dict[str, Callable[[str], object]] = {
     "qemu.conf (virconf)": parse_virconf, "GRUB defaults (shell)": parse_grub_defaults,
-    "kernel cmdline": lambda s: kernel_cmdline_add(s, "intel_iommu=on"), "modprobe.d / modules-load.d": parse_modprobe,
+    "kernel cmdline": lambda s: linefiles.kernel_cmdline_add(s, "intel_iommu=on"), "modprobe.d / modules-load.d": linefiles.parse_modprobe,
     "PCI address": PciAddress.try_parse,
 }
 LONG = {"statements": "A=1;", "and-or": "a && B=1\n", "blocks": "if x; then\n", "list": "a=[1,", "quotes": '"',
