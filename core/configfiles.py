@@ -9,6 +9,7 @@ file is still exactly what vfio-tui wrote (a later edit by someone else is never
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,10 +21,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from core.clock import utc
 from core.errors import InputError, NeedsRootError, VfioError
+from core.lock import writer_lock
 from core.textcodec import decode, encode, unified_diff
 
 if TYPE_CHECKING:
     from core.host import Host
+    from core.hostpaths import HostPaths
 
 JOURNAL_SCHEMA: Final = "vfio-tui/config-journal/1"
 
@@ -154,7 +157,6 @@ def apply_changes(host: Host, changes: Sequence[FileChange], *, what: str, check
         VfioError: a file changed since the changes were planned (nothing is written then).
         NeedsRootError: the live host, not root.
     """
-    from core.binding.journal import writer_lock  # here: core.binding imports this module
 
     changes = [c for c in changes if c.changed]
     guard_writes(host, [c.path for c in changes])
@@ -173,7 +175,7 @@ def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check
     backup_dir = config_dir(host) / "backups" / jid
     files: list[dict[str, Any]] = []
     done: list[FileChange] = []
-    writes: list[tuple[Path, bytes | None]] = []
+    writes: list[tuple[Path, bytes | None, bytes | None]] = []
     for c in changes:
         target = host.paths.under(c.path)
         try:
@@ -184,37 +186,78 @@ def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check
             raise VfioError(f"{c.path} changed while the change was being planned; run it again")
         backup = backup_dir / c.path.strip("/").replace("/", "__")
         if old_bytes is not None:
-            atomic_write(backup, old_bytes, mode=0o600)
+            try:
+                atomic_write(backup, old_bytes, mode=0o600)
+            except OSError as exc:
+                raise VfioError(f"cannot back up {c.path} ({exc.strerror}); nothing was changed",
+                                path=host.paths.display(backup)) from None
         new_bytes = encode(c.after) if c.after is not None else None
         shown = host.paths.display(backup) if old_bytes is not None else None
         files.append({"path": c.path, "existed": old_bytes is not None, "backup": shown,
                       "sha256_before": _sha(old_bytes), "sha256_after": _sha(new_bytes)})
         done.append(FileChange(c.path, c.before, c.after, shown))
-        writes.append((target, new_bytes))
+        writes.append((target, new_bytes, old_bytes))
     entry = {"id": jid, "what": what, "fix_id": fix_id or what, "check_id": check_id or what,
              "time": utc(), "state": "applying",
              "files": files, "followup": list(followup)}
     entries.append(entry)
-    _write_journal(host, entries)  # journaled before the first byte changes
-    for target, data in writes:
-        if data is None:
-            target.unlink(missing_ok=True)
-        else:
-            atomic_write(target, data)
-    entry["state"] = "applied"
-    _write_journal(host, entries)
+    try:
+        _write_journal(host, entries)  # journaled before the first byte changes
+    except OSError as exc:
+        raise VfioError(f"cannot write the config journal ({exc.strerror}); nothing was changed",
+                        path=host.paths.display(_journal_path(host))) from None
+    written: list[tuple[Path, bytes | None]] = []
+    try:
+        for target, data, old in writes:
+            written.append((target, old))  # first: a write cut short may still have landed
+            _put(target, data)
+        entry["state"] = "applied"
+        _write_journal(host, entries)
+    except BaseException as exc:
+        # A failed write, a full disk, Ctrl-C, a hang-up: every file goes back as it was, now. (A kill -9
+        # leaves the entry "applying"; the next command names `check --undo`, which finishes this.)
+        left = _put_back(written)
+        entry["state"] = "applying" if left else "rolled-back"
+        with contextlib.suppress(OSError):
+            _write_journal(host, entries)
+        if not isinstance(exc, OSError):
+            raise
+        where = host.paths.display(written[-1][0]) if written else host.paths.display(_journal_path(host))
+        raise VfioError(f"writing {where} failed ({exc.strerror}); " + (
+            "rolled back: every file is as it was" if not left else
+            f"could not put back {', '.join(left)}: run `vfio-tui check --undo {jid}`")) from None
     return AppliedChanges(jid, tuple(done))
+
+
+def _put(target: Path, data: bytes | None) -> None:
+    """Make `target` hold `data` (None: remove it)."""
+    if data is None:
+        target.unlink(missing_ok=True)
+    else:
+        atomic_write(target, data)
+
+
+def _put_back(written: Sequence[tuple[Path, bytes | None]]) -> list[str]:
+    """Put each file back as it was; the ones that could not be."""
+    left: list[str] = []
+    for target, old in reversed(written):
+        try:
+            _put(target, old)
+        except OSError:
+            left.append(str(target))
+    return left
 
 
 def find_entry(entries: list[dict[str, Any]], ident: str) -> dict[str, Any]:
     """The newest not-undone journal entry named `ident` (its id cfg-N, fix id or check id)."""
     for e in reversed(entries):
-        if e.get("state") == "undone":
+        if e.get("state") in ("undone", "rolled-back"):
             continue
         if ident in (e.get("id"), e.get("fix_id"), e.get("check_id")):
             found: dict[str, Any] = e  # the journal's own dict: undo marks it in place
             return found
-    known = ", ".join(f"{e.get('id')} ({e.get('fix_id')})" for e in entries if e.get("state") != "undone")
+    known = ", ".join(f"{e.get('id')} ({e.get('fix_id')})" for e in entries
+                      if e.get("state") not in ("undone", "rolled-back"))
     raise InputError(f"no config change {ident!r} to undo" + (f" (journal: {known})" if known else
                                                              " (vfio-tui has not changed any config file)"))
 
@@ -236,8 +279,6 @@ def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
         VfioError: a file was changed after vfio-tui edited it (its backup is named for a manual restore).
     """
     if yes:
-        from core.binding.journal import writer_lock
-
         with writer_lock(host.paths, f"undo {ident}"):
             return _undo_locked(host, ident, yes=True)
     return _undo_locked(host, ident, yes=False)
@@ -255,6 +296,8 @@ def _undo_locked(host: Host, ident: str, *, yes: bool) -> UndoneChanges:
             current: bytes | None = target.read_bytes()
         except FileNotFoundError:
             current = None
+        if _sha(current) == f.get("sha256_before") and _sha(current) != f.get("sha256_after"):
+            continue  # already as it was: an undo or a write cut short (kill -9) before this file
         if _sha(current) != f.get("sha256_after"):
             raise VfioError(f"{path} was changed after vfio-tui edited it ({entry['id']}); not undoing",
                             fix=f"compare it with the backup {f.get('backup') or '(the file did not exist)'} and"
@@ -269,16 +312,34 @@ def _undo_locked(host: Host, ident: str, *, yes: bool) -> UndoneChanges:
         return UndoneChanges(entry, tuple(changes), False)
     guard_writes(host, [c.path for c in changes])
     for target, old in restores:
-        if old is None:
-            target.unlink(missing_ok=True)
-        else:
-            atomic_write(target, old)
+        try:
+            _put(target, old)
+        except OSError as exc:
+            # The files put back so far are as they were; running the undo again finishes the rest.
+            raise VfioError(f"putting back {host.paths.display(target)} failed ({exc.strerror})",
+                            fix=f"run `vfio-tui check --undo {entry['id']}` again") from None
     entry["state"] = "undone"
     entry["undone_at"] = utc()
-    _write_journal(host, entries)
+    try:
+        _write_journal(host, entries)
+    except OSError as exc:
+        raise VfioError(f"the files are back as they were, but the config journal could not record it"
+                        f" ({exc.strerror})", fix=f"run `vfio-tui check --undo {entry['id']}` again") from None
     return UndoneChanges(entry, tuple(changes), True)
 
 
 def list_changes(host: Host) -> list[dict[str, Any]]:
     """Journal entries that can still be undone."""
-    return [e for e in read_journal(host) if e.get("state") != "undone"]
+    return [e for e in read_journal(host) if e.get("state") not in ("undone", "rolled-back")]
+
+
+def interrupted_changes(paths: HostPaths) -> list[str]:
+    """Ids of config changes a killed vfio-tui left half-done ("applying"): cheap (one stat when there
+    is no journal), and silent about a journal it cannot read (the command that uses it says so)."""
+    p = paths.state_dir / "config" / "journal.json"
+    try:
+        data = json.loads(p.read_text()) if p.is_file() else {}
+    except (OSError, ValueError):
+        return []
+    entries = data.get("entries") if isinstance(data, dict) else None
+    return [str(e.get("id")) for e in entries or [] if isinstance(e, dict) and e.get("state") == "applying"]

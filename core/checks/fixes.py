@@ -14,6 +14,7 @@ from core.checks.plan import FIX_PLANNERS, FixPlan
 from core.checks.result import FixResult
 from core.configfiles import apply_changes, list_changes, undo_changes
 from core.errors import InputError, VfioError
+from core.lock import writer_lock
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -72,8 +73,6 @@ def apply_fix(host: Host, check_id: str, *, yes: bool = False, **check_args: Any
     if not yes:
         return FixResult(plan.check_id, plan.fix_id, False, plan.edits,
                          tuple(f"load module {m}" for m in plan.load_modules), (), plan.followup)
-    from core.binding.journal import writer_lock
-
     messages: list[str] = []
     actions: list[str] = []
     with writer_lock(host.paths, f"check --fix {plan.fix_id}"):  # the edit and the module loads: one writer

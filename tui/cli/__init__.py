@@ -8,6 +8,7 @@ failed, 2 bad input or an error the user can fix, 3 a plan was refused, 130 inte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from core.errors import VfioError
 from core.host import HostOptions
 from tui.cli.argtypes import OneLineParser
 from tui.cli.common import add_host_options, host_options_from_args
-from tui.cli.output import environment_error, hints_for, one_line, print_error
+from tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
 from tui.cli.registry import COMMANDS, load_command
 
 PROG = "vfio-tui"
@@ -115,13 +116,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     options: HostOptions | None = None
     try:
         options = host_options_from_args(args)
-        with hints_for(args, options):
+        with hints_for(args, options), hangups_interrupt(args):
             return _dispatch(args, options)
     except VfioError as exc:
         print_error(PROG, str(exc), options)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, or a hang-up/termination turned into one (hangups_interrupt): what was being changed
+        # rolled itself back or left a record; say which, with the command that finishes it.
+        with contextlib.suppress(OSError):  # after a hang-up the terminal may be gone
+            print(f"{PROG}: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
+            if options is not None:
+                _notice_interrupted(options)
         return 130
     except BrokenPipeError:
         # `vfio-tui inventory | head`: the reader went away; say nothing.

@@ -92,12 +92,31 @@ def _confirm(question: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
+def _persist(host: Any, plan: Any, changes: Any, timeout: float) -> Any:
+    """Write the persistence files; when that fails (or is interrupted) the binding is undone too, so
+    `bind --persist` is all or nothing (the files roll themselves back)."""
+    from core.binding import undo_plan
+    from core.configfiles import apply_changes
+    from core.errors import VfioError
+
+    try:
+        return apply_changes(host, changes, what="bind --persist")
+    except (VfioError, KeyboardInterrupt) as exc:
+        left = undo_plan(host, plan, timeout=timeout)
+        undone = ("the binding was undone too: nothing changed" if not left else
+                  "the binding stays: " + "; ".join(f"{a}: {e}" for a, e in left.items())
+                  + f" (`vfio-tui restore {plan.target}` once that is fixed)")
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"vfio-tui: --persist interrupted; {undone}", file=sys.stderr)
+            raise
+        raise VfioError(f"--persist failed: {exc.detail}; {undone}") from None
+
+
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.binding import apply_plan, plan_bind
     from core.binding.apply import needs_root
     from core.binding.journal import writer_lock
     from core.binding.persist import persist_changes
-    from core.configfiles import apply_changes
     from core.libvirt.for_host import domain_facts_for
     from core.steps import StepEvent
     from tui.cli.common import print_json
@@ -139,7 +158,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
         with writer_lock(host.paths, f"bind {plan.target}"):  # the binding and its persistence: one writer
             result = apply_plan(host, plan, on_step=on_step, timeout=args.timeout)
-            applied = apply_changes(host, changes, what="bind --persist") if changes else None
+            applied = _persist(host, plan, changes, args.timeout) if changes else None
         backups = [c.backup for c in applied.changes if c.backup] if applied else []
         if args.json:
             doc["applied"] = {"verified": not result.problems, "seconds": round(result.total_seconds, 6),

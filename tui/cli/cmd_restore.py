@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.binding.journal import writer_lock
     from core.binding.persist import MODPROBE_CONF, UDEV_RULES, persistence_left, unpersist_changes
     from core.configfiles import apply_changes
-    from core.errors import InputError, NeedsRootError
+    from core.errors import InputError, NeedsRootError, VfioError
     from core.libvirt.for_host import domain_facts_for
     from tui.cli.common import print_json
 
@@ -81,7 +81,13 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             # restore() put back every device of the run(s) that bound ADDR: drop all their rules too.
             gone = None if args.all else list(dict.fromkeys(addresses + [a for a, _ in result.restored]))
             changes = unpersist_changes(host, gone) if args.persist else []
-            applied = apply_changes(host, changes, what="restore --persist") if changes else None
+            try:
+                applied = apply_changes(host, changes, what="restore --persist") if changes else None
+            except VfioError as exc:
+                back = ", ".join(a for a, _ in result.restored) or "no device"
+                again = " ".join(addresses) if addresses else "--all"
+                raise VfioError(f"{back} back on their drivers, but removing the persistence failed: {exc.detail}",
+                                fix=f"run `vfio-tui restore {again} --persist` again") from None
         backups = [c.backup for c in applied.changes if c.backup] if applied else []
         # Without --persist the udev rule and softdep stay: say so, or the next boot quietly puts the
         # devices back on vfio-pci after "back on igb".

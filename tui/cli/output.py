@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import argparse
 import errno
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any, TextIO
 
 from core.host import HostOptions
@@ -58,6 +61,26 @@ def hints_for(args: argparse.Namespace, options: HostOptions) -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = saved
+
+
+@contextmanager
+def hangups_interrupt(args: argparse.Namespace) -> Iterator[None]:
+    """A hang-up (the SSH session dropped) or a termination stops a command the way Ctrl-C does: as a
+    KeyboardInterrupt, so a bind rolls back and a run leaves its record, instead of dying between two
+    writes. Not for the app and the web server, which handle their own signals."""
+    if getattr(args, "command", None) in (None, "web") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    saved = {s: signal.signal(s, interrupt) for s in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def one_line(text: str) -> str:
