@@ -48,8 +48,8 @@ def main() -> int:
             os.kill(os.getpid(), signal.SIGKILL)
         return result
 
-    os.replace = lambda src, dst, **kw: commit(real_replace, dst, src, dst, **kw)  # type: ignore[assignment]
-    os.unlink = lambda path, **kw: commit(real_unlink, path, path, **kw)  # type: ignore[assignment]
+    os.replace = lambda src, dst, **kw: commit(real_replace, dst, src, dst, **kw)
+    os.unlink = lambda path, **kw: commit(real_unlink, path, path, **kw)
     from tui.cli import main as cli
 
     rc = cli(sys.argv[4:])
