@@ -34,6 +34,6 @@ def hinted_commands(text: str) -> list[str]:
 
     `vfio-tui bind: error:` names the program and `vfio-tui bind --help` needs no host: neither counts.
     """
-    names = "|".join(sorted((c for c in COMMANDS if c != "sim-host"), key=len, reverse=True))
+    names = "|".join(sorted((c for c in COMMANDS if c not in ("sim-host", "completion")), key=len, reverse=True))
     found = re.finditer(rf"vfio-tui (?:{names})(?![\w:-])[^`\n;]*", text)
     return [m.group(0) for m in found if "--help" not in m.group(0)]

@@ -80,11 +80,12 @@ VALID: dict[str, tuple[str, ...]] = {
     "undo": ("undo", "--list"),
     "watch": ("watch", "vfio_test", "--timeout", "0.5"),
     "web": ("web", "--port", "8000"),  # never run: a valid `web` starts a server
+    "completion": ("completion", "bash"),
 }
 MISSING: dict[str, tuple[str, ...]] = {
     "snapshot": ("snapshot",), "sim-host": ("sim-host",), "bind": ("bind",), "restore": ("restore",),
     "explain": ("explain",), "hostdev-xml": ("hostdev-xml",), "attach": ("attach", "{ADDR}"),
-    "detach": ("detach", "{ADDR}"), "pass": ("pass", "{ADDR}"), "watch": ("watch",),
+    "detach": ("detach", "{ADDR}"), "pass": ("pass", "{ADDR}"), "watch": ("watch",), "completion": ("completion",),
 }
 WRITES: tuple[tuple[str, ...], ...] = (
     ("bind", "{ADDR}", "--yes"), ("restore", "--all"), ("check", "--fix", "qemu-conf-relaxed-acs", "--yes"),
@@ -150,6 +151,8 @@ def cases() -> Iterator[Case]:
             for vm in BAD_VMS:
                 base = ("hostdev-xml", "{ADDR}") if command == "hostdev-xml" else ("explain",)
                 yield Case(command, "unknown-vm", (*base, "--vm", vm, *host), BAD, repr(vm)[:24])
+        if command == "completion":
+            yield Case(command, "bad-option", ("completion", "fish"), BAD, "an unknown shell")
         if command == "undo":
             for run in BAD_RUNS:
                 yield Case(command, "bad-run", ("undo", run, *host), BAD, repr(run)[:24])
@@ -161,8 +164,8 @@ def cases() -> Iterator[Case]:
 
 
 def _file_cases(command: str, valid: tuple[str, ...]) -> Iterator[Case]:
-    if command == "web":
-        return  # host files of `web` are read by the app it serves, not by the server
+    if command in ("web", "completion"):
+        return  # host files of `web` are read by the app it serves; `completion` reads no host
     if command != "sim-host":
         for kind in DIR_KINDS:
             yield Case(command, "file", (*valid, "--root", f"{{F:dir:{kind}}}"), BAD, f"--root {kind}")

@@ -123,7 +123,8 @@ _HOST_SELECTORS = ("--root", "--demo", "--host-snapshot")
 def _command_pattern() -> re.Pattern[str]:
     from tui.cli.registry import COMMANDS
 
-    names = sorted((c for c in COMMANDS if c != "sim-host"), key=len, reverse=True)  # sim-host makes a host
+    # sim-host makes a host and completion prints a script: neither acts on one.
+    names = sorted((c for c in COMMANDS if c not in ("sim-host", "completion")), key=len, reverse=True)
     return re.compile(r"\bvfio-tui (" + "|".join(re.escape(c) for c in names) + r")(?![\w-])")
 
 

@@ -49,8 +49,9 @@ def verbatim(text: str, file: TextIO | None = None) -> None:
 def hints_for(args: argparse.Namespace, options: HostOptions) -> Iterator[None]:
     """Rewrite hints in this command's human output (stdout unless --json, and stderr)."""
     command = getattr(args, "command", None)
-    if command in (None, "web", "sim-host") or not host_args(options):
-        # The app and the web server own the terminal; sim-host makes a host; the live host needs nothing.
+    if command in (None, "web", "sim-host", "completion") or not host_args(options):
+        # The app and the web server own the terminal; sim-host makes a host; a completion script is code;
+        # the live host needs nothing.
         yield
         return
     saved = sys.stdout, sys.stderr

@@ -24,6 +24,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "undo",
     "watch",
     "web",
+    "completion",
 )
 
 
