@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from core.textsafe import printable
 from tui.backend import Backend, HypervisorFactory
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class VfioApp(App[int]):
         super().__init__()
         self.backend = backend
         """Every call into core goes through this (in thread workers)."""
-        self.sub_title = backend.host.label
+        self.sub_title = printable(backend.host.label, newlines=False)
 
     def on_mount(self) -> None:
         from tui.screens.devices import DevicesScreen

@@ -1,6 +1,7 @@
-"""Provides the binding journal and the writer lock, under host.paths.state_dir.
+"""Provides the binding journal, under host.paths.state_dir (the writer lock is core.lock's).
 
-Layout (/var/lib/vfio-tui, 0700; files 0600, written with fsync and atomic renames):
+Layout (/var/lib/vfio-tui, 0700; files 0600, written with fsync and atomic renames through
+core.safefile: inside the host root, never through a symlink, a random O_EXCL temp name each time):
   lock                          flock'd by the one writer; holds the holder's pid/command/time
   journal/<id>.applying.json    a bind in progress: original states first, then every step
                                 ("intent" before the write, "done"/"failed" after)
@@ -18,11 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from core.errors import HostDataError
+from core import safefile
+from core.errors import HostDataError, VfioError
 from core.hostpaths import HostPaths
-from core.lock import LockedError, lock_is_free, writer_lock
+from core.lock import LockedError, ensure_state_dir, lock_is_free, writer_lock
 
-__all__ = ["LockedError", "lock_is_free", "writer_lock"]  # the lock lives in core.lock (configfiles needs it too)
+# The lock lives in core.lock (core.configfiles needs it, and core.binding needs core.configfiles).
+__all__ = ["LockedError", "ensure_state_dir", "lock_is_free", "writer_lock"]
 
 JOURNAL_SCHEMA: Final = "vfio-tui/bind-journal/1"
 APPLYING: Final = "applying"
@@ -33,34 +36,39 @@ def journal_dir(paths: HostPaths) -> Path:
     return paths.state_dir / "journal"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+MAX_RECORD_BYTES: Final = 16 * 1024 * 1024
+"""A journal, run record or lock bigger than this is not vfio-tui's (and is not read whole)."""
+
+
+def write_private(root: Path, path: Path, text: str, *, sync_dir: bool = True, fsync: bool = True) -> None:
+    """Write a 0600 file under `root` atomically and durably (random temp + fsync + rename [+ fsync
+    of the directory]); refused when the file is a symlink or not a regular file."""
+    safefile.replace(root, path, text.encode(), private=True, sync_dir=sync_dir, fsync=fsync, dir_mode=0o700)
+
+
+def read_private(root: Path, path: Path) -> str:
+    """One of vfio-tui's own files, never through a symlink, at most MAX_RECORD_BYTES.
+
+    Raises:
+        OSError (FileNotFoundError when absent), UnsafePathError, ValueError (too big or not UTF-8).
+    """
+    data = safefile.read_bytes(root, path, limit=MAX_RECORD_BYTES, follow=False)
+    if len(data) > MAX_RECORD_BYTES:
+        raise ValueError(f"bigger than {MAX_RECORD_BYTES} bytes")
+    return data.decode()
+
+
+def pid_alive(pid: object) -> bool:
+    """Whether a process with this pid exists (a journal or run record's writer may be gone)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_private(path: Path, text: str, *, sync_dir: bool = True, fsync: bool = True) -> None:
-    """Write a 0600 file atomically and durably (tmp + fsync + rename [+ fsync of the directory])."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    if sync_dir:
-        _fsync_dir(path.parent)
-
-
-def ensure_state_dir(paths: HostPaths) -> Path:
-    jdir = journal_dir(paths)
-    jdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(paths.state_dir, 0o700)
-    return jdir
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -69,6 +77,8 @@ class Journal:
 
     path: Path
     data: dict[str, Any]
+    root: Path
+    """The host root the journal lives under (every write stays inside it)."""
 
     @property
     def status(self) -> str:
@@ -88,12 +98,12 @@ class Journal:
         jdir = ensure_state_dir(paths)
         now = time.time_ns()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}-{os.getpid()}"
-        journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data)
+        journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data, paths.root)
         journal.save()
         return journal
 
     def save(self, *, sync_dir: bool = True, fsync: bool = True) -> None:
-        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir, fsync=fsync)
+        write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir, fsync=fsync)
 
     def step(self, index: int, state: str, *, durable: bool = True, **extra: Any) -> None:
         """Record a step's state. "intent" is fsynced before the write is made and also marks the
@@ -109,8 +119,7 @@ class Journal:
 
     def mark(self, status: str) -> None:
         new = self.path.with_name(self.path.name.replace(f".{self.status}.json", f".{status}.json"))
-        os.replace(self.path, new)
-        _fsync_dir(new.parent)
+        safefile.rename(self.root, self.path, new)
         self.path = new
 
     def drop_devices(self, addresses: set[str]) -> None:
@@ -122,11 +131,7 @@ class Journal:
             self.remove()
 
     def remove(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return
-        _fsync_dir(self.path.parent)
+        safefile.unlink(self.root, self.path)
 
 
 def load_journals(paths: HostPaths) -> list[Journal]:
@@ -144,18 +149,18 @@ def load_journals(paths: HostPaths) -> list[Journal]:
     for name in names:
         path = jdir / name
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_private(paths.root, path))
             ok = (isinstance(data, dict) and data.get("schema") == JOURNAL_SCHEMA
                   and isinstance(data.get("devices"), list)
                   and all(isinstance(d, dict) and isinstance(d.get("address"), str) for d in data["devices"]))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError, VfioError):
             ok = False
         if not ok or name.rsplit(".", 2)[-2] not in (APPLYING, APPLIED):
             raise HostDataError(
                 "corrupted vfio-tui journal; nothing was changed", path=paths.display(path),
                 fix="inspect it, put the devices back by hand if needed, then delete the file",
             )
-        out.append(Journal(path, data))
+        out.append(Journal(path, data, paths.root))
     return out
 
 

@@ -8,14 +8,13 @@ does (clear driver_override, unbind, drivers_probe).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.address import PciAddress
-from core.binding.journal import APPLYING, Journal, load_journals, lock_is_free, writer_lock
+from core.binding.journal import APPLYING, Journal, load_journals, lock_is_free, pid_alive, writer_lock
 from core.binding.plan import Step
 from core.binding.state import StepRunner, driver_of, return_devices
 from core.errors import InputError, PlanRefusedError, VfioError
@@ -54,24 +53,13 @@ class PendingRun:
     steps_done: int
 
 
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def pending_recovery(host: Host) -> list[PendingRun]:
     """Interrupted runs on this host (raises HostDataError for a corrupt journal)."""
     free = lock_is_free(host.paths)
     out = []
     for j in load_journals(host.paths):
-        if j.status != APPLYING or (not free and _pid_alive(j.data.get("pid"))):
+        if j.status != APPLYING or (not free and pid_alive(j.data.get("pid"))):
             continue
         steps = j.data.get("steps") or []
         out.append(PendingRun(host.paths.display(j.path), j.group, str(j.data.get("started", "?")),

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from core.checks.textfile import decode
 from core.errors import InputError, VfioError
+from core.safefile import read_bytes
+from core.safepath import UnsafePathError
 
 if TYPE_CHECKING:
     from core.address import PciAddress
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
 KERNEL_LOGS = ("/var/log/kern.log", "/var/log/dmesg", "/var/log/messages", "/var/log/syslog")
 _LOG_TAIL = 4 * 1024 * 1024
 """How much of a large log is read (the end of it): keeps `check` fast on busy hosts."""
+
+
+MAX_FILE_READ = 16 << 20
+"""The most of one host file a check reads (config files and logs are far smaller)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +77,14 @@ class CheckContext:
             return cached
         p = self.path(absolute)
         try:
-            with open(p, "rb") as f:
-                if tail is not None:
-                    size = os.fstat(f.fileno()).st_size
-                    if size > tail:
-                        f.seek(size - tail)
-                data = f.read()
-            result = FileRead(absolute, decode(data))
+            # Inside the host root only, regular files only (a FIFO would block, /dev/zero never end, a
+            # planted link in a --root tree would read this machine's files), and bounded.
+            data = read_bytes(self.paths.root, p, limit=MAX_FILE_READ)
+            if tail is not None and len(data) > tail:
+                data = data[-tail:]
+            result = FileRead(absolute, decode(data[:MAX_FILE_READ]))
+        except UnsafePathError as exc:
+            result = FileRead(absolute, None, exc.detail)
         except FileNotFoundError:
             result = FileRead(absolute, None, "not present")
         except PermissionError:
@@ -203,29 +210,6 @@ class CheckContext:
             self.hypervisor = hypervisor_for(self.host, self.connect_uri)
         except NoHypervisorError as exc:
             self._hv_error = str(exc)
-        except InputError:
-            raise  # a malformed --connect URI is bad input (exit 2), not a finding
-        except VfioError as exc:
-            self._hv_error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a broken connection must not stop the other checks
-            self._hv_error = f"{type(exc).__name__}: {exc}"
-        return self.hypervisor, self._hv_error
-        self._hv_tried = True
-        if self.connect_uri is None and self.host.simulated and self.host.kind != "demo":
-            # The local daemon manages this machine's VMs, not those of a recorded host.
-            self._hv_error = "a recorded host has no libvirt connection (give --connect URI for one)"
-            return None, self._hv_error
-        try:
-            from core import libvirt as core_libvirt  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            self._hv_error = "not available (this build has no libvirt integration yet)"
-            return None, self._hv_error
-        opener = getattr(core_libvirt, "open_hypervisor", None)
-        if opener is None:
-            self._hv_error = "not available (core.libvirt has no open_hypervisor)"
-            return None, self._hv_error
-        try:
-            self.hypervisor = opener(self.connect_uri, demo=self.host.kind == "demo")
         except InputError:
             raise  # a malformed --connect URI is bad input (exit 2), not a finding
         except VfioError as exc:

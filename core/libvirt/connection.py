@@ -24,6 +24,7 @@ from core.libvirt.xml import DomainXml, Hostdev
 
 if TYPE_CHECKING:
     from core.host import Host
+    from core.libvirt.demo import DemoStateFile
 
 DEFAULT_URI: Final = "qemu:///system"
 DEMO_XML: Final = Path(__file__).resolve().parent.parent / "data" / "demo-libvirt.xml"
@@ -69,12 +70,15 @@ class DomainInfo:
     state: str
     """virsh's words: running, shut off, paused, ..."""
     hostdevs: list[PciAddress]
-    """PCI hostdevs in the persistent or the live definition (sorted, no duplicates)."""
+    """PCI hostdevs in the persistent or the live definition (sorted, no duplicates): <hostdev> and
+    <interface type='hostdev'> alike, as libvirt claims both at start (virHostdevPreparePCIDevices
+    gets an interface's hostdev through def->hostdevs, src/conf/domain_conf.c)."""
     persistent: bool = True
     active: bool = False
     id: int | None = None
     details: list[Hostdev] = field(default_factory=list)
-    """The hostdev elements (live definition when running, else the persistent one)."""
+    """The hostdev elements (live definition when running, else the persistent one); an SR-IOV VF
+    given as a NIC has Hostdev.interface set, with its mac and vlan."""
     config_hostdevs: list[PciAddress] = field(default_factory=list)
     live_hostdevs: list[PciAddress] = field(default_factory=list)
 
@@ -82,7 +86,7 @@ class DomainInfo:
 class Hypervisor:
     """An open libvirt connection."""
 
-    def __init__(self, conn: Any, uri: str, *, demo: bool = False, state_file: Path | None = None) -> None:
+    def __init__(self, conn: Any, uri: str, *, demo: bool = False, state_file: DemoStateFile | None = None) -> None:
         self.conn = conn
         self.uri = uri
         self.demo = demo
@@ -182,7 +186,8 @@ class Hypervisor:
         return sorted((self.domain_info(d) for d in doms), key=lambda i: i.name)
 
     def hostdev_owners(self) -> dict[PciAddress, list[DomainInfo]]:
-        """Which domains hold each PCI address (in their persistent or live definition)."""
+        """Which domains hold each PCI address (in their persistent or live definition), through a
+        <hostdev> or an <interface type='hostdev'>."""
         owners: dict[PciAddress, list[DomainInfo]] = {}
         for info in self.list_domains():
             for a in info.hostdevs:
@@ -232,7 +237,7 @@ def _check_uri(uri: str) -> None:
 
 
 def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False,
-                    state_file: Path | None = None) -> Hypervisor:
+                    state_file: DemoStateFile | None = None) -> Hypervisor:
     """Open a libvirt connection.
 
     uri None means qemu:///system, or the shipped demo (test driver) when `demo` is set;

@@ -9,12 +9,13 @@ next, as with a real daemon. The file is the test driver's own format (a <node> 
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
+from core import safefile
 from core.libvirt.connection import DEMO_XML, Hypervisor
 
 if TYPE_CHECKING:
@@ -24,24 +25,40 @@ TEST_NS: Final = "http://libvirt.org/schemas/domain/test/1.0"
 RUNNING: Final = 1
 
 
-def demo_state_file(host: Host) -> Path | None:
+@dataclass(frozen=True, slots=True)
+class DemoStateFile:
+    """The demo hypervisor's state file of a sim-host tree, and the tree it must stay inside."""
+
+    root: Path
+    path: Path
+
+
+def demo_state_file(host: Host) -> DemoStateFile | None:
     """Where a persistent simulated host keeps the demo hypervisor (None for other hosts)."""
     if host.kind == "root" and host.simulated:
-        return host.paths.state_dir / "demo-libvirt.xml"
+        return DemoStateFile(host.paths.root, host.paths.state_dir / "demo-libvirt.xml")
     return None
 
 
-def demo_state_source(path: Path) -> Path:
-    """The file the demo hypervisor starts from: the tree's state, or the shipped demo before the
-    first change. Nothing is written here, so a read-only command works on a read-only /var (and for
-    a user who may read the tree but not write it)."""
-    return path if path.is_file() else Path(DEMO_XML)
+def demo_state_source(state: DemoStateFile) -> Path:
+    """The file the demo hypervisor starts from: the tree's state file (inside the tree, never through a
+    link; one that is a link or not a regular file is refused), or the shipped demo before the first
+    change. Nothing is written here, so a read-only command works on a read-only /var (and for a user
+    who may read the tree but not write it)."""
+    if not safefile.exists(state.root, state.path):
+        return Path(DEMO_XML)
+    with safefile.open_regular(state.root, state.path):
+        pass  # a regular file, not a link
+    return safefile.resolve(state.root, state.path, follow_last=False)
 
 
-def demo_state_bytes(hv: Hypervisor, path: Path) -> bytes:
+def demo_state_bytes(hv: Hypervisor, state: DemoStateFile) -> bytes:
     """The state file's content for the test driver's domains now."""
     lv = hv.libvirt
-    tree = etree.parse(str(demo_state_source(path)), etree.XMLParser(resolve_entities=False, no_network=True))
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    source = (safefile.read_bytes(state.root, state.path, follow=False) if safefile.exists(state.root, state.path)
+              else Path(DEMO_XML).read_bytes())
+    tree = etree.fromstring(source, parser).getroottree()
     root = tree.getroot()
     for old in root.findall("domain"):
         root.remove(old)
@@ -50,9 +67,9 @@ def demo_state_bytes(hv: Hypervisor, path: Path) -> bytes:
         el = etree.fromstring(dom.XMLDesc(flags).encode())
         if "id" in el.attrib:
             del el.attrib["id"]
-        state = int(dom.state()[0])
-        if state != RUNNING:
-            etree.SubElement(el, f"{{{TEST_NS}}}runstate").text = str(state)
+        state_now = int(dom.state()[0])
+        if state_now != RUNNING:
+            etree.SubElement(el, f"{{{TEST_NS}}}runstate").text = str(state_now)
         etree.indent(el, space="  ", level=1)
         el.tail = "\n"
         root.append(el)
@@ -60,13 +77,9 @@ def demo_state_bytes(hv: Hypervisor, path: Path) -> bytes:
     return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8"))
 
 
-def save_demo_state(hv: Hypervisor, path: Path, unchanged: bytes | None = None) -> None:
+def save_demo_state(hv: Hypervisor, state: DemoStateFile, unchanged: bytes | None = None) -> None:
     """Write every domain of the test driver back into the state file (atomically), unless nothing
     changed since `unchanged` was taken (a read-only command writes nothing)."""
-    data = demo_state_bytes(hv, path)
-    if data == unchanged:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    data = demo_state_bytes(hv, state)
+    if data != unchanged:
+        safefile.replace(state.root, state.path, data, private=True)

@@ -101,6 +101,10 @@ class FailureRecord:
         return "\n".join(lines) + "\n"
 
 
+LOG_READ_LIMIT: Final = 8 << 20
+"""The end of a QEMU or kernel log read for a failure record (the lines kept are far fewer)."""
+
+
 def qemu_log_path(host: Host, vm: str) -> Path:
     return host.paths.var_log / "libvirt" / "qemu" / f"{vm}.log"
 
@@ -114,13 +118,21 @@ def log_size(path: Path) -> int | None:
 
 def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
     """(lines, from_this_start): what was appended after offset `since`, else the last run's tail."""
-    try:
-        with path.open("rb") as f:
-            data = f.read()
-    except OSError:
+    import os
+
+    from core.errors import InputError
+    from core.loginput import open_log
+
+    try:  # a FIFO or device where the log should be is refused at once; the read is capped
+        with open_log(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            start = max(0, size - LOG_READ_LIMIT)
+            f.seek(start)
+            data = f.read(LOG_READ_LIMIT)
+    except (OSError, InputError):
         return [], False
-    if since is not None and len(data) > since:
-        return data[since:].decode(errors="replace").splitlines()[-QEMU_LOG_LINES:], True
+    if since is not None and start + len(data) > since:
+        return data[max(0, since - start):].decode(errors="replace").splitlines()[-QEMU_LOG_LINES:], True
     lines = data.decode(errors="replace").splitlines()
     starts = [i for i, line in enumerate(lines) if "starting up" in line]
     if starts:
@@ -130,14 +142,16 @@ def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
 
 def read_kernel_log(host: Host, addresses: list[str]) -> tuple[list[str], str]:
     """Relevant kernel lines and where they came from: the host's kern.log, or dmesg on the live host."""
+    from core.loginput import read_tail
+
     text = ""
     source = ""
     for name in ("kern.log", "dmesg"):
         path = host.paths.var_log / name
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
+        data = read_tail(path, LOG_READ_LIMIT)  # None: missing, unreadable, or a FIFO/device (never blocks)
+        if data is None:
             continue
+        text = data.decode(errors="replace")
         source = host.paths.display(path)
         break
     if not source and host.paths.is_live:
@@ -196,23 +210,23 @@ def collect_failure(host: Host, vm: str, *, uri: str = "", error: Any = None, op
 
 def failure_path(host: Host, vm: str) -> Path:
     """Where the last failure record of `vm` is kept (/var/lib/vfio-tui/failures/VM.json)."""
-    return host.paths.state_dir / "failures" / f"{vm}.json"
+    # One plain file name whatever the name holds (`explain --vm` takes it from the command line).
+    safe = vm.replace("%", "%25").replace("/", "%2F").replace("\0", "%00")
+    return host.paths.state_dir / "failures" / f"{'%2E' + safe[1:] if safe.startswith('.') else safe}.json"
 
 
 def save_failure(host: Host, record: FailureRecord) -> Path | None:
     """Keep the record for `vfio-tui explain --vm` (0600); None when the state dir is not writable."""
     import json
-    import os
+
+    from core import safefile
+    from core.errors import VfioError
 
     path = failure_path(host, record.vm)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(record.to_json(), f, indent=2)
-        tmp.replace(path)
-    except OSError:
+        # Inside the host root, never through a link, a random temp name (the VM name is libvirt's).
+        safefile.replace(host.paths.root, path, json.dumps(record.to_json(), indent=2).encode(), private=True)
+    except (OSError, VfioError):
         return None
     return path
 
@@ -221,9 +235,12 @@ def load_failure(host: Host, vm: str) -> FailureRecord | None:
     """The last saved failure record of `vm`, if any (unreadable or foreign files count as none)."""
     import json
 
+    from core import safefile
+    from core.errors import VfioError
+
     try:
-        data = json.loads(failure_path(host, vm).read_text())
-    except (OSError, ValueError):
+        data = json.loads(safefile.read_bytes(host.paths.root, failure_path(host, vm), limit=4 << 20, follow=False))
+    except (OSError, ValueError, RecursionError, VfioError):
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from core.binding.journal import ensure_state_dir, interrupted_names, journal_dir, lock_is_free, write_private
+from core import safefile
+from core.binding.journal import (
+    ensure_state_dir,
+    interrupted_names,
+    journal_dir,
+    lock_is_free,
+    pid_alive,
+    read_private,
+    write_private,
+)
 from core.clock import utc
 from core.errors import HostDataError, InputError
 from core.hostpaths import HostPaths
@@ -38,6 +47,8 @@ class RunRecord:
 
     path: Path
     data: dict[str, Any]
+    root: Path
+    """The host root the record lives under (every write stays inside it)."""
 
     @property
     def id(self) -> str:
@@ -73,7 +84,9 @@ class RunRecord:
 
     @property
     def added_controllers(self) -> list[int]:
-        return [int(i) for i in (self.data.get("attach") or {}).get("root_ports", [])]
+        """Indexes of the PCI controllers this run added for its hostdevs (root ports, pci-bridges)."""
+        attach = self.data.get("attach") or {}
+        return [int(i) for i in attach.get("controllers", attach.get("root_ports", []))]
 
     @property
     def started_vm(self) -> bool:
@@ -93,7 +106,7 @@ class RunRecord:
         self.save()
 
     def save(self) -> None:
-        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=False)
+        write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=False)
 
     def summary(self) -> str:
         """One line for journals: "run-3: 0000:0b:00.0 (group 19) → vfio_test, attached ..., done"."""
@@ -114,15 +127,16 @@ def new_run(paths: HostPaths, fields: dict[str, Any]) -> RunRecord:
     """
     ensure_state_dir(paths)
     rdir = runs_dir(paths)
-    rdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    safefile.private_dir(paths.root, rdir)
+    safefile.sweep_temp_files(paths.root, rdir)
     numbers = [int(n[4:-5]) for n in os.listdir(rdir) if n.startswith("run-") and n.endswith(".json")
                and n[4:-5].isdigit()]
     run_id = f"run-{max(numbers, default=0) + 1}"
     data = {"schema": RUN_SCHEMA, "id": run_id, "pid": os.getpid(), "status": "running",
             "started": utc(),
             "phases": dict.fromkeys(PHASES, "planned"), **fields}
-    record = RunRecord(rdir / f"{run_id}.json", data)
-    write_private(record.path, json.dumps(data, indent=1) + "\n")
+    record = RunRecord(rdir / f"{run_id}.json", data, paths.root)
+    write_private(paths.root, record.path, json.dumps(data, indent=1) + "\n")
     return record
 
 
@@ -143,15 +157,15 @@ def load_runs(paths: HostPaths) -> list[RunRecord]:
     for name in sorted(names, key=lambda n: int(n[4:-5])):
         path = rdir / name
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_private(paths.root, path))
             ok = isinstance(data, dict) and data.get("schema") == RUN_SCHEMA and data.get("id") == name[:-5]
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError, safefile.UnsafePathError):
             ok = False
         if not ok:
             raise HostDataError("a corrupted vfio-tui run record; nothing was changed", path=paths.display(path),
                                 fix="inspect it (the devices' original drivers are in the bind journal too), then"
                                     " move it aside")
-        out.append(RunRecord(path, data))
+        out.append(RunRecord(path, data, paths.root))
     return out
 
 
@@ -176,17 +190,6 @@ def find_run(paths: HostPaths, ident: str | None) -> RunRecord:
     raise InputError(f"no run {ident!r} on this host (latest: {known})", fix="`vfio-tui undo --list` lists them")
 
 
-def _pid_alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
 
 def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
     """Runs left "running" by a process that is gone (kill -9, power loss, SSH drop)."""
@@ -194,7 +197,7 @@ def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
         runs = load_runs(paths)
     except HostDataError:
         return []
-    return [r for r in runs if r.status == "running" and (lock_free or not _pid_alive(r.data.get("pid")))]
+    return [r for r in runs if r.status == "running" and (lock_free or not pid_alive(r.data.get("pid")))]
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,17 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import VfioError
-from core.host import HostOptions
+from core.textsafe import printable
 from tui.cli.argtypes import OneLineParser
 from tui.cli.common import add_host_options, host_options_from_args
 from tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
 from tui.cli.registry import COMMANDS, load_command
+
+if TYPE_CHECKING:  # core.host (and what it imports) is loaded by the command that needs a host:
+    from core.host import HostOptions  # `vfio-tui --version` never does
 
 PROG = "vfio-tui"
 
@@ -52,9 +56,11 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     add_host_options(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    chosen = _chosen_command(list(sys.argv[1:] if argv is None else argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = _chosen_command(words)
+    version_only = chosen is None and "--version" in words  # argparse prints it and exits
     for name in COMMANDS:
-        if chosen is not None and name != chosen:
+        if version_only or (chosen is not None and name != chosen):
             # Each subparser is an ArgumentParser whose gettext lookups hit the filesystem; with
             # a command chosen, the others are never needed.
             continue
@@ -116,15 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     options: HostOptions | None = None
     try:
         options = host_options_from_args(args)
-        with hints_for(args, options), hangups_interrupt(args):
-            return _dispatch(args, options)
+        return _dispatch(args, options)
     except VfioError as exc:
         print_error(PROG, str(exc), options)
         return exc.exit_code
     except KeyboardInterrupt as exc:
         # Ctrl-C, or a hang-up/termination turned into one (hangups_interrupt): what was being changed
         # rolled itself back or left a record; say which, with the command that finishes it.
-        with contextlib.suppress(OSError):  # after a hang-up the terminal may be gone
+        from tui.cli.safe_output import guarded_output
+
+        with contextlib.suppress(OSError), guarded_output():  # after a hang-up the terminal may be gone
             print(f"{PROG}: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
             if options is not None:
                 _notice_interrupted(options)
@@ -143,17 +150,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if said is not None:
             print_error(PROG, said, options)
             return 2
-        print(f"{PROG}: internal error: {one_line(f'{type(exc).__name__}: {exc}')}"
+        print(f"{PROG}: internal error: {one_line(f'{type(exc).__name__}: {printable(str(exc))}')}"
               " (please report it; VFIO_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 70
 
 
 def _dispatch(args: argparse.Namespace, options: HostOptions) -> int:
+    from tui.cli.safe_output import guarded_output
+
     module = getattr(args, "_module", None)
-    if getattr(args, "command", None) not in ("restore", "undo"):
-        _notice_interrupted(options)
     if module is None:
+        with guarded_output():
+            _notice_interrupted(options)
         from tui.cli.app_launcher import launch_app
 
-        return launch_app(args, options)
-    return int(module.run(args, options))
+        return launch_app(args, options)  # the app owns the terminal: no stream is wrapped
+    # Terminal controls neutralised (outside), hints naming the host (inside: verbatim() skips only them),
+    # a hang-up stopping the command as Ctrl-C does.
+    with guarded_output(), hints_for(args, options), hangups_interrupt(args):
+        if getattr(args, "command", None) not in ("restore", "undo"):
+            _notice_interrupted(options)
+        return int(module.run(args, options))

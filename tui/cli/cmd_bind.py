@@ -81,16 +81,6 @@ def _print_plan(plan: Any, label: str, out: Any) -> None:
         print(f"  {i:>2}. {s.describe()}{undo}", file=out)
 
 
-def _confirm(question: str) -> bool:
-    from core.errors import InputError
-
-    if not sys.stdin.isatty():
-        raise InputError("refusing to change the host without --yes (no terminal to ask on)",
-                         fix="review the plan with --dry-run, then add --yes")
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
 
 def _persist(host: Any, plan: Any, changes: Any, timeout: float) -> Any:
     """Write the persistence files; when that fails (or is interrupted) the binding is undone too, so
@@ -119,7 +109,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.binding.persist import persist_changes
     from core.libvirt.for_host import domain_facts_for
     from core.steps import StepEvent
-    from tui.cli.common import print_json
+    from tui.cli.common import confirm, print_json
 
     with open_host(options) as host:
         plan = plan_bind(host, args.address, force_host_devices=args.force_host_device,
@@ -145,7 +135,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             return 2
         if args.dry_run or (not plan.steps and not changes):
             return 0
-        if not args.yes and not _confirm(f"Apply {len(plan.steps)} steps to {host.label}?"):
+        if not args.yes and not confirm(f"Apply {len(plan.steps)} steps to {host.label}?"):
             print("nothing changed", file=sys.stderr)
             return 1
 

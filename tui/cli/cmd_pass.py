@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -97,20 +96,6 @@ def print_plan(plan: PassthroughPlan) -> None:
         print(f"  {line}")
 
 
-def _confirm(question: str) -> bool:
-    from core.errors import InputError
-
-    if not sys.stdin.isatty():
-        raise InputError("refusing to change the host without --yes (no terminal to ask on)",
-                         fix="review the plan with --dry-run, then add --yes")
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-def _emit(obj: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
@@ -118,7 +103,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.explain.render import format_report
     from core.passthrough import plan_passthrough, run_passthrough
     from core.steps import StepEvent, format_step
-    from tui.cli.common import host_args
+    from tui.cli.common import confirm, emit_json_line, host_args
 
     host, hv = open_host_and_hypervisor(args, options)
     with host, hv:
@@ -126,7 +111,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                                 managed=args.managed == "yes", force_host_devices=args.force_host_device,
                                 assume_unused=args.assume_unused)
         if args.json:
-            _emit({"event": "plan", "plan": plan.to_json()})
+            emit_json_line({"event": "plan", "plan": plan.to_json()})
         else:
             print_plan(plan)
         if not plan.ok:
@@ -137,20 +122,20 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             if not args.json:
                 print("dry run: nothing was changed")
             return 0
-        if not args.yes and not _confirm(f"Run it on {host.label}?"):
+        if not args.yes and not confirm(f"Run it on {host.label}?"):
             print("nothing changed", file=sys.stderr)
             return 1
 
         def on_step(event: StepEvent) -> None:
             if args.json:
-                _emit({"event": "step", **event.to_json()})
+                emit_json_line({"event": "step", **event.to_json()})
             else:
                 print(format_step(event), flush=True)
 
         result = run_passthrough(plan, on_step, timeout=args.timeout)
         explanation = explain_failure(result.failure, host) if result.failure is not None else None
         if args.json:
-            _emit({"event": "result", **result.to_json(),
+            emit_json_line({"event": "result", **result.to_json(),
                    "explanation": explanation.to_json() if explanation is not None else None})
         else:
             ran = f" ({result.run_id})" if result.ok else ""

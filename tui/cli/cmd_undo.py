@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from core.host import HostOptions
@@ -55,10 +54,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_connect_option(parser)
 
 
-def _emit(obj: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.errors import InputError
@@ -66,7 +61,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.open_host import open_host
     from core.passthrough import list_runs, plan_undo, undo_passthrough
     from core.steps import StepEvent, format_step
-    from tui.cli.common import host_args
+    from tui.cli.common import confirm, emit_json_line, host_args
 
     if args.run_id is not None and not args.run_id.strip():
         raise InputError("RUN_ID is empty", fix="`vfio-tui undo --list` lists the runs")
@@ -80,7 +75,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         if args.list:
             runs = list_runs(host)
             if args.json:
-                _emit({"event": "runs", "runs": [r.data for r in runs]})
+                emit_json_line({"event": "runs", "runs": [r.data for r in runs]})
             else:
                 for r in runs:
                     print(r.summary())
@@ -99,7 +94,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                     print(f"  {step}")
             if not plan.ok:
                 if args.json:
-                    _emit({"event": "result", "run_id": plan.run.id, "ok": False, "refused": plan.refusal,
+                    emit_json_line({"event": "result", "run_id": plan.run.id, "ok": False, "refused": plan.refusal,
                            "fix": plan.fix})
                 else:
                     print(f"vfio-tui: refused: {plan.refusal} ({plan.fix})", file=sys.stderr)
@@ -108,13 +103,13 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 if not args.json:
                     print("dry run: nothing was changed")
                 return 0
-            if not args.yes and not _confirm(f"Undo {plan.run.id} on {host.label}?"):
+            if not args.yes and not confirm(f"Undo {plan.run.id} on {host.label}?"):
                 print("nothing changed", file=sys.stderr)
                 return 1
 
             def on_step(event: StepEvent) -> None:
                 if args.json:
-                    _emit({"event": "step", **event.to_json()})
+                    emit_json_line({"event": "step", **event.to_json()})
                 else:
                     print(format_step(event), flush=True)
 
@@ -125,19 +120,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             if hv is not None:
                 hv.close()
         if args.json:
-            _emit({"event": "result", **result.to_json()})
+            emit_json_line({"event": "result", **result.to_json()})
         else:
             print(result.summary if result.ok else result.summary.replace(
                 f"`vfio-tui undo {result.run_id}`", f"`vfio-tui undo {result.run_id}{host_args(options)}`"))
         return 0 if result.ok else 2
 
-
-def _confirm(question: str) -> bool:
-    from core.errors import InputError
-
-    if not sys.stdin.isatty():
-        raise InputError("refusing to change the host without --yes (no terminal to ask on)",
-                         fix="see what it would do with --dry-run, then add --yes")
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -8,10 +8,12 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.host import HostOptions
 from tui.cli.argtypes import seconds
+
+if TYPE_CHECKING:
+    from core.host import HostOptions
 
 
 def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
@@ -38,6 +40,8 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
 
 
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
+    from core.host import HostOptions
+
     options = HostOptions(
         demo=bool(getattr(args, "demo", False)),
         root=getattr(args, "root", None),
@@ -140,3 +144,20 @@ def host_args(options: HostOptions) -> str:
     if options.snapshot is not None:
         return f" --host-snapshot {shlex.quote(str(options.snapshot))}"
     return ""
+
+
+def confirm(question: str, *, how: str = "review the plan with --dry-run, then add --yes") -> bool:
+    """Ask on the terminal before a change; refuse (bad input, exit 2) when there is no terminal to ask on."""
+    from core.errors import InputError
+
+    if not sys.stdin.isatty():
+        raise InputError("refusing to change the host without --yes (no terminal to ask on)", fix=how)
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def emit_json_line(obj: dict[str, Any]) -> None:
+    """One JSON object on one line, flushed: the --json event stream of pass/undo (JSON Lines)."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+    sys.stdout.flush()

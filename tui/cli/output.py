@@ -12,10 +12,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from core.host import HostOptions
 from tui.cli.common import host_args, with_host_args
+
+if TYPE_CHECKING:
+    from core.host import HostOptions
 
 
 class HintStream:
@@ -124,4 +126,6 @@ def environment_error(exc: BaseException) -> str | None:
 
 def print_error(prog: str, text: str, options: HostOptions | None) -> None:
     """`prog: error: text` on one line, with the host options in any command it names."""
-    print(f"{prog}: error: {one_line(with_host_args(text, options))}", file=sys.stderr)
+    from core.textsafe import printable
+
+    print(f"{prog}: error: {one_line(with_host_args(printable(text), options))}", file=sys.stderr)

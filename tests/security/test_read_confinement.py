@@ -1,0 +1,58 @@
+"""Reading a --root tree stays inside it: a planted link in the device list, in the sysfs directories or
+in the /etc files the checks read is refused (one line), never read through to this machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from core.checks.context import CheckContext
+from core.host import HostOptions
+from core.hostpaths import HostPaths
+from core.open_host import open_host
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _plain_tree(sim_root: HostPaths) -> Path:
+    """The demo's tree without its simulated-host marker: a plain tree, as a mounted image is."""
+    (sim_root.root / ".vfio-tui-sim.json").unlink()
+    return sim_root.root
+
+
+def test_a_device_link_leading_out_of_the_tree_is_refused(run_cli: Run, sim_root: HostPaths) -> None:
+    root = _plain_tree(sim_root)
+    link = root / "sys/bus/pci/devices/0000:0b:00.0"
+    link.unlink()
+    os.symlink("/sys/devices/pci0000:00/0000:00:00.0", link)  # this machine's own device
+    p = run_cli("inventory", "--root", str(root))
+    assert p.returncode == 2
+    assert "0000:0b:00.0 in this host tree leads outside it" in p.stderr and len(p.stderr.splitlines()) == 1
+
+
+def test_a_sysfs_directory_leading_out_of_the_tree_is_refused(run_cli: Run, sim_root: HostPaths) -> None:
+    root = _plain_tree(sim_root)
+    devices = root / "sys/bus/pci/devices"
+    os.rename(devices, root / "elsewhere")
+    os.symlink("/sys/bus/pci/devices", devices)
+    p = run_cli("inventory", "--root", str(root))
+    assert p.returncode == 2 and "this host tree leads outside itself" in p.stderr
+
+
+def test_checks_read_no_file_through_a_planted_link_and_no_fifo(tmp_path: Path, sim_root: HostPaths) -> None:
+    grub = sim_root.under("/etc/default/grub")
+    grub.unlink()
+    secret = tmp_path / "secret"
+    secret.write_text('GRUB_CMDLINE_LINUX="from-outside-the-tree"\n')
+    os.symlink(secret, grub)  # absolute: outside the tree
+    fifo = sim_root.under("/etc/libvirt/qemu.conf")
+    fifo.unlink()
+    os.mkfifo(fifo)
+    with open_host(HostOptions(root=sim_root.root)) as host:
+        ctx = CheckContext(host)
+        read = ctx.read("/etc/default/grub")
+        assert read.text is None and "outside" in (read.error or "")
+        blocked = ctx.read("/etc/libvirt/qemu.conf")  # returns at once instead of waiting for a writer
+        assert blocked.text is None and "FIFO" in (blocked.error or "").upper()
