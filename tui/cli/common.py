@@ -129,7 +129,8 @@ def _command_pattern() -> re.Pattern[str]:
 
     # sim-host makes a host and completion prints a script: neither acts on one.
     names = sorted((c for c in COMMANDS if c not in ("sim-host", "completion")), key=len, reverse=True)
-    return re.compile(r"\bvfio-tui (" + "|".join(re.escape(c) for c in names) + r")(?![\w-])")
+    # Not `vfio-tui explain: …`: that is the program naming itself at the start of a message.
+    return re.compile(r"\bvfio-tui (" + "|".join(re.escape(c) for c in names) + r")(?![\w:-])")
 
 
 def host_args(options: HostOptions) -> str:
