@@ -135,6 +135,48 @@ def test_kernel_cmdline(text: str) -> None:
         assert linefiles.kernel_cmdline_words(new) == [*words, "intel_iommu=on"]
 
 
+PROC_CMDLINE = st.one_of(
+    st.lists(st.sampled_from(["BOOT_IMAGE=/vmlinuz", "intel_iommu=on", "intel_iommu=off", "intel_iommu=on,sm_on",
+                              "amd_iommu=on", "iommu=pt", "iommu=off", "iommu.passthrough=1", "vfio-pci.ids=10de:1b80",
+                              "pcie_acs_override=downstream", "intel_iommu=", "=", "==", "quiet", "\t", " ", "\n",
+                              "vfio_iommu_type1.allow_unsafe_interrupts=1", "\x00", "é"]),
+             max_size=12).map(" ".join),
+    st.text(max_size=80))
+_CTX: list[object] = []
+
+
+def _demo_context() -> object:
+    """One check context on the demo host for every example (its other reads stay cached)."""
+    if not _CTX:
+        from core.checks.runner import make_context
+        from core.host import HostOptions
+        from core.open_host import open_host
+
+        host = open_host(HostOptions(demo=True))
+        _CTX.append(make_context(host))
+    return _CTX[0]
+
+
+@FUZZ
+@given(PROC_CMDLINE)
+def test_proc_cmdline_as_the_checks_read_it(text: str) -> None:
+    """/proc/cmdline of any shape: the command-line checks answer (never raise), and intel_iommu=on as a
+    word of it is seen as set."""
+    from core.checks.checks_platform import check_cmdline_flags, check_iommu_cmdline
+    from core.checks.context import CheckContext, FileRead
+
+    ctx = _demo_context()
+    assert isinstance(ctx, CheckContext)
+    with bounded("kernel cmdline"):
+        ctx._files["/proc/cmdline"] = FileRead("/proc/cmdline", text)
+        for check in (check_iommu_cmdline, check_cmdline_flags):
+            result = check(ctx)
+            assert result.status in ("pass", "warn", "fail", "n/a")
+        words = text.split()
+        if "intel_iommu=on" in words and not any(w in ("intel_iommu=off", "iommu=off") for w in words):
+            assert check_iommu_cmdline(ctx).status == "pass"
+
+
 _MLINE = st.sampled_from(["options vfio_iommu_type1 allow_unsafe_interrupts=1", "options vfio-pci ids=10de:1b80",
                           "options vfio_iommu_type1 allow_unsafe_interrupts=1 disable_hugepages=N",
                           "options vfio_iommu_type1 \\", "  allow_unsafe_interrupts=1", "blacklist nouveau",
