@@ -16,6 +16,7 @@ backup dir, whatever a tampered journal says.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -28,11 +29,13 @@ from typing import TYPE_CHECKING, Any, Final
 from core import safefile
 from core.clock import utc
 from core.errors import InputError, NeedsRootError, VfioError
+from core.lock import writer_lock
 from core.snapshot_schema import SchemaError, abs_path
 from core.textcodec import decode, encode, unified_diff
 
 if TYPE_CHECKING:
     from core.host import Host
+    from core.hostpaths import HostPaths
 
 JOURNAL_SCHEMA: Final = "vfio-tui/config-journal/1"
 CONFIG_TOPS: Final = frozenset({"etc", "boot", "efi", "usr", "lib"})
@@ -182,13 +185,21 @@ def apply_changes(host: Host, changes: Sequence[FileChange], *, what: str, check
     """
     changes = [c for c in changes if c.changed]
     guard_writes(host, [c.path for c in changes])
+    # Under the one writer lock: two fixes at once each read the journal, took the same cfg-N and
+    # one edit and its entry were lost. The second writer is refused, naming the first.
+    with writer_lock(host.paths, what):
+        return _apply_locked(host, changes, what=what, check_id=check_id, fix_id=fix_id, followup=followup)
+
+
+def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check_id: str, fix_id: str,
+                  followup: Sequence[str]) -> AppliedChanges:
     entries = read_journal(host)
     number = 1 + max((int(str(e.get("id", "cfg-0")).rpartition("-")[2] or 0) for e in entries
                       if str(e.get("id", "")).rpartition("-")[2].isdigit()), default=0)
     jid = f"cfg-{number}"
     files: list[dict[str, Any]] = []
     done: list[FileChange] = []
-    writes: list[tuple[str, bytes | None]] = []
+    writes: list[tuple[str, bytes | None, bytes | None]] = []
     for c in changes:
         _config_path(c.path)
         old_bytes = _read_config(host, c.path)
@@ -196,27 +207,67 @@ def apply_changes(host: Host, changes: Sequence[FileChange], *, what: str, check
             raise VfioError(f"{c.path} changed while the change was being planned; run it again")
         backup = _backup_path(host, jid, c.path)
         if old_bytes is not None:
-            safefile.private_dir(host.paths.root, host.paths.state_dir)
-            write_private(host, backup, old_bytes)
+            try:
+                safefile.private_dir(host.paths.root, host.paths.state_dir)
+                write_private(host, backup, old_bytes)
+            except OSError as exc:
+                raise VfioError(f"cannot back up {c.path} ({exc.strerror}); nothing was changed",
+                                path=host.paths.display(backup)) from None
         new_bytes = encode(c.after) if c.after is not None else None
         shown = host.paths.display(backup) if old_bytes is not None else None
         files.append({"path": c.path, "existed": old_bytes is not None, "backup": shown,
                       "sha256_before": _sha(old_bytes), "sha256_after": _sha(new_bytes)})
         done.append(FileChange(c.path, c.before, c.after, shown))
-        writes.append((c.path, new_bytes))
+        writes.append((c.path, new_bytes, old_bytes))
     entry = {"id": jid, "what": what, "fix_id": fix_id or what, "check_id": check_id or what,
              "time": utc(), "state": "applying",
              "files": files, "followup": list(followup)}
     entries.append(entry)
-    _write_journal(host, entries)  # journaled before the first byte changes
-    for path, data in writes:
-        if data is None:
-            safefile.unlink(host.paths.root, host.paths.under(path))
-        else:
-            write_config(host, path, data)
-    entry["state"] = "applied"
-    _write_journal(host, entries)
+    try:
+        _write_journal(host, entries)  # journaled before the first byte changes
+    except OSError as exc:
+        raise VfioError(f"cannot write the config journal ({exc.strerror}); nothing was changed",
+                        path=host.paths.display(_journal_path(host))) from None
+    written: list[tuple[str, bytes | None]] = []
+    try:
+        for path, data, old in writes:
+            written.append((path, old))  # first: a write cut short may still have landed
+            _put(host, path, data)
+        entry["state"] = "applied"
+        _write_journal(host, entries)
+    except BaseException as exc:
+        # A failed write, a full disk, Ctrl-C, a hang-up: every file goes back as it was, now. (A kill -9
+        # leaves the entry "applying"; the next command names `check --undo`, which finishes this.)
+        left = _put_back(host, written)
+        entry["state"] = "applying" if left else "rolled-back"
+        with contextlib.suppress(OSError, VfioError):
+            _write_journal(host, entries)
+        if not isinstance(exc, OSError):
+            raise
+        where = written[-1][0] if written else host.paths.display(_journal_path(host))
+        raise VfioError(f"writing {where} failed ({exc.strerror}); " + (
+            "rolled back: every file is as it was" if not left else
+            f"could not put back {', '.join(left)}: run `vfio-tui check --undo {jid}`")) from None
     return AppliedChanges(jid, tuple(done))
+
+
+def _put(host: Host, path: str, data: bytes | None) -> None:
+    """Make the config file `path` hold `data` (None: remove it)."""
+    if data is None:
+        safefile.unlink(host.paths.root, host.paths.under(path))
+    else:
+        write_config(host, path, data)
+
+
+def _put_back(host: Host, written: Sequence[tuple[str, bytes | None]]) -> list[str]:
+    """Put each file back as it was; the ones that could not be."""
+    left: list[str] = []
+    for path, old in reversed(written):
+        try:
+            _put(host, path, old)
+        except (OSError, VfioError):
+            left.append(path)
+    return left
 
 
 def _config_path(value: object, host: Host | None = None) -> str:
@@ -232,12 +283,13 @@ def _config_path(value: object, host: Host | None = None) -> str:
 def find_entry(entries: list[dict[str, Any]], ident: str) -> dict[str, Any]:
     """The newest not-undone journal entry named `ident` (its id cfg-N, fix id or check id)."""
     for e in reversed(entries):
-        if e.get("state") == "undone":
+        if e.get("state") in ("undone", "rolled-back"):
             continue
         if ident in (e.get("id"), e.get("fix_id"), e.get("check_id")):
             found: dict[str, Any] = e  # the journal's own dict: undo marks it in place
             return found
-    known = ", ".join(f"{e.get('id')} ({e.get('fix_id')})" for e in entries if e.get("state") != "undone")
+    known = ", ".join(f"{e.get('id')} ({e.get('fix_id')})" for e in entries
+                      if e.get("state") not in ("undone", "rolled-back"))
     raise InputError(f"no config change {ident!r} to undo" + (f" (journal: {known})" if known else
                                                              " (vfio-tui has not changed any config file)"))
 
@@ -258,6 +310,13 @@ def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
         InputError: no such change.
         VfioError: a file was changed after vfio-tui edited it (its backup is named for a manual restore).
     """
+    if yes:
+        with writer_lock(host.paths, f"undo {ident}"):
+            return _undo_locked(host, ident, yes=True)
+    return _undo_locked(host, ident, yes=False)
+
+
+def _undo_locked(host: Host, ident: str, *, yes: bool) -> UndoneChanges:
     entries = read_journal(host)
     entry = find_entry(entries, ident)
     changes: list[FileChange] = []
@@ -268,6 +327,8 @@ def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
     for f in entry.get("files", []):
         path = _config_path(f.get("path") if isinstance(f, dict) else None, host)
         current = _read_config(host, path)
+        if _sha(current) == f.get("sha256_before") and _sha(current) != f.get("sha256_after"):
+            continue  # already as it was: an undo or a write cut short (kill -9) before this file
         if _sha(current) != f.get("sha256_after"):
             raise VfioError(f"{path} was changed after vfio-tui edited it ({jid}); not undoing",
                             fix=f"compare it with the backup {f.get('backup') or '(the file did not exist)'} and"
@@ -290,16 +351,36 @@ def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
         return UndoneChanges(entry, tuple(changes), False)
     guard_writes(host, [c.path for c in changes])
     for path, old in restores:
-        if old is None:
-            safefile.unlink(host.paths.root, host.paths.under(path))
-        else:
-            write_config(host, path, old)
+        try:
+            _put(host, path, old)
+        except OSError as exc:
+            # The files put back so far are as they were; running the undo again finishes the rest.
+            raise VfioError(f"putting back {path} failed ({exc.strerror})",
+                            fix=f"run `vfio-tui check --undo {jid}` again") from None
     entry["state"] = "undone"
     entry["undone_at"] = utc()
-    _write_journal(host, entries)
+    try:
+        _write_journal(host, entries)
+    except OSError as exc:
+        raise VfioError(f"the files are back as they were, but the config journal could not record it"
+                        f" ({exc.strerror})", fix=f"run `vfio-tui check --undo {jid}` again") from None
     return UndoneChanges(entry, tuple(changes), True)
 
 
 def list_changes(host: Host) -> list[dict[str, Any]]:
     """Journal entries that can still be undone."""
-    return [e for e in read_journal(host) if e.get("state") != "undone"]
+    return [e for e in read_journal(host) if e.get("state") not in ("undone", "rolled-back")]
+
+
+def interrupted_changes(paths: HostPaths) -> list[str]:
+    """Ids of config changes a killed vfio-tui left half-done ("applying"): cheap (one stat when there
+    is no journal), and silent about a journal it cannot read (the command that uses it says so)."""
+    p = paths.state_dir / "config" / "journal.json"
+    try:
+        raw = safefile.read_bytes(paths.root, p, limit=MAX_JOURNAL_BYTES, follow=False) if p.is_file() else b"{}"
+        data = json.loads(raw) if len(raw) <= MAX_JOURNAL_BYTES else {}
+    except (OSError, ValueError, RecursionError, VfioError):
+        return []
+    entries = data.get("entries") if isinstance(data, dict) else None
+    return [str(e.get("id")) for e in entries or [] if isinstance(e, dict) and e.get("state") == "applying"
+            and _ENTRY_ID.match(str(e.get("id")))]

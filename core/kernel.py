@@ -8,6 +8,7 @@ blocks for as long as the driver's remove() does) and runs modprobe. The simulat
 from __future__ import annotations
 
 import errno
+import math
 import os
 import shutil
 import subprocess
@@ -15,11 +16,23 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
+from core.errors import InputError, SysfsTimeoutError, SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
 
 DEFAULT_WRITE_TIMEOUT = 10.0
 """Seconds a single sysfs write may take before it is reported and abandoned."""
+
+
+def checked_timeout(timeout: float) -> float:
+    """`timeout` if it is a usable write timeout; InputError otherwise.
+
+    Why here too (the CLI checks at parse time): a negative timeout makes a thread join return at
+    once, so a write is reported "abandoned" while it still lands, and a rollback skips its writes;
+    `nan` compares false with everything and so disables the timeout.
+    """
+    if not (isinstance(timeout, int | float) and math.isfinite(timeout) and timeout > 0):
+        raise InputError(f"a sysfs write timeout must be a positive number of seconds, not {timeout!r}")
+    return float(timeout)
 
 
 class KernelInterface(Protocol):
@@ -52,6 +65,7 @@ class LiveKernel:
         self.paths = paths
 
     def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
+        timeout = checked_timeout(timeout)
         result: list[BaseException | None] = []
 
         def work() -> None:

@@ -1,4 +1,4 @@
-"""Provides the binding journal and the writer lock, under host.paths.state_dir.
+"""Provides the binding journal, under host.paths.state_dir (the writer lock is core.lock's).
 
 Layout (/var/lib/vfio-tui, 0700; files 0600, written with fsync and atomic renames through
 core.safefile: inside the host root, never through a symlink, a random O_EXCL temp name each time):
@@ -12,31 +12,24 @@ loss, SSH drop); `vfio-tui restore --all` brings its devices back.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import socket
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from core import safefile
-from core.clock import utc
 from core.errors import HostDataError, VfioError
 from core.hostpaths import HostPaths
+from core.lock import LockedError, ensure_state_dir, lock_is_free, writer_lock
+
+# The lock lives in core.lock (core.configfiles needs it, and core.binding needs core.configfiles).
+__all__ = ["LockedError", "ensure_state_dir", "lock_is_free", "writer_lock"]
 
 JOURNAL_SCHEMA: Final = "vfio-tui/bind-journal/1"
 APPLYING: Final = "applying"
 APPLIED: Final = "applied"
-
-
-class LockedError(VfioError):
-    """Another vfio-tui holds the writer lock."""
 
 
 def journal_dir(paths: HostPaths) -> Path:
@@ -65,75 +58,6 @@ def read_private(root: Path, path: Path) -> str:
     return data.decode()
 
 
-def ensure_state_dir(paths: HostPaths) -> Path:
-    """The state dir and its journal dir, 0700 (refused when either is a symlink); temp files a
-    killed vfio-tui left there are removed."""
-    jdir = journal_dir(paths)
-    safefile.private_dir(paths.root, paths.state_dir)
-    safefile.private_dir(paths.root, jdir)
-    safefile.sweep_temp_files(paths.root, jdir)
-    return jdir
-
-
-_held: dict[tuple[str, int], int] = {}
-"""Lock files this thread holds, with their depth: a passthrough run holds the lock while the
-binding inside it takes it again (flock on a second open file would refuse ourselves). Per thread:
-another thread of the same process (an app worker) is another writer and is refused."""
-_held_guard = threading.Lock()
-
-
-@contextmanager
-def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
-    """Hold the one-writer lock; refuse (naming the holder) when another vfio-tui holds it.
-    Re-entrant within one process."""
-    ensure_state_dir(paths)
-    lock_path = paths.state_dir / "lock"
-    key = (str(lock_path), threading.get_ident())
-    with _held_guard:
-        if _held.get(key):
-            _held[key] += 1
-            reentered = True
-        else:
-            reentered = False
-    if reentered:
-        try:
-            yield
-        finally:
-            with _held_guard:
-                _held[key] -= 1
-        return
-    with safefile.open_lock_file(paths.root, lock_path) as fd:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(paths.root, lock_path)
-            raise LockedError(
-                f"another vfio-tui is changing this host: {holder}",
-                fix="wait for it to finish (or stop it), then retry", path=paths.display(lock_path),
-            ) from None
-        info = {"pid": os.getpid(), "what": what, "command": " ".join(sys.argv),
-                "host": socket.gethostname(), "since": utc()}
-        # Rewritten whole under the flock, so a lock file left truncated or garbled is repaired here.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-        with _held_guard:
-            _held[key] = 1
-        try:
-            yield
-        finally:
-            with _held_guard:
-                _held.pop(key, None)
-    # closing the fd released the flock; the kernel does the same on kill -9
-
-
-def _read_holder(root: Path, lock_path: Path) -> str:
-    try:
-        info = json.loads(read_private(root, lock_path))
-        return f"pid {info.get('pid')} ({info.get('what')}: `{info.get('command')}`) since {info.get('since')}"
-    except (OSError, ValueError, AttributeError, VfioError):
-        return "a process whose details are unreadable"
-
-
 def pid_alive(pid: object) -> bool:
     """Whether a process with this pid exists (a journal or run record's writer may be gone)."""
     if not isinstance(pid, int) or pid <= 0:
@@ -143,19 +67,6 @@ def pid_alive(pid: object) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
-
-
-def lock_is_free(paths: HostPaths) -> bool:
-    lock_path = paths.state_dir / "lock"
-    try:
-        with safefile.open_regular(paths.root, lock_path) as fd:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False
-    except (OSError, VfioError):
         return True
     return True
 

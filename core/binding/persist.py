@@ -76,3 +76,20 @@ def unpersist_changes(host: Host, addresses: Iterable[str] | None) -> list[FileC
         mp_before = _read(host, MODPROBE_CONF)
         changes.append(FileChange(MODPROBE_CONF, mp_before, None))
     return [c for c in changes if c.changed]
+
+
+def persisted_addresses(host: Host) -> list[str]:
+    """The addresses `bind --persist` keeps on vfio-pci across reboots (its udev lines), in file order."""
+    found: list[str] = []
+    for line in _lines(_read(host, UDEV_RULES)):
+        _, mark, address = line.rstrip("\n").rpartition("# vfio-tui ")
+        if mark and address.strip() and address.strip() not in found:
+            found.append(address.strip())
+    return found
+
+
+def persistence_left(host: Host, addresses: Iterable[str] | None) -> list[str]:
+    """Of `addresses` (None: all), those whose persistence is still in place: a restore without --persist
+    leaves it, and at the next boot those devices go back to vfio-pci."""
+    kept = persisted_addresses(host)
+    return kept if addresses is None else [a for a in kept if a in set(addresses)]

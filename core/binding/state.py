@@ -16,7 +16,7 @@ from typing import Any
 from core.binding.plan import Step
 from core.errors import SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
-from core.kernel import KernelInterface
+from core.kernel import KernelInterface, checked_timeout
 from core.model import VFIO_DRIVER
 from core.steps import OnStep, Phase, StepEvent
 from core.viability import binding_keeps_viable
@@ -78,7 +78,7 @@ class StepRunner:
         self.paths = paths
         self.phase = phase
         self.kernel = kernel
-        self.timeout = timeout
+        self.timeout = checked_timeout(timeout)
         self.on_step = on_step
         self.times: list[tuple[Step, float]] = []
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
 from core.checks.context import CheckContext
-from core.checks.grubdefaults import GrubDefaults, add_kernel_param, parse_grub_defaults
+from core.checks.grubdefaults import GrubDefaults, add_kernel_param, conditional_reason, parse_grub_defaults
 from core.checks.linefiles import kernel_cmdline_add, kernel_cmdline_words
 from core.checks.textfile import ConfigParseError
 
@@ -73,9 +73,15 @@ def read_grub(ctx: CheckContext) -> tuple[list[tuple[str, GrubDefaults]], str | 
         if r.text is None:
             return docs, f"{path}: {r.error}"
         try:
-            docs.append((path, parse_grub_defaults(r.text)))
+            doc = parse_grub_defaults(r.text)
         except ConfigParseError as exc:
             return docs, f"{path} {exc.detail}"
+        docs.append((path, doc))
+        for key in (GRUB_KEY, "GRUB_CMDLINE_LINUX_DEFAULT"):
+            last = doc.last(key)
+            if last is not None and last.conditional:
+                # Which value counts depends on a condition: what is configured cannot be told.
+                return docs, f"{path} line {last.line}: {conditional_reason(last)}"
     return docs, None
 
 

@@ -14,6 +14,7 @@ from core.checks.plan import FIX_PLANNERS, FixPlan
 from core.checks.result import FixResult
 from core.configfiles import apply_changes, list_changes, undo_changes
 from core.errors import InputError, VfioError
+from core.lock import writer_lock
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -36,6 +37,18 @@ def find_fix(host: Host, ident: str, **check_args: Any) -> tuple[str, str]:
                        else f"its fix is not a file edit vfio-tui can make ({r.summary})")
                 raise InputError(f"check {r.id} has nothing for --fix to apply: {why}")
             return r.id, r.fix_id
+    if ident in FIX_PLANNERS:
+        # No check offers it; when that is because its file cannot be edited safely (a GRUB assignment
+        # inside a condition, a half-edited line), say that rather than "does not apply".
+        from core.checks.runner import make_context
+        from core.checks.textfile import ConfigParseError
+
+        try:
+            FIX_PLANNERS[ident](make_context(host, **check_args))
+        except ConfigParseError:
+            raise
+        except VfioError:
+            pass
     raise InputError(f"{ident!r} does not apply to this host: no check currently offers it")
 
 
@@ -60,16 +73,17 @@ def apply_fix(host: Host, check_id: str, *, yes: bool = False, **check_args: Any
     if not yes:
         return FixResult(plan.check_id, plan.fix_id, False, plan.edits,
                          tuple(f"load module {m}" for m in plan.load_modules), (), plan.followup)
-    applied = apply_changes(host, plan.edits, what=plan.fix_id, check_id=plan.check_id, fix_id=plan.fix_id,
-                            followup=plan.followup)
     messages: list[str] = []
     actions: list[str] = []
-    for m in plan.load_modules:
-        try:
-            host.kernel.load_module(m)
-            actions.append(f"loaded module {m}")
-        except VfioError as exc:
-            messages.append(f"could not load {m} now ({exc}); it loads at the next boot")
+    with writer_lock(host.paths, f"check --fix {plan.fix_id}"):  # the edit and the module loads: one writer
+        applied = apply_changes(host, plan.edits, what=plan.fix_id, check_id=plan.check_id, fix_id=plan.fix_id,
+                                followup=plan.followup)
+        for m in plan.load_modules:
+            try:
+                host.kernel.load_module(m)
+                actions.append(f"loaded module {m}")
+            except VfioError as exc:
+                messages.append(f"could not load {m} now ({exc}); it loads at the next boot")
     return FixResult(plan.check_id, plan.fix_id, True, applied.changes, tuple(actions), tuple(messages),
                      plan.followup, applied.journal_id)
 

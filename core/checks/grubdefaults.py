@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from core.checks.textfile import ConfigParseError, line_of
+from core.checks.textfile import ConfigParseError, LineIndex, line_of
 
 Quoting: TypeAlias = Literal["double", "single", "bare", "empty", "mixed"]
 
@@ -45,6 +45,9 @@ class ShellAssignment:
     raw: str
     template: str = ""
     """The value after quote removal with expansions kept as written ("${GRUB_CMDLINE_LINUX} quiet")."""
+    conditional: str = ""
+    """Why this assignment may not run, when it may not: inside `if`/`case`/a loop/a function or
+    block, or after `&&`/`||` ("inside if (line 3)"). Empty: it runs whenever the file is sourced."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,15 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
     """Parse the file. Raises ConfigParseError (with a line) when quoting does not close."""
     assignments: list[ShellAssignment] = []
     i, n = 0, len(text)
+    line = LineIndex(text)
     command_start = True
+    blocks: list[tuple[str, int]] = []
+    """The compound commands open here (if, case, loops, { }, ( )) with their line: what is inside
+    one runs only if its condition (or a call, for a function body) says so."""
+    and_or: int | None = None
+    """The line of a `&&`/`||` whose right side is being read (None: not after one)."""
+    dangling = False
+    """A `&&`/`||` with no command after it yet."""
     while i < n:
         c = text[i]
         if c in " \t\r":
@@ -97,6 +108,18 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
             i += 2
             continue
         if c in "\n;&|(){":
+            if text.startswith(("&&", "||"), i):
+                and_or = line(i)
+                dangling = True
+                i += 2
+                command_start = True
+                continue
+            if c in "\n;" and and_or is not None and not _continues(text, i):
+                and_or = None
+            if c in "({":
+                blocks.append((c, line(i)))
+            elif c == ")" and blocks and blocks[-1][0] == "(":
+                blocks.pop()  # in a `case`, `pattern)` closes nothing
             command_start = True
             i += 1
             continue
@@ -109,10 +132,11 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
             if m is not None:
                 vstart = m.end()
                 vend, quoting, template, expands = _scan_word(text, vstart)
+                dangling = False
                 assignments.append(ShellAssignment(
                     name=m.group()[:-1], start=i, value_start=vstart, value_end=vend,
-                    line=line_of(text, i), quoting=quoting, literal=None if expands else template,
-                    raw=text[vstart:vend], template=template))
+                    line=line(i), quoting=quoting, literal=None if expands else template,
+                    raw=text[vstart:vend], template=template, conditional=_why_conditional(blocks, and_or)))
                 i = vend
                 # `A=1 B=2 cmd`: further assignments may follow on the same command.
                 continue
@@ -120,8 +144,46 @@ def parse_grub_defaults(text: str) -> GrubDefaults:
         i = _scan_word(text, i)[0]
         if i == start:  # a lone special character such as '>'
             i += 1
-        command_start = text[start:i] in _COMMAND_WORDS
+        word = text[start:i]
+        dangling = False
+        if command_start and word in _OPENERS:
+            blocks.append((word, line(start)))
+        elif command_start and word in _CLOSERS and blocks and (
+                blocks[-1][0] == _CLOSERS[word] or (word == "done" and blocks[-1][0] in _LOOPS)):
+            blocks.pop()
+        command_start = word in _COMMAND_WORDS
+    if blocks:
+        # The shell stops with a syntax error here (grub-mkconfig too), and a line appended to such a
+        # file would land inside the open block.
+        kind, opened = blocks[-1]
+        closer = {"{": "}", "(": ")", "if": "fi", "case": "esac"}.get(kind, "done")
+        raise ConfigParseError(f"`{kind}` is opened here and never closed (no `{closer}`)", line=opened)
+    if dangling and and_or is not None:
+        raise ConfigParseError("the file ends with && or || (the shell expects another command)", line=and_or)
     return GrubDefaults(text, tuple(assignments))
+
+
+_OPENERS = frozenset({"if", "case", "while", "until", "for", "select"})
+_CLOSERS = {"fi": "if", "esac": "case", "done": "while", "}": "{"}
+_LOOPS = frozenset({"while", "until", "for", "select"})
+
+
+def _continues(text: str, i: int) -> bool:
+    """Whether the newline or `;` at i ends a line whose last operator was && or || (the list goes on)."""
+    j = i - 1
+    while j >= 0 and text[j] in " \t\r":
+        j -= 1
+    return j >= 1 and text[j - 1:j + 1] in ("&&", "||")
+
+
+def _why_conditional(blocks: list[tuple[str, int]], and_or: int | None) -> str:
+    if blocks:
+        kind, line = blocks[-1]
+        what = {"{": "a { } block or function body", "(": "a ( ) subshell or function"}.get(kind, kind)
+        return f"inside {what} (line {line})"
+    if and_or is not None:
+        return f"after && or || (line {and_or})"
+    return ""
 
 
 def _scan_word(text: str, i: int) -> tuple[int, Quoting, str, bool]:
@@ -251,6 +313,11 @@ def add_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
         raise ConfigParseError(f"refusing to add {param!r}: it would need shell quoting")
     text = doc.text
     a = doc.last(name)
+    if a is not None and a.conditional:
+        # Which branch grub-mkconfig runs depends on a condition vfio-tui does not evaluate: an edit
+        # of "the last assignment" could land in the branch that never runs (and report success).
+        # An unconditional assignment after it would decide alone, and is edited as usual.
+        raise ConfigParseError(conditional_reason(a), line=a.line)
     if a is None:
         from core.checks.textfile import append_line
 
@@ -267,6 +334,12 @@ def add_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
                            line=a.line)
 
 
+def conditional_reason(a: ShellAssignment) -> str:
+    """Why an edit of a conditional assignment is refused."""
+    return (f"{a.name} is assigned {a.conditional}: which value grub-mkconfig uses depends on that condition,"
+            " so vfio-tui does not edit it")
+
+
 def remove_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
     """The text with every exact word `param` removed from the assignments of `name` (quoted values only)."""
     text = doc.text
@@ -276,8 +349,22 @@ def remove_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
                 raise ConfigParseError(f"{name} is written as {a.raw!r}; refusing to edit it", line=a.line)
             continue
         inner = text[a.value_start + 1:a.value_end - 1]
-        new_inner = re.sub(rf"(^|[ \t]+){re.escape(param)}(?=$|[ \t])", "", inner)
+        new_inner = _drop_word(inner, param)
         if new_inner != inner and inner.startswith(param) and new_inner[:1] in (" ", "\t"):
             new_inner = new_inner.lstrip(" \t")
         text = text[:a.value_start + 1] + new_inner + text[a.value_end - 1:]
     return text
+
+
+def _drop_word(inner: str, param: str) -> str:
+    """`inner` without every blank-separated word equal to `param`, each with the blanks before it.
+
+    Split once, not `re.sub(r"(^|[ \t]+)PARAM(?=$|[ \t])")`: that regex retries its blank run from
+    every blank of a long one, 4 s for 16 KiB of blanks (hours for a 1 MB line)."""
+    parts = re.split(r"([ \t]+)", inner)  # words at even indexes, the blanks before them at odd ones
+    kept: list[str] = []
+    for k in range(0, len(parts), 2):
+        if parts[k] and parts[k] == param:
+            continue
+        kept += [parts[k - 1] if k else "", parts[k]]
+    return "".join(kept)

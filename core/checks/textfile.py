@@ -6,10 +6,13 @@ comments, CRLF line ends, a missing final newline) comes back out exactly as it 
 
 from __future__ import annotations
 
+import bisect
+import re
+
 from core.errors import HostDataError
 from core.textcodec import decode, encode, unified_diff
 
-__all__ = ["ConfigParseError", "append_line", "decode", "encode", "line_of", "unified_diff"]
+__all__ = ["ConfigParseError", "LineIndex", "append_line", "decode", "encode", "line_of", "unified_diff"]
 
 
 class ConfigParseError(HostDataError):
@@ -24,8 +27,19 @@ class ConfigParseError(HostDataError):
 
 
 def line_of(text: str, offset: int) -> int:
-    """1-based line number of a character offset."""
+    """1-based line number of a character offset (one count over the text: for an error, not a loop)."""
     return text.count("\n", 0, offset) + 1
+
+
+class LineIndex:
+    """1-based line numbers of many offsets in one text: the newlines are found once, each lookup is a
+    bisection. (line_of() per statement made a 1 MB line of `a=1;a=1;...` quadratic.)"""
+
+    def __init__(self, text: str) -> None:
+        self._newlines = [m.start() for m in re.finditer("\n", text)]
+
+    def __call__(self, offset: int) -> int:
+        return bisect.bisect_left(self._newlines, offset) + 1
 
 
 def append_line(text: str, line: str) -> str:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from core.checks.textfile import ConfigParseError, line_of
+from core.checks.textfile import ConfigParseError, LineIndex, line_of
 
 Scalar: TypeAlias = int | str
 
@@ -76,6 +76,7 @@ class _Parser:
         self.t = text
         self.i = 0
         self.n = len(text)
+        self.line = LineIndex(text)
 
     def error(self, what: str) -> ConfigParseError:
         return ConfigParseError(what, line=line_of(self.t, min(self.i, self.n)))
@@ -145,7 +146,7 @@ class _Parser:
         self.skip_blanks()
         if self.peek() == "#":
             self.skip_comment()
-        return ConfEntry(name, start, vstart, vend, line_of(self.t, start), value)
+        return ConfEntry(name, start, vstart, vend, self.line(start), value)
 
     def value(self, top: bool) -> Scalar | tuple[ConfItem, ...]:
         if self.i >= self.n:
@@ -187,6 +188,8 @@ class _Parser:
             k += 1
         if k == j:
             raise self.error("a number without digits")
+        if k - j > 19:  # libvirt reads a long long (virConfParseLong: strtoll); int() refuses > 4300 digits
+            raise self.error("a number too large for libvirt (more than 19 digits)")
         value = int(self.t[self.i:k])
         self.i = k
         return value

@@ -101,7 +101,8 @@ class Hypervisor:
         self.demo = demo
         """True for the shipped demo (libvirt's test driver over core/data/demo-libvirt.xml)."""
         self.state_file = state_file
-        """The demo's state in a persistent simulated host; written back on close()."""
+        """The demo's state in a persistent simulated host; written back on close() when it changed."""
+        self._state_at_open: bytes | None = None
 
     @property
     def driver(self) -> str:
@@ -207,7 +208,14 @@ class Hypervisor:
         if self.state_file is not None:
             from core.libvirt.demo import save_demo_state
 
-            save_demo_state(self, self.state_file)
+            save_demo_state(self, self.state_file, self._state_at_open)
+
+    def remember_state(self) -> None:
+        """Note the demo's state now, so that close() writes only a change."""
+        if self.state_file is not None:
+            from core.libvirt.demo import demo_state_bytes
+
+            self._state_at_open = demo_state_bytes(self, self.state_file)
 
     def close(self) -> None:
         if self.state_file is not None:
@@ -251,9 +259,9 @@ def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False
     """
     is_demo = uri is None and demo
     if uri is None and demo and state_file is not None:
-        from core.libvirt.demo import ensure_demo_state
+        from core.libvirt.demo import demo_state_source
 
-        uri = f"test://{ensure_demo_state(state_file, demo_xml)}"
+        uri = f"test://{demo_state_source(state_file, demo_xml)}"
     elif uri is None:
         uri = demo_uri(demo_xml) if demo else DEFAULT_URI
     _check_uri(uri)
@@ -268,5 +276,7 @@ def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False
         raise connect_error(uri, exc) from None
     if conn is None:  # very old bindings returned None instead of raising
         raise connect_error(uri, RuntimeError("libvirt returned no connection"))
-    return Hypervisor(conn, uri, demo=is_demo or uri == demo_uri(demo_xml),
-                      state_file=state_file if is_demo and state_file is not None else None)
+    hv = Hypervisor(conn, uri, demo=is_demo or uri == demo_uri(demo_xml),
+                    state_file=state_file if is_demo and state_file is not None else None)
+    hv.remember_state()
+    return hv

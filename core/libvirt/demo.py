@@ -40,23 +40,25 @@ def demo_state_file(host: Host) -> DemoStateFile | None:
     return None
 
 
-def ensure_demo_state(state: DemoStateFile, source: Path | None = None) -> Path:
-    """The state file, created from the shipped demo (`source`, host192's by default) on first use (inside the
-    tree, never through a
-    link; a state file that is a link or not a regular file is refused). Returns its in-tree path
-    with every directory link resolved, for libvirt's test driver to open."""
+def demo_state_source(state: DemoStateFile, source: Path | None = None) -> Path:
+    """The file the demo hypervisor starts from: the tree's state file (inside the tree, never through a
+    link; one that is a link or not a regular file is refused), or the shipped demo (`source`, host192's
+    by default) before the first change. Nothing is written here, so a read-only command works on a
+    read-only /var (and for a user who may read the tree but not write it)."""
     if not safefile.exists(state.root, state.path):
-        safefile.replace(state.root, state.path, (source or DEMO_XML).read_bytes(), private=True)
+        return Path(source or DEMO_XML)
     with safefile.open_regular(state.root, state.path):
         pass  # a regular file, not a link
     return safefile.resolve(state.root, state.path, follow_last=False)
 
 
-def save_demo_state(hv: Hypervisor, state: DemoStateFile) -> None:
-    """Write every domain of the test driver back into the state file (atomically)."""
+def demo_state_bytes(hv: Hypervisor, state: DemoStateFile) -> bytes:
+    """The state file's content for the test driver's domains now."""
     lv = hv.libvirt
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    tree = etree.fromstring(safefile.read_bytes(state.root, state.path, follow=False), parser).getroottree()
+    source = (safefile.read_bytes(state.root, state.path, follow=False) if safefile.exists(state.root, state.path)
+              else Path(hv.uri.removeprefix("test://")).read_bytes())  # the shipped demo it was opened from
+    tree = etree.fromstring(source, parser).getroottree()
     root = tree.getroot()
     for old in root.findall("domain"):
         root.remove(old)
@@ -65,12 +67,19 @@ def save_demo_state(hv: Hypervisor, state: DemoStateFile) -> None:
         el = etree.fromstring(dom.XMLDesc(flags).encode())
         if "id" in el.attrib:
             del el.attrib["id"]
-        run_state = int(dom.state()[0])
-        if run_state != RUNNING:
-            etree.SubElement(el, f"{{{TEST_NS}}}runstate").text = str(run_state)
+        state_now = int(dom.state()[0])
+        if state_now != RUNNING:
+            etree.SubElement(el, f"{{{TEST_NS}}}runstate").text = str(state_now)
         etree.indent(el, space="  ", level=1)
         el.tail = "\n"
         root.append(el)
     etree.indent(root, space="  ")
-    data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
-    safefile.replace(state.root, state.path, data, private=True)
+    return bytes(etree.tostring(tree, xml_declaration=True, encoding="UTF-8"))
+
+
+def save_demo_state(hv: Hypervisor, state: DemoStateFile, unchanged: bytes | None = None) -> None:
+    """Write every domain of the test driver back into the state file (atomically), unless nothing
+    changed since `unchanged` was taken (a read-only command writes nothing)."""
+    data = demo_state_bytes(hv, state)
+    if data != unchanged:
+        safefile.replace(state.root, state.path, data, private=True)

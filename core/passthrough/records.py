@@ -211,14 +211,18 @@ class Interrupted:
 def interrupted_work(paths: HostPaths) -> list[Interrupted]:
     """What a killed vfio-tui left half-done on the host under `paths` (cheap: one listdir when all is
     well, so every command can ask at its start)."""
+    from core.configfiles import interrupted_changes
+
     binds = interrupted_names(paths)
     rdir = runs_dir(paths)
-    if not binds and not rdir.is_dir():
+    configs = interrupted_changes(paths)
+    if not binds and not rdir.is_dir() and not configs:
         return []
     free = lock_is_free(paths)
     if not free:
         return []  # another vfio-tui is at work: its journal is open, not interrupted
-    out: list[Interrupted] = []
+    out: list[Interrupted] = [Interrupted(f"config change {cid} was cut short (files may be half-edited)",
+                                          f"vfio-tui check --undo {cid} --yes") for cid in configs]
     runs = interrupted_runs(paths, lock_free=True)
     for run in runs:
         out.append(Interrupted(f"passthrough run {run.id} ({run.address} → {run.vm or 'vfio-pci'}) was cut short",

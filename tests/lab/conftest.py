@@ -105,12 +105,17 @@ def kernel_view() -> kview.KernelView:
 @pytest.fixture(scope="session")
 def cases(kernel_view: kview.KernelView) -> dict[str, Case | None]:
     found = find_cases(kernel_view)
-    from kinds import GUEST_OWN, guest_mount_devices
+    from kinds import GUEST_OWN, HOST_USED, guest_mount_devices, host_uses
 
     own = guest_mount_devices(kernel_view)
     for kind in ALL_KINDS:
         if kind == GUEST_OWN:
             _RESULTS["kinds"][kind] = ", ".join(f"{a} ({' '.join(t)})" for a, t in own.items()) or None
+        elif kind == HOST_USED and found.get(kind) is not None:
+            used = host_uses(kernel_view)
+            c = found[kind]
+            assert c is not None
+            _RESULTS["kinds"][kind] = f"{c.describe()}: {'; '.join(used.get(c.target, []))}"
         else:
             c = found.get(kind)
             _RESULTS["kinds"][kind] = c.describe() if c else None

@@ -17,9 +17,10 @@ MULTIFUNCTION = "multi-function group"
 BRIDGE_GROUP = "group with a bridge"
 SWITCH = "device behind a switch port"
 GUEST_OWN = "device the guest uses"
+HOST_USED = "group the guest uses (a bind candidate otherwise)"
 
 BIND_KINDS = (LONE, MULTIFUNCTION, BRIDGE_GROUP, SWITCH)
-ALL_KINDS = (*BIND_KINDS, GUEST_OWN)
+ALL_KINDS = (*BIND_KINDS, GUEST_OWN, HOST_USED)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,26 @@ def guest_mount_devices(kv: KernelView) -> dict[str, list[str]]:
     return out
 
 
+def host_uses(kv: KernelView) -> dict[str, list[str]]:
+    """{address: what the guest uses it for}, read by the oracle (not by vfio-tui): a NIC with an
+    address or the default route, the controller of a mounted filesystem. A group with such a member
+    is no bind case (vfio-tui must refuse it): a test that expects a bind picks another group, and
+    HOST_USED asserts the refusal. (Virtio devices and the 9p mounts are GUEST_OWN.)"""
+    from kview import default_route_interfaces, interface_addresses, mounted_block_pci
+
+    uses: dict[str, list[str]] = {}
+    addresses, routes = interface_addresses(), default_route_interfaces()
+    for dev in kv.devices.values():
+        for ifname in dev.net_interfaces:
+            if addresses.get(ifname):
+                uses.setdefault(dev.address, []).append(f"{ifname} has {', '.join(addresses[ifname])}")
+            if ifname in routes:
+                uses.setdefault(dev.address, []).append(f"{ifname} carries the default route")
+    for address, targets in mounted_block_pci(kv.mounts).items():
+        uses.setdefault(address, []).append(f"mounted on {' '.join(targets)}")
+    return uses
+
+
 def _usable(kv: KernelView, members: list[KDevice], own: dict[str, list[str]]) -> bool:
     """No chipset function, nothing virtio (the guest's own root and shares), nothing the guest mounts.
 
@@ -70,13 +91,21 @@ def _case(kind: str, gid: int, kv: KernelView, target: KDevice) -> Case:
     )
 
 
-def find_cases(kv: KernelView) -> dict[str, Case | None]:
-    """The first group of each kind (preferring devices behind a port, as real cards are)."""
+def find_cases(kv: KernelView, used: dict[str, list[str]] | None = None) -> dict[str, Case | None]:
+    """The first group of each kind (preferring devices behind a port, as real cards are), among the
+    groups the guest does not use (`used`, default host_uses(kv)); HOST_USED is the first group that
+    would have been a case but for that use."""
     own = guest_mount_devices(kv)
+    used = host_uses(kv) if used is None else used
     found: dict[str, list[tuple[int, Case]]] = {k: [] for k in BIND_KINDS}
+    refused: list[Case] = []
     for gid in kv.groups:
         members = kv.members(gid)
         if not members or not _usable(kv, members, own):
+            continue
+        in_use = [d for d in members if d.address in used]
+        if in_use and any(not d.is_bridge for d in members):
+            refused.append(_case(HOST_USED, gid, kv, in_use[0]))
             continue
         endpoints = [d for d in members if not d.is_bridge]
         bridges = [d for d in members if d.is_bridge]
@@ -102,6 +131,7 @@ def find_cases(kv: KernelView) -> dict[str, Case | None]:
     out: dict[str, Case | None] = {}
     for kind, options in found.items():
         out[kind] = sorted(options, key=lambda o: (o[0], o[1].group))[0][1] if options else None
+    out[HOST_USED] = refused[0] if refused else None
     return out
 
 

@@ -176,6 +176,66 @@ def read_mounts() -> list[tuple[str, str, str]]:
     return out
 
 
+def interface_addresses() -> dict[str, list[str]]:
+    """{interface: its IPv4 and IPv6 addresses} (SIOCGIFADDR per interface, /proc/net/if_inet6), link-local
+    IPv6 left out: every up interface has one, and the guard counts only addresses a host talks over."""
+    import socket
+
+    out: dict[str, list[str]] = {}
+    try:
+        names = os.listdir(SYS / "class" / "net")
+    except OSError:
+        return out
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for name in names:
+            try:
+                packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))  # SIOCGIFADDR
+                out.setdefault(name, []).append(socket.inet_ntoa(packed[20:24]))
+            except OSError:
+                pass
+    for line in (_read(Path("/proc/net/if_inet6")) or "").splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and not parts[0].startswith("fe80"):
+            out.setdefault(parts[5], []).append(parts[0])
+    return out
+
+
+def default_route_interfaces() -> set[str]:
+    """Interfaces that carry an IPv4 default route (/proc/net/route: destination 00000000)."""
+    found = set()
+    for line in (_read(Path("/proc/net/route")) or "").splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2 and parts[1] == "00000000":
+            found.add(parts[0])
+    return found
+
+
+def mounted_block_pci(mounts: list[tuple[str, str, str]]) -> dict[str, list[str]]:
+    """{PCI address: [mount points]} for the controllers of mounted block devices (partitions and
+    dm/md through their slaves, walked up the sysfs path to the first PCI function)."""
+    out: dict[str, list[str]] = {}
+    for source, target, _ in mounts:
+        if not source.startswith("/dev/"):
+            continue
+        for disk in _block_bases(os.path.basename(os.path.realpath(source)), 0):
+            real = os.path.realpath(SYS / "class" / "block" / disk)
+            pci = [p for p in real.split("/") if _is_address(p)]
+            if pci:
+                out.setdefault(pci[-1], []).append(target)
+    return out
+
+
+def _block_bases(name: str, depth: int) -> list[str]:
+    slaves = SYS / "class" / "block" / name / "slaves"
+    try:
+        under = os.listdir(slaves)
+    except OSError:
+        return [name]
+    if not under or depth > 8:
+        return [name]
+    return [b for s in under for b in _block_bases(s, depth + 1)]
+
+
 def read_kernel_view() -> KernelView:
     devices = {n: read_device(n) for n in sorted(os.listdir(PCI_DEVICES))}
     groups: dict[int, tuple[str, ...]] = {}

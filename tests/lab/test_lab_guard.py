@@ -15,7 +15,7 @@ from typing import Any
 import kview
 import pytest
 from conftest import Cli, need, need_command, note
-from kinds import BIND_KINDS, Case, guest_mount_devices
+from kinds import BIND_KINDS, HOST_USED, Case, guest_mount_devices, host_uses
 
 TEST_ADDRESS = "192.0.2.77/24"  # TEST-NET-1 (RFC 5737): never routed anywhere
 
@@ -52,6 +52,22 @@ def test_guest_mount_devices_are_refused(vt: Cli, kernel_view: kview.KernelView,
             problems.append(f"refusal of {address} does not name its mount {targets}: {mine[0]['reason']}")
     assert not problems, "\n".join(problems)
     note("guard: " + ", ".join(f"{a} ({' '.join(t)})" for a, t in sorted(own.items())) + " refused")
+
+
+def test_a_group_the_guest_uses_is_refused_not_bound(vt: Cli, cases: dict[str, Case | None],
+                                                      kernel_view: kview.KernelView,
+                                                      host_as_before: dict[str, Any]) -> None:
+    """On a topology where a natural bind candidate is used by the guest (a NIC with an address or the
+    default route, a mounted disk's controller), the bind cases pick other groups and this one must be
+    refused (exit 3), naming the member, with nothing written."""
+    case = need(cases, HOST_USED)
+    need_command("bind")
+    uses = host_uses(kernel_view)
+    rc, refused, text = _refusals(vt, case.target)
+    assert rc == 3, f"bind {case.target} ({'; '.join(uses.get(case.target, []))}): exit {rc}: {text[-300:]}"
+    assert any(r["address"] in uses for r in refused), refused
+    assert kview.bindings() == host_as_before
+    note(f"guard: {case.describe()} refused ({'; '.join(uses.get(case.target, []))})")
 
 
 @pytest.fixture

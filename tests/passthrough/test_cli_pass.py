@@ -21,7 +21,7 @@ def test_dry_run_shows_the_plan_and_changes_nothing(run_cli: Run, tree: Path) ->
     assert "Plan: pass 0000:0b:00.0 (IOMMU group 19) to vfio_test (config, then start it)" in out
     assert "/sys/bus/pci/devices/0000:0b:00.0/driver_override <- vfio-pci" in out
     assert "+    <hostdev mode='subsystem' type='pci' managed='yes'>" in out
-    assert "Undo (`vfio-tui undo` after the run):" in out and "dry run: nothing was changed" in out
+    assert f"Undo (`vfio-tui undo --root {tree}` after the run):" in out and "dry run: nothing was changed" in out
     listed = run_cli("undo", "--list", "--root", str(tree))
     assert listed.stdout.strip() == "no passthrough runs recorded on this host"
 

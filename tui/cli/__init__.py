@@ -8,6 +8,7 @@ failed, 2 bad input or an error the user can fix, 3 a plan was refused, 130 inte
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,9 @@ from typing import TYPE_CHECKING
 
 from core.errors import VfioError
 from core.textsafe import printable
+from tui.cli.argtypes import OneLineParser
 from tui.cli.common import add_host_options, host_options_from_args, normalize_demo
+from tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
 from tui.cli.registry import COMMANDS, load_command
 
 if TYPE_CHECKING:  # core.host (and what it imports) is loaded by the command that needs a host:
@@ -44,10 +47,10 @@ and then only after showing the plan.
 """
 
 
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     """The parser. Only the chosen command's options are built: building all of them costs
     more than the work of a quick command on a slow machine (0.4 s in the TCG lab guest)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -69,7 +72,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         )
         add_host_options(sp, top_level=False)
         module.add_arguments(sp)
-        sp.set_defaults(_module=module)
+        sp.set_defaults(_module=module, _parser=sp)
     return parser
 
 
@@ -100,7 +103,12 @@ def _notice_interrupted(options: HostOptions) -> None:
     from core.passthrough.records import interrupted_work
     from tui.cli.common import host_args
 
-    paths = HostPaths(options.root.resolve() if options.root is not None else Path("/"))
+    try:
+        if options.root is not None and not options.root.is_dir():
+            return  # open_host() says what is wrong with it
+        paths = HostPaths(options.root.resolve() if options.root is not None else Path("/"))
+    except (OSError, RuntimeError):  # a symlink loop, a path too long: open_host() says so
+        return
     for item in interrupted_work(paths):
         print(f"{PROG}: notice: {item.what}; run `{item.command}{host_args(options)}` to put it back",
               file=sys.stderr)
@@ -109,26 +117,26 @@ def _notice_interrupted(options: HostOptions) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = normalize_demo(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Said by the command's own parser, so the hint names its --help.
+        (getattr(args, "_parser", None) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    options: HostOptions | None = None
     try:
         options = host_options_from_args(args)
-        module = getattr(args, "_module", None)
+        return _dispatch(args, options)
+    except VfioError as exc:
+        print_error(PROG, str(exc), options)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, or a hang-up/termination turned into one (hangups_interrupt): what was being changed
+        # rolled itself back or left a record; say which, with the command that finishes it.
         from tui.cli.safe_output import guarded_output
 
-        if getattr(args, "command", None) not in ("restore", "undo"):
-            with guarded_output():
+        with contextlib.suppress(OSError), guarded_output():  # after a hang-up the terminal may be gone
+            print(f"{PROG}: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
+            if options is not None:
                 _notice_interrupted(options)
-        if module is None:
-            from tui.cli.app_launcher import launch_app
-
-            return launch_app(args, options)
-        with guarded_output():
-            return int(module.run(args, options))
-    except VfioError as exc:
-        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `vfio-tui inventory | head`: the reader went away; say nothing.
@@ -140,6 +148,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
         if os.environ.get("VFIO_TUI_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {printable(str(exc))}"
+        said = environment_error(exc)
+        if said is not None:
+            print_error(PROG, said, options)
+            return 2
+        print(f"{PROG}: internal error: {one_line(f'{type(exc).__name__}: {printable(str(exc))}')}"
               " (please report it; VFIO_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 70
+
+
+def _dispatch(args: argparse.Namespace, options: HostOptions) -> int:
+    from tui.cli.safe_output import guarded_output
+
+    module = getattr(args, "_module", None)
+    if module is None:
+        with guarded_output():
+            _notice_interrupted(options)
+        from tui.cli.app_launcher import launch_app
+
+        return launch_app(args, options)  # the app owns the terminal: no stream is wrapped
+    # Terminal controls neutralised (outside), hints naming the host (inside: verbatim() skips only them),
+    # a hang-up stopping the command as Ctrl-C does.
+    with guarded_output(), hints_for(args, options), hangups_interrupt(args):
+        if getattr(args, "command", None) not in ("restore", "undo"):
+            _notice_interrupted(options)
+        return int(module.run(args, options))

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.host import HostOptions
 from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from tui.cli.output import verbatim
 
 HELP = "attach a PCI device (and the group members it needs) to a libvirt VM; --start starts it"
 DESCRIPTION = """\
@@ -63,7 +64,7 @@ def print_plan(plan: Any) -> None:
     for p in plan.problems:
         print(f"  problem: {p}")
     if plan.after != plan.before:
-        print(plan.diff, end="")
+        verbatim(plan.diff)
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:

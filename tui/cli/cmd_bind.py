@@ -8,7 +8,9 @@ from typing import Any
 
 from core.host import HostOptions
 from core.open_host import open_host
+from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option
+from tui.cli.output import verbatim
 
 HELP = "bind a device's whole IOMMU group to vfio-pci (plan shown first; undo with `restore`)"
 DESCRIPTION = """\
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="on a host whose usage is not recorded (a lab-format snapshot, a plain tree), plan as"
                              " if the host used none of the group's devices")
     add_connect_option(parser)
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
 
 
@@ -80,11 +82,31 @@ def _print_plan(plan: Any, label: str, out: Any) -> None:
 
 
 
+def _persist(host: Any, plan: Any, changes: Any, timeout: float) -> Any:
+    """Write the persistence files; when that fails (or is interrupted) the binding is undone too, so
+    `bind --persist` is all or nothing (the files roll themselves back)."""
+    from core.binding import undo_plan
+    from core.configfiles import apply_changes
+    from core.errors import VfioError
+
+    try:
+        return apply_changes(host, changes, what="bind --persist")
+    except (VfioError, KeyboardInterrupt) as exc:
+        left = undo_plan(host, plan, timeout=timeout)
+        undone = ("the binding was undone too: nothing changed" if not left else
+                  "the binding stays: " + "; ".join(f"{a}: {e}" for a, e in left.items())
+                  + f" (`vfio-tui restore {plan.target}` once that is fixed)")
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"vfio-tui: --persist interrupted; {undone}", file=sys.stderr)
+            raise
+        raise VfioError(f"--persist failed: {exc.detail}; {undone}") from None
+
+
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.binding import apply_plan, plan_bind
     from core.binding.apply import needs_root
+    from core.binding.journal import writer_lock
     from core.binding.persist import persist_changes
-    from core.configfiles import apply_changes
     from core.libvirt.for_host import domain_facts_for
     from core.steps import StepEvent
     from tui.cli.common import confirm, print_json
@@ -103,7 +125,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         else:
             _print_plan(plan, host.label, human)
             for c in changes:
-                print(f"Persist ({c.path}):\n{c.diff}", file=human)
+                print(f"Persist ({c.path}):", file=human)
+                verbatim(c.diff + "\n", human)
         if not plan.ok:
             return 3
         if needs_root(host) and plan.steps:
@@ -123,8 +146,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             elif ev.state == "failed":
                 print(f"  FAILED {ms:5.1f} ms  {ev.step}: {ev.detail}", file=sys.stderr)
 
-        result = apply_plan(host, plan, on_step=on_step, timeout=args.timeout)
-        applied = apply_changes(host, changes, what="bind --persist") if changes else None
+        with writer_lock(host.paths, f"bind {plan.target}"):  # the binding and its persistence: one writer
+            result = apply_plan(host, plan, on_step=on_step, timeout=args.timeout)
+            applied = _persist(host, plan, changes, args.timeout) if changes else None
         backups = [c.backup for c in applied.changes if c.backup] if applied else []
         if args.json:
             doc["applied"] = {"verified": not result.problems, "seconds": round(result.total_seconds, 6),

@@ -8,6 +8,7 @@ from typing import Any
 
 from core.host import HostOptions
 from core.open_host import open_host
+from tui.cli.output import verbatim
 
 HELP = "check what passthrough needs (CPU, IOMMU, bootloader, modules, libvirt) and fix it"
 DESCRIPTION = """\
@@ -72,7 +73,7 @@ def _print_result(r: Any, color: bool) -> None:
 
 def _print_fix(res: Any) -> None:
     for c in res.changes:
-        sys.stdout.write(c.diff)
+        verbatim(c.diff)
     for a in res.actions:
         print(f"  {a}")
     for m in res.messages:

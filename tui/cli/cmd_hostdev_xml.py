@@ -62,6 +62,18 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
     address = PciAddress.parse(args.address)
     addresses = [address]
+    if options.demo or options.root is not None or options.snapshot is not None:
+        # A host was named: the element is for a device of that host (without one, it is generated for
+        # any address, e.g. for another machine).
+        with open_host(options) as host:
+            if not host.paths.pci_device(str(address)).exists():
+                raise InputError(f"no PCI device {address} on {host.label}",
+                                 fix="`vfio-tui inventory` lists the devices")
+    if args.vm is not None:
+        from core.libvirt.for_host import hypervisor_for
+
+        with open_host(options) as host, hypervisor_for(host, args.connect) as hv:
+            hv.xml(args.vm, inactive=True)  # an unknown VM is an error, not ignored
     if args.all_functions:
         with open_host(options) as host:
             inv = host.inventory()

@@ -6,6 +6,7 @@ import argparse
 
 from core.host import HostOptions
 from core.open_host import open_host
+from tui.cli.argtypes import GROUP
 
 HELP = "list IOMMU groups -> bridges -> devices, with what passthrough would take"
 DESCRIPTION = """\
@@ -28,7 +29,7 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON (schema vfio-tui/inventory/1)")
-    parser.add_argument("--group", type=int, action="append", metavar="N",
+    parser.add_argument("--group", type=GROUP, action="append", metavar="N",
                         help="only this group (repeatable)")
 
 

@@ -7,7 +7,9 @@ import sys
 from typing import TYPE_CHECKING
 
 from core.host import HostOptions
+from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from tui.cli.output import verbatim
 
 if TYPE_CHECKING:
     from core.passthrough import PassthroughPlan
@@ -72,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-display-manager", action="store_true",
                         help="a GPU the display server runs on: stop the display manager first (systemctl stop"
                              " display-manager) and start it again on undo; ends the graphical session")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
     add_connect_option(parser)
 
@@ -107,7 +109,7 @@ def print_plan(plan: PassthroughPlan) -> None:
         print(f"  {line}")
     if plan.attach is not None:
         print(f"VM definition change ({plan.vm}):")
-        print("".join(f"  {line}\n" for line in plan.xml_diff.splitlines()) or "  (none)\n", end="")
+        verbatim("".join(f"  {line}\n" for line in plan.xml_diff.splitlines()) or "  (none)\n")
     for c in plan.checks:
         print(f"  check {c.status.upper()}: {c.id}: {c.summary}")
     for w in plan.warnings:

@@ -8,7 +8,9 @@ from typing import Any
 
 from core.host import HostOptions
 from core.open_host import open_host
+from tui.cli.argtypes import WRITE_TIMEOUT
 from tui.cli.libvirt_args import add_connect_option
+from tui.cli.output import verbatim
 
 HELP = "put devices back on their original drivers (undo `bind`; finishes interrupted runs)"
 DESCRIPTION = """\
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="undo a config file change made by `check --fix` (journal id cfg-N or fix id)")
     parser.add_argument("--yes", "-y", action="store_true", help="with --config: undo without asking")
     add_connect_option(parser)
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
 
 
@@ -48,13 +50,16 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.address import PciAddress
     from core.binding import restore
     from core.binding.apply import needs_root
-    from core.binding.persist import unpersist_changes
+    from core.binding.journal import writer_lock
+    from core.binding.persist import MODPROBE_CONF, UDEV_RULES, persistence_left, unpersist_changes
     from core.configfiles import apply_changes
-    from core.errors import InputError, NeedsRootError
+    from core.errors import InputError, NeedsRootError, VfioError
     from core.libvirt.for_host import domain_facts_for
     from tui.cli.common import print_json
 
-    if args.config:
+    if args.config is not None:
+        if not args.config.strip():
+            raise InputError("--config needs the id of a change: cfg-N (printed when it was made) or its fix id")
         if args.all or args.addresses:
             raise InputError("--config undoes a file change; give it alone")
         from tui.cli.cmd_check import run_undo
@@ -70,25 +75,41 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         if needs_root(host):
             raise NeedsRootError("needs root for: writes to /sys/bus/pci (driver_override, unbind, bind)",
                                  fix="run it again with sudo")
-        result = restore(host, addresses or None, all=args.all, timeout=args.timeout,
-                         domains=domain_facts_for(host, args.connect))
-        # restore() put back every device of the run(s) that bound ADDR: drop all their rules too.
-        gone = None if args.all else list(dict.fromkeys(addresses + [a for a, _ in result.restored]))
-        changes = unpersist_changes(host, gone) if args.persist else []
-        applied = apply_changes(host, changes, what="restore --persist") if changes else None
+        with writer_lock(host.paths, "restore"):  # the drivers and the persistence files: one writer
+            result = restore(host, addresses or None, all=args.all, timeout=args.timeout,
+                             domains=domain_facts_for(host, args.connect))
+            # restore() put back every device of the run(s) that bound ADDR: drop all their rules too.
+            gone = None if args.all else list(dict.fromkeys(addresses + [a for a, _ in result.restored]))
+            changes = unpersist_changes(host, gone) if args.persist else []
+            try:
+                applied = apply_changes(host, changes, what="restore --persist") if changes else None
+            except VfioError as exc:
+                back = ", ".join(a for a, _ in result.restored) or "no device"
+                again = " ".join(addresses) if addresses else "--all"
+                raise VfioError(f"{back} back on their drivers, but removing the persistence failed: {exc.detail}",
+                                fix=f"run `vfio-tui restore {again} --persist` again") from None
         backups = [c.backup for c in applied.changes if c.backup] if applied else []
+        # Without --persist the udev rule and softdep stay: say so, or the next boot quietly puts the
+        # devices back on vfio-pci after "back on igb".
+        left = [] if args.persist else persistence_left(host, gone)
         if args.json:
             doc: dict[str, Any] = {
                 "restored": [{"address": a, "driver": d} for a, d in result.restored],
                 "failed": [{"address": a, "reason": r} for a, r in result.failed],
                 "persist_removed": [c.path for c in changes], "backups": backups,
+                "persist_left": [{"address": a, "files": [UDEV_RULES, MODPROBE_CONF]} for a in left],
             }
             print_json(doc)
         else:
             for a, d in result.restored:
                 print(f"{a}: back on {d or '(no driver, as before)'}")
             for c in changes:
-                print(f"removed persistence ({c.path}):\n{c.diff}")
+                print(f"removed persistence ({c.path}):")
+                verbatim(c.diff + "\n")
+            if left:
+                print(f"note: {', '.join(left)} still {'goes' if len(left) == 1 else 'go'} to vfio-pci at the next"
+                      f" boot: `bind --persist` wrote {UDEV_RULES} and {MODPROBE_CONF}, which stay; remove them"
+                      f" with `vfio-tui restore {' '.join(left) if gone is not None else '--all'} --persist`")
             if not result.restored and not result.failed and not changes:
                 print("nothing to restore")
         for a, r in result.failed:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from core.host import HostOptions
+from tui.cli.argtypes import WRITE_TIMEOUT, seconds
 from tui.cli.libvirt_args import add_connect_option
 
 HELP = "take a `vfio-tui pass` run back: out of the VM first, then the drivers (refuses while the VM holds it)"
@@ -41,14 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--stop-vm", action="store_true", help="shut the VM down first (ACPI)")
     parser.add_argument("--force", action="store_true",
                         help="with --stop-vm: power the VM off if it does not shut down in time (virsh destroy)")
-    parser.add_argument("--shutdown-timeout", type=float, default=60.0, metavar="S",
+    parser.add_argument("--shutdown-timeout", type=seconds(), default=60.0, metavar="S",
                         help="seconds to wait for the VM to shut down (default 60)")
-    parser.add_argument("--unplug-timeout", type=float, default=30.0, metavar="S",
+    parser.add_argument("--unplug-timeout", type=seconds(), default=30.0, metavar="S",
                         help="seconds to wait for the guest to release a hot-unplugged device (default 30)")
     parser.add_argument("--dry-run", action="store_true", help="say what undo would do and stop")
     parser.add_argument("--yes", "-y", action="store_true", help="undo without asking")
     parser.add_argument("--json", action="store_true", help="JSON Lines: steps, then the result")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
     add_connect_option(parser)
 
@@ -62,14 +63,14 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.steps import StepEvent, format_step
     from tui.cli.common import confirm, emit_json_line, host_args
 
+    if args.run_id is not None and not args.run_id.strip():
+        raise InputError("RUN_ID is empty", fix="`vfio-tui undo --list` lists the runs")
     if args.run_id and args.last:
         raise InputError("give RUN_ID or --last, not both")
+    if args.run_id and args.list:
+        raise InputError("--list lists every run; give it without RUN_ID")
     if args.force and not args.stop_vm:
         raise InputError("--force only goes with --stop-vm (it powers the VM off when it does not shut down)")
-    for name in ("shutdown_timeout", "unplug_timeout", "timeout"):
-        value = getattr(args, name)
-        if not value > 0 or value == float("inf"):
-            raise InputError(f"--{name.replace('_', '-')} {value}: give a positive number of seconds")
     with open_host(options) as host:
         if args.list:
             runs = list_runs(host)

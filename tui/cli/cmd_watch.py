@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from core.host import HostOptions
+from tui.cli.argtypes import seconds
 from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
 
 HELP = "wait until a VM stops (libvirt events), then restore its devices to their host drivers"
@@ -25,7 +26,7 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("vm", metavar="VM", help="the VM's name")
-    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="give up after this long")
+    parser.add_argument("--timeout", type=seconds(), default=None, metavar="SECONDS", help="give up after this long")
     parser.add_argument("--no-restore", action="store_true", help="only report; do not restore devices")
     add_connect_option(parser)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.errors import InputError
 from core.host import HostOptions
+from tui.cli.argtypes import PORT
 
 HELP = "serve the interactive app in a web browser (localhost only by default)"
 DESCRIPTION = """\
@@ -35,7 +36,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument("--port", type=PORT, default=8000, help="TCP port (default 8000)")
     parser.add_argument("--bind", default="localhost", metavar="ADDR",
                         help="address to listen on (default localhost; anything else is exposed)")
     parser.add_argument("--public-url", metavar="URL",

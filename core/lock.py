@@ -1,0 +1,113 @@
+"""Provides the one writer lock of a host: every change vfio-tui makes to a host (bind, restore, config
+fixes and their undo, persistence files, passthrough runs) happens under it.
+
+The lock is `flock` on /var/lib/vfio-tui/lock (under the host's root, opened through core.safefile),
+which also records the holder's pid, command and start time so that a refused second writer can name
+it. The kernel drops a flock when its holder dies (kill -9 included), so a stale lock is taken over by
+the next writer; readers never take it. Its own module (not core.binding) because core.configfiles
+needs it and core.binding needs core.configfiles.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core import safefile
+from core.clock import utc
+from core.errors import VfioError
+from core.hostpaths import HostPaths
+
+
+class LockedError(VfioError):
+    """Another vfio-tui holds the writer lock."""
+
+
+def ensure_state_dir(paths: HostPaths) -> Path:
+    """The state dir and its journal dir, 0700 (refused when either is a symlink); temp files a killed
+    vfio-tui left there are removed. (The binding journal's dir, made here because taking the lock
+    makes it; core.binding.journal re-exports this.)"""
+    jdir = paths.state_dir / "journal"
+    safefile.private_dir(paths.root, paths.state_dir)
+    safefile.private_dir(paths.root, jdir)
+    safefile.sweep_temp_files(paths.root, jdir)
+    return jdir
+
+
+_held: dict[tuple[str, int], int] = {}
+"""Lock files this thread holds, with their depth: a passthrough run holds the lock while the
+binding inside it takes it again (flock on a second open file would refuse ourselves). Per thread:
+another thread of the same process (an app worker) is another writer and is refused."""
+_held_guard = threading.Lock()
+
+
+@contextmanager
+def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
+    """Hold the one-writer lock; refuse (naming the holder) when another vfio-tui holds it.
+    Re-entrant within one process."""
+    ensure_state_dir(paths)
+    lock_path = paths.state_dir / "lock"
+    key = (str(lock_path), threading.get_ident())
+    with _held_guard:
+        if _held.get(key):
+            _held[key] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held[key] -= 1
+        return
+    with safefile.open_lock_file(paths.root, lock_path) as fd:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(paths.root, lock_path)
+            raise LockedError(
+                f"another vfio-tui is changing this host: {holder}",
+                fix="wait for it to finish (or stop it), then retry", path=paths.display(lock_path),
+            ) from None
+        info = {"pid": os.getpid(), "what": what, "command": " ".join(sys.argv),
+                "host": socket.gethostname(), "since": utc()}
+        # Rewritten whole under the flock, so a lock file left truncated or garbled is repaired here.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        with _held_guard:
+            _held[key] = 1
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held.pop(key, None)
+    # closing the fd released the flock; the kernel does the same on kill -9
+
+
+def _read_holder(root: Path, lock_path: Path) -> str:
+    try:
+        info = json.loads(safefile.read_bytes(root, lock_path, limit=1 << 16, follow=False)[: 1 << 16].decode())
+        return f"pid {info.get('pid')} ({info.get('what')}: `{info.get('command')}`) since {info.get('since')}"
+    except (OSError, ValueError, AttributeError, VfioError):
+        return "a process whose details are unreadable"
+
+
+def lock_is_free(paths: HostPaths) -> bool:
+    lock_path = paths.state_dir / "lock"
+    try:
+        with safefile.open_regular(paths.root, lock_path) as fd:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+    except (OSError, VfioError):
+        return True
+    return True

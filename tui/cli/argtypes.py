@@ -1,0 +1,76 @@
+"""Provides the argparse value types that validate options at parse time, and the parser class whose
+errors are one line.
+
+A value that cannot be right is refused before anything runs, with the option's name: a timeout of
+-1 once skipped a rollback and `nan` disabled the timeout altogether (both compare false with
+everything), so "a number" is not enough — it has to be finite and in range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+MAX_SECONDS = 86_400.0
+"""The longest timeout any option takes (a day): beyond it a write is not "timed", it is forgotten."""
+
+
+def seconds(low: float = 0.0, high: float = MAX_SECONDS, *, allow_zero: bool = False) -> Callable[[str], float]:
+    """A finite number of seconds in (low, high] (or [low, high] with allow_zero)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        bad = not math.isfinite(value) or value > high or value < low or (value == low and not allow_zero)
+        if bad:
+            shown = (f"a number of seconds from {low:g} to {high:g}" if allow_zero or low
+                     else f"a positive number of seconds (at most {high:g})")
+            raise argparse.ArgumentTypeError(f"{text!r}: give {shown}")
+        return value
+
+    parse.__name__ = "seconds"  # argparse names the type in its messages
+    return parse
+
+
+def integer(low: int, high: int, what: str = "a number") -> Callable[[str], int]:
+    """A base-10 integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: give {what} from {low} to {high}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+PORT = integer(1, 65535, "a TCP port")
+GROUP = integer(0, 2**31 - 1, "an IOMMU group number")
+WRITE_TIMEOUT = seconds()
+"""--timeout of the commands that write sysfs: one write may take this long before it is abandoned."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (no usage block), exit 2, as every other bad input.
+
+    The usage block is 3-6 lines of options the user did not ask about; the one line names the
+    problem and where the help is.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())  # argparse may wrap or embed newlines
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise SystemExit(status)
