@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.host import materialized_host  # noqa: E402
+from core.open_host import materialized_host  # noqa: E402
 from core.simulated.synthetic import synthetic_snapshot  # noqa: E402
 from tui.app import make_app  # noqa: E402
 from tui.screens.devices import DevicesScreen  # noqa: E402

@@ -162,3 +162,19 @@ def test_config_only_on_a_running_vm_reaches_it_at_its_next_start(session: Sessi
     # The running router never got it live: undo needs no stop.
     undo = undo_passthrough(host, hv, None)
     assert undo.ok and domains_state(hv)["router"] == ("running", ["0000:07:10.2"])
+
+
+def test_open_run_for_names_the_run_that_holds_a_device(session: Session) -> None:
+    """The app offers "undo the run that put it there" for a device a VM holds: open_run_for finds it
+    by any device of the run's group, and not once the run is undone."""
+    from core.passthrough import open_run_for
+
+    host, hv = session()
+    assert open_run_for(host, "0000:0b:00.0") is None
+    result = run_passthrough(plan_passthrough(host, hv, "0000:0b:00.0", "vfio_test", "config", True))
+    assert result.ok
+    run = open_run_for(host, "0000:0b:00.0")
+    assert run is not None and run.id == result.run_id and run.vm == "vfio_test"
+    assert open_run_for(host, "0000:02:00.0") is None
+    assert undo_passthrough(host, hv, run.id, stop_vm=True).ok
+    assert open_run_for(host, "0000:0b:00.0") is None

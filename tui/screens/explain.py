@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, OptionList, Static, TextArea
+from textual.widgets import Header, Input, Static, TextArea
 from textual.widgets.option_list import Option
 
 from core.errors import VfioError
@@ -15,6 +15,8 @@ from core.explain.model import ExplainReport
 from core.libvirt.connection import DomainInfo
 from tui.screen_base import VfioScreen
 from tui.widgets.explain_panel import ExplainPanel
+from tui.widgets.key_footer import KeyFooter
+from tui.widgets.nav_list import NavList
 
 
 class ExplainScreen(VfioScreen):
@@ -22,7 +24,8 @@ class ExplainScreen(VfioScreen):
 
     CSS_PATH = "explain.tcss"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
+        Binding("i", "edit", "Paste/type a log"),
         Binding("ctrl+r,f5", "explain_pasted", "Explain pasted text", key_display="^r", priority=True),
     ]
 
@@ -40,17 +43,37 @@ class ExplainScreen(VfioScreen):
             with Vertical(id="paste-pane"):
                 yield TextArea(self._initial, id="paste", soft_wrap=True)
                 yield Input(placeholder="or a log file path, Enter loads it", id="path")
-            yield OptionList(id="vms")
+            yield NavList(id="vms")
         with VerticalScroll(id="explain-pane"):
             yield Static("Paste an error (Ctrl+R explains it), load a log file, or pick a VM.", id="explain-hint")
             yield ExplainPanel(id="explanation")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#paste").border_title = "paste a log or error"
         self.query_one("#vms").border_title = "or a VM"
-        self.query_one("#paste", TextArea).focus()
+        # Focus starts on the VM list, not in the text box: there c x u q are the app's keys, and a
+        # paste (Ctrl+Shift+V, or the terminal's) still lands in the text box (on_paste).
+        self.query_one("#vms", NavList).focus()
         self.load_vms()
+
+    def action_back(self) -> None:
+        """Esc leaves a text box first (back to the VM list); from elsewhere it leaves the screen."""
+        if isinstance(self.focused, (TextArea, Input)):
+            self.query_one("#vms", NavList).focus()
+        else:
+            self.app.pop_screen()
+
+    def action_edit(self) -> None:
+        self.query_one("#paste", TextArea).focus()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A paste that reached the screen (focus on the VM list) goes into the text box."""
+        if not isinstance(self.focused, (TextArea, Input)):
+            area = self.query_one("#paste", TextArea)
+            area.insert(event.text)
+            area.focus()
+            event.stop()
 
     @work(thread=True, exclusive=True, group="explain-vms", exit_on_error=False)
     def load_vms(self) -> None:
@@ -62,7 +85,7 @@ class ExplainScreen(VfioScreen):
         self.app.call_from_thread(self._show_vms, vms, "")
 
     def _show_vms(self, vms: list[DomainInfo], why: str) -> None:
-        options = self.query_one("#vms", OptionList)
+        options = self.query_one("#vms", NavList)
         options.clear_options()
         if not vms:
             options.add_option(Option(Text(why or "no VMs", style="dim"), disabled=True))
@@ -81,8 +104,8 @@ class ExplainScreen(VfioScreen):
         if event.value.strip():
             self.explain(("file", event.value.strip()))
 
-    @on(OptionList.OptionSelected, "#vms")
-    def vm_chosen(self, event: OptionList.OptionSelected) -> None:
+    @on(NavList.OptionSelected, "#vms")
+    def vm_chosen(self, event: NavList.OptionSelected) -> None:
         if event.option.id:
             self.explain(("vm", event.option.id))
 

@@ -1,19 +1,24 @@
-"""Provides IommuTree: IOMMU groups -> bridges/ports -> devices, filled lazily as groups open."""
+"""Provides IommuTree: IOMMU groups -> bridges/ports -> devices, filled lazily as groups open, each
+row laid out for the width the tree has now (tui/rows.py: badges before names, nothing that
+carries a safety fact cut)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
-from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from core.address import PciAddress
-from core.model import HostInventory, PciDevice
-from tui.describe import device_label, group_label
+from core.model import PciDevice
+from tui.backend import HostView
+from tui.describe import haystack
+from tui.rows import device_row, group_row
 
 
 @dataclass(frozen=True)
@@ -30,22 +35,27 @@ class TreeFilter:
     """What the user narrowed the tree to."""
 
     text: str = ""
-    """Matches address, name, class (code or name) and driver, case-insensitively."""
+    """Every word must match a device's address, names, class, driver, ids, interfaces, host uses
+    (mount points, block devices), VMs, badges (host-used, vfio-pci) or its group's state; or the
+    text is a group number."""
     hide_bridges: bool = False
     hide_empty: bool = False
     """Hide groups with nothing but bridges and ports."""
 
 
-def device_matches(dev: PciDevice, needle: str) -> bool:
-    if not needle:
-        return True
-    hay = " ".join([str(dev.address), dev.name, dev.kind_label, dev.class_code, dev.class_name or "",
-                    dev.driver or "", dev.driver_override or "", dev.ids]).lower()
-    return needle.lower() in hay
-
-
 class IommuTree(Tree[NodeRef]):
     """The device tree. Posts Selected when the highlighted row changes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("right,l", "open", "Open group / go into it", show=False),
+        Binding("left,h", "close", "Close group / go to parent", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("g,home", "first", "First row", show=False),
+        Binding("G,end", "last", "Last row", show=False),
+    ]
+    LEAF_INDENT = "  "
+    """Leaf rows start where an expandable row's ▶/▼ ends, so the address column lines up."""
 
     class Selected(Message):
         """The user moved to a group or a device."""
@@ -55,36 +65,45 @@ class IommuTree(Tree[NodeRef]):
             self.ref = ref
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
-        self._widths: dict[int, int] = {}
-        """Label widths by node id (see get_label_width)."""
+        self._rows: dict[int, Text] = {}
+        """Rows laid out for `_rows_width`, by node id (cleared when the width or the host changes)."""
+        self._rows_width = -1
         super().__init__("Host", id=id)
         self.show_root = False
         self.guide_depth = 3
-        self.inventory: HostInventory | None = None
-        """The inventory shown (attributes down: the screen sets it through show())."""
-        self.vm_of: dict[str, str] = {}
+        self.view: HostView | None = None
+        """The host shown (attributes down: the screen sets it through show())."""
         self.tree_filter = TreeFilter()
+        self.match_count = 0
+        """How many devices the filter matches (all of them without a filter)."""
         self._filled: set[int] = set()
+        self._haystacks: dict[PciAddress, str] = {}
+        """What the filter searches, per device, for the view shown (built on the first filter)."""
+        self._max_depth = 1
+        """The deepest device row so far: shallower rows pad their address so drivers line up."""
 
-    def show(self, inventory: HostInventory, vm_of: dict[str, str] | None = None,
-             tree_filter: TreeFilter | None = None) -> None:
+    # -- building -----------------------------------------------------------------------------------
+    def show(self, view: HostView, tree_filter: TreeFilter | None = None) -> None:
         """Rebuild the tree; keeps the cursor on the same group or device when it is still shown."""
         keep = self.cursor_node.data if self.cursor_node is not None else None
-        expanded = {n.data.group for n in self._group_nodes() if n.is_expanded and n.data is not None}
-        self.inventory = inventory
-        if vm_of is not None:
-            self.vm_of = vm_of
+        expanded = {n.data.group for n in self.root.children if n.is_expanded and n.data is not None}
+        if view is not self.view:
+            self._haystacks.clear()
+        self.view = view
         if tree_filter is not None:
             self.tree_filter = tree_filter
         self.clear()
         self._filled.clear()
-        self._widths.clear()
+        self._rows.clear()
+        self._max_depth = 1
         f = self.tree_filter
-        for gid in inventory.groups:
-            members = self._visible_members(gid)
+        inv = view.inventory
+        self.match_count = 0
+        for gid in inv.groups:
+            members = self._visible_members(gid, count=True)
             if members is None:
                 continue
-            node = self.root.add(group_label(inventory, gid), NodeRef("group", gid))
+            node = self.root.add(f"Group {gid}", NodeRef("group", gid))
             if f.text or gid in expanded:
                 self._fill(node, members)
                 node.expand()
@@ -99,33 +118,43 @@ class IommuTree(Tree[NodeRef]):
         if node is not None and node.data is not None:
             self.post_message(self.Selected(node.data))
 
-    def _visible_members(self, gid: int) -> list[PciDevice] | None:
-        """The members to show, or None when the filter hides the whole group."""
-        assert self.inventory is not None
+    def _visible_members(self, gid: int, *, count: bool = False) -> list[PciDevice] | None:
+        """The members to show, or None when the filter hides the whole group (count: add the
+        group's matches to match_count, once per rebuild)."""
+        assert self.view is not None
         f = self.tree_filter
-        members = self.inventory.members(gid)
+        members = self.view.inventory.members(gid)
         if f.hide_empty and all(d.is_bridge for d in members):
             return None
-        if f.text and not any(device_matches(d, f.text) for d in members) and f.text.strip() != str(gid):
-            return None
+        if f.text:
+            words = f.text.lower().split()
+            by_number = f.text.strip() == str(gid)
+            hits = len(members) if by_number else sum(1 for d in members if all(w in self._hay(d) for w in words))
+            if count:
+                self.match_count += hits
+            if not hits:
+                return None
+        elif count:
+            self.match_count += len(members)
         if f.hide_bridges:
             members = [d for d in members if not d.is_bridge]
         return members
 
-    def _group_nodes(self) -> list[TreeNode[NodeRef]]:
-        return list(self.root.children)
+    def _hay(self, dev: PciDevice) -> str:
+        hay = self._haystacks.get(dev.address)
+        if hay is None:
+            assert self.view is not None
+            hay = self._haystacks[dev.address] = haystack(self.view.inventory, dev, self.view.holds)
+        return hay
 
     def _fill(self, node: TreeNode[NodeRef], members: list[PciDevice]) -> None:
         """Add a group's members below its node: bridges first, each device under its own bridge."""
-        assert self.inventory is not None and node.data is not None
+        assert self.view is not None and node.data is not None
         gid = node.data.group
         if gid is None or gid in self._filled:
             return
         self._filled.add(gid)
-        inv = self.inventory
         shown = {d.address for d in members}
-        group = inv.groups.get(gid)
-        in_group = set(group.members) if group else set()
         by_addr: dict[PciAddress, TreeNode[NodeRef]] = {}
         # A member whose parent bridge is also shown goes under it, otherwise at group level.
         pending = list(members)
@@ -136,10 +165,7 @@ class IommuTree(Tree[NodeRef]):
                 if parent in shown and parent not in by_addr:
                     continue
                 target = by_addr.get(parent, node) if parent is not None else node
-                label = device_label(inv, dev, self.vm_of)
-                if dev.parent is not None and dev.parent not in in_group:
-                    label.append(f"  (behind {dev.parent.short})", style="dim")
-                child = target.add(label, NodeRef("device", gid, dev.address), allow_expand=False)
+                child = target.add(dev.address.short, NodeRef("device", gid, dev.address), allow_expand=False)
                 by_addr[dev.address] = child
                 pending.remove(dev)
                 progressed = True
@@ -149,30 +175,106 @@ class IommuTree(Tree[NodeRef]):
             if child.children:
                 child.allow_expand = True
                 child.expand()
+            depth = _depth(child)
+            if depth > self._max_depth:
+                self._max_depth = depth
+                self._rows.clear()
+
+    # -- rows laid out for the width ------------------------------------------------------------------
+    def _indent(self, node: TreeNode[NodeRef]) -> int:
+        return (_depth(node) - 1) * self.guide_depth
+
+    def row(self, node: TreeNode[NodeRef]) -> Text:
+        """The node's row as it is drawn now (without the ▶/▼), laid out for the tree's width."""
+        width = self.scrollable_content_region.width
+        if width != self._rows_width:
+            self._rows.clear()
+            self._rows_width = width
+        cached = self._rows.get(node.id)
+        if cached is not None:
+            return cached
+        text = self._layout(node, max(width - self._indent(node) - 2, 20))
+        self._rows[node.id] = text
+        if text.cell_len + 2 > width - self._indent(node):
+            # A row whose safety badges alone are wider than the pane: never cut, the tree
+            # scrolls sideways instead (the virtual width is recomputed with it).
+            self.call_after_refresh(self._invalidate)
+        return text
+
+    def _layout(self, node: TreeNode[NodeRef], width: int) -> Text:
+        ref, view = node.data, self.view
+        if ref is None or view is None or ref.group is None:
+            return Text(str(node.label))
+        inv = view.inventory
+        if ref.kind == "group" or ref.address is None:
+            return group_row(inv, ref.group, view.holds, width, len(str(max(inv.groups, default=0))))
+        dev = inv.devices[ref.address]
+        group = inv.groups.get(ref.group)
+        behind_other = dev.parent is not None and (group is None or dev.parent not in group.members)
+        pad = (self._max_depth - _depth(node)) * self.guide_depth
+        return device_row(inv, dev, view.holds, width, pad, behind_other)
+
+    def render_label(self, node: TreeNode[NodeRef], base_style: Style, style: Style) -> Text:
+        label = self.row(node).copy()
+        label.stylize(style)
+        if node.allow_expand:
+            prefix = (self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE, base_style + Style(bold=True))
+        else:
+            prefix = (self.LEAF_INDENT, base_style)
+        return Text.assemble(prefix, label)
 
     def get_label_width(self, node: TreeNode[NodeRef]) -> int:
-        # Tree re-measures every line on each expand; rendering 4,000 labels each time made
-        # opening a group on a big host take ~100 ms. Labels never change after add(), so the
-        # plain cell length (+2 for the expand icon) is cached per node.
-        width = self._widths.get(node.id)
-        if width is None:
-            label = node.label
-            width = self._widths[node.id] = (label.cell_len if isinstance(label, Text) else cell_len(label)) + 2
-        return width
+        # Tree measures every line on each expand: measuring from the cached row keeps opening a
+        # group on a 4,096-function host cheap; a row not laid out yet fits the pane by design.
+        cached = self._rows.get(node.id) if self._rows_width == self.scrollable_content_region.width else None
+        fitted = self.scrollable_content_region.width - self._indent(node)
+        return max(fitted, cached.cell_len + 2) if cached is not None else fitted
 
+    def _invalidate(self) -> None:
+        self._rows.clear()
+        super()._invalidate()
+
+    # -- events and keys ---------------------------------------------------------------------------
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
         ref = event.node.data
         if ref is not None and ref.kind == "group" and ref.group is not None and ref.group not in self._filled:
-            members = self._visible_members(ref.group) or []
-            self._fill(event.node, members)
+            self._fill(event.node, self._visible_members(ref.group) or [])
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeRef]) -> None:
         if event.node.data is not None:
             self.post_message(self.Selected(event.node.data))
 
+    def action_open(self) -> None:
+        """→/l: open a closed group (or bridge); on an open one, go to its first row."""
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if not node.is_expanded:
+            node.expand()
+        elif node.children:
+            self.move_cursor(node.children[0])
+
+    def action_close(self) -> None:
+        """←/h: close an open group; elsewhere go to the parent row."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded and node.parent is self.root:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
+    def action_first(self) -> None:
+        if self.last_line >= 0:
+            self.cursor_line = 0
+
+    def action_last(self) -> None:
+        if self.last_line >= 0:
+            self.cursor_line = self.last_line
+
     def move_to(self, ref: NodeRef) -> bool:
         """Put the cursor on a group or device row (opening its group); False when not shown."""
-        for gnode in self._group_nodes():
+        for gnode in self.root.children:
             if gnode.data is None or gnode.data.group != ref.group:
                 continue
             if ref.kind == "group":
@@ -191,6 +293,18 @@ class IommuTree(Tree[NodeRef]):
     def selected_ref(self) -> NodeRef | None:
         node = self.cursor_node
         return node.data if node is not None else None
+
+    def rows_text(self) -> list[str]:
+        """Every row as drawn (plain text, tree guides left out): what the user can read."""
+        return [self.row(line.node).plain for line in self._tree_lines]
+
+
+def _depth(node: TreeNode[NodeRef]) -> int:
+    depth = 0
+    while node.parent is not None:
+        depth += 1
+        node = node.parent
+    return depth
 
 
 def _walk(node: TreeNode[NodeRef]) -> list[TreeNode[NodeRef]]:
