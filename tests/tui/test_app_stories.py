@@ -328,7 +328,8 @@ class TestOtherScreens:
             await settle(pilot, app)
             assert isinstance(app.screen, HelpScreen)
             text = static_text(app, "#help")
-            for needed in ("Pass through", "Filter", "Restore all", "Explain pasted text", "Cancel / back"):
+            for needed in ("Pass through", "Filter", "Restore all", "Explain it", "Cancel / back",
+                           "Apply fix", "Give back", "Moving around", "[running in x]", "[ACS ✗]", "in VM"):
                 assert needed in text
 
     async def test_palette_lists_every_action(self, make_demo_app: Callable[..., VfioApp]) -> None:

@@ -25,8 +25,8 @@ class ExplainScreen(VfioScreen):
     CSS_PATH = "explain.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("i", "edit", "Paste/type a log"),
-        Binding("ctrl+r,f5", "explain_pasted", "Explain pasted text", key_display="^r", priority=True),
+        Binding("i", "edit", "Type a log"),
+        Binding("ctrl+r,f5", "explain_pasted", "Explain it", key_display="^r", priority=True),
     ]
 
     def __init__(self, text: str = "") -> None:
@@ -90,7 +90,11 @@ class ExplainScreen(VfioScreen):
         if not vms:
             options.add_option(Option(Text(why or "no VMs", style="dim"), disabled=True))
         for vm in vms:
-            options.add_option(Option(Text(f"{vm.name}  {vm.state}"), id=vm.name))
+            label = Text(f"{vm.name:<12} ")
+            label.append(vm.state, style="green" if vm.state == "running" else "dim")
+            options.add_option(Option(label, id=vm.name))
+        if vms:
+            options.highlighted = 0
 
     def action_explain_pasted(self) -> None:
         text = self.query_one("#paste", TextArea).text

@@ -73,7 +73,7 @@ def help_text() -> Text:
     text.append("\n")
     text.append("Everywhere\n", style="bold underline")
     for key, desc in [*_keys(list(VfioApp.BINDINGS)), ("ctrl+p", "command palette (every action)")]:
-        text.append(f"  {key:>8}  ", style="bold cyan")
+        text.append(f"  {key:>12}  ", style="bold cyan")
         text.append(f"{desc}\n")
     screens: list[tuple[str, type[Screen[Any]]]] = [
         ("Devices (main screen)", DevicesScreen), ("Passthrough wizard", WizardScreen),
@@ -82,7 +82,7 @@ def help_text() -> Text:
     for title, screen in screens:
         text.append(f"\n{title}\n", style="bold underline")
         for key, desc in _keys(list(screen.BINDINGS)):
-            text.append(f"  {key:>8}  ", style="bold cyan")
+            text.append(f"  {key:>12}  ", style="bold cyan")
             text.append(f"{desc}\n")
     text.append("\nActions (also in the command palette)\n", style="bold underline")
     for _, title, desc in ACTIONS:

@@ -33,6 +33,7 @@ class RunScreen(ChangesHost, VfioScreen):
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("u", "undo", "Undo"),
+        Binding("l", "toggle_log", "Log", show=False),
     ]
 
     class Step(Message):
@@ -66,7 +67,7 @@ class RunScreen(ChangesHost, VfioScreen):
         target = f" → {self.plan.vm}" if self.plan.vm else " (bind only)"
         yield Static(Text(f"Running: {self.plan.address}{target}"), classes="section-title", id="run-title")
         yield StepList([(s, STEP_TITLES[s]) for s in steps], id="steps")
-        yield RichLog(id="log", wrap=True, max_lines=2000)
+        yield RichLog(id="log", wrap=True, max_lines=2000, min_width=20)
         with VerticalScroll(id="result-pane"):
             yield Static("", id="result")
             yield ExplainPanel(id="explain")
@@ -89,6 +90,7 @@ class RunScreen(ChangesHost, VfioScreen):
     def show_worker_error(self, what: str, text: str) -> None:
         self.query_one(StepList).skip_rest()
         self.query_one("#result-pane").display = True
+        self.add_class("-finished")
         self.query_one("#result", Static).update(Text(f"{text}. Nothing after that step ran.", style="bold red"))
         self.result = RunResult(None, False, (), error=text)
         self.host_changed()
@@ -114,6 +116,7 @@ class RunScreen(ChangesHost, VfioScreen):
         result = self.result = message.result
         self.query_one(StepList).skip_rest()
         self.query_one("#result-pane").display = True
+        self.add_class("-finished")
         text = self.query_one("#result", Static)
         if result.ok:
             line = Text("Done. ", style="bold green")
@@ -143,6 +146,10 @@ class RunScreen(ChangesHost, VfioScreen):
             self.notify("Cancelling after the current step…")
             return
         self.app.pop_screen()
+
+    def action_toggle_log(self) -> None:
+        """l: the full log of every write and libvirt call (folded under 100 columns once finished)."""
+        self.toggle_class("-log-open")
 
     def action_undo(self) -> None:
         if self.result is None:

@@ -184,9 +184,15 @@ class IommuTree(Tree[NodeRef]):
     def _indent(self, node: TreeNode[NodeRef]) -> int:
         return (_depth(node) - 1) * self.guide_depth
 
+    @property
+    def _width(self) -> int:
+        # The width rows are laid out for: the pane less a vertical scrollbar, shown or not, so that
+        # the scrollbar appearing never makes the rows one cell too wide (a sideways scrollbar).
+        return self.content_region.width - self.styles.scrollbar_size_vertical
+
     def row(self, node: TreeNode[NodeRef]) -> Text:
         """The node's row as it is drawn now (without the ▶/▼), laid out for the tree's width."""
-        width = self.scrollable_content_region.width
+        width = self._width
         if width != self._rows_width:
             self._rows.clear()
             self._rows_width = width
@@ -226,8 +232,8 @@ class IommuTree(Tree[NodeRef]):
     def get_label_width(self, node: TreeNode[NodeRef]) -> int:
         # Tree measures every line on each expand: measuring from the cached row keeps opening a
         # group on a 4,096-function host cheap; a row not laid out yet fits the pane by design.
-        cached = self._rows.get(node.id) if self._rows_width == self.scrollable_content_region.width else None
-        fitted = self.scrollable_content_region.width - self._indent(node)
+        cached = self._rows.get(node.id) if self._rows_width == self._width else None
+        fitted = self._width - self._indent(node)
         return max(fitted, cached.cell_len + 2) if cached is not None else fitted
 
     def _invalidate(self) -> None:
