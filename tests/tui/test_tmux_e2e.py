@@ -88,7 +88,7 @@ def test_sixteen_colour_terminal(tmp_path: Path) -> None:
         for line in screen.splitlines()[2:]:
             at = line.find(word)
             if at > 0 and "\x1b[47m" not in line[:at]:
-                fg = [c for seq in re.findall(r"\x1b\[([0-9;]*)m", line[:at]) for c in seq.split(";")
+                fg: list[str] = [c for seq in re.findall(r"\x1b\[([0-9;]*)m", line[:at]) for c in seq.split(";")
                       if c in {"30", "31", "32", "33", "34", "35", "36", "37", "39", "90", "91", "92", "93",
                                "94", "95", "96", "97"}]
                 return fg[-1]
