@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,13 @@ class VfioApp(App[int]):
     """Keys that work on every screen (screens add their own)."""
 
     def __init__(self, backend: Backend, *, ansi: bool | None = None) -> None:
-        super().__init__()
+        # NO_COLOR: Textual greys every colour out (its Monochrome filter), which drew red safety text
+        # dark grey on dark grey; with the terminal's own colours it drops them instead (NoColor), and
+        # app.tcss marks cursors with reverse video, so nothing needs a colour to be read.
+        no_color = "NO_COLOR" in os.environ
+        super().__init__(ansi_color=True if no_color else None)
+        if no_color:
+            self.add_class("-no-color")
         self.backend = backend
         """Every call into core goes through this (in thread workers)."""
         self.sub_title = backend.host.label

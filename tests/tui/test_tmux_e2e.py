@@ -47,14 +47,14 @@ class Tmux:
         raise AssertionError(f"{text!r} never appeared; the terminal shows:\n{screen}")
 
 
-def start(tmp_path: Path, term: str) -> Tmux:
+def start(tmp_path: Path, term: str, env_extra: str = "") -> Tmux:
     if TMUX is None:
         pytest.skip("needs tmux (dev.sh installs it)")
     t = Tmux(f"vfio-tui-test-{tmp_path.name}")
     env = cli_env()
     exports = " ".join(f"{k}='{env[k]}'" for k in ("PYTHONPATH",))
     t.run("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",
-          f"cd {REPO_ROOT} && env -u COLORTERM {exports} TERM={term} {sys.executable} {DEMO_APP}; "
+          f"cd {REPO_ROOT} && env -u COLORTERM {exports} {env_extra} TERM={term} {sys.executable} {DEMO_APP}; "
           "echo APP-EXITED $?; sleep 30")
     return t
 
@@ -97,6 +97,26 @@ def test_sixteen_colour_terminal(tmp_path: Path) -> None:
     # Textual's own theme mapped into 16 colours drew "bindable" bright red and "blocked" magenta.
     assert colour_before("bindable") in ("33", "93"), "bindable is not yellow"
     assert colour_before("blocked") in ("31", "91"), "blocked is not red"
+
+
+@pytest.mark.slow
+def test_no_color(tmp_path: Path) -> None:
+    """NO_COLOR: no colour at all (Textual's grey-out drew red safety text dark grey on dark grey);
+    the words carry the facts and the cursor row is in reverse video."""
+    import re
+
+    t = start(tmp_path, "xterm-256color", "NO_COLOR=1")
+    try:
+        t.wait_for("Group 9 ")
+        time.sleep(0.5)
+        screen = t.run("capture-pane", "-p", "-e", "-t", "app")
+    finally:
+        subprocess.run([str(TMUX), "-L", t.socket, "kill-server"], capture_output=True, check=False)
+    codes = {c for seq in re.findall(r"\x1b\[([0-9;]*)m", screen) for c in seq.split(";")}
+    colours = {c for c in codes if re.fullmatch(r"3[0-8]|4[0-8]|9[0-7]|10[0-7]", c)}
+    assert not colours, f"colour codes under NO_COLOR: {sorted(colours)}"
+    assert "7" in codes, "the cursor row is not in reverse video"
+    assert "blocked" in screen and "bindable" in screen
 
 
 @pytest.mark.slow
