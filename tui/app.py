@@ -89,8 +89,8 @@ class VfioApp(App[int]):
         inventory = self.backend.inventory()
         if self.host_view is None:
             # The first paint does not wait for libvirt: the tree shows, then the VMs fill in.
-            self.call_from_thread(self._publish, HostView(inventory, {}, "reading the VMs…"))
-        self.call_from_thread(self._publish, self.backend.read_view(inventory))
+            self.call_from_thread(self._publish, _with_states(HostView(inventory, {}, "reading the VMs…")))
+        self.call_from_thread(self._publish, _with_states(self.backend.read_view(inventory)))
 
     def _publish(self, view: HostView | None, error: str = "") -> None:
         if view is not None:
@@ -172,6 +172,15 @@ class VfioApp(App[int]):
     def _quit_confirmed(self, yes: bool | None) -> None:
         if yes:
             self.exit(0)
+
+
+def _with_states(view: HostView) -> HostView:
+    from dataclasses import replace
+
+    from tui.rows import group_state
+
+    inv = view.inventory
+    return replace(view, states={gid: group_state(inv, gid, view.holds) for gid in inv.groups})
 
 
 def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None,

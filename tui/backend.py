@@ -60,6 +60,9 @@ class HostView:
     """Which VMs have each device in their definition, and whether they run with it."""
     vms_note: str = ""
     """Why there are no domain facts ("" when libvirt answered; "reading…" before it has)."""
+    states: dict[int, str] = field(default_factory=dict)
+    """Each group's state as the screens name it (tui.rows.group_state), worked out with the read
+    so that the screens do not go through 900 groups on the UI thread ({} when not)."""
 
 
 class Backend:

@@ -167,16 +167,19 @@ def device_detail(inv: HostInventory, dev: PciDevice, holds: Holds) -> Text:
     return text
 
 
-def haystack(inv: HostInventory, dev: PciDevice, holds: Holds) -> str:
+def haystack(inv: HostInventory, dev: PciDevice, holds: Holds, state: str | None = None) -> str:
     """Everything the filter matches a device by, lower-case: address, names, class, driver, ids,
     interface names, what the host uses it for (mount points, block devices, routes, sessions), the
-    VMs that have it, its badges and its group's state."""
+    VMs that have it, its badges and its group's state (`state`, when the caller has it already)."""
     parts = [str(dev.address), dev.name, dev.kind_label, dev.class_code, dev.class_name or "", dev.driver or "",
              dev.driver_override or "", dev.ids, *dev.net_interfaces]
     parts += [f"{u.kind} {u.detail}" for u in inv.uses_of(dev.address)]
-    parts += [f"{h.vm} {h.state}" for h in holds.get(dev.address, ())]
+    if holds:
+        parts += [f"{h.vm} {h.state}" for h in holds.get(dev.address, ())]
     parts += [b.text for b in device_badges(inv, dev, holds)]
-    if dev.iommu_group is not None:
+    if state is not None:
+        parts.append(state)
+    elif dev.iommu_group is not None:
         parts.append(group_state(inv, dev.iommu_group, holds))
     return " ".join(parts).lower()
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from core.address import PciAddress
@@ -50,6 +50,8 @@ class Badge:
 
 def running_holds(holds: Holds, address: PciAddress) -> list[DomainHold]:
     """The running VMs whose QEMU has this device now (a running domain with it in its live definition)."""
+    if not holds:
+        return []
     return [h for h in holds.get(address, ()) if h.active and h.live]
 
 
@@ -108,7 +110,7 @@ def device_badges(inv: HostInventory, dev: PciDevice, holds: Holds) -> list[Badg
 def group_state(inv: HostInventory, gid: int, holds: Holds) -> State:
     """What the tree, the detail and the status line call a group: core's verdict, except that a
     group a running VM has is "in VM" (it is passed through now, not waiting to be)."""
-    if any(running_holds(holds, d.address) for d in inv.members(gid)):
+    if holds and any(running_holds(holds, d.address) for d in inv.members(gid)):
         return "in VM"
     verdict = inv.verdicts.get(gid)
     return verdict.kind if verdict is not None else "blocked"
@@ -143,12 +145,7 @@ def short(text: str, width: int) -> str:
         return ""
     if cell_len(text) <= width:
         return text
-    out = ""
-    for ch in text:
-        if cell_len(out + ch) > width - 1:
-            break
-        out += ch
-    return out + "…"
+    return set_cell_size(text, width - 1) + "…"
 
 
 def fit(head: Text, badges: list[Badge], name: str, width: int) -> Text:

@@ -44,6 +44,8 @@ class DevicesScreen(VfioScreen):
     def __init__(self) -> None:
         super().__init__()
         self.tree_filter = TreeFilter()
+        self._can_give_back = False
+        self._counted: tuple[HostView | None, dict[str, int]] = (None, {})
 
     @property
     def view(self) -> HostView | None:
@@ -95,7 +97,7 @@ class DevicesScreen(VfioScreen):
             if tree.cursor_line < 0:
                 tree.cursor_line = 0
             tree.focus()
-        self.refresh_bindings()
+        self._update_give_back()
 
     def _set_status(self, text: str) -> None:
         self.query_one("#status", Static).update(Text(text))
@@ -105,9 +107,12 @@ class DevicesScreen(VfioScreen):
         if view is None:
             return
         inv = view.inventory
-        counts = {"ready": 0, "bindable": 0, "blocked": 0, "in VM": 0}
-        for gid in inv.groups:
-            counts[group_state(inv, gid, view.holds)] += 1
+        if self._counted[0] is not view:  # once per read of the host, not per filter keystroke
+            counts = {"ready": 0, "bindable": 0, "blocked": 0, "in VM": 0}
+            for gid in inv.groups:
+                counts[view.states.get(gid) or group_state(inv, gid, view.holds)] += 1
+            self._counted = (view, counts)
+        counts = self._counted[1]
         iommu = "IOMMU on" if inv.iommu_enabled else "IOMMU OFF: nothing can be passed through"
         states = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "in VM")
         parts = [f"{iommu} · {len(inv.groups)} groups, {len(inv.devices)} fn · {states}"]
@@ -126,7 +131,15 @@ class DevicesScreen(VfioScreen):
     @on(IommuTree.Selected)
     def _selected(self, event: IommuTree.Selected) -> None:
         self._show_detail(event.ref)
-        self.refresh_bindings()
+        self._update_give_back()
+
+    def _update_give_back(self) -> None:
+        # The footer shows d only on a device a running VM has. Refreshing the bindings rebuilds the
+        # footer, so only when that changes (not on every cursor move).
+        can = bool(self._held_by_running_vm())
+        if can != self._can_give_back:
+            self._can_give_back = can
+            self.refresh_bindings()
 
     def _show_detail(self, ref: NodeRef | None) -> None:
         view = self.view
@@ -214,7 +227,7 @@ class DevicesScreen(VfioScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "give_back":
-            return bool(self._held_by_running_vm())
+            return self._can_give_back
         return True
 
     def action_give_back(self) -> None:

@@ -4,11 +4,14 @@ carries a safety fact cut)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 from rich.style import Style
 from rich.text import Text
+from textual import work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
@@ -18,7 +21,11 @@ from core.address import PciAddress
 from core.model import PciDevice
 from tui.backend import HostView
 from tui.describe import haystack
-from tui.rows import device_row, group_row
+from tui.rows import device_row, group_row, group_state
+
+OPEN_MATCHES_UP_TO: Final = 24
+"""A filter opens the groups it matches when there are at most this many (more would be a tree as
+long as the host; the first letters of a word match nearly everything)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,13 @@ class IommuTree(Tree[NodeRef]):
         self._rows: dict[int, Text] = {}
         """Rows laid out for `_rows_width`, by node id (cleared when the width or the host changes)."""
         self._rows_width = -1
+        self._overflow: dict[int, int] = {}
+        """Widths of the rows wider than the pane, by node id (see get_label_width)."""
+        self._depths: dict[int, int] = {}
+        self._fit_width = -1
+        """The width rows are laid out for (see _width); -1: measure again."""
+        self._batching = False
+        self._batch_dirty = False
         super().__init__("Host", id=id)
         self.show_root = False
         self.guide_depth = 3
@@ -78,38 +92,77 @@ class IommuTree(Tree[NodeRef]):
         """How many devices the filter matches (all of them without a filter)."""
         self._filled: set[int] = set()
         self._haystacks: dict[PciAddress, str] = {}
-        """What the filter searches, per device, for the view shown (built on the first filter)."""
+        """What the filter searches, per device, for the view shown (made in a worker after it)."""
+        self._member_lists: dict[int, list[PciDevice]] = {}
         self._max_depth = 1
         """The deepest device row so far: shallower rows pad their address so drivers line up."""
 
     # -- building -----------------------------------------------------------------------------------
     def show(self, view: HostView, tree_filter: TreeFilter | None = None) -> None:
-        """Rebuild the tree; keeps the cursor on the same group or device when it is still shown."""
-        keep = self.cursor_node.data if self.cursor_node is not None else None
-        expanded = {n.data.group for n in self.root.children if n.is_expanded and n.data is not None}
-        if view is not self.view:
-            self._haystacks.clear()
-        self.view = view
+        """Show a read of the host (and a filter); keeps the cursor on the same group or device when it
+        is still shown. A new read with the same devices and no filter redraws the rows in place."""
+        same_filter = tree_filter is None or tree_filter == self.tree_filter
+        if view is self.view and same_filter:
+            return
+        old = self.view
         if tree_filter is not None:
             self.tree_filter = tree_filter
+        if view is not old:
+            self._haystacks = {}
+            if old is None or view.inventory is not old.inventory:
+                self._member_lists = {}
+        self.view = view
+        if (old is not None and view.inventory is old.inventory and same_filter and not self.tree_filter.text
+                and self.root.children):
+            # Only the domain facts changed (the VMs arrived after the first paint): same rows.
+            self._rows.clear()
+            self._overflow.clear()
+            self._invalidate()
+            self.call_after_refresh(self._announce)
+            self._index(view)
+            return
+        self._rebuild()
+        if view is not old:
+            self._index(view)
+
+    def _rebuild(self) -> None:
+        assert self.view is not None
+        keep = self.cursor_node.data if self.cursor_node is not None else None
+        expanded = {n.data.group for n in self.root.children if n.is_expanded and n.data is not None}
         self.clear()
         self._filled.clear()
         self._rows.clear()
+        self._overflow.clear()
+        self._depths.clear()
         self._max_depth = 1
-        f = self.tree_filter
-        inv = view.inventory
         self.match_count = 0
-        for gid in inv.groups:
-            members = self._visible_members(gid, count=True)
-            if members is None:
-                continue
-            node = self.root.add(f"Group {gid}", NodeRef("group", gid))
-            if f.text or gid in expanded:
-                self._fill(node, members)
-                node.expand()
-        self.root.expand()
+        shown = [gid for gid in self.view.inventory.groups if self._group_shown(gid)]
+        open_matches = bool(self.tree_filter.text) and len(shown) <= OPEN_MATCHES_UP_TO
+        with self._batched():
+            for gid in shown:
+                node = self.root.add(Text(f"Group {gid}"), NodeRef("group", gid))
+                if open_matches or gid in expanded:
+                    self._fill(node, self._visible_members(gid))
+                    node.expand()
+            self.root.expand()
         if keep is None or not self.move_to(keep):
             self.call_after_refresh(self._announce)
+
+    @work(thread=True, exclusive=True, group="filter-index", exit_on_error=False,
+          description="Indexing for the filter")
+    def _index(self, view: HostView) -> None:
+        """The filter's search text of every device, made off the UI thread after the tree is on
+        screen, so that the first keystroke of a filter does not make 4,000 of them."""
+        inv, holds = view.inventory, view.holds
+        states = view.states or {gid: group_state(inv, gid, holds) for gid in inv.groups}
+        index = {d.address: haystack(inv, d, holds, states.get(d.iommu_group) if d.iommu_group is not None
+                                     else None)
+                 for d in inv.devices.values()}
+        self.app.call_from_thread(self._indexed, view, index)
+
+    def _indexed(self, view: HostView, index: dict[PciAddress, str]) -> None:
+        if view is self.view:
+            self._haystacks = index
 
     def _announce(self) -> None:
         """Tell the screen what the cursor is on after a rebuild (the highlight event does not
@@ -118,25 +171,38 @@ class IommuTree(Tree[NodeRef]):
         if node is not None and node.data is not None:
             self.post_message(self.Selected(node.data))
 
-    def _visible_members(self, gid: int, *, count: bool = False) -> list[PciDevice] | None:
-        """The members to show, or None when the filter hides the whole group (count: add the
-        group's matches to match_count, once per rebuild)."""
+    def _members(self, gid: int) -> list[PciDevice]:
+        members = self._member_lists.get(gid)
+        if members is None:
+            assert self.view is not None
+            members = self._member_lists[gid] = self.view.inventory.members(gid)
+        return members
+
+    def _group_shown(self, gid: int) -> bool:
+        """Whether the filter shows the group; adds its matching devices to match_count."""
         assert self.view is not None
         f = self.tree_filter
-        members = self.view.inventory.members(gid)
+        if not f.text and not f.hide_empty:
+            group = self.view.inventory.groups[gid]
+            self.match_count += len(group.members)
+            return True
+        members = self._members(gid)
         if f.hide_empty and all(d.is_bridge for d in members):
-            return None
-        if f.text:
-            words = f.text.lower().split()
-            by_number = f.text.strip() == str(gid)
-            hits = len(members) if by_number else sum(1 for d in members if all(w in self._hay(d) for w in words))
-            if count:
-                self.match_count += hits
-            if not hits:
-                return None
-        elif count:
+            return False
+        if not f.text:
             self.match_count += len(members)
-        if f.hide_bridges:
+            return True
+        words = f.text.lower().split()
+        hay = self._hay
+        hits = len(members) if f.text.strip() == str(gid) else sum(1 for d in members
+                                                                    if all(w in hay(d) for w in words))
+        self.match_count += hits
+        return hits > 0
+
+    def _visible_members(self, gid: int) -> list[PciDevice]:
+        """The members a shown group lists (without bridges when they are hidden)."""
+        members = self._members(gid)
+        if self.tree_filter.hide_bridges:
             members = [d for d in members if not d.is_bridge]
         return members
 
@@ -144,7 +210,9 @@ class IommuTree(Tree[NodeRef]):
         hay = self._haystacks.get(dev.address)
         if hay is None:
             assert self.view is not None
-            hay = self._haystacks[dev.address] = haystack(self.view.inventory, dev, self.view.holds)
+            state = group_state(self.view.inventory, dev.iommu_group, self.view.holds) \
+                if dev.iommu_group is not None else None
+            hay = self._haystacks[dev.address] = haystack(self.view.inventory, dev, self.view.holds, state)
         return hay
 
     def _fill(self, node: TreeNode[NodeRef], members: list[PciDevice]) -> None:
@@ -154,6 +222,10 @@ class IommuTree(Tree[NodeRef]):
         if gid is None or gid in self._filled:
             return
         self._filled.add(gid)
+        with self._batched():
+            self._add_members(node, gid, members)
+
+    def _add_members(self, node: TreeNode[NodeRef], gid: int, members: list[PciDevice]) -> None:
         shown = {d.address for d in members}
         by_addr: dict[PciAddress, TreeNode[NodeRef]] = {}
         # A member whose parent bridge is also shown goes under it, otherwise at group level.
@@ -165,7 +237,7 @@ class IommuTree(Tree[NodeRef]):
                 if parent in shown and parent not in by_addr:
                     continue
                 target = by_addr.get(parent, node) if parent is not None else node
-                child = target.add(dev.address.short, NodeRef("device", gid, dev.address), allow_expand=False)
+                child = target.add(Text(dev.address.short), NodeRef("device", gid, dev.address), allow_expand=False)
                 by_addr[dev.address] = child
                 pending.remove(dev)
                 progressed = True
@@ -175,35 +247,68 @@ class IommuTree(Tree[NodeRef]):
             if child.children:
                 child.allow_expand = True
                 child.expand()
-            depth = _depth(child)
+            depth = self._depth(child)
             if depth > self._max_depth:
                 self._max_depth = depth
                 self._rows.clear()
 
     # -- rows laid out for the width ------------------------------------------------------------------
+    def _depth(self, node: TreeNode[NodeRef]) -> int:
+        depth = self._depths.get(node.id)
+        if depth is None:
+            depth = self._depths[node.id] = _depth(node)
+        return depth
+
     def _indent(self, node: TreeNode[NodeRef]) -> int:
-        return (_depth(node) - 1) * self.guide_depth
+        return (self._depth(node) - 1) * self.guide_depth
 
     @property
     def _width(self) -> int:
         # The width rows are laid out for: the pane less a vertical scrollbar, shown or not, so that
         # the scrollbar appearing never makes the rows one cell too wide (a sideways scrollbar).
-        return self.content_region.width - self.styles.scrollbar_size_vertical
+        # Measured once per size: Tree asks for every line's width on each change.
+        if self._fit_width < 0:
+            self._fit_width = self.content_region.width - self.styles.scrollbar_size_vertical
+        return self._fit_width
+
+    def on_resize(self) -> None:
+        self._fit_width = -1
+
+    def process_label(self, label: str | Text) -> Text:
+        # Labels are never drawn (render_label lays rows out): skip Tree's markup parse and split.
+        return label if isinstance(label, Text) else Text(label)
+
+    @contextmanager
+    def _batched(self) -> Iterator[None]:
+        """Add many nodes with one invalidation at the end (Tree invalidates on every add: 900
+        groups cost 900 layout refreshes)."""
+        if self._batching:
+            yield
+            return
+        self._batching, self._batch_dirty = True, False
+        try:
+            yield
+        finally:
+            self._batching = False
+            if self._batch_dirty:
+                self._invalidate()
 
     def row(self, node: TreeNode[NodeRef]) -> Text:
         """The node's row as it is drawn now (without the ▶/▼), laid out for the tree's width."""
         width = self._width
         if width != self._rows_width:
             self._rows.clear()
+            self._overflow.clear()
             self._rows_width = width
         cached = self._rows.get(node.id)
         if cached is not None:
             return cached
         text = self._layout(node, max(width - self._indent(node) - 2, 20))
         self._rows[node.id] = text
-        if text.cell_len + 2 > width - self._indent(node):
+        if text.cell_len + 2 > width - self._indent(node) and node.id not in self._overflow:
             # A row whose safety badges alone are wider than the pane: never cut, the tree
             # scrolls sideways instead (the virtual width is recomputed with it).
+            self._overflow[node.id] = text.cell_len + 2
             self.call_after_refresh(self._invalidate)
         return text
 
@@ -217,7 +322,7 @@ class IommuTree(Tree[NodeRef]):
         dev = inv.devices[ref.address]
         group = inv.groups.get(ref.group)
         behind_other = dev.parent is not None and (group is None or dev.parent not in group.members)
-        pad = (self._max_depth - _depth(node)) * self.guide_depth
+        pad = (self._max_depth - self._depth(node)) * self.guide_depth
         return device_row(inv, dev, view.holds, width, pad, behind_other)
 
     def render_label(self, node: TreeNode[NodeRef], base_style: Style, style: Style) -> Text:
@@ -230,21 +335,22 @@ class IommuTree(Tree[NodeRef]):
         return Text.assemble(prefix, label)
 
     def get_label_width(self, node: TreeNode[NodeRef]) -> int:
-        # Tree measures every line on each expand: measuring from the cached row keeps opening a
-        # group on a 4,096-function host cheap; a row not laid out yet fits the pane by design.
-        cached = self._rows.get(node.id) if self._rows_width == self._width else None
-        fitted = self._width - self._indent(node)
-        return max(fitted, cached.cell_len + 2) if cached is not None else fitted
+        # Tree measures every line on each change (to size its sideways scroll), and on a 4,096-
+        # function host that was most of the cost of opening a group. Rows are laid out to fit the
+        # pane, so only a row that overflows it (safety badges wider than the pane) needs a width.
+        return self._overflow.get(node.id, 0)
 
     def _invalidate(self) -> None:
-        self._rows.clear()
+        if self._batching:
+            self._batch_dirty = True
+            return
         super()._invalidate()
 
     # -- events and keys ---------------------------------------------------------------------------
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
         ref = event.node.data
         if ref is not None and ref.kind == "group" and ref.group is not None and ref.group not in self._filled:
-            self._fill(event.node, self._visible_members(ref.group) or [])
+            self._fill(event.node, self._visible_members(ref.group))
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeRef]) -> None:
         if event.node.data is not None:
@@ -288,7 +394,7 @@ class IommuTree(Tree[NodeRef]):
                 return True
             gid = gnode.data.group
             if gid is not None and gid not in self._filled:
-                self._fill(gnode, self._visible_members(gid) or [])
+                self._fill(gnode, self._visible_members(gid))
             gnode.expand()
             for node in _walk(gnode):
                 if node.data is not None and node.data.address == ref.address:
