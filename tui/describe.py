@@ -56,7 +56,8 @@ def what_it_takes(inv: HostInventory, gid: int, holds: Holds) -> list[tuple[str,
     if running:
         vms = ", ".join(running)
         return [(f"passed through: {vms} runs with it (its QEMU has the group)", "bold magenta"),
-                ("to give it back: u opens the undo of that run (stop the VM, or hot-unplug it)", "")]
+                ("to give it back: d (on the devices screen) undoes the run that put it there: it stops"
+                 " the VM or hot-unplugs it first, then gives the drivers back", "")]
     if verdict.kind == "blocked":
         out: list[tuple[str, str]] = []
         for reason in verdict.reasons:
