@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import ClassVar, Final, Literal
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -22,33 +21,9 @@ from core.model import PciDevice
 from tui.backend import HostView
 from tui.describe import haystack
 from tui.rows import device_row, group_row, group_state
+from tui.widgets.tree_model import OPEN_MATCHES_UP_TO, NodeRef, TreeFilter, depth_of, search_index, walk
 
-OPEN_MATCHES_UP_TO: Final = 24
-"""A filter opens the groups it matches when there are at most this many (more would be a tree as
-long as the host; the first letters of a word match nearly everything)."""
-
-
-@dataclass(frozen=True)
-class NodeRef:
-    """What a tree row stands for."""
-
-    kind: Literal["group", "device"]
-    group: int | None
-    address: PciAddress | None = None
-
-
-@dataclass(frozen=True)
-class TreeFilter:
-    """What the user narrowed the tree to."""
-
-    text: str = ""
-    """Every word must match a device's address, names, class, driver, ids, interfaces, host uses
-    (mount points, block devices), VMs, badges (host-used, vfio-pci) or its group's state; or the
-    text is a group number."""
-    hide_bridges: bool = False
-    hide_empty: bool = False
-    """Hide groups with nothing but bridges and ports."""
-
+__all__ = ["IommuTree", "NodeRef", "TreeFilter"]
 
 class IommuTree(Tree[NodeRef]):
     """The device tree. Posts Selected when the highlighted row changes."""
@@ -94,6 +69,8 @@ class IommuTree(Tree[NodeRef]):
         self._haystacks: dict[PciAddress, str] = {}
         """What the filter searches, per device, for the view shown (made in a worker after it)."""
         self._member_lists: dict[int, list[PciDevice]] = {}
+        self._layout_shown: tuple[object, ...] = ()
+        """What the last rebuild showed (which read, the groups, whether they were opened, bridges)."""
         self._max_depth = 1
         """The deepest device row so far: shallower rows pad their address so drivers line up."""
 
@@ -109,6 +86,7 @@ class IommuTree(Tree[NodeRef]):
             self.tree_filter = tree_filter
         if view is not old:
             self._haystacks = {}
+            self._layout_shown = ()
             if old is None or view.inventory is not old.inventory:
                 self._member_lists = {}
         self.view = view
@@ -127,6 +105,15 @@ class IommuTree(Tree[NodeRef]):
 
     def _rebuild(self) -> None:
         assert self.view is not None
+        self.match_count = 0
+        shown = [gid for gid in self.view.inventory.groups if self._group_shown(gid)]
+        open_matches = bool(self.tree_filter.text) and len(shown) <= OPEN_MATCHES_UP_TO
+        layout = (id(self.view), shown, open_matches, self.tree_filter.hide_bridges)
+        if layout == self._layout_shown and self.root.children:
+            # The next letter of a filter often leaves the same groups: nothing to rebuild.
+            self.call_after_refresh(self._announce)
+            return
+        self._layout_shown = layout
         keep = self.cursor_node.data if self.cursor_node is not None else None
         expanded = {n.data.group for n in self.root.children if n.is_expanded and n.data is not None}
         self.clear()
@@ -135,9 +122,6 @@ class IommuTree(Tree[NodeRef]):
         self._overflow.clear()
         self._depths.clear()
         self._max_depth = 1
-        self.match_count = 0
-        shown = [gid for gid in self.view.inventory.groups if self._group_shown(gid)]
-        open_matches = bool(self.tree_filter.text) and len(shown) <= OPEN_MATCHES_UP_TO
         with self._batched():
             for gid in shown:
                 node = self.root.add(Text(f"Group {gid}"), NodeRef("group", gid))
@@ -153,12 +137,7 @@ class IommuTree(Tree[NodeRef]):
     def _index(self, view: HostView) -> None:
         """The filter's search text of every device, made off the UI thread after the tree is on
         screen, so that the first keystroke of a filter does not make 4,000 of them."""
-        inv, holds = view.inventory, view.holds
-        states = view.states or {gid: group_state(inv, gid, holds) for gid in inv.groups}
-        index = {d.address: haystack(inv, d, holds, states.get(d.iommu_group) if d.iommu_group is not None
-                                     else None)
-                 for d in inv.devices.values()}
-        self.app.call_from_thread(self._indexed, view, index)
+        self.app.call_from_thread(self._indexed, view, search_index(view))
 
     def _indexed(self, view: HostView, index: dict[PciAddress, str]) -> None:
         if view is self.view:
@@ -256,7 +235,7 @@ class IommuTree(Tree[NodeRef]):
     def _depth(self, node: TreeNode[NodeRef]) -> int:
         depth = self._depths.get(node.id)
         if depth is None:
-            depth = self._depths[node.id] = _depth(node)
+            depth = self._depths[node.id] = depth_of(node)
         return depth
 
     def _indent(self, node: TreeNode[NodeRef]) -> int:
@@ -396,7 +375,7 @@ class IommuTree(Tree[NodeRef]):
             if gid is not None and gid not in self._filled:
                 self._fill(gnode, self._visible_members(gid))
             gnode.expand()
-            for node in _walk(gnode):
+            for node in walk(gnode):
                 if node.data is not None and node.data.address == ref.address:
                     self.call_after_refresh(self.move_cursor, node)
                     return True
@@ -410,18 +389,3 @@ class IommuTree(Tree[NodeRef]):
         """Every row as drawn (plain text, tree guides left out): what the user can read."""
         return [self.row(line.node).plain for line in self._tree_lines]
 
-
-def _depth(node: TreeNode[NodeRef]) -> int:
-    depth = 0
-    while node.parent is not None:
-        depth += 1
-        node = node.parent
-    return depth
-
-
-def _walk(node: TreeNode[NodeRef]) -> list[TreeNode[NodeRef]]:
-    out: list[TreeNode[NodeRef]] = []
-    for child in node.children:
-        out.append(child)
-        out.extend(_walk(child))
-    return out
