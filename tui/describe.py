@@ -55,7 +55,7 @@ def what_it_takes(inv: HostInventory, gid: int, holds: Holds) -> list[tuple[str,
     running = sorted({h.vm for d in members for h in running_holds(holds, d.address)})
     if running:
         vms = ", ".join(running)
-        return [(f"passed through: {vms} runs with it (its QEMU has the group)", "bold magenta"),
+        return [(f"passed through: {vms} runs with it (its QEMU has the group)", "bold blue"),
                 ("to give it back: d (on the devices screen) undoes the run that put it there: it stops"
                  " the VM or hot-unplugs it first, then gives the drivers back", "")]
     if verdict.kind == "blocked":
@@ -128,7 +128,7 @@ def device_detail(inv: HostInventory, dev: PciDevice, holds: Holds) -> Text:
         rows.append(("host uses", use.describe(), "red"))
     for hold in holds.get(dev.address, ()):
         where = "running: its QEMU has it" if hold.active and hold.live else hold.state
-        rows.append(("in VM", f"{hold.vm} ({where})", "magenta"))
+        rows.append(("in VM", f"{hold.vm} ({where})", "blue"))
     if dev.iommu_group is not None:
         state = group_state(inv, dev.iommu_group, holds)
         rows.insert(0, ("group", f"{dev.iommu_group}: {state} (why: below)", STATE_STYLE[state]))

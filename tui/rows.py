@@ -26,9 +26,10 @@ Holds: TypeAlias = Mapping[PciAddress, tuple[DomainHold, ...]]
 State: TypeAlias = Literal["ready", "bindable", "blocked", "in VM"]
 
 STATE_STYLE: Final[dict[str, str]] = {"ready": "bold green", "bindable": "bold yellow", "blocked": "bold red",
-                                      "in VM": "bold magenta"}
+                                      "in VM": "bold blue"}
 """State colours: ANSI names, so a 16-colour terminal (the app switches to the ANSI theme there)
-shows them as the terminal's own green, yellow, red and magenta."""
+shows them as the terminal's own green, yellow, red and blue. Not magenta for VMs: Textual's
+true-colour rendering of ANSI magenta is the same pink as its red, so "in VM" read as "blocked"."""
 
 MIN_NAME: Final = 12
 """Below this many cells a name says little: informative badges give way first."""
@@ -58,10 +59,10 @@ def running_holds(holds: Holds, address: PciAddress) -> list[DomainHold]:
 def vm_badge(holds: Holds, address: PciAddress) -> Badge | None:
     running = running_holds(holds, address)
     if running:
-        return Badge(f"running in {running[0].vm}", "bold magenta")
+        return Badge(f"running in {running[0].vm}", "bold blue")
     defined = holds.get(address, ())
     if defined:
-        return Badge(f"in VM {defined[0].vm}", "magenta")
+        return Badge(f"in VM {defined[0].vm}", "blue")
     return None
 
 
@@ -124,11 +125,11 @@ def group_badges(inv: HostInventory, gid: int, holds: Holds) -> list[Badge]:
         badges.append(Badge("host-used", "bold red"))
     vms = sorted({h.vm for d in members for h in running_holds(holds, d.address)})
     if vms:
-        badges.append(Badge(f"running in {', '.join(vms)}", "bold magenta"))
+        badges.append(Badge(f"running in {', '.join(vms)}", "bold blue"))
     else:
         defined = sorted({h.vm for d in members for h in holds.get(d.address, ())})
         if defined:
-            badges.append(Badge(f"in VM {', '.join(defined)}", "magenta"))
+            badges.append(Badge(f"in VM {', '.join(defined)}", "blue"))
     vfs = sum(d.sriov_num_vfs or 0 for d in members)
     if vfs:
         badges.append(Badge(f"{vfs} VFs", "red"))

@@ -113,6 +113,8 @@ class ChecksScreen(VfioScreen):
         options.add_options([Option(check_text(r), id=r.id) for r in self.rows])
         ids = [r.id for r in self.rows]
         options.highlighted = ids.index(keep) if keep in ids else 0
+        # The check the user is on, at the top: after a fix, its new state is the first thing read.
+        self.call_after_refresh(options.scroll_to_highlight, top=True)
         options.focus()
 
     def _highlighted_id(self) -> str | None:

@@ -24,8 +24,8 @@ NAVIGATION: tuple[tuple[str, str], ...] = (
 )
 BADGES: tuple[tuple[str, str, str], ...] = (
     ("host-used", "bold red", "the host uses it (mount, swap, address, route, SSH, console, keyboard): blocked"),
-    ("running in x", "bold magenta", "VM x runs with it (its QEMU has it); d gives it back"),
-    ("in VM x", "magenta", "VM x has it in its definition (not running)"),
+    ("running in x", "bold blue", "VM x runs with it (its QEMU has it); d gives it back"),
+    ("in VM x", "blue", "VM x has it in its definition (not running)"),
     ("vfio-pci", "bold green", "bound to vfio-pci"),
     ("N VFs", "red", "an SR-IOV PF with VFs enabled: vfio-pci refuses it"),
     ("boot VGA", "magenta", "the firmware's boot display"),
