@@ -47,7 +47,7 @@ SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = 
     ("07-run-failure", "A failed start (nic_test: group 13 not viable) with its explanation", (120, 36), {},
      ["0000:0b:00.0", ("p",), "vm:nic_test", ("y", "y")]),
     ("08-checks", "Checks", (120, 36), {}, [("c",)]),
-    ("09-explain", "Explain a VM log", (120, 36), {}, [("x",), ("tab", *"/var/log/libvirt/qemu/vfio_test.log",
+    ("09-explain", "Explain a VM log", (120, 36), {}, [("x",), ("o", *"/var/log/libvirt/qemu/vfio_test.log",
                                                                "enter")]),
     ("10-journal", "Undo / journal", (120, 36), {}, ["0000:0b:00.0", ("p",), ("enter",), ("y", "y"), ("escape", "u")]),
     ("11-help", "Help", (120, 36), {}, [("question_mark",)]),

@@ -69,12 +69,15 @@ class DomainInfo:
     state: str
     """virsh's words: running, shut off, paused, ..."""
     hostdevs: list[PciAddress]
-    """PCI hostdevs in the persistent or the live definition (sorted, no duplicates)."""
+    """PCI hostdevs in the persistent or the live definition (sorted, no duplicates): <hostdev> and
+    <interface type='hostdev'> alike, as libvirt claims both at start (virHostdevPreparePCIDevices
+    gets an interface's hostdev through def->hostdevs, src/conf/domain_conf.c)."""
     persistent: bool = True
     active: bool = False
     id: int | None = None
     details: list[Hostdev] = field(default_factory=list)
-    """The hostdev elements (live definition when running, else the persistent one)."""
+    """The hostdev elements (live definition when running, else the persistent one); an SR-IOV VF
+    given as a NIC has Hostdev.interface set, with its mac and vlan."""
     config_hostdevs: list[PciAddress] = field(default_factory=list)
     live_hostdevs: list[PciAddress] = field(default_factory=list)
 
@@ -181,7 +184,8 @@ class Hypervisor:
         return sorted((self.domain_info(d) for d in doms), key=lambda i: i.name)
 
     def hostdev_owners(self) -> dict[PciAddress, list[DomainInfo]]:
-        """Which domains hold each PCI address (in their persistent or live definition)."""
+        """Which domains hold each PCI address (in their persistent or live definition), through a
+        <hostdev> or an <interface type='hostdev'>."""
         owners: dict[PciAddress, list[DomainInfo]] = {}
         for info in self.list_domains():
             for a in info.hostdevs:

@@ -14,15 +14,17 @@ go to one guest slot with the host's function numbers and multifunction='on' on 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.address import PciAddress
-from core.libvirt.xml import DomainXml, GuestAddress, Hostdev
+from core.errors import VfioError
+from core.libvirt.guestpci import GuestPci
+from core.libvirt.xml import DomainXml, GuestAddress, Hostdev, PciController
 from core.model import HostInventory
 
-#: First guest slot tried on a conventional PCI root bus: 0 is the host bridge, 1 the PIIX3/ICH,
-#: 2 the emulated VGA on i440fx.
+#: First guest slot tried on an i440fx root bus: 0 is the host bridge, 1 the PIIX3, 2 the emulated
+#: VGA (core.libvirt.guestpci reserves them; kept for callers of the original API).
 FIRST_FREE_SLOT = 3
 #: A placeholder guest slot for `hostdev-xml --all-functions` without a domain (bus 0, slot 0x10).
 PLACEHOLDER_SLOT = (0, 0x10)
@@ -43,72 +45,132 @@ def slot_functions(inventory: HostInventory, address: PciAddress) -> list[PciAdd
     return sorted(a for a in inventory.devices if a.slot_key == address.slot_key)
 
 
+class NoGuestSlotError(VfioError):
+    """The guest has no PCI slot for a multi-function device and no room to add a bus (plan refused)."""
+
+    exit_code = 3
+
+
 @dataclass
 class GuestLayout:
     """Where new hostdevs go in a guest, and what has to be added to make room."""
 
     guest: dict[PciAddress, GuestAddress | None] = field(default_factory=dict)
-    new_root_ports: list[int] = field(default_factory=list)
-    """Indexes of pcie-root-port controllers to add (q35 guest with no free port)."""
+    new_controllers: list[PciController] = field(default_factory=list)
+    """PCI controllers to add first: pcie-root-ports on a PCIe guest, pci-bridges on a conventional one."""
+    problem: str = ""
+    """Why some functions found no slot (they are left out of `guest`); "" when all did."""
+    fix: str = ""
+
+    @property
+    def new_root_ports(self) -> list[int]:
+        """Indexes of the pcie-root-ports among new_controllers (the original API)."""
+        return [c.index for c in self.new_controllers if c.model == "pcie-root-port"]
 
 
-def _is_pcie_guest(domain: DomainXml) -> bool:
-    return "q35" in domain.machine or any(model == "pcie-root" for _, model in domain.pci_controllers())
-
-
-def _free_slots(domain: DomainXml | None) -> Iterable[tuple[int, int]]:
-    """Yield (bus, slot) pairs where a multi-function device fits, in the order they are used."""
+def _slots_for(domain: DomainXml | None, needed: int,
+               singles: int = 0) -> tuple[list[tuple[int, int]], list[PciController], str, str]:
+    """`needed` guest slots that take a multi-function device, the controllers to add for them,
+    and (problem, fix) when there are not enough. `singles` devices that libvirt places itself
+    must still find room after that: libvirt's own attempt on a full guest ends in a confusing
+    error ("PCI controller at index 1 (0x01) has bus='0x01', but index must be larger than bus")."""
     if domain is None:
-        yield PLACEHOLDER_SLOT
-        return
-    used = domain.used_guest_slots()
-    controllers = domain.pci_controllers()
-    if _is_pcie_guest(domain):
-        # A PCIe device goes to slot 0 of a root port; the port's bus number is its index.
-        for index, model in sorted(controllers):
-            if model == "pcie-root-port" and (index, 0) not in used:
-                yield (index, 0)
-        return
-    for slot in range(FIRST_FREE_SLOT, 32):
-        if (0, slot) not in used:
-            yield (0, slot)
+        bus, slot = PLACEHOLDER_SLOT
+        return [(bus, slot + i) for i in range(needed)], [], "", ""
+    topo = GuestPci.of(domain)
+    spots: list[tuple[int, int]] = []
+    added: list[PciController] = []
+    index = topo.next_index
+    if topo.family == "pcie":
+        # a PCIe port first (the device keeps its link); a new root port where libvirt has room;
+        # conventional slots behind bridges (libvirt takes a PCIe device there from the config) last
+        ports, room, conventional = topo.free_ports(), topo.root_port_room(), topo.free_conventional_slots()
+        spots += ports[:needed]
+        for _ in range(min(needed - len(spots), room)):
+            added.append(PciController(index, "pcie-root-port"))
+            spots.append((index, 0))
+            index += 1
+        spots += conventional[:needed - len(spots)]
+        left = len(ports) + room + len(conventional) - len(spots)
+        if len(spots) < needed or left < singles:
+            return spots, added, (
+                f"VM {domain.name!r} has no free pcie-root-port for the device and no room for a"
+                " new one (pcie-root slots 1-30 and every pcie-expander-bus are full)"), (
+                f"free a root port or a pcie-root slot (virsh edit {domain.name}), or add a pcie-expander-bus")
+        return spots, added, "", ""
+    free = topo.free_conventional_slots()
+    while len(free) < needed and free:
+        # not enough slots: the last free one takes a pci-bridge, which brings 31 more
+        bus, slot = free.pop()
+        added.append(PciController(index, "pci-bridge", GuestAddress(0, bus, slot, 0)))
+        free += [(index, s) for s in range(1, 32)]
+        index += 1
+    spots = free[:needed]
+    if len(spots) < needed or len(free) - len(spots) < singles:
+        return spots, added, (
+            f"VM {domain.name!r} has no free guest PCI slot for the device: bus 0 and its pci-bridges"
+            " are full, so there is no slot for a new pci-bridge either (an i440fx guest takes no pcie-root-port)"), (
+            f"free a slot on bus 0 or on a pci-bridge (virsh edit {domain.name})")
+    return spots, added, "", ""
 
 
 def guest_layout(addresses: Sequence[PciAddress], domain: DomainXml | None = None) -> GuestLayout:
     """Place host functions in the guest.
 
-    A slot with one function gets no explicit address (libvirt picks one). A slot with
-    several gets one guest slot: a free pcie-root-port on q35 (a new one when none is
-    free), else a free slot on bus 0; function numbers match the host's.
+    A slot with one function gets no explicit address (libvirt picks one). A slot with several
+    gets one guest slot with the host's function numbers: on a PCIe guest (q35) a free
+    pcie-root-port or downstream port, else a new pcie-root-port; on a conventional guest
+    (i440fx) a free slot on bus 0, a pci-bridge or an expander bus, else a new pci-bridge. When
+    nothing fits, `problem` says why and those functions stay out of `guest`.
     """
     layout = GuestLayout()
     by_slot: dict[tuple[int, int, int], list[PciAddress]] = defaultdict(list)
     for a in addresses:
         by_slot[a.slot_key].append(a)
-    free = iter(_free_slots(domain))
-    next_index = max((i for i, _ in domain.pci_controllers()), default=0) + 1 if domain is not None else 1
-    for functions in by_slot.values():
-        if len(functions) == 1:
-            layout.guest[functions[0]] = None
-            continue
-        spot = next(free, None)
-        if spot is None:
-            # q35 with every root port taken: add one; libvirt assigns the port's own address.
-            layout.new_root_ports.append(next_index)
-            spot = (next_index, 0)
-            next_index += 1
-        bus, slot = spot
-        first = min(f.function for f in functions)
-        for f in sorted(functions):
+    multi = [sorted(fns) for fns in by_slot.values() if len(fns) > 1]  # in the order given
+    for fns in by_slot.values():
+        if len(fns) == 1:
+            layout.guest[fns[0]] = None
+    singles = len(by_slot) - len(multi)
+    spots, layout.new_controllers, layout.problem, layout.fix = _slots_for(domain, len(multi), singles)
+    for functions, (bus, slot) in zip(multi, spots, strict=False):
+        first = functions[0].function
+        for f in functions:
             layout.guest[f] = GuestAddress(0, bus, slot, f.function, multifunction=f.function == first)
     return layout
 
 
+def place_hostdevs(addresses: Sequence[PciAddress], *, managed: bool = True, rom_bar: bool | None = None,
+                   domain: DomainXml | None = None, place: bool = True) -> tuple[list[Hostdev], GuestLayout]:
+    """Hostdevs for `addresses` with their guest placement, and the layout (controllers to add
+    first, or the problem when some functions found no slot: those get no hostdev)."""
+    layout = guest_layout(addresses, domain) if place else GuestLayout({a: None for a in addresses})
+    hostdevs = [Hostdev(a, managed=managed, rom_bar=rom_bar, guest=layout.guest[a])
+                for a in addresses if a in layout.guest]
+    return hostdevs, layout
+
+
 def build_hostdevs(addresses: Sequence[PciAddress], *, managed: bool = True, rom_bar: bool | None = None,
                    domain: DomainXml | None = None, place: bool = True) -> tuple[list[Hostdev], list[int]]:
-    """Hostdevs for `addresses` with their guest placement, and root ports to add first."""
-    layout = guest_layout(addresses, domain) if place else GuestLayout({a: None for a in addresses})
-    hostdevs = [Hostdev(a, managed=managed, rom_bar=rom_bar, guest=layout.guest.get(a)) for a in addresses]
+    """Hostdevs for `addresses` with their guest placement, and root ports to add first.
+
+    The original API, which can only add pcie-root-ports: use place_hostdevs to get pci-bridges
+    on conventional guests too.
+
+    Raises:
+        NoGuestSlotError: no slot fits, or only a new pci-bridge would make room.
+    """
+    hostdevs, layout = place_hostdevs(addresses, managed=managed, rom_bar=rom_bar, domain=domain, place=place)
+    if layout.problem:
+        raise NoGuestSlotError(layout.problem, fix=layout.fix)
+    bridges = [c for c in layout.new_controllers if c.model != "pcie-root-port"]
+    if bridges:
+        b = bridges[0]
+        where = f" (bus {b.address.bus:#04x} slot {b.address.slot:#04x})" if b.address else ""
+        raise NoGuestSlotError(
+            f"VM {domain.name if domain else ''!r} needs a new pci-bridge for these multi-function devices, which"
+            " this command cannot add", fix=f"add <controller type='pci' index='{b.index}' model='pci-bridge'/>"
+            f"{where} with virsh edit, then run it again")
     return hostdevs, layout.new_root_ports
 
 

@@ -161,7 +161,7 @@ class TestOtherScreens:
     def test_explain(self, snap_compare: SnapCompare, app: VfioApp) -> None:
         """A log loaded from the host explained."""
         assert snap_compare(app, terminal_size=SIZE, run_before=steps(
-            ("x",), ("tab", *"/var/log/libvirt/qemu/vfio_test.log", "enter")))
+            ("x",), ("o", *"/var/log/libvirt/qemu/vfio_test.log", "enter")))
 
     def test_journal(self, snap_compare: SnapCompare, app: VfioApp) -> None:
         """The journal after a bind in this session: the run, what is on vfio-pci, the session log."""

@@ -26,6 +26,7 @@ class ExplainScreen(VfioScreen):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("i", "edit", "Type a log"),
+        Binding("o", "open_path", "Open a file"),
         Binding("ctrl+r,f5", "explain_pasted", "Explain it", key_display="^r", priority=True),
     ]
 
@@ -66,6 +67,9 @@ class ExplainScreen(VfioScreen):
 
     def action_edit(self) -> None:
         self.query_one("#paste", TextArea).focus()
+
+    def action_open_path(self) -> None:
+        self.query_one("#path", Input).focus()
 
     def on_paste(self, event: events.Paste) -> None:
         """A paste that reached the screen (focus on the VM list) goes into the text box."""
