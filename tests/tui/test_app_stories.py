@@ -328,7 +328,7 @@ class TestOtherScreens:
             await settle(pilot, app)
             assert isinstance(app.screen, HelpScreen)
             text = static_text(app, "#help")
-            for needed in ("Pass through", "Filter", "Restore all", "Explain it", "Cancel / back",
+            for needed in ("Pass through", "Filter", "Restore all", "Open file", "Cancel / back",
                            "Apply fix", "Give back", "Moving around", "[running in x]", "[ACS ✗]", "in VM"):
                 assert needed in text
 

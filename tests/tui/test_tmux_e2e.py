@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,8 @@ class Tmux:
 def start(tmp_path: Path, term: str, env_extra: str = "") -> Tmux:
     if TMUX is None:
         pytest.skip("needs tmux (dev.sh installs it)")
-    t = Tmux(f"vfio-tui-test-{tmp_path.name}")
+    # The pid too: engineers running the suite at once share /tmp/tmux-UID, and tmp_path names repeat.
+    t = Tmux(f"vfio-tui-test-{os.getpid()}-{tmp_path.name}")
     env = cli_env()
     exports = " ".join(f"{k}='{env[k]}'" for k in ("PYTHONPATH",))
     t.run("new-session", "-d", "-s", "app", "-x", "80", "-y", "24",

@@ -25,9 +25,9 @@ class ExplainScreen(VfioScreen):
     CSS_PATH = "explain.tcss"
     BINDINGS = [
         Binding("escape", "back", "Back"),
-        Binding("i", "edit", "Type a log"),
-        Binding("o", "open_path", "Open a file"),
-        Binding("ctrl+r,f5", "explain_pasted", "Explain it", key_display="^r", priority=True),
+        Binding("i", "edit", "Type"),
+        Binding("o", "open_path", "Open file"),
+        Binding("ctrl+r,f5", "explain_pasted", "Explain", key_display="^r", priority=True),
     ]
 
     def __init__(self, text: str = "") -> None:
@@ -150,3 +150,8 @@ class ExplainScreen(VfioScreen):
         n = len(report.findings) if report is not None else 0
         self._hint(f"{n} probable cause{'s' if n != 1 else ''}" if n else "")
         self.query_one(ExplainPanel).show(report, note)
+        # What was asked for is now below: the focus goes there (↑↓ scroll it; i or o go back to
+        # editing), out of the text boxes, where the app's keys would have been typed.
+        pane = self.query_one("#explain-pane", VerticalScroll)
+        pane.scroll_home(animate=False)
+        pane.focus()

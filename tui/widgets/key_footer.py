@@ -7,7 +7,7 @@ from textual.widgets import Footer
 
 COMPACT_BELOW = 120
 """Below this width the keys lose their padding."""
-PALETTE_FROM = 100
+PALETTE_FROM = 120
 """Below this width the ^p entry gives its room to the screen's keys (^p still works; help lists it)."""
 
 
