@@ -1,75 +1,206 @@
-"""Benchmark: `vfio-tui inventory` on synthetic hosts of 64/512/4,096 functions, against
-`lspci -nnk` and the classic shell loop over /sys/kernel/iommu_groups, on the same tree.
+"""Benchmark (not a test): `vfio-tui inventory` on synthetic hosts (two PCI domains, on tmpfs),
+against `lspci -nnk`, the C raw floor (bench/rawfloor.c: the same syscalls, no Python) and the
+classic per-device shell loop, on the same tree, in alternating rounds; prints medians.
 
-Prints wall time (best of N), peak RSS, and ratios. Not a test: run `python bench/inventory.py`.
+    python bench/inventory.py
+    BENCH_SIZES=64,4096 BENCH_ROUNDS=5 python bench/inventory.py
+
+Contenders (each round runs every one once, in rotating order):
+  vfio-tui  `python -m tui inventory --root TREE --json`, a fresh process (output discarded)
+  read      in this process: open_host + Host.inventory() (names, host use, verdicts; no JSON)
+  floor     bench/rawfloor.c compiled with gcc -O2: the same opens/reads/readlinks/listings
+  lspci     `lspci -A linux-sysfs -O sysfs.path=TREE/sys/bus/pci -nnk`
+  lspci+kmod  the same where libkmod finds a module index (a private mount namespace gives it
+            one: a real Debian kernel's, see harness.kmod_index), as on an ordinary host
+  loop      the seed blog's loop: for every group, for every device, `lspci -nns DEV`
+
+Goals (issue 15): vfio-tui <= 1.0x lspci -nnk; read <= 2x the raw floor; >= 150x the shell loop;
+peak RSS <= 80 MB; time per function flat from 64 to 16,384 functions.
 """
 
 from __future__ import annotations
 
 import os
-import resource
+import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from core.simulated.materialize import materialize  # noqa: E402
-from core.simulated.synthetic import synthetic_snapshot  # noqa: E402
-from core.sysfs_reader import read_inventory  # noqa: E402
+from harness import (  # noqa: E402
+    ROUNDS,
+    Sample,
+    add_modalias,
+    alternate,
+    build_rawfloor,
+    can_use_namespaces,
+    kmod_index,
+    kmod_namespace,
+    python_env,
+    run_child,
+    synthetic_tree,
+    timed,
+)
 
-SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "64,512,4096").split(",")]
-REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "64,256,1024,4096,16384").split(",")]
+MAIN_SIZE = 4096
+#: Iterations of the shell loop timed on the big tree. Every iteration is one whole `lspci -s`
+#: run over the same tree (the same work each time), so the loop's time is this sample's time
+#: times functions / LOOP_SAMPLE; timing all 4,096 (~90 s) five times would take 8 minutes.
+LOOP_SAMPLE = int(os.environ.get("BENCH_LOOP_SAMPLE", "256"))
 
 
-def run_timed(argv: list[str], *, shell: bool = False, repeat: int = REPEAT) -> tuple[float, int]:
-    """Best wall time in seconds and the peak RSS (KiB) of the child."""
-    best = float("inf")
-    peak = 0
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        t0 = time.perf_counter()
-        subprocess.run(argv if not shell else ["bash", "-c", argv[0]], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        best = min(best, time.perf_counter() - t0)
-        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
-    return best, peak
+@dataclass
+class SizeResult:
+    functions: int
+    samples: dict[str, Sample]
 
 
-def main() -> None:
+@dataclass
+class LoopResult:
+    loop_seconds: float
+    """The whole loop's time (extrapolated when only LOOP_SAMPLE iterations ran)."""
+    vfio_seconds: float
+    iterations: int
+    functions: int
+
+
+@dataclass
+class InventoryResults:
+    sizes: list[SizeResult] = field(default_factory=list)
+    main: SizeResult | None = None
+    loop: LoopResult | None = None
+    floor_built: bool = False
+    instructions: dict[str, int] = field(default_factory=dict)
+    """User-space instructions (callgrind) per contender: independent of the load, blind to the kernel."""
+
+
+def vfio_argv(tree: Path) -> list[str]:
+    return [sys.executable, "-m", "tui", "inventory", "--root", str(tree), "--json"]
+
+
+def shell_loop(tree: Path, lspci: str, limit: int | None) -> list[str]:
+    """The classic loop (the seed blog's script): every group, every device, one lspci each."""
+    sysfs = f"{tree}/sys/bus/pci"
+    stop = f'n=$((n+1)); [ "$n" -ge {limit} ] && exit 0; ' if limit else ""
+    script = (f'n=0; for g in $(ls {tree}/sys/kernel/iommu_groups); do '
+              f'for d in {tree}/sys/kernel/iommu_groups/$g/devices/*; do '
+              f'echo "IOMMU group $g $({lspci} -A linux-sysfs -O sysfs.path={sysfs} -nns ${{d##*/}})"; '
+              f'{stop}done; done')
+    return ["bash", "-c", script]
+
+
+def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool) -> SizeResult:
+    from core.host import HostOptions
+    from core.open_host import open_host
+
+    def read() -> None:
+        # What the CLI does before printing: open the host, read it (names, host use, verdicts).
+        open_host(HostOptions(root=tree)).inventory()
+
+    env = python_env()
     lspci = shutil.which("lspci")
-    print(f"{'functions':>9} {'vfio-tui':>9} {'in-proc':>8} {'RSS MiB':>8} {'lspci -nnk':>10} "
-          f"{'ratio':>6} {'shell loop':>10} {'speedup':>8}")
-    for size in SIZES:
-        with tempfile.TemporaryDirectory(prefix="vfio-bench-") as tmp:
-            materialize(synthetic_snapshot(size, domains=2), Path(tmp))
-            n = len(os.listdir(Path(tmp) / "sys/bus/pci/devices"))
-            t0 = time.perf_counter()
-            from core.host import HostOptions
-            from core.open_host import open_host
-            host = open_host(HostOptions(root=Path(tmp)))
-            read_inventory(host.paths, pci_ids=host.pci_ids)
-            inproc = time.perf_counter() - t0
-            ours, rss = run_timed([sys.executable, "-m", "tui", "inventory", "--root", tmp, "--json"])
-            line = f"{n:>9} {ours:>8.3f}s {inproc:>7.3f}s {rss / 1024:>8.1f}"
-            if lspci:
-                sysfs = f"{tmp}/sys/bus/pci"
-                theirs, _ = run_timed([lspci, "-A", "linux-sysfs", "-O", f"sysfs.path={sysfs}", "-nnk"])
-                loop_cmd = (f'for g in $(ls {tmp}/sys/kernel/iommu_groups); do '
-                            f'for d in {tmp}/sys/kernel/iommu_groups/$g/devices/*; do '
-                            f'echo "IOMMU group $g $({lspci} -A linux-sysfs -O sysfs.path={sysfs} -nns ${{d##*/}})"; '
-                            f'done; done')
-                # The classic shell loop is the thing being measured, so it runs in bash on purpose.
-                loop, _ = run_timed([loop_cmd], shell=True, repeat=1)
-                line += f" {theirs:>9.3f}s {ours / theirs:>6.2f} {loop:>9.2f}s {loop / ours:>7.0f}x"
-            else:
-                line += "   (lspci not installed: apt-get install pciutils)"
-            print(line, flush=True)
+    contenders = {"vfio-tui": lambda: run_child(vfio_argv(tree), env=env), "read": timed(read)}
+    if floor is not None:
+        contenders["floor"] = lambda: run_child([str(floor), str(tree)])
+    if not (with_lspci and lspci):
+        return SizeResult(functions, alternate(contenders))
+    lspci_argv = [lspci, "-A", "linux-sysfs", "-O", f"sysfs.path={tree}/sys/bus/pci", "-nnk"]
+    contenders["lspci"] = lambda: run_child(lspci_argv)
+    index = kmod_index()
+    if index is None or not can_use_namespaces():
+        return SizeResult(functions, alternate(contenders))
+    # lspci -nnk as on a host with a module index: in a private mount namespace that has one,
+    # with the namespace's own set-up timed alone (to subtract it).
+    add_modalias(tree)
+    with kmod_namespace(index) as wrap:
+        contenders["lspci+kmod"] = lambda: run_child(wrap(lspci_argv))
+        contenders["namespace"] = lambda: run_child(wrap(["true"]))
+        return SizeResult(functions, alternate(contenders))
+
+
+def measure_loop(tree: Path, functions: int) -> LoopResult:
+    lspci = shutil.which("lspci")
+    assert lspci is not None
+    limit = LOOP_SAMPLE if functions > LOOP_SAMPLE else None
+    env = python_env()
+    samples = alternate({"loop": lambda: run_child(shell_loop(tree, lspci, limit)),
+                         "vfio-tui": lambda: run_child(vfio_argv(tree), env=env)}, rounds=5)
+    loop = samples["loop"].median * (functions / limit if limit else 1.0)
+    return LoopResult(loop, samples["vfio-tui"].median, limit or functions, functions)
+
+
+def measure_inventory(sizes: list[int] = SIZES) -> InventoryResults:
+    floor = build_rawfloor()
+    out = InventoryResults(floor_built=floor is not None)
+    for size in sizes:
+        with synthetic_tree(size) as (tree, n):
+            res = measure(tree, n, floor, with_lspci=size == MAIN_SIZE)
+            out.sizes.append(res)
+            if size == MAIN_SIZE:
+                out.main = res
+                if shutil.which("lspci"):
+                    out.loop = measure_loop(tree, n)
+                out.instructions = count_instructions(tree, floor)
+    return out
+
+
+def count_instructions(tree: Path, floor: Path | None) -> dict[str, int]:
+    """User-space instructions of one run each under callgrind (about a minute; skipped when
+    valgrind is missing or BENCH_NO_VALGRIND=1). The kernel's share (the syscalls, most of
+    lspci's and the floor's time) is not in these numbers."""
+    if not shutil.which("valgrind") or os.environ.get("BENCH_NO_VALGRIND") == "1":
+        return {}
+    argvs = {"vfio-tui": vfio_argv(tree)}
+    if shutil.which("lspci"):
+        argvs["lspci"] = ["lspci", "-A", "linux-sysfs", "-O", f"sysfs.path={tree}/sys/bus/pci", "-nnk"]
+    if floor is not None:
+        argvs["floor"] = [str(floor), str(tree)]
+    out = {}
+    for name, argv in argvs.items():
+        res = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                             capture_output=True, text=True, env=python_env(), timeout=600)
+        found = re.search(r"Collected : (\d+)", res.stderr)
+        if found:
+            out[name] = int(found.group(1))
+    return out
+
+
+def print_results(res: InventoryResults) -> None:
+    if res.main is not None:
+        s = res.main.samples
+        print(f"{res.main.functions} functions, medians of {ROUNDS} alternating rounds:")
+        for name, sample in s.items():
+            rss = f", peak RSS {sample.max_rss_kib / 1024:.1f} MiB" if sample.max_rss_kib else ""
+            print(f"  {name:9s} {sample.median:7.3f} s  (min {min(sample.seconds):.3f}){rss}")
+        if "lspci" in s:
+            print(f"  vfio-tui / lspci -nnk  {s['vfio-tui'].median / s['lspci'].median:5.2f}x   [goal <= 1.0x]")
+        if "lspci+kmod" in s:
+            kmod = s["lspci+kmod"].median - s["namespace"].median
+            print(f"  vfio-tui / lspci -nnk with module lookups  {s['vfio-tui'].median / kmod:5.2f}x"
+                  f"   (lspci {kmod:.3f} s, namespace set-up subtracted)")
+        if "floor" in s:
+            print(f"  read / raw floor       {s['read'].median / s['floor'].median:5.2f}x   [goal <= 2x]")
+            print(f"  vfio-tui / raw floor   {s['vfio-tui'].median / s['floor'].median:5.2f}x"
+                  "   (whole process: Python start-up and JSON included)")
+    if res.loop is not None:
+        lp = res.loop
+        print(f"  shell loop {lp.loop_seconds:8.1f} s ({lp.iterations} of {lp.functions} iterations timed),"
+              f" vfio-tui {lp.vfio_seconds:.3f} s: {lp.loop_seconds / lp.vfio_seconds:,.0f}x   [goal >= 150x]")
+    print("\nscaling (medians; microseconds per function):")
+    print(f"{'functions':>9} {'read':>8} {'vfio-tui':>9} {'floor':>8}   "
+          f"{'read/fn':>8} {'read CPU/fn':>11} {'vfio-tui/fn':>11} {'floor/fn':>8}")
+    for r in res.sizes:
+        s = r.samples
+        fl = s["floor"].median if "floor" in s else float("nan")
+        print(f"{r.functions:>9} {s['read'].median:8.3f} {s['vfio-tui'].median:9.3f} {fl:8.3f}   "
+              f"{s['read'].median / r.functions * 1e6:8.1f} {s['read'].cpu_median / r.functions * 1e6:11.1f} "
+              f"{s['vfio-tui'].median / r.functions * 1e6:11.1f} "
+              f"{fl / r.functions * 1e6:8.1f}")
 
 
 if __name__ == "__main__":
-    main()
+    print_results(measure_inventory())

@@ -59,11 +59,11 @@ def device_json(inv: HostInventory, dev: PciDevice) -> dict[str, Any]:
 def inventory_json(inv: HostInventory, label: str | None = None) -> dict[str, Any]:
     """The whole inventory as the documented JSON object."""
     groups = []
-    for gid, group in inv.groups.items():
+    for gid in inv.groups:
         verdict = inv.verdicts.get(gid)
         groups.append({
             "id": gid,
-            "devices": [device_json(inv, inv.devices[a]) for a in group.members if a in inv.devices],
+            "devices": [device_json(inv, d) for d in inv.members(gid)],
             "verdict": verdict.kind if verdict else "blocked",
             "reasons": list(verdict.reasons) if verdict else [],
             "notes": list(verdict.notes) if verdict else [],

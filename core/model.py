@@ -242,10 +242,11 @@ class HostInventory:
         group = self.groups.get(group_id)
         if group is None:
             return []
-        return [self.devices[a] for a in group.members if a in self.devices]
+        devices = self.devices  # one lookup per member (an address hash is a Python call)
+        return [d for a in group.members if (d := devices.get(a)) is not None]
 
     def uses_of(self, address: PciAddress) -> tuple[HostUse, ...]:
-        return self.host_use.get(address, ())
+        return self.host_use.get(address, ()) if self.host_use else ()
 
     def children(self, address: PciAddress) -> list[PciDevice]:
         return [d for d in self.devices.values() if d.parent == address]

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from core.textsafe import printable
 from tui.backend import Backend, HostView, HypervisorFactory
 from tui.messages import HostStateChanged
 from tui.screen_base import ChangesHost
@@ -63,7 +64,7 @@ class VfioApp(App[int]):
             self.add_class("-no-color")
         self.backend = backend
         """Every call into core goes through this (in thread workers)."""
-        self.sub_title = backend.host.label
+        self.sub_title = printable(backend.host.label, newlines=False)
         self.host_view: HostView | None = None
         """The latest read of the host (what every screen draws from)."""
         self._ansi = ansi

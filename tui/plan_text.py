@@ -3,9 +3,8 @@ it), and apart from them what the plan would do, so a refused plan can fold that
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from core.passthrough import PassthroughPlan
+from tui.safe_text import SafeText as Text
 
 
 def refusal_text(plan: PassthroughPlan) -> Text:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from rich.cells import cell_len, set_cell_size
-from rich.text import Text
 
 from core.address import PciAddress
 from core.model import ACS_RELEVANT_PORTS, NEEDS_ROOT, AcsState, DomainHold, HostInventory, PciDevice
+from core.textsafe import printable
+from tui.safe_text import SafeText as Text
 
 Holds: TypeAlias = Mapping[PciAddress, tuple[DomainHold, ...]]
 """Which VMs have each device in their definition (core's domain facts); {} when there is no libvirt."""
@@ -160,9 +161,10 @@ def fit(head: Text, badges: list[Badge], name: str, width: int) -> Text:
     while used(kept) + MIN_NAME > width and any(not b.safety for b in kept):
         drop = next(b for b in reversed(kept) if not b.safety)
         kept.remove(drop)
-    text = head.copy()
+    text = Text()
+    text.append(head)
     for badge in kept:
-        text.append_text(badge.render())
+        text.append(badge.render())
         text.append(" ")
     room = width - text.cell_len
     if room > 0:
@@ -180,7 +182,7 @@ def device_row(inv: HostInventory, dev: PciDevice, holds: Holds, width: int, pad
     driver = dev.driver or "no driver"
     head.append(f"{driver:<{DRIVER_COLUMN}}", style="dim" if dev.driver is None else "cyan")
     head.append(" ")
-    name = dev.device_name or dev.name
+    name = printable(dev.device_name or dev.name, newlines=False)  # measured as it will be drawn
     if behind_other_group and dev.parent is not None:
         name += f" (behind {dev.parent.short})"
     return fit(head, device_badges(inv, dev, holds), name, width)
@@ -196,6 +198,6 @@ def group_row(inv: HostInventory, gid: int, holds: Holds, width: int, id_width: 
     head.append(f"{state:<8}", style=STATE_STYLE[state])
     head.append(f" {len(members):>2} fn ", style="dim")
     ends = [d for d in members if not d.is_bridge]
-    names = [d.device_name or d.name for d in ends]
+    names = [printable(d.device_name or d.name, newlines=False) for d in ends]
     summary = ", ".join(dict.fromkeys(names)) if names else "bridges only"
     return fit(head, group_badges(inv, gid, holds), summary, width)

@@ -61,11 +61,14 @@ def test_config_parser_survives_garbage(data: bytes) -> None:
 
 def test_capability_loops_are_cut() -> None:
     cfg = bytearray(make_config(0x8086, 0x1234, 0x020000, pcie="endpoint"))
-    cfg[0x41] = 0x40  # the first capability points at itself
+    cfg[0x61] = 0x40  # the last capability (PCIe, at 0x60) points back at the first
     cfg[0x100:0x104] = (0x0001 | (1 << 16) | (0x100 << 20)).to_bytes(4, "little")  # ext cap loop
     facts = parse_config(bytes(cfg))
-    assert facts.standard_caps == (0x01,)
+    assert facts.standard_caps == (0x01, 0x05, 0x10)
     assert facts.extended_caps == (0x0001,)
+    cfg[0x41] = 0x40  # the first capability points at itself: the PCIe capability is never reached,
+    facts = parse_config(bytes(cfg))  # so there is no extended space to walk
+    assert facts.standard_caps == (0x01,) and facts.extended_caps == ()
 
 
 @given(st.booleans(), st.sampled_from(["endpoint", "root_port", "downstream_port", None]),

@@ -12,11 +12,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import VfioError
-from core.host import HostOptions
+from core.textsafe import printable
 from tui.cli.common import add_host_options, host_options_from_args
 from tui.cli.registry import COMMANDS, load_command
+
+if TYPE_CHECKING:  # core.host (and what it imports) is loaded by the command that needs a host:
+    from core.host import HostOptions  # `vfio-tui --version` never does
 
 PROG = "vfio-tui"
 
@@ -49,9 +53,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     add_host_options(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    chosen = _chosen_command(list(sys.argv[1:] if argv is None else argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = _chosen_command(words)
+    version_only = chosen is None and "--version" in words  # argparse prints it and exits
     for name in COMMANDS:
-        if chosen is not None and name != chosen:
+        if version_only or (chosen is not None and name != chosen):
             # Each subparser is an ArgumentParser whose gettext lookups hit the filesystem; with
             # a command chosen, the others are never needed.
             continue
@@ -105,15 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = host_options_from_args(args)
         module = getattr(args, "_module", None)
+        from tui.cli.safe_output import guarded_output
+
         if getattr(args, "command", None) not in ("restore", "undo"):
-            _notice_interrupted(options)
+            with guarded_output():
+                _notice_interrupted(options)
         if module is None:
             from tui.cli.app_launcher import launch_app
 
             return launch_app(args, options)
-        return int(module.run(args, options))
+        with guarded_output():
+            return int(module.run(args, options))
     except VfioError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -128,6 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
         if os.environ.get("VFIO_TUI_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}"
+        print(f"{PROG}: internal error: {type(exc).__name__}: {printable(str(exc))}"
               " (please report it; VFIO_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 70

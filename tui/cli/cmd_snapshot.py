@@ -38,10 +38,11 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     if str(args.output) == "-":
         sys.stdout.write(text)
         return 0
+    from core.safefile import write_output
+
     try:
-        tmp = args.output.with_name(args.output.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, args.output)
+        # A random O_EXCL temp beside it, fsync, rename; a device node, FIFO or symlink is refused.
+        write_output(args.output, text.encode())
     except OSError as exc:
         raise InputError(f"cannot write {args.output}: {exc.strerror}") from None
     n = len(snap["pci_devices"])

@@ -7,9 +7,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.host import HostOptions
+if TYPE_CHECKING:
+    from core.host import HostOptions
 
 
 def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
@@ -36,6 +37,8 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
 
 
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
+    from core.host import HostOptions
+
     options = HostOptions(
         demo=bool(getattr(args, "demo", False)),
         root=getattr(args, "root", None),

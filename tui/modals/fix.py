@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +16,7 @@ from textual.widgets import Button, Static
 from core.checks import FixResult
 from core.errors import VfioError
 from tui.backend import Backend
+from tui.safe_text import SafeText as Text
 from tui.screen_base import ChangesHost
 
 

@@ -4,7 +4,6 @@ calls as `vfio-tui check --fix ID` / `--undo ID`."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +12,8 @@ from textual.widgets.option_list import Option
 
 from core.checks import FixResult
 from core.checks.result import CheckResult
+from core.textsafe import printable
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_list import NavList
@@ -134,7 +135,8 @@ class ChecksScreen(VfioScreen):
         if not row.fix_id or row.status not in ("warn", "fail"):
             why = "it passes" if row.status == "pass" else (f"its fix is not a file edit vfio-tui makes: {row.fix}"
                                                             if row.fix else "it has no fix")
-            self.notify(f"Nothing for f to apply on {row.id}: {why}", severity="warning", timeout=8)
+            self.notify(printable(f"Nothing for f to apply on {row.id}: {why}"), severity="warning", timeout=8,
+                        markup=False)
             return
         from tui.modals.fix import FixModal
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,10 +12,12 @@ from textual.containers import Container, VerticalScroll
 from textual.widgets import Header, Input, Static
 
 from core.passthrough import RunRecord
+from core.textsafe import printable
 from tui.backend import HostView
 from tui.describe import device_detail, group_detail
 from tui.messages import HostStateChanged
 from tui.rows import group_state, running_holds
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
 from tui.widgets.key_footer import KeyFooter
@@ -246,8 +247,9 @@ class DevicesScreen(VfioScreen):
             if run is not None:
                 break
         if run is None:
-            self.notify(f"{', '.join(vms)} has it, but no vfio-tui run put it there: shut the VM down (virsh shutdown"
-                        f" {vms[0]}) or detach it (vfio-tui detach), then press r.", severity="warning", timeout=12)
+            self.notify(printable(f"{', '.join(vms)} has it, but no vfio-tui run put it there: shut the VM down"
+                                  f" (virsh shutdown {vms[0]}) or detach it (vfio-tui detach), then press r."),
+                        severity="warning", timeout=12, markup=False)
             return
         from tui.modals.undo import UndoModal
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -12,6 +11,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from tui.rows import STATE_STYLE
+from tui.safe_text import SafeText as Text
 
 NAVIGATION: tuple[tuple[str, str], ...] = (
     ("↑ ↓  k j", "move (lists stop at their ends; keys typed while a list loads are kept)"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,9 +15,11 @@ from core.address import PciAddress
 from core.errors import VfioError
 from core.libvirt.connection import DomainInfo
 from core.passthrough import PassthroughPlan
+from core.textsafe import printable
 from tui.modals.confirm import ConfirmModal
 from tui.plan_text import plan_body, plan_text
 from tui.rows import STATE_STYLE, group_state
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.nav_list import NavList
@@ -207,7 +208,7 @@ class WizardScreen(VfioScreen):
                         severity="warning")
             return
         if plan.refusals:
-            self.notify(f"The plan is refused: {plan.refusals[0]}", severity="error")
+            self.notify(printable(f"The plan is refused: {plan.refusals[0]}"), severity="error", markup=False)
             return
         lines = [f"Bind to vfio-pci: {', '.join(plan.members) or plan.address}"]
         lines += plan.driver_changes
