@@ -115,10 +115,6 @@ class Backend:
     def list_vms(self) -> list[DomainInfo]:
         return self.hypervisor().list_domains()
 
-    def vm_of_devices(self) -> dict[str, str]:
-        """{full PCI address: VM name} for every hostdev a defined VM has."""
-        return {str(a): infos[0].name for a, infos in self.hypervisor().hostdev_owners().items() if infos}
-
     def checks(self, *, for_address: str | None = None, vm: str | None = None) -> list[CheckResult]:
         return run_checks(self.host, for_address=for_address, vm=vm, hypervisor=self.hypervisor_or_none())
 

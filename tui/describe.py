@@ -183,11 +183,3 @@ def haystack(inv: HostInventory, dev: PciDevice, holds: Holds, state: str | None
         parts.append(group_state(inv, dev.iommu_group, holds))
     return " ".join(parts).lower()
 
-
-def matches(inv: HostInventory, dev: PciDevice, holds: Holds, needle: str) -> bool:
-    """Every word of `needle` is in the device's haystack (case-insensitive)."""
-    words = needle.lower().split()
-    if not words:
-        return True
-    hay = haystack(inv, dev, holds)
-    return all(w in hay for w in words)

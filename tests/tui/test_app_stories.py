@@ -235,7 +235,9 @@ class TestWizard:
 
     async def test_cancel_stops_before_the_next_step(self, make_demo_app: Callable[..., VfioApp]) -> None:
         """Esc during a (paced) run cancels it after the current step; the bind is rolled back."""
-        app = make_demo_app(pace=0.5)
+        # A second per write: the bind's three writes leave time to press Esc during it even when
+        # the shared build machine is loaded 4x over (at 0.5 s the Esc once came after the bind).
+        app = make_demo_app(pace=1.0)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, app)
             await self._to_plan(app, pilot, "0000:0b:00.0", "vfio_test")
