@@ -37,7 +37,8 @@ from tui.widgets.iommu_tree import NodeRef  # noqa: E402
 Step = str | tuple[str, ...]
 SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = [
     ("01-devices", "Device tree: group 8 open, detail of a port-less-ACS group", (120, 36), {}, ["0000:03:00.0"]),
-    ("02-devices-80x24", "The main screen at 80x24", (80, 24), {}, ["0000:02:00.0"]),
+    ("02-devices-80x24", "At 80x24 over SSH: group 8 open, its host-used and ACS badges, the detail below",
+     (80, 24), {}, ["0000:03:00.0"]),
     ("03-filter", "Filter `/ igb`, bridges hidden", (120, 36), {}, [("slash", *"igb", "enter", "b")]),
     ("04-wizard-plan", "Wizard: VM list and the plan", (120, 36), {}, ["0000:0b:00.0", ("p",), "vm:vfio_test"]),
     ("05-confirm", "The confirm step", (120, 36), {}, ["0000:0b:00.0", ("p",), "vm:vfio_test", ("y",)]),
@@ -46,18 +47,24 @@ SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = 
     ("07-run-failure", "A failed start (nic_test: group 13 not viable) with its explanation", (120, 36), {},
      ["0000:0b:00.0", ("p",), "vm:nic_test", ("y", "y")]),
     ("08-checks", "Checks", (120, 36), {}, [("c",)]),
-    ("09-explain", "Explain a VM log", (120, 36), {}, [("x",), ("tab", *"/var/log/libvirt/qemu/vfio_test.log",
+    ("09-explain", "Explain a VM log", (120, 36), {}, [("x",), ("o", *"/var/log/libvirt/qemu/vfio_test.log",
                                                                "enter")]),
     ("10-journal", "Undo / journal", (120, 36), {}, ["0000:0b:00.0", ("p",), ("enter",), ("y", "y"), ("escape", "u")]),
     ("11-help", "Help", (120, 36), {}, [("question_mark",)]),
     ("12-undo-vm-running", "Undo while the VM runs: stop it or hot-unplug first", (120, 36), {},
      ["0000:0b:00.0", ("p",), "vm:vfio_test", ("y", "y"), ("u",)]),
+    ("13-refused-80x24", "p on the SSH NIC at 80x24: blocked at step 1, the refusal first", (80, 24), {},
+     ["0000:03:00.0", ("p",)]),
+    ("14-checks-fix-80x24", "f on a check at 80x24: the fix's diff before anything changes", (80, 24), {},
+     [("c",), "check:qemu-conf-relaxed-acs", ("f",)]),
+    ("15-failure-80x24", "A failed start at 80x24: the explanation gets the room", (80, 24), {},
+     ["0000:0b:00.0", ("p",), "vm:nic_test", ("y", "y")]),
 ]
 
 
 def build_app(host: Host, _options: dict[str, Any]) -> VfioApp:
     """The real app on the demo host."""
-    return make_app(host)
+    return make_app(host, ansi=False)  # true colour, whatever terminal runs the script
 
 
 async def settle(app: VfioApp, pilot: Any) -> None:
@@ -73,7 +80,10 @@ async def shoot(name: str, size: tuple[int, int], fake: dict[str, Any], steps: S
         async with app.run_test(size=size) as pilot:
             await settle(app, pilot)
             for step in steps:
-                if isinstance(step, str) and step.startswith("vm:"):
+                if isinstance(step, str) and step.startswith("check:"):
+                    options = app.screen.query_one("#checks", OptionList)
+                    options.highlighted = options.get_option_index(step.removeprefix("check:"))
+                elif isinstance(step, str) and step.startswith("vm:"):
                     options = app.screen.query_one("#vms", OptionList)
                     options.highlighted = options.get_option_index(step)
                     await pilot.press("enter")

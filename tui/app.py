@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from core.textsafe import printable
-from tui.backend import Backend, HypervisorFactory
+from tui.backend import Backend, HostView, HypervisorFactory
+from tui.messages import HostStateChanged
+from tui.screen_base import ChangesHost
 
 if TYPE_CHECKING:
     from core.host import Host, HostOptions
@@ -29,12 +34,17 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
 )
 """Every action the app offers: the command palette and the help screen list these."""
 
+SIXTEEN_COLOURS = ("standard", "windows")
+"""Rich's names for a 16-colour terminal (TERM=xterm, the Linux console)."""
+
 
 class VfioApp(App[int]):
     """vfio-tui: see which devices can be passed through, and pass them through safely."""
 
     CSS_PATH = "app.tcss"
     TITLE = "vfio-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (160, "-wide")]
+    """Screens lay out by width: below 100 columns (80×24 over SSH) the detail goes under the tree."""
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("c", "checks", "Checks"),
@@ -44,17 +54,56 @@ class VfioApp(App[int]):
     ]
     """Keys that work on every screen (screens add their own)."""
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__()
+    def __init__(self, backend: Backend, *, ansi: bool | None = None) -> None:
+        # NO_COLOR: Textual greys every colour out (its Monochrome filter), which drew red safety text
+        # dark grey on dark grey; with the terminal's own colours it drops them instead (NoColor), and
+        # app.tcss marks cursors with reverse video, so nothing needs a colour to be read.
+        no_color = "NO_COLOR" in os.environ
+        super().__init__(ansi_color=True if no_color else None)
+        if no_color:
+            self.add_class("-no-color")
         self.backend = backend
         """Every call into core goes through this (in thread workers)."""
         self.sub_title = printable(backend.host.label, newlines=False)
+        self.host_view: HostView | None = None
+        """The latest read of the host (what every screen draws from)."""
+        self._ansi = ansi
 
     def on_mount(self) -> None:
         from tui.screens.devices import DevicesScreen
 
+        ansi = self.console.color_system in SIXTEEN_COLOURS if self._ansi is None else self._ansi
+        if ansi:
+            # Textual's own theme maps its colours into 16 by distance, which drew "bindable" bright
+            # red and "blocked" magenta; the ANSI theme uses the terminal's own palette instead.
+            self.theme = "ansi-dark"
         self.push_screen(DevicesScreen())
+        self.refresh_host()
 
+    # -- the one host-state change event -------------------------------------------------------------
+    def refresh_host(self) -> None:
+        """Read the host again and tell every screen (after any run, undo, restore, fix or reload)."""
+        self.read_host()
+
+    @work(thread=True, exclusive=True, group="host", exit_on_error=False, description="Reading the host")
+    def read_host(self) -> None:
+        inventory = self.backend.inventory()
+        if self.host_view is None:
+            # The first paint does not wait for libvirt: the tree shows, then the VMs fill in.
+            self.call_from_thread(self._publish, _with_states(HostView(inventory, {}, "reading the VMs…")))
+        self.call_from_thread(self._publish, _with_states(self.backend.read_view(inventory)))
+
+    def _publish(self, view: HostView | None, error: str = "") -> None:
+        if view is not None:
+            self.host_view = view
+        for screen in self.screen_stack:
+            screen.post_message(HostStateChanged(view, error))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "host":
+            self._publish(None, f"{event.worker.description} failed: {event.worker.error}")
+
+    # -- palette and global keys ---------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for action, title, help_text in ACTIONS:
@@ -74,9 +123,13 @@ class VfioApp(App[int]):
     def action_passthrough(self) -> None:
         from tui.screens.devices import DevicesScreen
 
-        self.action_devices()
         if isinstance(self.screen, DevicesScreen):
             self.screen.action_passthrough()
+            return
+        # From another screen the tree's cursor is not a choice the user just made (it may sit on
+        # the host bridge): go back to the tree and let them pick.
+        self.action_devices()
+        self.notify("Highlight the device to pass through, then press p.")
 
     def action_checks(self, address: str | None = None) -> None:
         from tui.screens.checks import ChecksScreen
@@ -98,10 +151,46 @@ class VfioApp(App[int]):
 
         self._push_once(HelpScreen, HelpScreen)
 
+    async def action_quit(self) -> None:
+        """Quit — but first ask when something is changing the host, or this session changed it."""
+        from tui.modals.confirm import ConfirmModal
 
-def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None) -> VfioApp:
-    """The app over a host; the hypervisor is core's pairing (hypervisor_for) unless given (tests)."""
-    return VfioApp(Backend(host, hypervisor_factory))
+        if isinstance(self.screen, ConfirmModal):
+            return
+        busy = [b for s in self.screen_stack if isinstance(s, ChangesHost) and (b := s.busy())]
+        if busy:
+            lines = [*busy, "", "Quitting now stops it half-way; the next vfio-tui command finds it and names",
+                     "the command that takes it back (vfio-tui undo)."]
+            self.push_screen(ConfirmModal("Quit while the host is being changed?", lines, yes="Quit anyway"),
+                             self._quit_confirmed)
+        elif self.backend.session_log:
+            lines = ["This session changed the host:", *(f"  {line}" for line in self.backend.session_log), "",
+                     "The changes stay after you quit. u (the journal) or `vfio-tui undo` takes a run back."]
+            self.push_screen(ConfirmModal("Quit vfio-tui?", lines, yes="Quit"), self._quit_confirmed)
+        else:
+            self.exit(0)
+
+    def _quit_confirmed(self, yes: bool | None) -> None:
+        if yes:
+            self.exit(0)
+
+
+def _with_states(view: HostView) -> HostView:
+    from dataclasses import replace
+
+    from tui.rows import group_state
+
+    inv = view.inventory
+    return replace(view, states={gid: group_state(inv, gid, view.holds) for gid in inv.groups})
+
+
+def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None,
+             ansi: bool | None = None) -> VfioApp:
+    """The app over a host; the hypervisor is core's pairing (hypervisor_for) unless given (tests).
+
+    ansi: use the terminal's 16 ANSI colours (None: when the terminal has no more).
+    """
+    return VfioApp(Backend(host, hypervisor_factory), ansi=ansi)
 
 
 def run_app(options: HostOptions, args: argparse.Namespace | None = None) -> int:

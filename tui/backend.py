@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.address import PciAddress
 from core.binding.restore import RestoreResult, restore
+from core.checks import FixResult, apply_fix, run_checks, undo_fix
 from core.checks.result import CheckResult
-from core.checks.runner import run_checks
 from core.errors import VfioError
 from core.explain import collect_vm_logs, explain_failure, explain_text
 from core.explain.model import ExplainReport
@@ -22,9 +24,9 @@ from core.explain.normalize import safe_multiline
 from core.host import Host
 from core.libvirt.connection import DomainInfo, Hypervisor
 from core.libvirt.failure import FailureRecord
-from core.libvirt.for_host import domain_facts, hypervisor_for
+from core.libvirt.for_host import domain_facts, domain_holds, hypervisor_for
 from core.loginput import read_log
-from core.model import HostInventory
+from core.model import DomainHold, HostInventory
 from core.passthrough import (
     PassthroughPlan,
     RunRecord,
@@ -33,6 +35,7 @@ from core.passthrough import (
     UndoResult,
     interrupted_runs,
     list_runs,
+    open_run_for,
     plan_passthrough,
     plan_undo,
     run_passthrough,
@@ -46,6 +49,21 @@ if TYPE_CHECKING:
 HypervisorFactory = Callable[[], Hypervisor]
 LOG_FILE_LIMIT = 32 << 20
 """The most of a log file the app loads into its paste box (explain FILE on the command line reads 256 MiB)."""
+
+
+@dataclass(frozen=True)
+class HostView:
+    """One read of the host: what every screen shows until the next read (the tree, the detail,
+    the status line and the journal all draw from the same one, so they cannot disagree)."""
+
+    inventory: HostInventory
+    holds: dict[PciAddress, tuple[DomainHold, ...]] = field(default_factory=dict)
+    """Which VMs have each device in their definition, and whether they run with it."""
+    vms_note: str = ""
+    """Why there are no domain facts ("" when libvirt answered; "reading…" before it has)."""
+    states: dict[int, str] = field(default_factory=dict)
+    """Each group's state as the screens name it (tui.rows.group_state), worked out with the read
+    so that the screens do not go through 900 groups on the UI thread ({} when not)."""
 
 
 class Backend:
@@ -63,6 +81,18 @@ class Backend:
     # -- reading -------------------------------------------------------------------------------
     def inventory(self) -> HostInventory:
         return self.host.inventory()
+
+    def read_view(self, inventory: HostInventory | None = None) -> HostView:
+        """The host now: its inventory (or the one given) and which VMs hold which device."""
+        inv = inventory if inventory is not None else self.inventory()
+        try:
+            return HostView(inv, dict(domain_holds(self.hypervisor())))
+        except VfioError as exc:  # no libvirt is normal on many hosts
+            return HostView(inv, {}, exc.detail)
+
+    def open_run_for(self, address: PciAddress) -> RunRecord | None:
+        """The passthrough run that put this device where it is and is not undone yet."""
+        return open_run_for(self.host, address)
 
     def hypervisor(self) -> Hypervisor:
         """The libvirt connection (opened on first use, in the calling worker thread).
@@ -84,10 +114,6 @@ class Backend:
 
     def list_vms(self) -> list[DomainInfo]:
         return self.hypervisor().list_domains()
-
-    def vm_of_devices(self) -> dict[str, str]:
-        """{full PCI address: VM name} for every hostdev a defined VM has."""
-        return {str(a): infos[0].name for a, infos in self.hypervisor().hostdev_owners().items() if infos}
 
     def checks(self, *, for_address: str | None = None, vm: str | None = None) -> list[CheckResult]:
         return run_checks(self.host, for_address=for_address, vm=vm, hypervisor=self.hypervisor_or_none())
@@ -148,6 +174,25 @@ class Backend:
         # A sim-host tree keeps the demo VMs' state on disk, as the CLI does after each command.
         if self._hypervisor is not None:
             self._hypervisor.save_state()
+
+    # -- check fixes (the same core calls as `vfio-tui check --fix ID` / `--undo ID`) ------------------
+    def preview_fix(self, check_id: str) -> FixResult:
+        """The fix of a check as a diff; nothing changes."""
+        return apply_fix(self.host, check_id, hypervisor=self.hypervisor_or_none())
+
+    def apply_fix(self, check_id: str) -> FixResult:
+        """Apply it: backup, journal entry cfg-N, atomic replace (undo_fix takes it back)."""
+        result = apply_fix(self.host, check_id, yes=True, hypervisor=self.hypervisor_or_none())
+        self.session_log.append(f"{result.journal_id}: applied fix {result.fix_id}")
+        return result
+
+    def preview_undo_fix(self, ident: str) -> FixResult:
+        return undo_fix(self.host, ident, yes=False)
+
+    def undo_fix(self, ident: str) -> FixResult:
+        result = undo_fix(self.host, ident, yes=True)
+        self.session_log.append(f"{result.journal_id}: undid fix {result.fix_id}")
+        return result
 
     # -- explain ---------------------------------------------------------------------------------
     def explain_text(self, text: str) -> ExplainReport:

@@ -1,5 +1,6 @@
 """Provides VfioScreen: the base of the app's full screens — typed access to the app, and the one
-place a worker's error is shown (a worker that raises must never leave "Reading the host…" behind)."""
+place a worker's error is shown (a worker that raises must never leave "Reading the host…" behind);
+and ChangesHost, what a screen or modal that changes the host tells the app's quit."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ if TYPE_CHECKING:
     from tui.app import VfioApp
 
 
+class ChangesHost:
+    """A screen or modal that changes the host while it works: `q` asks before quitting then."""
+
+    def busy(self) -> str | None:
+        """What it is doing to the host right now, in a few words (None: nothing)."""
+        return None
+
+
 class VfioScreen(Screen[None]):
     """A screen of VfioApp (knows its app's backend and host)."""
 
@@ -24,6 +33,10 @@ class VfioScreen(Screen[None]):
 
         assert isinstance(self.app, VfioApp)
         return self.app
+
+    def host_changed(self) -> None:
+        """Something here changed the host: every screen redraws from one new read of it."""
+        self.vfio_app.refresh_host()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:

@@ -7,7 +7,7 @@ else to change a host and a VM together:
   run_passthrough(plan, on_step) -> RunResult                               (run record run-N)
   plan_undo(host, hv, run_id) -> UndoPlan
   undo_passthrough(host, hv, run_id, on_step, live=, stop_vm=, force=) -> UndoResult
-  list_runs(host), interrupted_runs(host)
+  list_runs(host), interrupted_runs(host), open_run_for(host, address)
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from core.binding.journal import lock_is_free
 from core.passthrough.plan import PassthroughPlan, Refusal, plan_passthrough
 from core.passthrough.records import Interrupted, RunRecord, find_run, interrupted_work, load_runs
 from core.passthrough.records import interrupted_runs as _interrupted
+from core.passthrough.records import open_run_for as _open_run_for
 from core.passthrough.run import RunResult, run_passthrough
 from core.passthrough.undo import UndoPlan, UndoResult, plan_undo, undo_passthrough
 
 if TYPE_CHECKING:
+    from core.address import PciAddress
     from core.host import Host
 
 
@@ -35,8 +37,14 @@ def interrupted_runs(host: Host) -> list[RunRecord]:
     return _interrupted(host.paths, lock_free=lock_is_free(host.paths))
 
 
+def open_run_for(host: Host, address: str | PciAddress) -> RunRecord | None:
+    """The run not undone yet that holds this device (its undo gives it back), or None."""
+    return _open_run_for(host.paths, str(address))
+
+
 __all__ = [
     "Interrupted", "PassthroughPlan", "Refusal", "RunRecord", "RunResult", "UndoPlan", "UndoResult", "find_run",
-    "interrupted_runs", "interrupted_work", "list_runs", "plan_passthrough", "plan_undo", "run_passthrough",
+    "interrupted_runs", "interrupted_work", "list_runs", "open_run_for", "plan_passthrough", "plan_undo",
+    "run_passthrough",
     "undo_passthrough",
 ]

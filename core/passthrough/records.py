@@ -191,6 +191,20 @@ def find_run(paths: HostPaths, ident: str | None) -> RunRecord:
 
 
 
+def open_run_for(paths: HostPaths, address: str) -> RunRecord | None:
+    """The newest run not undone whose group (or attached hostdevs) holds `address` (a full PCI
+    address): the one whose undo gives that device back. None when no run of vfio-tui put it there."""
+    try:
+        runs = load_runs(paths)
+    except HostDataError:
+        return None
+    for run in reversed(runs):
+        if run.status not in FINISHED and (address in run.devices or address in run.attached
+                                           or address == run.address):
+            return run
+    return None
+
+
 def interrupted_runs(paths: HostPaths, *, lock_free: bool) -> list[RunRecord]:
     """Runs left "running" by a process that is gone (kill -9, power loss, SSH drop)."""
     try:

@@ -177,3 +177,19 @@ def test_undo_takes_out_the_controller_the_run_added(session: Session) -> None:
     undone = undo_passthrough(host, hv, None)
     assert undone.ok, undone
     assert hv.xml("win10", inactive=True) == before_xml
+
+
+def test_open_run_for_names_the_run_that_holds_a_device(session: Session) -> None:
+    """The app offers "undo the run that put it there" for a device a VM holds: open_run_for finds it
+    by any device of the run's group, and not once the run is undone."""
+    from core.passthrough import open_run_for
+
+    host, hv = session()
+    assert open_run_for(host, "0000:0b:00.0") is None
+    result = run_passthrough(plan_passthrough(host, hv, "0000:0b:00.0", "vfio_test", "config", True))
+    assert result.ok
+    run = open_run_for(host, "0000:0b:00.0")
+    assert run is not None and run.id == result.run_id and run.vm == "vfio_test"
+    assert open_run_for(host, "0000:02:00.0") is None
+    assert undo_passthrough(host, hv, run.id, stop_vm=True).ok
+    assert open_run_for(host, "0000:0b:00.0") is None

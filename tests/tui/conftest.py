@@ -12,6 +12,15 @@ from core.simulated.kernel import SimulatedKernel
 from tui.app import VfioApp, make_app
 
 
+@pytest.fixture(autouse=True)
+def _colour_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app picks its theme from the terminal (16 colours: the ANSI theme): tests and snapshots
+    run as in a true-colour terminal, whatever terminal runs pytest (the tmux tests set their own)."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
 @pytest.fixture
 def host() -> Iterator[Host]:
     with open_host(HostOptions(demo=True)) as h:

@@ -13,9 +13,10 @@ from core.host import HostOptions
 from core.open_host import open_host
 from tests.tui.tui_helpers import SIZE, settle
 from tui.app import VfioApp, make_app
-from tui.describe import device_detail, device_label
+from tui.describe import device_detail
 from tui.screens.devices import DevicesScreen
 from tui.screens.wizard import WizardScreen
+from tui.rows import device_row
 from tui.widgets.iommu_tree import NodeRef
 
 
@@ -31,11 +32,11 @@ def test_gpu_badge_and_card_rows() -> None:
     with open_host(HostOptions(demo=True, demo_name="workstation")) as host:
         inv = host.inventory()
         nvidia = inv.devices[PciAddress.parse("01:00.0")]
-        assert "[GPU ×4]" in str(device_label(inv, nvidia, {}))
+        assert "[GPU ×4]" in str(device_row(inv, nvidia, {}, 200))
         ucsi = inv.devices[PciAddress.parse("01:00.3")]
-        assert "[GPU 01:00.0 serial bus (UCSI)]" in str(device_label(inv, ucsi, {}))
+        assert "[GPU 01:00.0 serial bus (UCSI)]" in str(device_row(inv, ucsi, {}, 200))
         amd = inv.devices[PciAddress.parse("02:00.0")]
-        assert "[no reset]" in str(device_label(inv, amd, {}))
+        assert "[no reset]" in str(device_row(inv, amd, {}, 200))
         detail = str(device_detail(inv, nvidia, {}))
         assert "01:00.0 display, 01:00.1 audio, 01:00.2 USB, 01:00.3 serial bus (UCSI)" in detail
         assert "nvidia_drm (modeset=Y, fbdev=N)" in detail

@@ -1,4 +1,5 @@
-"""SVG snapshots of every screen on the demo host at 100x32 (and the main screen at 80x24).
+"""SVG snapshots of every screen on the demo host at 100x32, and at 80x24 (the size that matters
+over SSH) the main screen, group 8 open, a refused plan, a check's fix applied and undone.
 
 Baselines live in __snapshots__/ and were accepted after looking at them; update them only
 with `pytest tests/tui/test_snapshots.py --snapshot-update` after checking the report.
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from core.address import PciAddress
-from tests.tui.tui_helpers import SIZE
+from tests.tui.tui_helpers import SIZE, SSH
 from tui.app import VfioApp
 from tui.screens.devices import DevicesScreen
 from tui.widgets.iommu_tree import NodeRef
@@ -63,6 +65,9 @@ def steps(*actions: Any) -> Callable[[Pilot[Any]], Awaitable[None]]:
         for action in actions:
             if action == MASK_TIMES:
                 _mask_times(pilot)
+            elif isinstance(action, str) and action.startswith("check:"):
+                checks = pilot.app.screen.query_one("#checks", OptionList)
+                checks.highlighted = checks.get_option_index(action.removeprefix("check:"))
             elif isinstance(action, str):
                 screen = pilot.app.screen
                 assert isinstance(screen, DevicesScreen)
@@ -97,6 +102,11 @@ class TestDevices:
         """The same at the smallest supported size: nothing overlaps, the footer shows the keys."""
         assert snap_compare(app, terminal_size=(80, 24), run_before=steps("0000:02:00.0"))
 
+    def test_group_8_at_80x24(self, snap_compare: SnapCompare, app: VfioApp) -> None:
+        """Over SSH: group 8 open, the SSH NIC's [host-used] and every port's [ACS ✗] on screen, the
+        detail under the tree at full width, every global key in the footer."""
+        assert snap_compare(app, terminal_size=SSH, run_before=steps("0000:03:00.0"))
+
     def test_filter(self, snap_compare: SnapCompare, app: VfioApp) -> None:
         """`/ bnx2` leaves group 8 open with the four BCM5709 ports; `e` hides bridge-only groups."""
         assert snap_compare(app, terminal_size=SIZE, run_before=steps(("slash", *"bnx2", "enter", "e")))
@@ -106,6 +116,11 @@ class TestWizard:
     def test_plan(self, snap_compare: SnapCompare, app: VfioApp) -> None:
         """VM list with states, and the plan for vfio_test: members, driver changes, XML diff, undo."""
         assert snap_compare(app, terminal_size=SIZE, run_before=steps("0000:0b:00.0", ("p",), TO_VFIO_TEST))
+
+    def test_refused_plan_at_80x24(self, snap_compare: SnapCompare, app: VfioApp) -> None:
+        """p on the SSH NIC: step 1 says at once the group is blocked; the plan opens with the refusal
+        (what uses it, how to free it) without scrolling; the writes that will not happen are folded."""
+        assert snap_compare(app, terminal_size=SSH, run_before=steps("0000:03:00.0", ("p",)))
 
     def test_confirm(self, snap_compare: SnapCompare, app: VfioApp) -> None:
         """The confirm step before anything changes."""
@@ -133,10 +148,20 @@ class TestOtherScreens:
         """Failures and warnings first, with evidence and fixes."""
         assert snap_compare(app, terminal_size=SIZE, run_before=steps(("c",)))
 
+    def test_checks_fix_applied_at_80x24(self, snap_compare: SnapCompare, app: VfioApp) -> None:
+        """f on a warning with a fix: its diff, then y: edited with a backup, journaled as cfg-1."""
+        assert snap_compare(app, terminal_size=SSH, run_before=steps(("c",), "check:qemu-conf-relaxed-acs",
+                                                                       ("f",), ("y",)))
+
+    def test_checks_fix_undone_at_80x24(self, snap_compare: SnapCompare, app: VfioApp) -> None:
+        """…then Esc and U y Esc: the file is back and the check warns again."""
+        assert snap_compare(app, terminal_size=SSH, run_before=steps(
+            ("c",), "check:qemu-conf-relaxed-acs", ("f",), ("y",), ("escape",), ("U",), ("y",), ("escape",)))
+
     def test_explain(self, snap_compare: SnapCompare, app: VfioApp) -> None:
         """A log loaded from the host explained."""
         assert snap_compare(app, terminal_size=SIZE, run_before=steps(
-            ("x",), ("tab", *"/var/log/libvirt/qemu/vfio_test.log", "enter")))
+            ("x",), ("o", *"/var/log/libvirt/qemu/vfio_test.log", "enter")))
 
     def test_journal(self, snap_compare: SnapCompare, app: VfioApp) -> None:
         """The journal after a bind in this session: the run, what is on vfio-pci, the session log."""

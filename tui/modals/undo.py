@@ -20,9 +20,10 @@ from core.passthrough import UndoPlan, UndoResult
 from core.steps import StepEvent, format_step
 from tui.backend import Backend
 from tui.safe_text import SafeText as Text
+from tui.screen_base import ChangesHost
 
 
-class UndoModal(ModalScreen[UndoResult | None]):
+class UndoModal(ChangesHost, ModalScreen[UndoResult | None]):
     """Shows plan_undo(), asks, runs undo_passthrough(), shows the result; dismisses with it."""
 
     DEFAULT_CSS = """
@@ -173,6 +174,9 @@ class UndoModal(ModalScreen[UndoResult | None]):
         self._lines.append(Text(result.summary, style="bold green" if result.ok else "bold red"))
         self._say(Text("\n").join(self._lines[-14:]))
         self.query_one("#title", Static).update(Text("Undone" if result.ok else "Undo stopped"))
+
+    def busy(self) -> str | None:
+        return f"Undo of {self.run_id} is under way." if self.running else None
 
     def action_close(self) -> None:
         if self.running:

@@ -1,128 +1,171 @@
-"""Provides DevicesScreen: the main screen, the IOMMU group tree with a detail panel."""
+"""Provides DevicesScreen: the main screen, the IOMMU group tree with a detail panel (beside it,
+or below it under 100 columns)."""
 
 from __future__ import annotations
 
-from textual import on, work
+from typing import TYPE_CHECKING
+
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Input, Static
-from textual.worker import get_current_worker
+from textual.containers import Container, VerticalScroll
+from textual.widgets import Header, Input, Static
 
-from core.errors import VfioError
-from core.model import HostInventory
+from core.passthrough import RunRecord
+from core.textsafe import printable
+from tui.backend import HostView
 from tui.describe import device_detail, group_detail
-from tui.messages import HostChanged
+from tui.messages import HostStateChanged
+from tui.rows import group_state, running_holds
 from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
+from tui.widgets.key_footer import KeyFooter
+
+if TYPE_CHECKING:
+    from core.model import HostInventory
 
 
 class DevicesScreen(VfioScreen):
-    """IOMMU groups → bridges/ports → devices; Enter/p starts the passthrough wizard."""
+    """IOMMU groups → bridges/ports → devices; p starts the passthrough wizard."""
 
     CSS_PATH = "devices.tcss"
     BINDINGS = [
-        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("p", "passthrough", "Pass through"),
-        Binding("b", "toggle_bridges", "Bridges"),
-        Binding("e", "toggle_empty", "Empty groups"),
-        Binding("r", "refresh", "Reload"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("d", "give_back", "Give back"),
+        Binding("b", "toggle_bridges", "Hide bridges", show=False),
+        Binding("e", "toggle_empty", "Hide bridge-only groups", show=False),
+        Binding("r", "refresh", "Reload", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("down", "tree_down", "Down (from the filter box too)", show=False),
+        Binding("up", "tree_up", "Up (from the filter box too)", show=False),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.inventory: HostInventory | None = None
-        """The last inventory read (None until the first read finishes)."""
-        self.vm_of: dict[str, str] = {}
-        """{address: VM name} for devices some VM has as a hostdev."""
         self.tree_filter = TreeFilter()
+        self._can_give_back = False
+        self._counted: tuple[HostView | None, dict[str, int]] = (None, {})
+
+    @property
+    def view(self) -> HostView | None:
+        """The host as last read (None until the first read finishes)."""
+        return self.vfio_app.host_view
+
+    @property
+    def inventory(self) -> HostInventory | None:
+        view = self.view
+        return view.inventory if view is not None else None
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
-        with Horizontal(id="panes"):
+        with Container(id="panes"):
             yield IommuTree(id="tree")
             with VerticalScroll(id="detail-pane"):
                 yield Static("Reading the host…", id="detail")
-        yield Input(placeholder="filter: address, name, class or driver (Enter keeps, Esc clears)", id="filter")
+        yield Input(placeholder="filter: address, name, driver, eno1, sda, a mount, a VM, host-used, vfio, blocked"
+                    " (Enter keeps, Esc clears)", id="filter")
         yield Static("", id="status", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False
-        self.load_inventory()
+        self.query_one("#detail-pane").border_title = "detail"
+        if self.view is not None:
+            self._show(self.view)
 
-    @work(thread=True, exclusive=True, group="inventory", exit_on_error=False, description="Reading the host")
-    def load_inventory(self) -> None:
-        inventory = self.vfio_app.backend.inventory()
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_inventory, inventory)
-        self.load_vms()
-
-    @work(thread=True, exclusive=True, group="vms", exit_on_error=False, description="Listing VMs")
-    def load_vms(self) -> None:
-        try:
-            vm_of = self.vfio_app.backend.vm_of_devices()
-        except VfioError as exc:  # no libvirt is normal on many hosts
-            self.app.call_from_thread(self._set_status, f"VMs: {exc.detail}")
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        if message.view is None:
+            self.query_one("#detail", Static).update(Text(message.error, style="red"))
+            self._set_status(message.error)
             return
-        self.app.call_from_thread(self._show_vms, vm_of)
+        self._show(message.view)
 
     def show_worker_error(self, what: str, text: str) -> None:
-        self.query_one("#detail", Static).update(Text(text))  # Text: never parsed as markup
+        self.query_one("#detail", Static).update(Text(text, style="red"))
         self._set_status(text)
 
-    def _show_inventory(self, inventory: HostInventory) -> None:
-        self.inventory = inventory
+    def _show(self, view: HostView) -> None:
         tree = self.query_one(IommuTree)
-        tree.show(inventory, self.vm_of, self.tree_filter)
+        first = tree.view is None
+        tree.show(view, self.tree_filter)
         self._status_summary()
-        if tree.cursor_node is None or tree.cursor_line < 0:
-            tree.cursor_line = 0
-        tree.focus()
-
-    def _show_vms(self, vm_of: dict[str, str]) -> None:
-        self.vm_of = vm_of
-        if self.inventory is not None:
-            self.query_one(IommuTree).show(self.inventory, vm_of, self.tree_filter)
+        self._show_detail(tree.selected_ref())
+        if first:
+            if tree.cursor_line < 0:
+                tree.cursor_line = 0
+            tree.focus()
+        self._update_give_back()
 
     def _set_status(self, text: str) -> None:
         self.query_one("#status", Static).update(Text(text))
 
     def _status_summary(self) -> None:
-        inv = self.inventory
-        if inv is None:
+        view = self.view
+        if view is None:
             return
-        counts = {"ready": 0, "bindable": 0, "blocked": 0}
-        for v in inv.verdicts.values():
-            counts[v.kind] += 1
+        inv = view.inventory
+        if self._counted[0] is not view:  # once per read of the host, not per filter keystroke
+            counts = {"ready": 0, "bindable": 0, "blocked": 0, "in VM": 0}
+            for gid in inv.groups:
+                counts[view.states.get(gid) or group_state(inv, gid, view.holds)] += 1
+            self._counted = (view, counts)
+        counts = self._counted[1]
         iommu = "IOMMU on" if inv.iommu_enabled else "IOMMU OFF: nothing can be passed through"
+        states = ", ".join(f"{n} {s}" for s, n in counts.items() if n or s != "in VM")
+        parts = [f"{iommu} · {len(inv.groups)} groups, {len(inv.devices)} fn · {states}"]
         f = self.tree_filter
-        extra = "".join([f"  filter '{f.text}'" if f.text else "", "  bridges hidden" if f.hide_bridges else "",
-                         "  empty groups hidden" if f.hide_empty else ""])
-        self._set_status(f"{iommu} · {len(inv.groups)} groups, {len(inv.devices)} functions · "
-                         f"{counts['ready']} ready, {counts['bindable']} bindable, {counts['blocked']} blocked"
-                         f"{extra}")
+        if f.text:
+            n = self.query_one(IommuTree).match_count
+            parts.append(f"filter '{f.text}': {n} match{'es' if n != 1 else ''}")
+        if f.hide_bridges:
+            parts.append("bridges hidden")
+        if f.hide_empty:
+            parts.append("bridge-only groups hidden")
+        if view.vms_note:
+            parts.append(f"VMs: {view.vms_note}")
+        self._set_status(" · ".join(parts))
 
     @on(IommuTree.Selected)
-    def show_detail(self, event: IommuTree.Selected) -> None:
-        inv = self.inventory
-        if inv is None:
-            return
-        detail = self.query_one("#detail", Static)
-        ref = event.ref
-        if ref.kind == "device" and ref.address is not None and ref.address in inv.devices:
-            detail.update(device_detail(inv, inv.devices[ref.address], self.vm_of))
-        elif ref.group is not None:
-            detail.update(group_detail(inv, ref.group, self.vm_of))
+    def _selected(self, event: IommuTree.Selected) -> None:
+        self._show_detail(event.ref)
+        self._update_give_back()
 
+    def _update_give_back(self) -> None:
+        # The footer shows d only on a device a running VM has. Refreshing the bindings rebuilds the
+        # footer, so only when that changes (not on every cursor move).
+        can = bool(self._held_by_running_vm())
+        if can != self._can_give_back:
+            self._can_give_back = can
+            self.refresh_bindings()
+
+    def _show_detail(self, ref: NodeRef | None) -> None:
+        view = self.view
+        detail = self.query_one("#detail", Static)
+        if view is None:
+            return
+        tree = self.query_one(IommuTree)
+        if self.tree_filter.text and tree.match_count == 0:
+            detail.update(Text(f"No device matches '{self.tree_filter.text}'. Esc clears the filter.",
+                               style="yellow"))
+            return
+        inv = view.inventory
+        if ref is None:
+            detail.update("")
+        elif ref.kind == "device" and ref.address is not None and ref.address in inv.devices:
+            detail.update(device_detail(inv, inv.devices[ref.address], view.holds))
+        elif ref.group is not None and ref.group in inv.groups:
+            detail.update(group_detail(inv, ref.group, view.holds))
+
+    # -- filter ----------------------------------------------------------------------------------------
     def _apply_filter(self) -> None:
-        if self.inventory is not None:
-            self.query_one(IommuTree).show(self.inventory, self.vm_of, self.tree_filter)
+        if self.view is not None:
+            self.query_one(IommuTree).show(self.view, self.tree_filter)
             self._status_summary()
+            self._show_detail(self.query_one(IommuTree).selected_ref())
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -145,6 +188,12 @@ class DevicesScreen(VfioScreen):
         box.display = False
         self.query_one(IommuTree).focus()
 
+    def action_tree_down(self) -> None:
+        self.query_one(IommuTree).action_cursor_down()
+
+    def action_tree_up(self) -> None:
+        self.query_one(IommuTree).action_cursor_up()
+
     def action_toggle_bridges(self) -> None:
         f = self.tree_filter
         self.tree_filter = TreeFilter(f.text, not f.hide_bridges, f.hide_empty)
@@ -157,11 +206,9 @@ class DevicesScreen(VfioScreen):
 
     def action_refresh(self) -> None:
         self._set_status("Reading the host…")
-        self.load_inventory()
+        self.host_changed()
 
-    def on_host_changed(self, message: HostChanged) -> None:
-        self.action_refresh()
-
+    # -- actions on the highlighted device -------------------------------------------------------------
     def action_passthrough(self) -> None:
         """Start the wizard on the highlighted device (or the first endpoint of a group)."""
         ref = self.query_one(IommuTree).selected_ref()
@@ -172,6 +219,45 @@ class DevicesScreen(VfioScreen):
         from tui.screens.wizard import WizardScreen
 
         self.app.push_screen(WizardScreen(address))
+
+    def _held_by_running_vm(self) -> list[str]:
+        view, ref = self.view, self.query_one(IommuTree).selected_ref()
+        if view is None or ref is None or ref.group is None or ref.group not in view.inventory.groups:
+            return []
+        return sorted({h.vm for d in view.inventory.members(ref.group) for h in running_holds(view.holds, d.address)})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "give_back":
+            return self._can_give_back
+        return True
+
+    def action_give_back(self) -> None:
+        """d on a device a running VM has: the undo of the run that put it there (stop or hot-unplug
+        the VM first, then the drivers) — core's transaction, as `vfio-tui undo --stop-vm/--live`."""
+        vms = self._held_by_running_vm()
+        ref = self.query_one(IommuTree).selected_ref()
+        view = self.view
+        if not vms or ref is None or view is None or ref.group is None:
+            self.notify("No running VM has this device.")
+            return
+        members = view.inventory.members(ref.group)
+        run: RunRecord | None = None
+        for dev in members:
+            run = self.vfio_app.backend.open_run_for(dev.address)
+            if run is not None:
+                break
+        if run is None:
+            self.notify(printable(f"{', '.join(vms)} has it, but no vfio-tui run put it there: shut the VM down"
+                                  f" (virsh shutdown {vms[0]}) or detach it (vfio-tui detach), then press r."),
+                        severity="warning", timeout=12, markup=False)
+            return
+        from tui.modals.undo import UndoModal
+
+        self.app.push_screen(UndoModal(self.vfio_app.backend, run.id), self._given_back)
+
+    def _given_back(self, result: object) -> None:
+        if result is not None:
+            self.host_changed()
 
     def _endpoint_of(self, ref: NodeRef | None) -> str | None:
         inv = self.inventory

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, Input, OptionList, Static, TextArea
+from textual.widgets import Header, Input, Static, TextArea
 from textual.widgets.option_list import Option
 
 from core.errors import VfioError
@@ -15,6 +15,8 @@ from core.libvirt.connection import DomainInfo
 from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.explain_panel import ExplainPanel
+from tui.widgets.key_footer import KeyFooter
+from tui.widgets.nav_list import NavList
 
 
 class ExplainScreen(VfioScreen):
@@ -22,8 +24,10 @@ class ExplainScreen(VfioScreen):
 
     CSS_PATH = "explain.tcss"
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
-        Binding("ctrl+r,f5", "explain_pasted", "Explain pasted text", key_display="^r", priority=True),
+        Binding("escape", "back", "Back"),
+        Binding("i", "edit", "Type"),
+        Binding("o", "open_path", "Open file"),
+        Binding("ctrl+r,f5", "explain_pasted", "Explain", key_display="^r", priority=True),
     ]
 
     def __init__(self, text: str = "") -> None:
@@ -40,17 +44,40 @@ class ExplainScreen(VfioScreen):
             with Vertical(id="paste-pane"):
                 yield TextArea(self._initial, id="paste", soft_wrap=True)
                 yield Input(placeholder="or a log file path, Enter loads it", id="path")
-            yield OptionList(id="vms")
+            yield NavList(id="vms")
         with VerticalScroll(id="explain-pane"):
             yield Static("Paste an error (Ctrl+R explains it), load a log file, or pick a VM.", id="explain-hint")
             yield ExplainPanel(id="explanation")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#paste").border_title = "paste a log or error"
         self.query_one("#vms").border_title = "or a VM"
-        self.query_one("#paste", TextArea).focus()
+        # Focus starts on the VM list, not in the text box: there c x u q are the app's keys, and a
+        # paste (Ctrl+Shift+V, or the terminal's) still lands in the text box (on_paste).
+        self.query_one("#vms", NavList).focus()
         self.load_vms()
+
+    def action_back(self) -> None:
+        """Esc leaves a text box first (back to the VM list); from elsewhere it leaves the screen."""
+        if isinstance(self.focused, (TextArea, Input)):
+            self.query_one("#vms", NavList).focus()
+        else:
+            self.app.pop_screen()
+
+    def action_edit(self) -> None:
+        self.query_one("#paste", TextArea).focus()
+
+    def action_open_path(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    def on_paste(self, event: events.Paste) -> None:
+        """A paste that reached the screen (focus on the VM list) goes into the text box."""
+        if not isinstance(self.focused, (TextArea, Input)):
+            area = self.query_one("#paste", TextArea)
+            area.insert(event.text)
+            area.focus()
+            event.stop()
 
     @work(thread=True, exclusive=True, group="explain-vms", exit_on_error=False)
     def load_vms(self) -> None:
@@ -62,12 +89,16 @@ class ExplainScreen(VfioScreen):
         self.app.call_from_thread(self._show_vms, vms, "")
 
     def _show_vms(self, vms: list[DomainInfo], why: str) -> None:
-        options = self.query_one("#vms", OptionList)
+        options = self.query_one("#vms", NavList)
         options.clear_options()
         if not vms:
             options.add_option(Option(Text(why or "no VMs", style="dim"), disabled=True))
         for vm in vms:
-            options.add_option(Option(Text(f"{vm.name}  {vm.state}"), id=vm.name))
+            label = Text(f"{vm.name:<12} ")
+            label.append(vm.state, style="green" if vm.state == "running" else "dim")
+            options.add_option(Option(label, id=vm.name))
+        if vms:
+            options.highlighted = 0
 
     def action_explain_pasted(self) -> None:
         text = self.query_one("#paste", TextArea).text
@@ -81,8 +112,8 @@ class ExplainScreen(VfioScreen):
         if event.value.strip():
             self.explain(("file", event.value.strip()))
 
-    @on(OptionList.OptionSelected, "#vms")
-    def vm_chosen(self, event: OptionList.OptionSelected) -> None:
+    @on(NavList.OptionSelected, "#vms")
+    def vm_chosen(self, event: NavList.OptionSelected) -> None:
         if event.option.id:
             self.explain(("vm", event.option.id))
 
@@ -119,3 +150,8 @@ class ExplainScreen(VfioScreen):
         n = len(report.findings) if report is not None else 0
         self._hint(f"{n} probable cause{'s' if n != 1 else ''}" if n else "")
         self.query_one(ExplainPanel).show(report, note)
+        # What was asked for is now below: the focus goes there (↑↓ scroll it; i or o go back to
+        # editing), out of the text boxes, where the app's keys would have been typed.
+        pane = self.query_one("#explain-pane", VerticalScroll)
+        pane.scroll_home(animate=False)
+        pane.focus()

@@ -9,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, Static
 from textual.widgets.option_list import Option
 
 from core.binding.restore import PendingRun, RestoreResult
@@ -17,11 +17,13 @@ from core.errors import VfioError
 from core.passthrough import RunRecord, UndoResult
 from core.passthrough.records import FINISHED
 from core.textsafe import printable
-from tui.messages import HostChanged
+from tui.messages import HostStateChanged
 from tui.modals.confirm import ConfirmModal
 from tui.modals.undo import UndoModal
 from tui.safe_text import SafeText as Text
-from tui.screen_base import VfioScreen
+from tui.screen_base import ChangesHost, VfioScreen
+from tui.widgets.key_footer import KeyFooter
+from tui.widgets.nav_list import NavList
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class JournalState:
     on_vfio: list[str]
 
 
-class JournalScreen(VfioScreen):
+class JournalScreen(ChangesHost, VfioScreen):
     """Runs (u undoes the highlighted one), interrupted work, devices on vfio-pci; R restores all."""
 
     CSS_PATH = "journal.tcss"
@@ -48,6 +50,10 @@ class JournalScreen(VfioScreen):
     def __init__(self) -> None:
         super().__init__()
         self.state: JournalState | None = None
+        self._restoring = False
+
+    def busy(self) -> str | None:
+        return "Restore all is giving devices back to their drivers." if self._restoring else None
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
@@ -55,32 +61,34 @@ class JournalScreen(VfioScreen):
         yield Header(icon=HEADER_ICON)
         yield Static("Undo / journal: what vfio-tui changed on this host", classes="section-title",
                      id="journal-title")
-        yield OptionList(id="runs")
+        yield NavList(id="runs")
         with VerticalScroll(id="journal-pane"):
             yield Static("Reading the journal…", id="journal")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#runs").border_title = "passthrough runs (u undoes the highlighted one)"
-        self.action_reload()
+        self.read_journal()
 
     def action_reload(self) -> None:
-        self.read_journal()
+        self.host_changed()
 
     @work(thread=True, exclusive=True, group="journal", exit_on_error=False, description="Reading the journal")
     def read_journal(self) -> None:
         backend = self.vfio_app.backend
-        inv = backend.inventory()
+        view = self.vfio_app.host_view  # the same read the tree shows
+        inv = view.inventory if view is not None else backend.inventory()
         state = JournalState(backend.runs(), backend.interrupted(), backend.pending_binds(),
                              [f"{d.address}  {d.name}" for d in inv.devices.values() if d.on_vfio])
         self.app.call_from_thread(self._show, state, list(backend.session_log))
 
     def show_worker_error(self, what: str, text: str) -> None:
+        self._restoring = False
         self.query_one("#journal", Static).update(Text(text, style="red"))
 
     def _show(self, state: JournalState, session: list[str]) -> None:
         self.state = state
-        runs = self.query_one("#runs", OptionList)
+        runs = self.query_one("#runs", NavList)
         runs.clear_options()
         for run in reversed(state.runs):
             style = "dim" if run.status in FINISHED else ""
@@ -110,12 +118,12 @@ class JournalScreen(VfioScreen):
                     " original driver, refused while a VM or a process still holds one.", style="dim")
         self.query_one("#journal", Static).update(text)
 
-    @on(OptionList.OptionSelected, "#runs")
+    @on(NavList.OptionSelected, "#runs")
     def _run_chosen(self) -> None:
         self.action_undo_run()
 
     def action_undo_run(self) -> None:
-        runs = self.query_one("#runs", OptionList)
+        runs = self.query_one("#runs", NavList)
         if runs.highlighted is None:
             self.notify("No run to undo.", severity="warning")
             return
@@ -127,7 +135,7 @@ class JournalScreen(VfioScreen):
 
     def _undone(self, result: UndoResult | None) -> None:
         if result is not None:
-            self._host_changed()
+            self.host_changed()
 
     def action_restore_all(self) -> None:
         lines = ["Every device vfio-tui moved to vfio-pci goes back to its original driver, and driver_override",
@@ -137,6 +145,7 @@ class JournalScreen(VfioScreen):
 
     def _confirmed(self, yes: bool | None) -> None:
         if yes:
+            self._restoring = True
             self.restore_all()
 
     @work(thread=True, exclusive=True, group="restore", exit_on_error=False, description="Restoring")
@@ -144,20 +153,21 @@ class JournalScreen(VfioScreen):
         try:
             result = self.vfio_app.backend.restore_all()
         except VfioError as exc:
-            self.app.call_from_thread(self.notify, str(exc), severity="error", timeout=12)
+            self.app.call_from_thread(self._refused, str(exc))
             return
         self.app.call_from_thread(self._restored, result)
 
+    def _refused(self, text: str) -> None:
+        self._restoring = False
+        self.notify(printable(text), severity="error", timeout=12, markup=False)
+
     def _restored(self, result: RestoreResult) -> None:
+        self._restoring = False
         lines = [f"{a}: back on {d or 'no driver'}" for a, d in result.restored]
         lines += [f"{a}: FAILED: {e}" for a, e in result.failed]
         self.notify(printable("\n".join(lines)) or "nothing to restore",
                     severity="error" if result.failed else "information", markup=False)
-        self._host_changed()
+        self.host_changed()
 
-    def _host_changed(self) -> None:
-        for screen in self.app.screen_stack:
-            screen.post_message(HostChanged())
-
-    def on_host_changed(self, message: HostChanged) -> None:
-        self.action_reload()
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        self.read_journal()

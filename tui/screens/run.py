@@ -10,29 +10,30 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Header, RichLog, Static
+from textual.widgets import Header, RichLog, Static
 
 from core.explain.model import ExplainReport
 from core.passthrough import PassthroughPlan, RunResult, UndoResult
 from core.steps import StepEvent
-from tui.messages import HostChanged
 from tui.modals.undo import UndoModal
 from tui.safe_text import SafeText as Text
-from tui.screen_base import VfioScreen
+from tui.screen_base import ChangesHost, VfioScreen
 from tui.widgets.explain_panel import ExplainPanel
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.step_list import StepList
 
 STEP_TITLES = {"bind": "Bind the group to vfio-pci", "verify": "Verify every member is on vfio-pci",
                "attach": "Add the hostdev to the VM", "start": "Start the VM"}
 
 
-class RunScreen(VfioScreen):
+class RunScreen(ChangesHost, VfioScreen):
     """The live step list, the streaming log, then a summary or the explanation panel."""
 
     CSS_PATH = "run.tcss"
     BINDINGS = [
         Binding("escape", "cancel_or_back", "Cancel / back"),
         Binding("u", "undo", "Undo"),
+        Binding("l", "toggle_log", "Log", show=False),
     ]
 
     class Step(Message):
@@ -66,11 +67,11 @@ class RunScreen(VfioScreen):
         target = f" → {self.plan.vm}" if self.plan.vm else " (bind only)"
         yield Static(Text(f"Running: {self.plan.address}{target}"), classes="section-title", id="run-title")
         yield StepList([(s, STEP_TITLES[s]) for s in steps], id="steps")
-        yield RichLog(id="log", wrap=True, max_lines=2000)
+        yield RichLog(id="log", wrap=True, max_lines=2000, min_width=20)
         with VerticalScroll(id="result-pane"):
             yield Static("", id="result")
             yield ExplainPanel(id="explain")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#result-pane").display = False
@@ -89,9 +90,10 @@ class RunScreen(VfioScreen):
     def show_worker_error(self, what: str, text: str) -> None:
         self.query_one(StepList).skip_rest()
         self.query_one("#result-pane").display = True
+        self.add_class("-finished")
         self.query_one("#result", Static).update(Text(f"{text}. Nothing after that step ran.", style="bold red"))
         self.result = RunResult(None, False, (), error=text)
-        self._host_changed()
+        self.host_changed()
 
     @on(Step)
     def step(self, message: Step) -> None:
@@ -114,6 +116,7 @@ class RunScreen(VfioScreen):
         result = self.result = message.result
         self.query_one(StepList).skip_rest()
         self.query_one("#result-pane").display = True
+        self.add_class("-finished")
         text = self.query_one("#result", Static)
         if result.ok:
             line = Text("Done. ", style="bold green")
@@ -129,11 +132,13 @@ class RunScreen(VfioScreen):
             text.update(Text(f"{what}: {cause}\n{result.message}.\nProbable cause and fix below; press u to undo what"
                              " ran.", style="bold red"))
             self.query_one(ExplainPanel).show(message.explanation)
-        self._host_changed()
+        self.host_changed()
 
-    def _host_changed(self) -> None:
-        for screen in self.app.screen_stack:
-            screen.post_message(HostChanged())
+    def busy(self) -> str | None:
+        if self.result is None:
+            target = f" to {self.plan.vm}" if self.plan.vm else ""
+            return f"A passthrough run is under way: {self.plan.address}{target}."
+        return None
 
     def action_cancel_or_back(self) -> None:
         if self.result is None:
@@ -141,6 +146,10 @@ class RunScreen(VfioScreen):
             self.notify("Cancelling after the current step…")
             return
         self.app.pop_screen()
+
+    def action_toggle_log(self) -> None:
+        """l: the full log of every write and libvirt call (folded under 100 columns once finished)."""
+        self.toggle_class("-log-open")
 
     def action_undo(self) -> None:
         if self.result is None:
@@ -157,7 +166,7 @@ class RunScreen(VfioScreen):
         self.undo_result = result
         self.query_one(RichLog).write(Text(result.summary, style="green" if result.ok else "red"))
         self.query_one("#result", Static).update(Text(result.summary, style="bold green" if result.ok else "bold red"))
-        self._host_changed()
+        self.host_changed()
 
 
 def _first_line(text: str, width: int = 110) -> str:

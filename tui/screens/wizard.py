@@ -2,59 +2,34 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from typing import Final
+
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.containers import Container, Vertical, VerticalScroll
+from textual.widgets import Collapsible, Header, Static
 from textual.widgets.option_list import Option
 
+from core.address import PciAddress
 from core.errors import VfioError
 from core.libvirt.connection import DomainInfo
 from core.passthrough import PassthroughPlan
 from core.textsafe import printable
-from tui.gpu_view import gpu_plan_text
 from tui.modals.confirm import ConfirmModal
+from tui.plan_text import plan_body, plan_text
+from tui.rows import STATE_STYLE, group_state
 from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
+from tui.widgets.key_footer import KeyFooter
+from tui.widgets.nav_list import NavList
 
 NO_VM = "__bind_only__"
 """The option id for binding to vfio-pci without attaching to a VM."""
-
-
-def plan_text(plan: PassthroughPlan) -> Text:
-    text = Text()
-    text.append(f"Pass {plan.address} through", style="bold")
-    text.append(f" to {plan.vm}\n" if plan.vm else " (bind to vfio-pci only)\n", style="bold")
-    sections = [("Group members (all go together)", plan.members),
-                ("Driver changes", plan.driver_changes)]
-    for title, lines in sections:
-        text.append(f"{title}\n", style="bold underline")
-        for line in lines or ["(none)"]:
-            text.append(f"  {line}\n")
-    text.append_text(gpu_plan_text(plan))
-    if plan.vm:
-        text.append("VM definition change (hostdev XML diff)\n", style="bold underline")
-        for line in (plan.xml_diff or "(no change)").splitlines():
-            style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-            text.append(f"  {line}\n", style=style)
-    warnings = [*plan.warnings, *(f"check {c.status}: {c.id}: {c.summary}" for c in plan.checks)]
-    if warnings:
-        text.append("Worth knowing\n", style="bold yellow underline")
-        for line in warnings:
-            text.append(f"  ! {line}\n", style="yellow")
-    text.append("Undo will\n", style="bold underline")
-    for line in plan.undo:
-        text.append(f"  {line}\n")
-    if plan.refusals:
-        text.append("Refused\n", style="bold red underline")
-        for r in plan.refusals:
-            text.append(f"  ✗ {r}\n", style="red")
-    else:
-        text.append("\nPress ", style="dim")
-        text.append("y", style="bold")
-        text.append(" to review and confirm; nothing changes before that.\n", style="dim")
-    return text
+TYPE_AHEAD: Final = frozenset({"down", "up", "j", "k", "g", "G", "home", "end", "pageup", "pagedown", "enter"})
+"""Keys kept while the VM list loads or the plan is made, and replayed in order after: `p ↓ ↓ Enter`
+typed at once picks the second VM, not "bind only". (y is never replayed: a plan is confirmed
+only after it was on screen.)"""
 
 
 class WizardScreen(VfioScreen):
@@ -64,7 +39,7 @@ class WizardScreen(VfioScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("y", "confirm", "Confirm plan"),
-        Binding("r", "reload_vms", "Reload VMs"),
+        Binding("r", "reload_vms", "Reload VMs", show=False),
         Binding("s", "toggle_stop_dm", "Stop display manager", show=False),
     ]
 
@@ -78,33 +53,82 @@ class WizardScreen(VfioScreen):
         self.stop_display_manager = False
         """A GPU the display server runs on: plan with the display manager stopped first (s toggles)."""
         self.vm: str | None = None
+        self._loading = False
+        self._planning = False
+        self._typed_ahead: list[str] = []
 
     def compose(self) -> ComposeResult:
         from tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
-        yield Static(Text(f"Passthrough wizard: {self.address}"), id="wizard-title", classes="section-title")
-        with Horizontal(id="wizard-body"):
+        yield Static(self._title(), id="wizard-title", classes="section-title")
+        with Container(id="wizard-body"):
             with Vertical(id="vm-pane"):
                 yield Static("1. Pick a VM", classes="section-title")
-                yield OptionList(id="vms")
+                yield Static("", id="blocked")
+                yield NavList(id="vms")
             with VerticalScroll(id="plan-pane"):
                 yield Static("2. The plan", classes="section-title")
                 yield Static("Pick a VM (or bind only) to see the plan.", id="plan")
+                with Collapsible(title="What it would have done (will not happen)", collapsed=True,
+                                 id="plan-fold"):
+                    yield Static("", id="plan-more")
         yield Static("", id="wizard-status", classes="status-line")
-        yield Footer()
+        yield KeyFooter()
+
+    def _title(self) -> Text:
+        text = Text(f"Passthrough wizard: {self.address}")
+        view = self.vfio_app.host_view
+        dev = view.inventory.devices.get(PciAddress.parse(self.address)) if view is not None else None
+        if view is not None and dev is not None and dev.iommu_group is not None:
+            state = group_state(view.inventory, dev.iommu_group, view.holds)
+            text.append(f"  (group {dev.iommu_group}: ")
+            text.append(state, style=STATE_STYLE[state])
+            text.append(")")
+        return text
 
     def on_mount(self) -> None:
-        self.query_one("#plan-pane").border_title = "plan"
-        self.query_one(OptionList).focus()
+        self.query_one("#plan-fold").display = False
+        self.query_one("#blocked").display = False
+        self.query_one(NavList).focus()
+        self._say_if_blocked()
         self.action_reload_vms()
 
+    def _say_if_blocked(self) -> None:
+        """Step 1 says at once when no VM can have the group, and the plan says why (bind only)."""
+        view = self.vfio_app.host_view
+        dev = view.inventory.devices.get(PciAddress.parse(self.address)) if view is not None else None
+        if view is None or dev is None or dev.iommu_group is None:
+            return
+        state = group_state(view.inventory, dev.iommu_group, view.holds)
+        if state not in ("blocked", "in VM"):
+            return
+        why = "a running VM has it" if state == "in VM" else "it is blocked"
+        box = self.query_one("#blocked", Static)
+        box.update(Text(f"Group {dev.iommu_group}: {why}, no VM can have it (the plan says why).", style="bold red"))
+        box.display = True
+        self._start_plan(None)
+
+    # -- typed-ahead keys -------------------------------------------------------------------------------
+    def on_key(self, event: events.Key) -> None:
+        if (self._loading or self._planning) and event.key in TYPE_AHEAD:
+            self._typed_ahead.append(event.key)
+            event.stop()
+            event.prevent_default()
+
+    def _replay(self) -> None:
+        keys, self._typed_ahead = self._typed_ahead, []
+        for key in keys:
+            self.app.simulate_key(key)
+
+    # -- step 1: the VMs --------------------------------------------------------------------------------
     def action_reload_vms(self) -> None:
-        options = self.query_one(OptionList)
+        options = self.query_one(NavList)
         options.clear_options()
         options.add_option(Option("(no VM: bind only)", id=NO_VM))
         options.highlighted = 0
         self._set_status("Listing VMs…")
+        self._loading = True
         self.load_vms()
 
     @work(thread=True, exclusive=True, group="wizard-vms", exit_on_error=False)
@@ -112,30 +136,42 @@ class WizardScreen(VfioScreen):
         try:
             vms = self.vfio_app.backend.list_vms()
         except VfioError as exc:  # no libvirt for this host, or libvirtd not running: bind only
-            self.app.call_from_thread(self._set_status, f"No VMs: {exc.detail}; you can still bind only")
+            self.app.call_from_thread(self._no_vms, f"No VMs: {exc.detail}; you can still bind only")
             return
         self.app.call_from_thread(self._show_vms, vms)
 
+    def _no_vms(self, text: str) -> None:
+        self._loading = False
+        self._set_status(text)
+        self._replay()
+
     def _show_vms(self, vms: list[DomainInfo]) -> None:
         self.vms = vms
-        options = self.query_one(OptionList)
+        options = self.query_one(NavList)
         for vm in vms:
             label = Text()
-            label.append(f"{vm.name:<18}")
+            label.append(f"{vm.name:<16} ")
             label.append(vm.state, style="green" if vm.state == "running" else "dim")
             options.add_option(Option(label, id=f"vm:{vm.name}"))
+        self._loading = False
         self._set_status(f"{len(vms)} VMs. Enter picks one.")
+        self._replay()
 
     def _set_status(self, text: str) -> None:
         self.query_one("#wizard-status", Static).update(Text(text))
 
-    @on(OptionList.OptionSelected, "#vms")
-    def vm_chosen(self, event: OptionList.OptionSelected) -> None:
+    # -- step 2: the plan -------------------------------------------------------------------------------
+    @on(NavList.OptionSelected, "#vms")
+    def vm_chosen(self, event: NavList.OptionSelected) -> None:
         option_id = event.option.id or NO_VM
-        vm = None if option_id == NO_VM else option_id.removeprefix("vm:")
+        self._start_plan(None if option_id == NO_VM else option_id.removeprefix("vm:"))
+
+    def _start_plan(self, vm: str | None) -> None:
         self.vm = vm
         self.plan = None
+        self._planning = True
         self.query_one("#plan", Static).update("Planning…")
+        self.query_one("#plan-fold").display = False
         self.make_plan(vm)
 
     @work(thread=True, exclusive=True, group="wizard-plan", exit_on_error=False)
@@ -147,16 +183,28 @@ class WizardScreen(VfioScreen):
             return
         self.app.call_from_thread(self._show_plan, plan)
 
+    def show_worker_error(self, what: str, text: str) -> None:
+        self._plan_failed(text)
+
     def _plan_failed(self, text: str) -> None:
+        self._planning = False
         self.query_one("#plan", Static).update(Text(text, style="yellow"))
+        self._replay()
 
     def _show_plan(self, plan: PassthroughPlan) -> None:
         self.plan = plan
+        self._planning = False
         self.query_one("#plan", Static).update(plan_text(plan))
+        fold = self.query_one("#plan-fold", Collapsible)
+        fold.display = bool(plan.refusals)
         if plan.refusals:
-            self._set_status("This plan is refused; see why on the right.")
+            self.query_one("#plan-more", Static).update(plan_body(plan))
+            fold.collapsed = True
+            self._set_status("Refused: the plan says what stops it and how to free it. Esc goes back.")
         else:
             self._set_status("Press y to review and confirm.")
+        self.query_one("#plan-pane", VerticalScroll).scroll_home(animate=False)
+        self._replay()
 
     def action_toggle_stop_dm(self) -> None:
         """Plan again with (or without) the display manager stopped first: only ever asked for here."""
@@ -165,13 +213,13 @@ class WizardScreen(VfioScreen):
         self.stop_display_manager = not self.stop_display_manager
         self.notify("Planning with the display manager stopped first" if self.stop_display_manager
                     else "Planning without stopping the display manager")
-        self.query_one("#plan", Static).update("Planning…")
-        self.make_plan(self.vm)
+        self._start_plan(self.vm)
 
     def action_confirm(self) -> None:
         plan = self.plan
         if plan is None:
-            self.notify("Pick a VM (or bind only) first.", severity="warning")
+            self.notify("The plan is still being made." if self._planning else "Pick a VM (or bind only) first.",
+                        severity="warning")
             return
         if plan.refusals:
             self.notify(printable(f"The plan is refused: {plan.refusals[0]}"), severity="error", markup=False)

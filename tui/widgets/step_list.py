@@ -87,4 +87,5 @@ class StepList(Static):
             text.append(f"{took:>8}\n", style="dim")
             if step.detail and step.status == "failed":
                 text.append(f"     {step.detail}\n", style="red")
+        text.rstrip()
         self.update(text)
