@@ -81,11 +81,13 @@ VALID: dict[str, tuple[str, ...]] = {
     "watch": ("watch", "vfio_test", "--timeout", "0.5"),
     "web": ("web", "--port", "8000"),  # never run: a valid `web` starts a server
     "completion": ("completion", "bash"),
+    "rom": ("rom", "{ADDR}"),
 }
 MISSING: dict[str, tuple[str, ...]] = {
     "snapshot": ("snapshot",), "sim-host": ("sim-host",), "bind": ("bind",), "restore": ("restore",),
     "explain": ("explain",), "hostdev-xml": ("hostdev-xml",), "attach": ("attach", "{ADDR}"),
     "detach": ("detach", "{ADDR}"), "pass": ("pass", "{ADDR}"), "watch": ("watch",), "completion": ("completion",),
+    "rom": ("rom",),
 }
 WRITES: tuple[tuple[str, ...], ...] = (
     ("bind", "{ADDR}", "--yes"), ("restore", "--all"), ("check", "--fix", "qemu-conf-relaxed-acs", "--yes"),
@@ -187,6 +189,11 @@ def _file_cases(command: str, valid: tuple[str, ...]) -> Iterator[Case]:
             expect = ANY if kind in ("binary", "empty", "unreadable") else frozenset({1, 2}) if kind == "huge" else BAD
             yield Case(command, "file", ("explain", f"{{F:log:{kind}}}", "{HOST}"), expect, f"FILE {kind}",
                        OWNERS[("explain", "FILE")])
+    if command == "rom":
+        for kind in FILE_KINDS:
+            # A file that is there and readable is validated (and may be no ROM: 1); anything else is refused.
+            expect = ANY if kind in ("binary", "empty", "unreadable", "huge") else BAD
+            yield Case(command, "file", ("rom", "--check", f"{{F:log:{kind}}}", "{HOST}"), expect, f"--check {kind}")
     if command == "snapshot":
         for kind in OUT_KINDS:
             yield Case(command, "file", ("snapshot", f"{{F:out:{kind}}}", "{HOST}"), BAD, f"OUT {kind}",

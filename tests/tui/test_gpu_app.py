@@ -14,9 +14,9 @@ from core.open_host import open_host
 from tests.tui.tui_helpers import SIZE, settle
 from tui.app import VfioApp, make_app
 from tui.describe import device_detail
+from tui.rows import device_row
 from tui.screens.devices import DevicesScreen
 from tui.screens.wizard import WizardScreen
-from tui.rows import device_row
 from tui.widgets.iommu_tree import NodeRef
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,14 +61,35 @@ def _print_report(report: RomReport) -> None:
     print("  verdict: " + ("usable as the card's ROM" if report.valid else "NOT usable"))
 
 
+MAX_ROM_FILE = 16 << 20
+"""The largest expansion ROM a PCI ROM BAR can map (16 MiB, PCI 3.0 6.2.5.2); a bigger file is not a ROM."""
+
+
+def _read_rom_file(path: Path) -> bytes:
+    """A ROM file's bytes: a regular file up to MAX_ROM_FILE (a FIFO, a device or /dev/zero is refused,
+    never read without end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"--check {path}: not a regular file", fix="give a ROM image saved as a file")
+        if st.st_size > MAX_ROM_FILE:
+            raise InputError(f"--check {path}: {st.st_size} bytes, more than a PCI ROM can hold (16 MiB)",
+                             fix="give the card's ROM image, not a disk image or a firmware bundle")
+        try:
+            return f.read(MAX_ROM_FILE + 1)[:MAX_ROM_FILE]
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _check_file(args: argparse.Namespace, options: HostOptions) -> int:
     from core.gpu.rom import check_against, parse_rom
     from tui.cli.common import print_json
 
-    try:
-        data = args.check.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {args.check}: {exc.strerror}") from None
+    data = _read_rom_file(args.check)
     report = parse_rom(data)
     if args.for_address:
         from core.open_host import open_host
