@@ -151,10 +151,10 @@ def demo_snapshot() -> dict[str, Any]:
     # SR-IOV: an 82599 PF with two VFs enabled, its sister port without, VF 07:10.2 already on vfio-pci.
     sriov_acs = (0x001F, 0x001D)
     b.add("0000:07:00.0", 0x8086, 0x10FB, 0x020000, group=14, parent="0000:00:05.0", driver="ixgbe",
-          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 2), reset="flr bus",
+          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 2), sriov_vf=(0x80, 2, 0x10ED), reset="flr bus",
           nets=("enp7s0f0",))
     b.add("0000:07:00.1", 0x8086, 0x10FB, 0x020000, group=15, parent="0000:00:05.0", driver="ixgbe",
-          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 0), reset="flr bus",
+          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 0), sriov_vf=(0x80, 2, 0x10ED), reset="flr bus",
           nets=("enp7s0f1",))
     b.add("0000:07:10.0", 0x8086, 0x10ED, 0x020000, group=16, physfn="0000:07:00.0", driver="ixgbevf",
           pcie="endpoint", flr=True, pm=False, reset="flr", nets=("enp7s0f0v0",))
