@@ -66,7 +66,8 @@ def test_vfs_appear_as_devices_with_their_own_groups(demo: Host) -> None:
     for a in vfs_of(demo, PF):
         vf = inv.devices[PciAddress.parse(a)]
         assert (vf.vendor_id, vf.device_id, vf.driver) == ("8086", "10ed", "ixgbevf")  # autoprobe 1
-        assert inv.group_of(vf.address) is not None and inv.group_of(vf.address).members == (vf.address,)
+        group = inv.group_of(vf.address)
+        assert group is not None and group.members == (vf.address,)
 
 
 def test_changing_the_count_goes_through_zero(demo: Host) -> None:
