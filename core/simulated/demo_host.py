@@ -202,6 +202,17 @@ def demo_extras() -> dict[str, Any]:
             "enp7s0f1": {"pci": "0000:07:00.1", "addresses": [], "state": "down"},
             "enp7s0f0v0": {"pci": "0000:07:10.0", "addresses": [], "state": "down"},
         },
+        # What ixgbe reports for the VFs of enp7s0f0 (`ip -j link show enp7s0f0`, vfinfo_list): VF 1
+        # is the router VM's, with the MAC and VLAN libvirt programmed through the PF.
+        "sriov_nics": {
+            "0000:07:00.0": {"ifname": "enp7s0f0", "vfs": [
+                {"vf": 0, "mac": "02:1b:21:7a:00:10", "vlan": 0, "qos": 0, "spoofchk": True, "trust": False,
+                 "link_state": "auto"},
+                {"vf": 1, "mac": "52:54:00:6d:90:02", "vlan": 42, "qos": 0, "spoofchk": True, "trust": False,
+                 "link_state": "auto"},
+            ]},
+            "0000:07:00.1": {"ifname": "enp7s0f1", "vfs": []},
+        },
         "routes": [
             {"destination": "default", "gateway": "192.0.2.1", "dev": "eno1"},
             {"destination": "192.0.2.0/24", "gateway": None, "dev": "eno1"},
