@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal, TypeAlias
 
 StepState: TypeAlias = Literal["started", "done", "failed", "info"]
-Phase: TypeAlias = Literal["", "bind", "verify", "attach", "start", "detach", "stop", "restore", "persist"]
+Phase: TypeAlias = Literal["", "bind", "verify", "attach", "start", "detach", "stop", "restore", "persist", "sriov"]
 
 
 @dataclass(frozen=True, slots=True)

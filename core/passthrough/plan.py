@@ -15,6 +15,7 @@ from core.address import PciAddress
 from core.binding.plan import BindPlan, plan_bind
 from core.libvirt.attach import AttachPlan, Mode, parse_mode, plan_attach
 from core.libvirt.for_host import domain_facts
+from core.libvirt.vfnic import NicOptions
 
 if TYPE_CHECKING:
     from core.checks.result import CheckResult
@@ -118,7 +119,7 @@ def _undo_lines(bind: BindPlan, attach: AttachPlan | None, vm: str | None, start
 def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddress, vm: str | None,
                      mode: str = "config", start: bool = False, *, managed: bool = True,
                      force_host_devices: Iterable[str | PciAddress] = (), assume_unused: bool = False,
-                     checks: bool = True) -> PassthroughPlan:
+                     checks: bool = True, nic: NicOptions | None = None) -> PassthroughPlan:
     """Plan passing `address` (its whole IOMMU group) to `vm` (None: bind only).
 
     Raises:
@@ -133,6 +134,10 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
 
         raise InputError(f"cannot pass {addr} to {vm}: no libvirt for {host.label}",
                          fix="give --connect URI, or bind only (no VM)")
+    if nic is not None and vm is None:
+        from core.errors import InputError
+
+        raise InputError("--as-interface/--mac/--vlan describe how a VM gets the VF: name the VM")
     domains = domain_facts(hv) if hv is not None else None
     bind = plan_bind(host, addr, force_host_devices=force_host_devices, domains=domains,
                      assume_unused=assume_unused)
@@ -140,7 +145,7 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
     attach = None
     warnings = list(bind.warnings)
     if vm is not None and hv is not None:
-        attach = plan_attach(host, hv, addr, vm, mode=mode_, managed=managed)
+        attach = plan_attach(host, hv, addr, vm, mode=mode_, managed=managed, nic=nic)
         # The bind plan has said what the host uses; the attach plan's own host-use lines repeat it.
         refusals += [Refusal(p.message, p.fix) for p in attach.problems if p.kind not in ("host-uses",
                                                                                           "group-blocked")]

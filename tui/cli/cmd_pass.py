@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from core.host import HostOptions
-from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args, open_host_and_hypervisor
 
 if TYPE_CHECKING:
     from core.passthrough import PassthroughPlan
@@ -63,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
     add_connect_option(parser)
+    add_nic_options(parser)
 
 
 def print_plan(plan: PassthroughPlan) -> None:
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     with host, hv:
         plan = plan_passthrough(host, hv, args.address, args.vm, args.mode, args.start,
                                 managed=args.managed == "yes", force_host_devices=args.force_host_device,
-                                assume_unused=args.assume_unused)
+                                assume_unused=args.assume_unused, nic=nic_from_args(args))
         if args.json:
             emit_json_line({"event": "plan", "plan": plan.to_json()})
         else:
