@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.address import PciAddress
-from core.checks import checks_device, checks_libvirt, checks_modules, checks_platform, checks_vm
+from core.checks import checks_device, checks_libvirt, checks_modules, checks_platform, checks_sriov, checks_vm
 from core.checks.context import CheckContext
 from core.checks.result import CheckResult, cannot_tell
 from core.errors import InputError, VfioError
@@ -41,6 +41,7 @@ DEVICE_CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("device-host-use", "Host users of the group", checks_device.check_host_use),
     ("device-reset", "Reset capability", checks_device.check_reset),
     ("device-boot-vga", "Boot VGA / firmware framebuffer", checks_device.check_boot_vga),
+    ("device-sriov", "SR-IOV: a VF's own group and VF token, a PF's VFs", checks_sriov.check_sriov),
 )
 VM_CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("vm-memlock", "Locked-memory limit", checks_vm.check_memlock),

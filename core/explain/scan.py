@@ -34,6 +34,8 @@ GATES: tuple[bytes, ...] = (
     b"vfio", b"VFIO", b"iommu", b"IOMMU", b"not viable", b"PCI d", b"locked memory", b"write error",
     b"assignable", b"Performance may", b"AMD-Vi", b"passthrough", b"could not access", b"active device",
     b"matching", b"DMAR-IR", b"bus reset",
+    # SR-IOV (catalog/sriov.toml): sriov_numvfs writes, the PF driver's refusals, libvirt's VF MAC/VLAN
+    b"SR-IOV", b"SRIOV", b"sriov_numvfs", b"VFs already", b"Cannot set interface",
 )
 
 #: Lines worth remembering for the checks even when no cause matches them

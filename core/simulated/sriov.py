@@ -2,7 +2,8 @@
 answered as Linux 6.1 answers them, and VFs that appear and go as PCI devices with IOMMU groups.
 
 The truth it follows:
-- drivers/pci/iov.c sriov_numvfs_store(): kstrtou16() (garbage: EINVAL, > 65535: ERANGE); a count above
+- drivers/pci/iov.c sriov_numvfs_store(): `if (kstrtou16(...) < 0) return -EINVAL` (garbage and numbers
+  above 65535 alike: EINVAL, Linux >= 5.13; before it returned kstrtou16()'s ERANGE); a count above
   sriov_totalvfs: ERANGE; the same count: success, nothing happens; no PF driver, or one without
   .sriov_configure: ENOENT; 0: the driver disables SR-IOV (every VF removed); N while M VFs exist:
   EBUSY ("M VFs already enabled. Disable before enabling N VFs") — a count changes only through 0.
@@ -68,7 +69,8 @@ def _read(path: Path) -> str | None:
 
 
 def parse_u16(text: str) -> int:
-    """kstrtou16(buf, 0, ...): one number (0x.. hex, 0.. octal), an optional trailing newline."""
+    """kstrtou16(buf, 0, ...): one number (0x.. hex, 0.. octal), an optional trailing newline; anything
+    else, or a number above 65535, is EINVAL (sriov_numvfs_store() turns every kstrtou16() error into it)."""
     t = text[:-1] if text.endswith("\n") else text
     t = t[1:] if t.startswith("+") else t
     if t[:2].lower() == "0x":
@@ -82,7 +84,7 @@ def parse_u16(text: str) -> int:
         raise SriovRefused(errno.EINVAL)
     value = int(digits, base)
     if value > 0xFFFF:
-        raise SriovRefused(errno.ERANGE)
+        raise SriovRefused(errno.EINVAL)
     return value
 
 

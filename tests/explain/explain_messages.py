@@ -148,3 +148,7 @@ REFERENCE_IDS = (
     [f"E{i:02d}" for i in range(1, 19)] + [f"L{i:02d}" for i in range(1, 15)]
     + [f"K{i:02d}" for i in range(1, 12)] + ["P01"]
 )
+
+from tests.explain.sriov_messages import SRIOV_MESSAGES  # noqa: E402 - the SR-IOV causes' texts, in their own file
+
+REAL_MESSAGES.update(SRIOV_MESSAGES)
