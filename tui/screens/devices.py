@@ -15,6 +15,7 @@ from tui.describe import device_detail, group_detail
 from tui.messages import HostChanged
 from tui.screen_base import VfioScreen
 from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
+from tui.widgets.sriov_rows import sriov_detail
 
 
 class DevicesScreen(VfioScreen):
@@ -24,6 +25,7 @@ class DevicesScreen(VfioScreen):
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("p", "passthrough", "Pass through"),
+        Binding("v", "sriov", "VFs"),
         Binding("b", "toggle_bridges", "Bridges"),
         Binding("e", "toggle_empty", "Empty groups"),
         Binding("r", "refresh", "Reload"),
@@ -114,7 +116,8 @@ class DevicesScreen(VfioScreen):
         detail = self.query_one("#detail", Static)
         ref = event.ref
         if ref.kind == "device" and ref.address is not None and ref.address in inv.devices:
-            detail.update(device_detail(inv, inv.devices[ref.address], self.vm_of))
+            dev = inv.devices[ref.address]
+            detail.update(device_detail(inv, dev, self.vm_of) + sriov_detail(inv, dev, self.vm_of))
         elif ref.group is not None:
             detail.update(group_detail(inv, ref.group, self.vm_of))
 
@@ -171,6 +174,19 @@ class DevicesScreen(VfioScreen):
         from tui.screens.wizard import WizardScreen
 
         self.app.push_screen(WizardScreen(address))
+
+    def action_sriov(self) -> None:
+        """Set the number of VFs of the highlighted PF (or of the highlighted VF's PF)."""
+        inv, ref = self.inventory, self.query_one(IommuTree).selected_ref()
+        dev = inv.devices.get(ref.address) if inv is not None and ref is not None and ref.address else None
+        pf = None if dev is None or inv is None else inv.sriov.get(dev.physfn or dev.address)
+        if pf is None:
+            self.notify("Highlight an SR-IOV PF (or one of its VFs) first.", severity="warning")
+            return
+        from tui.modals.sriov import SriovModal
+
+        modal = SriovModal(self.vfio_app.backend, str(pf.address), pf.num_vfs, pf.total_vfs)
+        self.app.push_screen(modal, lambda result: self.action_refresh())
 
     def _endpoint_of(self, ref: NodeRef | None) -> str | None:
         inv = self.inventory

@@ -14,6 +14,7 @@ from textual.widgets.tree import TreeNode
 from core.address import PciAddress
 from core.model import HostInventory, PciDevice
 from tui.describe import device_label, group_label
+from tui.widgets.sriov_rows import vf_rows
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,8 @@ class IommuTree(Tree[NodeRef]):
                     label.append(f"  (behind {dev.parent.short})", style="dim")
                 child = target.add(label, NodeRef("device", gid, dev.address), allow_expand=False)
                 by_addr[dev.address] = child
+                for vf_label, vf_group, vf in vf_rows(inv, dev, self.vm_of):  # a PF's VFs, under it
+                    child.add(vf_label, NodeRef("device", vf_group, vf), allow_expand=False)
                 pending.remove(dev)
                 progressed = True
             if not progressed:  # a parent loop cannot happen in sysfs, but never spin
