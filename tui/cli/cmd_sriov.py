@@ -23,8 +23,8 @@ With --vfs N: set the PF to N VFs, safely and reversibly:
   1. plan: refused when N is above sriov_totalvfs, the PF has no driver, the host uses the PF (its
      address, route, SSH session: the PF driver reconfigures it) or a VF that goes, or a VF that goes
      is held (a VM, an open /dev/vfio, another vfio-tui run) — naming them;
-  2. the writes: sriov_drivers_autoprobe first (--autoprobe off keeps host drivers off the new VFs),
-     then 0 (the kernel changes the count only through 0: EBUSY otherwise), then N;
+  2. the writes: 0 first (the kernel changes the count only through 0: EBUSY otherwise), then
+     sriov_drivers_autoprobe (--autoprobe off keeps host drivers off the new VFs), then N;
   3. asks (or --yes), records the run (run-N), writes, verifies every VF appeared with an IOMMU group
      (a shared group is named: a port above the PF has no ACS), and goes back on any failure.
 `vfio-tui undo run-N` puts the previous count back. --persist keeps N across reboots (a udev rule on
