@@ -1,6 +1,7 @@
 """Benchmark: explain a generated 50 MB log (journal + dmesg + QEMU noise, a few needles); prints seconds.
 
-Target (issue 7): <= 1 s. Run from the project root:
+Target: <= 0.5 s. On a shared machine the wall time depends on the load; the CPU time is printed too.
+Run from the project root:
     .venv/bin/python bench/explain.py [--mb 50]
 """
 
@@ -74,15 +75,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.log"
         size = generate(path, args.mb)
-        best = float("inf")
+        best = cpu = float("inf")
         for _ in range(args.runs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             with path.open("rb") as fh:
                 report = explain_stream(fh)
             best = min(best, time.perf_counter() - start)
+            cpu = min(cpu, time.process_time() - start_cpu)
         ids = [f.cause_id for f in report.findings]
         print(f"explain: {size / 1e6:.1f} MB, {report.candidate_lines} candidate lines, findings {ids}")
-        print(f"seconds: {best:.3f} (best of {args.runs})")
+        print(f"seconds: {best:.3f} (best of {args.runs}); CPU seconds: {cpu:.3f}")
     return 0
 
 

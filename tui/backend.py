@@ -7,8 +7,6 @@ passthrough transaction (run/undo) and binding restore, never around them.
 
 from __future__ import annotations
 
-import os
-import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +18,12 @@ from core.checks.runner import run_checks
 from core.errors import VfioError
 from core.explain import collect_vm_logs, explain_failure, explain_text
 from core.explain.model import ExplainReport
+from core.explain.normalize import safe_multiline
 from core.host import Host
 from core.libvirt.connection import DomainInfo, Hypervisor
 from core.libvirt.failure import FailureRecord
 from core.libvirt.for_host import domain_facts, hypervisor_for
+from core.loginput import read_log
 from core.model import DomainFacts, HostInventory
 from core.passthrough import (
     PassthroughPlan,
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from core.binding.restore import PendingRun
 
 HypervisorFactory = Callable[[], Hypervisor]
-MAX_LOG_BYTES = 64 << 20
+LOG_FILE_LIMIT = 32 << 20
+"""The most of a log file the app loads into its paste box (explain FILE on the command line reads 256 MiB)."""
 
 
 class Backend:
@@ -180,26 +181,20 @@ class Backend:
         return explain_text(collect_vm_logs(self.host, vm, self.hypervisor_or_none()), host=self.host)
 
     def read_log_file(self, name: str) -> str:
-        """A log file the user named; on a simulated host an absolute path is read inside its tree."""
+        """A log file the user named, as the paste box shows it; on a simulated host an absolute path
+        is read inside its tree. A FIFO or a device is refused at once; a huge file is cut."""
         path = Path(name).expanduser()
         if self.host.simulated and path.is_absolute():
             inside = self.host.paths.under(str(path))
             if inside.exists():
                 path = inside
         try:
-            # O_NONBLOCK: a FIFO or a device must not hang the app; only a regular file is read.
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            data, _more = read_log(path, LOG_FILE_LIMIT, name)
         except OSError as exc:
             raise VfioError(f"cannot read {name}: {exc.strerror}", fix="give the path of a readable log file") \
                 from exc
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise VfioError(f"{name} is not a regular file", fix="give the path of a log file")
-            data = f.read(MAX_LOG_BYTES + 1)
-        if len(data) > MAX_LOG_BYTES:
-            raise VfioError(f"{name} is larger than {MAX_LOG_BYTES >> 20} MiB",
-                            fix="give the part around the failed start (e.g. the tail of the log)")
-        return data.decode(errors="replace")
+        # The text goes into the paste box as it is shown: no escape sequence or control reaches the screen.
+        return str(safe_multiline(data.decode("utf-8", errors="replace")))
 
     def close(self) -> None:
         if self._hypervisor is not None:

@@ -57,12 +57,13 @@ def parse_entry(raw: dict[str, Any], where: str) -> CauseEntry:
     severity = raw.get("severity", "error")
     if severity not in _SEVERITIES:
         raise HostDataError(f"catalog {where}: severity must be one of {_SEVERITIES}")
-    keywords = raw.get("keywords")
-    patterns = raw.get("patterns")
-    if not keywords or not isinstance(keywords, list) or any(k != str(k).lower() for k in keywords):
-        raise HostDataError(f"catalog {where}: 'keywords' must be a non-empty list of lowercase strings")
-    if not patterns or not isinstance(patterns, list):
-        raise HostDataError(f"catalog {where}: 'patterns' must be a non-empty list")
+    # a cause known only through source messages (inventory/mapping.toml) needs no patterns of its own
+    keywords = raw.get("keywords", [])
+    patterns = raw.get("patterns", [])
+    if not isinstance(keywords, list) or any(k != str(k).lower() for k in keywords):
+        raise HostDataError(f"catalog {where}: 'keywords' must be a list of lowercase strings")
+    if not isinstance(patterns, list) or bool(keywords) != bool(patterns):
+        raise HostDataError(f"catalog {where}: 'patterns' must be a list, given together with 'keywords'")
     check = raw.get("check") or None
     return CauseEntry(
         id=cid,
@@ -79,6 +80,8 @@ def parse_entry(raw: dict[str, Any], where: str) -> CauseEntry:
         wrapper=bool(raw.get("wrapper", False)),
         standalone=bool(raw.get("standalone", True)),
         variants=tuple(_variant(v, where) for v in raw.get("variant", [])),
+        could_be=tuple(str(c) for c in raw.get("could_be", [])),
+        needs_vfio_context=bool(raw.get("needs_vfio_context", False)),
     )
 
 

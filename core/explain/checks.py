@@ -13,21 +13,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.address import PciAddress
-from core.errors import VfioError
-from core.explain.model import CheckOutcome, CheckStatus
+from core.errors import InputError, VfioError
+from core.explain.model import CheckOutcome, CheckStatus, ExplainContext
+from core.loginput import read_log, read_tail
 from core.model import HostInventory, PciDevice
 
 if TYPE_CHECKING:
-    from core.explain.engine import ExplainContext
     from core.host import Host
 
-CheckFn = Callable[["Host", dict[str, str], "ExplainContext", dict[str, object]], CheckOutcome]
+CheckFn = Callable[["Host", dict[str, str], ExplainContext, dict[str, object]], CheckOutcome]
 CHECKS: dict[str, CheckFn] = {}
 
 _KERNEL_LOGS = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog", "/var/log/dmesg")
 _IR_ON = re.compile(r"DMAR-IR: Enabled IRQ remapping|AMD-Vi: Interrupt remapping enabled|IRQ remapping was enabled")
 _IR_OFF = re.compile(r"No interrupt remapping support|DMAR-IR: (?:IRQ remapping disabled|Queued invalidation will be "
-                     r"enabled to support x2apic and Intr-remapping)?\s*$|intremap=off|x2apic: IRQ remapping doesn't")
+                     r"enabled to support x2apic and Intr-remapping)?\s{0,16}$|intremap=off|"
+                     r"x2apic: IRQ remapping doesn't")
 _TAIL = 4 << 20
 
 
@@ -62,22 +63,18 @@ def _inventory(host: Host, cache: dict[str, object]) -> HostInventory:
 
 
 def _read(path: Path, limit: int = 1 << 20) -> str | None:
+    """The start of a host file; None when missing, unreadable or not a regular file (never blocks)."""
     try:
-        with path.open("rb") as fh:
-            return fh.read(limit).decode("utf-8", errors="replace")
-    except OSError:
+        data, _ = read_log(path, limit)
+    except (OSError, InputError):
         return None
+    return data.decode("utf-8", errors="replace")
 
 
 def _read_tail(path: Path) -> str | None:
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - _TAIL))
-            return fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return None
+    """The end of a kernel log; None when missing, unreadable or not a regular file (a FIFO is skipped)."""
+    data = read_tail(path, _TAIL)
+    return data.decode("utf-8", errors="replace") if data is not None else None
 
 
 def _param(host: Host, module: str, name: str) -> str | None:

@@ -7,6 +7,7 @@ ourselves, so `explain --vm NAME` also works on the demo host and on hosts witho
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from core.errors import InputError
 from core.explain.engine import explain_text
 from core.explain.model import ExplainReport
+from core.loginput import NotRegularFile, open_log, read_tail
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -24,22 +26,29 @@ _QEMU_LOG_TAIL = 1 << 20
 _KERNEL_LOG_TAIL = 2 << 20
 _KERNEL_LOGS = ("/var/log/kern.log", "/var/log/messages", "/var/log/syslog", "/var/log/dmesg")
 _VM_NAME = re.compile(r"^[\w.+-]{1,200}$")
-_KERNEL_INTEREST = re.compile(r"vfio|iommu|dmar|amd-vi|remapping|memlock|can't reserve|pci.*probe", re.I)
+_KERNEL_INTEREST = re.compile(r"vfio|iommu|dmar|amd-vi|remapping|memlock|can't reserve|probe of|probe with driver",
+                              re.I)
 
 
-def _tail(path: Path, limit: int) -> str | None:
+def _tail(path: Path, limit: int, shown: str | None = None) -> str | None:
+    """The end of a log; None when it is missing or unreadable.
+
+    Raises:
+        NotRegularFile: a FIFO, device or socket sits where the log should be (never opened blocking).
+    """
     try:
-        with path.open("rb") as fh:
-            fh.seek(0, 2)
-            fh.seek(max(0, fh.tell() - limit))
-            return fh.read().decode("utf-8", errors="replace")
+        with open_log(path, shown) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                fh.seek(size - limit)
+            return fh.read(limit).decode("utf-8", errors="replace")
     except OSError:
         return None
 
 
-_QEMU_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d+)?(\+\d{4}|Z)?")
-_ISO_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d+)?([+-]\d\d:?\d\d|Z)")
-_SYSLOG_LINE = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d\d:\d\d:\d\d) ")
+_QEMU_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.\d{1,9})?(\+\d{4}|Z)?")
+_ISO_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.\d{1,9})?([+-]\d\d:?\d\d|Z)")
+_SYSLOG_LINE = re.compile(r"^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d:\d\d:\d\d) ")
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), 1)}
 
@@ -143,7 +152,10 @@ def _saved_failure(host: Host, vm: str, log_path: Any) -> Any:
     record = load_failure(host, vm)
     if record is None:
         return None
-    text = _tail(log_path, _QEMU_LOG_TAIL)
+    try:
+        text = _tail(log_path, _QEMU_LOG_TAIL)
+    except NotRegularFile:
+        text = None
     started = _start_time(text) if text else None
     try:
         when = datetime.fromisoformat(str(record.when).replace("Z", "+00:00")) if record.when else None
@@ -184,7 +196,12 @@ def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
     # refused before QEMU ran), the file's last attempt is an older one and must not be mixed in.
     stale_file = record is not None and _field(record, "qemu_log_from_this_start") is False
     if not tail and not stale_file:
-        text = _tail(log_path, _QEMU_LOG_TAIL)
+        try:
+            text = _tail(log_path, _QEMU_LOG_TAIL, host.paths.display(log_path))
+        except NotRegularFile:
+            if not error:
+                raise
+            text = None
         if text is not None:
             tail = _last_start(text)
         elif not error:
@@ -194,7 +211,8 @@ def collect_vm_logs(host: Host, vm: str, hypervisor: Any = None) -> str:
     window = _attempt_window(tail) if tail else None
     if not kernel:
         for name in _KERNEL_LOGS:
-            ktext = _tail(host.paths.under(name), _KERNEL_LOG_TAIL)
+            raw = read_tail(host.paths.under(name), _KERNEL_LOG_TAIL)  # a FIFO or device here is skipped
+            ktext = raw.decode("utf-8", errors="replace") if raw else None
             if ktext:
                 # without a time window, only the most recent lines (older ones belong to other starts)
                 kernel = kernel_lines_for_attempt(ktext, window)[-200:]

@@ -51,6 +51,10 @@ class CauseEntry:
     standalone: bool = True
     """False: only reported next to another finding (L14 says nothing by itself about VFIO)."""
     variants: tuple[Variant, ...] = ()
+    could_be: tuple[str, ...] = ()
+    """For a wrapper: the specific causes it may stand for (their checks tell them apart on a host)."""
+    needs_vfio_context: bool = False
+    """A generic wrapper ("Failed to start domain") only counts when the input shows a VFIO device."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,35 @@ class CheckOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "status": self.status, "summary": self.summary, "details": list(self.details)}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One specific cause a wrapper-only finding may stand for, with its check on this host."""
+
+    cause_id: str
+    title: str
+    check: CheckOutcome | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cause_id": self.cause_id, "title": self.title,
+                "check": self.check.to_json() if self.check else None}
+
+
+@dataclass
+class ExplainContext:
+    """Facts gathered from the whole input that the checks use (VM name, RAM, hostdevs, URI)."""
+
+    vm: str | None = None
+    ram_bytes: int | None = None
+    hostdevs: list[str] = field(default_factory=list)
+    uri: str | None = None
+    kernel_lines: list[str] = field(default_factory=list)
+    """Interrupt-remapping and similar kernel status lines seen in the input."""
+    memlock_bytes: int | None = None
+    """The locked-memory limit a kernel (K02) or libvirt (L11) line reported."""
+    vfio_device: bool = False
+    """The input shows a VFIO device (a vfio-pci -device, a <hostdev>, a hostpci line)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +119,12 @@ class Finding:
     """The named groups the patterns captured (group, bdf, err...)."""
     matched: list[str] = field(default_factory=list)
     """The exact matched text in each evidence line (for highlighting)."""
+    wraps: str | None = None
+    """For a wrapper: the cause id of the specific finding it wraps in this input."""
+    could_be: list[Candidate] = field(default_factory=list)
+    """For a wrapper with nothing specific in the input: what it may stand for, checked on this host."""
+    messages: list[str] = field(default_factory=list)
+    """Inventory ids (project:hash) of the source messages that matched."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +140,9 @@ class Finding:
             "wrapper": self.wrapper,
             "occurrences": self.occurrences,
             "values": dict(self.values),
+            "wraps": self.wraps,
+            "could_be": [c.to_json() for c in self.could_be],
+            "messages": list(self.messages),
         }
 
 
@@ -113,6 +155,12 @@ class ExplainReport:
     candidate_lines: int = 0
     """Lines the prefilter let through to the regexes."""
     bytes_scanned: int = 0
+    seen: list[str] = field(default_factory=list)
+    """VFIO-related lines of the input that no cause claimed (given when findings == [])."""
+    collect: list[str] = field(default_factory=list)
+    """What to collect next when nothing matched (exact commands)."""
+    truncated: bool = False
+    """The input was longer than the size cap; only its beginning was read."""
 
     @property
     def root_cause(self) -> Finding | None:
@@ -125,4 +173,7 @@ class ExplainReport:
             "relevant_lines": list(self.relevant_lines),
             "candidate_lines": self.candidate_lines,
             "bytes_scanned": self.bytes_scanned,
+            "seen": list(self.seen),
+            "collect": list(self.collect),
+            "truncated": self.truncated,
         }

@@ -71,6 +71,12 @@ def format_report(report: ExplainReport, *, color: bool = False, verbose: bool =
             lines += ["  > " + ln for ln in report.relevant_lines]
         else:
             lines.append("No line looks like an error.")
+        if report.seen:
+            lines.append("VFIO-related lines seen:")
+            lines += ["  > " + ln for ln in report.seen]
+        if report.collect:
+            lines.append("Collect next:")
+            lines += ["  " + c for c in report.collect]
         lines.append(s(f"({report.bytes_scanned} bytes scanned, {report.candidate_lines} candidate lines)", _DIM))
         return "\n".join(lines) + "\n"
     root = report.findings[0]

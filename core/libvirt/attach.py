@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from core.address import PciAddress
 from core.errors import InputError, PlanRefusedError
+from core.libvirt.devicexml import PciController
 from core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
-from core.libvirt.policy import build_hostdevs, needed_functions
+from core.libvirt.policy import needed_functions, place_hostdevs
 from core.libvirt.vfnic import NicOptions, as_interfaces, nic_problems, vf_token_problem
 from core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, print_diff
 from core.steps import OnStep, StepEvent, StepReporter
@@ -35,7 +36,7 @@ class Problem:
 
     kind: str
     """bridge, no-iommu-group, group-blocked, host-uses, in-use, already-attached, not-running,
-    needs-binding."""
+    needs-binding, no-guest-slot."""
     message: str
     fix: str = ""
 
@@ -53,7 +54,8 @@ class AttachPlan:
     managed: bool
     hostdevs: list[Hostdev]
     """Every hostdev to add: the device and the group members it needs."""
-    new_root_ports: list[int] = field(default_factory=list)
+    new_controllers: list[PciController] = field(default_factory=list)
+    """PCI controllers added first to make room (pcie-root-ports on q35, pci-bridges on i440fx)."""
     before: str = ""
     after: str = ""
     problems: list[Problem] = field(default_factory=list)
@@ -70,6 +72,11 @@ class AttachPlan:
         return print_diff(self.before, self.after)
 
     @property
+    def new_root_ports(self) -> list[int]:
+        """Indexes of the pcie-root-ports among new_controllers (the original key)."""
+        return [c.index for c in self.new_controllers if c.model == "pcie-root-port"]
+
+    @property
     def addresses(self) -> list[PciAddress]:
         return [h.address for h in self.hostdevs]
 
@@ -78,7 +85,9 @@ class AttachPlan:
             "vm": self.vm, "address": str(self.address), "mode": self.mode, "managed": self.managed,
             "hostdevs": [str(a) for a in self.addresses],
             "xml": [hostdev_text(h) for h in self.hostdevs],
-            "new_root_ports": self.new_root_ports, "diff": self.diff,
+            "new_root_ports": self.new_root_ports,
+            "new_controllers": [{"index": c.index, "model": c.model} for c in self.new_controllers],
+            "diff": self.diff,
             "problems": [{"kind": p.kind, "message": p.message, "fix": p.fix} for p in self.problems],
             "notes": self.notes,
         }
@@ -189,18 +198,20 @@ def plan_attach(host: Host, hv: Hypervisor, address: PciAddress | str, vm: str, 
             if m.address not in needed and not m.keeps_group_viable:
                 problems.append(Problem("needs-binding", f"{m.address} (group {dev.iommu_group}) is on {m.driver}",
                                         fix=f"vfio-tui bind {addr}"))
-    hostdevs, ports = build_hostdevs(to_add, managed=managed, rom_bar=rom_bar, domain=domain,
-                                     place=mode_ != "live")
+    hostdevs, layout = place_hostdevs(to_add, managed=managed, rom_bar=rom_bar, domain=domain,
+                                      place=mode_ != "live")
+    if layout.problem:
+        problems.append(Problem("no-guest-slot", layout.problem, fix=layout.fix))
     if mode_ != "config" and len({a.slot_key for a in to_add}) < len(to_add):
         plan.notes.append("hot-plug gives each function its own guest slot (libvirt cannot hot-plug a"
                           " multi-function device); --config keeps their function numbers")
     if nic is not None:
         hostdevs = as_interfaces(hostdevs, addr, nic)
-    for index in ports:
-        domain.add_pci_root_port(index)
+    for controller in layout.new_controllers:
+        domain.add_controller(controller)
     for h in hostdevs:
         domain.add_hostdev(h)
-    plan.hostdevs, plan.new_root_ports = hostdevs, ports
+    plan.hostdevs, plan.new_controllers = hostdevs, layout.new_controllers
     plan.after = domain.to_string()
     return plan
 
@@ -212,8 +223,8 @@ def _is_no_support(hv: Hypervisor, exc: BaseException) -> bool:
 def _define_with(hv: Hypervisor, dom: Any, plan: AttachPlan) -> None:
     """The fallback: edit the current persistent XML the same way and define it."""
     current = DomainXml(hv.xml(dom, inactive=True))
-    for index in plan.new_root_ports:
-        current.add_pci_root_port(index)
+    for controller in plan.new_controllers:
+        current.add_controller(controller)
     for h in plan.hostdevs:
         current.add_hostdev(h)
     hv.define(current.to_string())
@@ -224,10 +235,11 @@ def _attach_config(hv: Hypervisor, dom: Any, plan: AttachPlan, rep: StepReporter
     flags = lv.VIR_DOMAIN_AFFECT_CONFIG
     done: list[str] = []
     elements: list[tuple[str, str]] = []
-    for index in plan.new_root_ports:
+    for controller in plan.new_controllers:
         holder = DomainXml("<domain><devices/></domain>")
-        holder.add_pci_root_port(index)
-        elements.append((f"add pcie-root-port {index} to {plan.vm} (config)", element_text(holder.devices[0])))
+        holder.add_controller(controller)
+        elements.append((f"add {controller.model} {controller.index} to {plan.vm} (config)",
+                         element_text(holder.devices[0])))
     for h in plan.hostdevs:
         elements.append((f"attach {h.address} to {plan.vm} (config)", hostdev_text(h)))
     for i, (name, xml) in enumerate(elements):

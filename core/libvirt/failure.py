@@ -101,6 +101,10 @@ class FailureRecord:
         return "\n".join(lines) + "\n"
 
 
+LOG_READ_LIMIT: Final = 8 << 20
+"""The end of a QEMU or kernel log read for a failure record (the lines kept are far fewer)."""
+
+
 def qemu_log_path(host: Host, vm: str) -> Path:
     return host.paths.var_log / "libvirt" / "qemu" / f"{vm}.log"
 
@@ -114,13 +118,21 @@ def log_size(path: Path) -> int | None:
 
 def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
     """(lines, from_this_start): what was appended after offset `since`, else the last run's tail."""
-    try:
-        with path.open("rb") as f:
-            data = f.read()
-    except OSError:
+    import os
+
+    from core.errors import InputError
+    from core.loginput import open_log
+
+    try:  # a FIFO or device where the log should be is refused at once; the read is capped
+        with open_log(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            start = max(0, size - LOG_READ_LIMIT)
+            f.seek(start)
+            data = f.read(LOG_READ_LIMIT)
+    except (OSError, InputError):
         return [], False
-    if since is not None and len(data) > since:
-        return data[since:].decode(errors="replace").splitlines()[-QEMU_LOG_LINES:], True
+    if since is not None and start + len(data) > since:
+        return data[max(0, since - start):].decode(errors="replace").splitlines()[-QEMU_LOG_LINES:], True
     lines = data.decode(errors="replace").splitlines()
     starts = [i for i, line in enumerate(lines) if "starting up" in line]
     if starts:
@@ -130,14 +142,16 @@ def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
 
 def read_kernel_log(host: Host, addresses: list[str]) -> tuple[list[str], str]:
     """Relevant kernel lines and where they came from: the host's kern.log, or dmesg on the live host."""
+    from core.loginput import read_tail
+
     text = ""
     source = ""
     for name in ("kern.log", "dmesg"):
         path = host.paths.var_log / name
-        try:
-            text = path.read_text(errors="replace")
-        except OSError:
+        data = read_tail(path, LOG_READ_LIMIT)  # None: missing, unreadable, or a FIFO/device (never blocks)
+        if data is None:
             continue
+        text = data.decode(errors="replace")
         source = host.paths.display(path)
         break
     if not source and host.paths.is_live:

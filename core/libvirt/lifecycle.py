@@ -13,10 +13,8 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from lxml import etree
-
 from core.address import PciAddress
-from core.errors import VfioError
+from core.errors import InputError, VfioError
 from core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
 from core.libvirt.xml import DomainXml, element_text
 from core.steps import StepReporter
@@ -131,36 +129,6 @@ def unplug_live(hv: Hypervisor, vm: str, addresses: Iterable[PciAddress], rep: S
                 fix="undo with --stop-vm (shuts the VM down first)")
 
 
-def _remove(element: etree._Element) -> None:
-    parent = element.getparent()
-    assert parent is not None
-    prev = element.getprevious()
-    if prev is not None:
-        prev.tail = element.tail
-    else:
-        parent.text = element.tail
-    parent.remove(element)
-
-
-def _unused_root_ports(domain: DomainXml, indexes: Iterable[int]) -> list[etree._Element]:
-    """The pcie-root-port controllers of `indexes` that no device sits behind any more."""
-    buses = set()
-    for el in domain.root.iter("address"):
-        parent = el.getparent()
-        if el.get("type") == "pci" and parent is not None and parent.tag != "source":
-            try:
-                buses.add(int(el.get("bus", "0"), 0))
-            except ValueError:
-                continue
-    out = []
-    for el in domain.root.iterfind("devices/controller"):
-        if el.get("type") == "pci" and el.get("model") == "pcie-root-port":
-            index = int(el.get("index", "-1"))
-            if index in set(indexes) and index not in buses:
-                out.append(el)
-    return out
-
-
 def remove_from_definition(hv: Hypervisor, vm: str, addresses: Iterable[PciAddress], controllers: Iterable[int],
                            rep: StepReporter) -> list[PciAddress]:
     """Take the hostdevs of `addresses` (and the root ports of `controllers` left empty) out of
@@ -173,8 +141,11 @@ def remove_from_definition(hv: Hypervisor, vm: str, addresses: Iterable[PciAddre
     with rep.step(f"remove {', '.join(map(str, present)) or 'the added controllers'} from {vm}'s definition"):
         for a in present:
             domain.remove_hostdev(a)
-        for el in _unused_root_ports(domain, controllers):
-            _remove(el)
+        for index in sorted(controllers, reverse=True):  # a bridge behind a bridge goes first
+            try:
+                domain.remove_controller(index)
+            except InputError:
+                pass  # something else was put on that bus since: the controller stays with it
         hv.define(domain.to_string())
         hv.save_state()
     return present

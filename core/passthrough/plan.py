@@ -104,8 +104,8 @@ def _undo_lines(bind: BindPlan, attach: AttachPlan | None, vm: str | None, start
             lines.append(f"{vm} must not hold the device: undo refuses while it runs, unless --stop-vm (shut it"
                          " down first) or --live (hot-unplug)")
         lines.append(f"remove {', '.join(str(a) for a in attach.addresses) or 'the hostdevs'} from {vm}'s"
-                     " definition" + (f" (and the {len(attach.new_root_ports)} controller(s) added for them)"
-                                      if attach.new_root_ports else ""))
+                     " definition" + (f" (and the {len(attach.new_controllers)} controller(s) added for them)"
+                                      if attach.new_controllers else ""))
     for d in bind.devices:
         if not d.is_bridge and d.from_driver != d.to_driver:
             back = d.from_driver or "no driver"

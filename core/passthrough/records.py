@@ -85,7 +85,9 @@ class RunRecord:
 
     @property
     def added_controllers(self) -> list[int]:
-        return [int(i) for i in (self.data.get("attach") or {}).get("root_ports", [])]
+        """Indexes of the PCI controllers this run added for its hostdevs (root ports, pci-bridges)."""
+        attach = self.data.get("attach") or {}
+        return [int(i) for i in attach.get("controllers", attach.get("root_ports", []))]
 
     @property
     def started_vm(self) -> bool:

@@ -149,7 +149,7 @@ def run_passthrough(plan: PassthroughPlan, on_step: OnStep | None = None, *,
                 def attach(rep: StepReporter) -> str | None:
                     # What undo must take out is recorded before libvirt is asked (a crash in between).
                     record.data["attach"] = {"hostdevs": [str(a) for a in attach_plan.addresses],
-                                             "root_ports": list(attach_plan.new_root_ports),
+                                             "controllers": [c.index for c in attach_plan.new_controllers],
                                              "mode": attach_plan.mode}
                     record.save()
                     result = apply_attach(hv, attach_plan, on_step=rep.emit)

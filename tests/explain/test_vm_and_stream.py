@@ -192,7 +192,7 @@ def test_evidence_is_highlighted_only_with_color() -> None:
     plain = format_report(report, color=False)
     coloured = format_report(report, color=True)
     assert "\x1b[" not in plain
-    assert "\x1b[1m\x1b[31mvfio 0000:02:00.0: group 13 is not viable\x1b[0m" in coloured
+    assert "vfio 0000:02:00.0: \x1b[1m\x1b[31mgroup 13 is not viable\x1b[0m" in coloured
 
 
 def test_wrapper_is_split_so_each_quoted_qemu_message_is_read_alone() -> None:

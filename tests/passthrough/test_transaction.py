@@ -162,3 +162,18 @@ def test_config_only_on_a_running_vm_reaches_it_at_its_next_start(session: Sessi
     # The running router never got it live: undo needs no stop.
     undo = undo_passthrough(host, hv, None)
     assert undo.ok and domains_state(hv)["router"] == ("running", ["0000:07:10.2"])
+
+
+def test_undo_takes_out_the_controller_the_run_added(session: Session) -> None:
+    """win10's root ports are all taken: the GPU and its audio function get a new pcie-root-port, and
+    undo leaves the definition exactly as it was."""
+    host, hv = session()
+    before_xml = hv.xml("win10", inactive=True)
+    plan = plan_passthrough(host, hv, "0000:0a:00.0", "win10")
+    assert plan.ok and plan.attach is not None
+    assert [(c.model, c.index) for c in plan.attach.new_controllers] == [("pcie-root-port", 4)]
+    assert run_passthrough(plan).ok
+    assert "model='pcie-root-port'" in hv.xml("win10", inactive=True).split("index='4'")[1][:40]
+    undone = undo_passthrough(host, hv, None)
+    assert undone.ok, undone
+    assert hv.xml("win10", inactive=True) == before_xml

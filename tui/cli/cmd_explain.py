@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from core.host import HostOptions
 from core.open_host import open_host
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.explain import collect_vm_logs, explain_stream, explain_text
     from core.explain.collect import open_hypervisor_if_available
     from core.explain.render import format_report
+    from core.loginput import MAX_INPUT
     from tui.cli.common import print_json, use_color
 
     if args.file is None and args.vm is None:
@@ -58,19 +61,19 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     with open_host(options) as host:
         if args.vm is not None:
             hyper = open_hypervisor_if_available(host, args.connect)
-            text = collect_vm_logs(host, args.vm, hyper)
-            if args.file is not None:
-                text += _read_file(args.file)
-            report = explain_text(text, host, uri=args.connect)
+            text = collect_vm_logs(host, args.vm, hyper).encode("utf-8", errors="replace")
+            extra, more = _read_file(args.file) if args.file is not None else (b"", False)
+            report = explain_text(text + extra, host, uri=args.connect)
+            if more:
+                report = dataclasses.replace(report, truncated=True)
         elif args.file == "-":
             report = explain_stream(sys.stdin.buffer, host, uri=args.connect)
         else:
-            path = Path(args.file)
-            try:
-                with path.open("rb") as fh:
-                    report = explain_stream(fh, host, uri=args.connect)
-            except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-                raise InputError(f"cannot read {path}: {exc.strerror}") from None
+            with _open_file(args.file) as fh:
+                report = explain_stream(fh, host, uri=args.connect)
+        if report.truncated:
+            sys.stderr.write(f"vfio-tui explain: stopped after the first {MAX_INPUT >> 20} MiB of input; explain a "
+                             "smaller excerpt (e.g. journalctl -b -k, or the QEMU log of the failed start)\n")
         if args.json:
             print_json(report.to_json())
         else:
@@ -78,12 +81,22 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     return 0 if report.findings else 1
 
 
-def _read_file(name: str) -> str:
+def _open_file(name: str) -> BinaryIO:
+    """A log file, opened at once: a FIFO, device (/dev/zero), socket or directory is refused (use - for a pipe)."""
     from core.errors import InputError
+    from core.loginput import open_log
 
-    if name == "-":
-        return sys.stdin.buffer.read().decode("utf-8", errors="replace")
     try:
-        return Path(name).read_bytes().decode("utf-8", errors="replace")
+        return open_log(Path(name), name)
     except OSError as exc:
         raise InputError(f"cannot read {name}: {exc.strerror}") from None
+
+
+def _read_file(name: str) -> tuple[bytes, bool]:
+    """The text of FILE or stdin given next to --vm, capped (and whether there was more)."""
+    from core.loginput import read_stream
+
+    if name == "-":
+        return read_stream(sys.stdin.buffer)
+    with _open_file(name) as fh:
+        return read_stream(fh)

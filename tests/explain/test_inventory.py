@@ -1,0 +1,67 @@
+"""The source inventory: every mapped message, instantiated as printed, is recognised as its mapping says."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.explain import explain_text, load_catalog
+from core.explain.scan import GATES
+from core.explain.sources import FAILURE, Mapping, load_inventory, mappings
+from tests.explain.instantiate import instantiate
+
+MAPPINGS = mappings()
+CAUSES = {e.id: e for e in load_catalog()}
+#: Wrappers and non-standalone causes are shown with the command line of a VM that has a VFIO device.
+VFIO_CONTEXT = "-device vfio-pci,host=0000:02:00.0,id=hostdev0\n"
+VIRSH_START = "error: Failed to start domain 'vm1'\n"
+
+
+def _ids(m: Mapping) -> str:
+    return m.message.id
+
+
+def test_inventory_has_each_source_and_provenance() -> None:
+    inv = load_inventory()
+    projects = {m.project for m in inv}
+    assert {"linux", "libvirt", "qemu", "xen", "proxmox", "kubevirt", "virsh", "incus"} <= projects
+    for m in inv:
+        assert m.file and m.format and m.severity and m.versions, m
+
+
+def test_failure_messages_are_mapped_to_specific_causes() -> None:
+    failures = [m for m in MAPPINGS if m.message.severity in FAILURE]
+    specific = [m for m in failures if m.kind == "cause" and not CAUSES[m.cause or ""].wrapper]
+    unmapped = [m for m in failures if m.kind == "unmapped"]
+    assert len(unmapped) / len(failures) < 0.02, [(m.message.id, m.message.format, m.reason) for m in unmapped]
+    assert len(specific) / len(failures) >= 0.95
+
+
+def test_every_rule_cause_exists() -> None:
+    for m in MAPPINGS:
+        if m.kind == "cause":
+            assert m.cause in CAUSES, m
+
+
+@pytest.mark.parametrize("mapping", [m for m in MAPPINGS if m.kind == "cause"], ids=_ids)
+def test_a_mapped_message_as_printed_gives_its_cause(mapping: Mapping) -> None:
+    line = instantiate(mapping.message)
+    entry = CAUSES[mapping.cause or ""]
+    req = mapping.requires
+    if req and not any(r in line.lower() for r in req.split("|")):
+        # e.g. an SELinux label error about a disk image: not a finding of this cause
+        assert mapping.cause not in [f.cause_id for f in explain_text(line).findings]
+        return
+    if mapping.message.project == "libvirt" and not any(g.decode() in line.lower() for g in GATES):
+        line = VIRSH_START + line  # the reason of a failed `virsh start` is the line after this one
+    assert any(g.decode() in line.lower() for g in GATES), f"no prefilter gate in {line!r}"
+    text = (VFIO_CONTEXT + line) if (entry.wrapper or not entry.standalone) else line
+    if not entry.standalone:  # L14 is reported next to a specific cause only
+        text += "\nvfio 0000:02:00.0: group 13 is not viable\n"
+    ids = [f.cause_id for f in explain_text(text).findings]
+    assert mapping.cause in ids, f"{mapping.message.id} {line!r} -> {ids}, mapped to {mapping.cause}"
+
+
+@pytest.mark.parametrize("mapping", [m for m in MAPPINGS if m.kind == "benign"], ids=_ids)
+def test_a_benign_message_is_never_a_finding(mapping: Mapping) -> None:
+    for finding in explain_text(instantiate(mapping.message)).findings:
+        assert mapping.message.id not in finding.messages
