@@ -89,6 +89,24 @@ def pf() -> Iterator[str]:
     kview.sysfs_write(DEVS / address / "sriov_drivers_autoprobe", "1")
 
 
+@pytest.fixture(autouse=True)
+def no_vfs_before(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts (and a failed one ends) with the PF at 0 VFs, autoprobe on, so one failure does
+    not cascade into the next test."""
+    if "pf" in request.fixturenames:
+        address = request.getfixturevalue("pf")
+        _reset(address)
+    yield
+    if "pf" in request.fixturenames:
+        _reset(request.getfixturevalue("pf"))
+
+
+def _reset(address: str) -> None:
+    if numvfs(address):
+        kview.sysfs_write(DEVS / address / "sriov_numvfs", "0")
+    kview.sysfs_write(DEVS / address / "sriov_drivers_autoprobe", "1")
+
+
 def test_the_kernel_answers_sriov_numvfs_as_the_simulation_says(pf: str) -> None:
     """drivers/pci/iov.c sriov_numvfs_store() on the real kernel: the errno table of core/simulated/sriov.py."""
     total = int(_read(DEVS / pf / "sriov_totalvfs"))
@@ -105,6 +123,7 @@ def test_the_kernel_answers_sriov_numvfs_as_the_simulation_says(pf: str) -> None
         }
         created = vfs(pf)
         groups = {v: group(v) for v in created}
+        alone = {v: g is not None and members(g) == [v] for v, g in groups.items()}  # before they go again
         unbound = {v: driver(v) for v in created}
         got["remove"] = kview.sysfs_write(DEVS / pf / "sriov_numvfs", "0")
         log = kmsg.new()
@@ -116,10 +135,7 @@ def test_the_kernel_answers_sriov_numvfs_as_the_simulation_says(pf: str) -> None
                    "same count": 0,
                    "other count": errno.EBUSY, "remove": 0}, got
     assert any(f"{total} VFs already enabled. Disable before enabling 1 VFs" in line for line in log), log
-    assert len(created) == total
-    for v in created:
-        g = groups[v]
-        assert g is not None and members(g) == [v], (v, g)
+    assert len(created) == total and all(alone.values()), (created, groups)
     assert set(unbound.values()) == {None}  # sriov_drivers_autoprobe=0: no driver probed them
     assert vfs(pf) == [] and all(not (DEVS / v).exists() for v in created)
     note(f"sriov_numvfs on Linux {os.uname().release}: {got}")

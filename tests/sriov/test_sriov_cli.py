@@ -179,3 +179,20 @@ def test_attach_as_interface_refusals(run_cli: Run, tree: Path, args: tuple[str,
     p = run_cli("attach", *args, "--root", str(tree), "--dry-run")
     assert p.returncode == rc, p.stdout + p.stderr
     assert text in p.stdout + p.stderr
+
+
+def test_undo_of_an_sriov_change_needs_no_libvirt(run_cli: Run, tree: Path) -> None:
+    """The lab guest has no libvirtd: undo of an SR-IOV run must not stop at the connection."""
+    assert run_cli("sriov", "07:00.1", "--vfs", "1", "--root", str(tree), "--yes").returncode == 0
+    nowhere = "qemu+unix:///system?socket=/nonexistent/libvirt-sock"
+    u = run_cli("undo", "--root", str(tree), "--connect", nowhere, "--yes")
+    assert u.returncode == 0, u.stdout + u.stderr
+    assert "Undone (run-1): 0000:07:00.1 has 0 VFs again" in u.stdout
+
+
+def test_nothing_to_do_still_ends_with_a_result_event(run_cli: Run, tree: Path) -> None:
+    p = run_cli("sriov", "07:00.0", "--vfs", "2", "--root", str(tree), "--yes", "--json")
+    assert p.returncode == 0, p.stderr
+    events = lines(p.stdout)
+    assert [e["event"] for e in events] == ["plan", "result"]
+    assert events[-1]["run_id"] is None and events[-1]["nothing_to_do"] is True

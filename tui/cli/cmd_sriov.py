@@ -154,7 +154,10 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 print(f"vfio-tui: refused: {plan.refused[0].address}: {plan.refused[0].reason}", file=sys.stderr)
             return 3
         if args.dry_run or plan.nothing_to_do:
-            if not args.json and args.dry_run:
+            if args.json and plan.nothing_to_do and not args.dry_run:
+                emit_json_line({"event": "result", "ok": True, "run_id": None, "pf": plan.pf, "vfs": [],
+                                "warnings": [], "config_id": None, "nothing_to_do": True})
+            elif not args.json and args.dry_run:
                 print("dry run: nothing was changed")
             return 0
         if not args.yes and not confirm(f"Apply it on {host.label}?"):

@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.errors import InputError
+    from core.errors import InputError, VfioError
     from core.libvirt.for_host import NoHypervisorError, domain_facts, hypervisor_for
     from core.open_host import open_host
     from core.passthrough import find_run, list_runs, plan_undo, undo_passthrough
@@ -85,12 +85,16 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 if not runs:
                     print("no passthrough runs recorded on this host")
             return 0
+        sriov = find_run(host.paths, args.run_id).kind == "sriov"
         try:
             hv = hypervisor_for(host, args.connect)
         except NoHypervisorError:
             hv = None
+        except VfioError:
+            if not sriov:
+                raise
+            hv = None  # an SR-IOV change needs no libvirt to go back; without it VMs holding VFs go unseen
         try:
-            sriov = find_run(host.paths, args.run_id).kind == "sriov"
             if sriov:  # an SR-IOV change (`vfio-tui sriov`): back to the previous number of VFs
                 plan = plan_sriov_undo(host, args.run_id, domains=None if hv is None else domain_facts(hv))
             else:
