@@ -23,6 +23,7 @@ from core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
 from core.model import HostInventory
 from core.pciids import PciIds
 from core.services import ServiceManager
+from core.sriovinfo.read import with_sriov
 from core.usage import UsageSource
 from core.verdict import without_host_use_facts
 
@@ -142,6 +143,9 @@ class Host:
         inv = read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),
                              unprivileged=self.unprivileged,
                              usage=None if source is None else (lambda i: source(i, focus)))
+        # VF lists per PF (a few files per PF); the live host's VF NIC settings (`ip link`) only
+        # for a whole-host read, not for a plan about one device.
+        inv = with_sriov(self.paths, inv, self.extras if self.simulated else None, live_query=focus is None)
         if source is not None:
             for annotate in self.annotators:
                 inv = annotate(self.paths, inv, focus)

@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from core.address import PciAddress
 from core.model import NEEDS_ROOT, AcsState, GpuInfo, HostInventory, PciDevice
+from core.sriovinfo.format import pf_text, sriov_json, vf_lines
 
 INVENTORY_SCHEMA: Final = "vfio-tui/inventory/1"
 
@@ -46,8 +47,7 @@ def device_json(inv: HostInventory, dev: PciDevice) -> dict[str, Any]:
         "flr": dev.flr,
         "boot_vga": dev.boot_vga,
         "multifunction": dev.multifunction,
-        "sriov": ({"total_vfs": dev.sriov_total_vfs, "enabled_vfs": dev.sriov_num_vfs}
-                  if dev.sriov_total_vfs is not None else None),
+        "sriov": sriov_json(inv, dev),
         "physfn": str(dev.physfn) if dev.physfn else None,
         "parent": str(dev.parent) if dev.parent else None,
         "on_vfio": dev.on_vfio,
@@ -128,7 +128,8 @@ def device_line(inv: HostInventory, dev: PciDevice) -> str:
     if dev.boot_vga:
         bits.append("boot VGA")
     if dev.sriov_total_vfs is not None:
-        bits.append(f"SR-IOV PF: {dev.sriov_num_vfs or 0}/{dev.sriov_total_vfs} VFs enabled")
+        info = inv.sriov.get(dev.address)
+        bits.append(pf_text(info) if info else f"SR-IOV PF: {dev.sriov_num_vfs or 0}/{dev.sriov_total_vfs} VFs enabled")
     if dev.physfn is not None:
         bits.append(f"VF of {dev.physfn.short}")
     if dev.net_interfaces:
@@ -170,6 +171,9 @@ def _walk(inv: HostInventory, members: tuple[PciAddress, ...], addr: PciAddress,
         text += f"  {c['dim']}(behind {dev.parent.short}{pg}){c['reset']}"
     out.append(f"  {prefix}{branch}{text}")
     kids = [a for a in members if inv.devices[a].parent == addr]
+    # A PF's VFs sit in their own groups (below); listed here too, under their PF.
+    out.extend(f"  {prefix}{'   ' if last else '│  '}{'│  ' if kids else '   '}{c['dim']}{line}{c['reset']}"
+               for line in vf_lines(inv, dev))
     for i, kid in enumerate(kids):
         _walk(inv, members, kid, prefix + ("   " if last else "│  "), i == len(kids) - 1, out, c)
 

@@ -222,6 +222,54 @@ class GpuInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class VfNic:
+    """What a NIC's PF driver reports for one of its VFs (netlink IFLA_VF_*: `ip link show PF`)."""
+
+    mac: str | None = None
+    vlan: int | None = None
+    """0: no VLAN tag."""
+    qos: int | None = None
+    spoofchk: bool | None = None
+    trust: bool | None = None
+    link_state: str | None = None
+    """auto, enable or disable."""
+
+
+@dataclass(frozen=True, slots=True)
+class VfInfo:
+    """One SR-IOV virtual function of a PF."""
+
+    address: PciAddress
+    index: int
+    """N of the PF's virtfnN link (the VF number `ip link` uses)."""
+    iommu_group: int | None
+    driver: str | None
+    own_group: bool
+    """Alone in its IOMMU group: it can be passed without anything else (no missing ACS above it)."""
+    nic: VfNic | None = None
+    """None: not a NIC VF, or nothing reports its settings (a recording without them)."""
+    held_by: tuple[str, ...] | None = None
+    """The VMs that have it in their definition (with their state); None: not asked (no libvirt)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PfSriov:
+    """A PF's SR-IOV state: how many VFs, which, and how new VFs are probed."""
+
+    address: PciAddress
+    total_vfs: int
+    num_vfs: int
+    drivers_autoprobe: bool | None
+    """sriov_drivers_autoprobe: new VFs are probed by a host driver at once (None: not readable)."""
+    vfs: tuple[VfInfo, ...] = ()
+    offset: int | None = None
+    stride: int | None = None
+    vf_device: str | None = None
+    ifname: str | None = None
+    """The PF's network interface that reported the VF settings."""
+
+
+@dataclass(frozen=True, slots=True)
 class IommuGroup:
     """An IOMMU group: the smallest set of functions the IOMMU can isolate."""
 
@@ -258,6 +306,8 @@ class HostInventory:
     a plain tree): an empty host_use then means "not recorded", never "unused"."""
     gpu: Mapping[PciAddress, GpuInfo] = field(default_factory=dict)
     """Per function of every GPU card (core.gpu.inventory adds it)."""
+    sriov: Mapping[PciAddress, PfSriov] = field(default_factory=dict)
+    """Every SR-IOV PF with its VFs (core.sriovinfo.read.with_sriov fills it in)."""
 
     def __iter__(self) -> Iterator[PciDevice]:
         return iter(self.devices.values())

@@ -27,6 +27,7 @@ _DEVICE_ATTRS: Final = (
     "current_link_width", "max_link_speed", "max_link_width", "secondary_bus_number",
     "subordinate_bus_number", "sriov_totalvfs", "sriov_numvfs", "boot_vga", "msi_bus",
     "broken_parity_status",
+    "sriov_drivers_autoprobe", "sriov_offset", "sriov_stride", "sriov_vf_device",
 )
 _DRIVER_FILES: Final = ("bind", "unbind", "new_id", "remove_id", "uevent")
 

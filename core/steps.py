@@ -15,7 +15,7 @@ from typing import Literal, TypeAlias
 
 StepState: TypeAlias = Literal["started", "done", "failed", "info"]
 Phase: TypeAlias = Literal["", "gpu", "bind", "verify", "attach", "start", "detach", "stop", "restore", "persist",
-                           "gpu-restore"]
+                           "gpu-restore", "sriov"]
 
 
 @dataclass(frozen=True, slots=True)

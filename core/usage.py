@@ -346,7 +346,10 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str,
             pci = _last_pci(real)
             if pci:
                 keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
-    return {"schema": EXTRAS_SCHEMA, "mounts": mounts, "swaps": swaps, "block_devices": blocks,
+    from core.sriovinfo.netinfo import EXTRAS_KEY, live_sriov_nics
+
+    return {"schema": EXTRAS_SCHEMA, EXTRAS_KEY: live_sriov_nics(paths),
+            "mounts": mounts, "swaps": swaps, "block_devices": blocks,
             "virtio_tags": virtio_mount_tags(paths, virtio_mounts),
             "net_interfaces": net, "routes": routes, "sessions": sessions, "consoles": consoles,
             "display_servers": displays, "keyboards": keyboards}

@@ -26,13 +26,14 @@ from core.libvirt.connection import DomainInfo, Hypervisor
 from core.libvirt.failure import FailureRecord
 from core.libvirt.for_host import domain_facts, domain_holds, hypervisor_for
 from core.loginput import read_log
-from core.model import DomainHold, HostInventory
+from core.model import DomainFacts, DomainHold, HostInventory
 from core.passthrough import (
     PassthroughPlan,
     RunRecord,
     RunResult,
     UndoPlan,
     UndoResult,
+    find_run,
     interrupted_runs,
     list_runs,
     open_run_for,
@@ -41,6 +42,7 @@ from core.passthrough import (
     run_passthrough,
     undo_passthrough,
 )
+from core.sriov import SriovPlan, SriovResult, apply_sriov, plan_sriov, plan_sriov_undo, undo_sriov
 from core.steps import OnStep
 
 if TYPE_CHECKING:
@@ -147,15 +149,36 @@ class Backend:
 
     def plan_undo(self, run_id: str | None, *, live: bool = False, stop_vm: bool = False,
                   force: bool = False) -> UndoPlan:
+        if self._is_sriov(run_id):
+            return plan_sriov_undo(self.host, run_id, domains=self._domains())
         return plan_undo(self.host, self.hypervisor_or_none(), run_id, live=live, stop_vm=stop_vm, force=force)
 
     def undo(self, run_id: str | None, on_step: OnStep | None = None, *, live: bool = False, stop_vm: bool = False,
              force: bool = False) -> UndoResult:
-        result = undo_passthrough(self.host, self.hypervisor_or_none(), run_id, on_step, live=live,
-                                  stop_vm=stop_vm, force=force)
+        if self._is_sriov(run_id):  # an SR-IOV change: back to the PF's previous number of VFs
+            result = undo_sriov(self.host, run_id, on_step, domains=self._domains())
+        else:
+            result = undo_passthrough(self.host, self.hypervisor_or_none(), run_id, on_step, live=live,
+                                      stop_vm=stop_vm, force=force)
         self._saved()
         self.session_log.append(result.summary)
         return result
+
+    # -- SR-IOV: a PF's number of VFs ------------------------------------------------------------
+    def plan_sriov(self, pf: str, num_vfs: int, *, autoprobe: bool | None = None) -> SriovPlan:
+        return plan_sriov(self.host, pf, num_vfs, autoprobe=autoprobe, domains=self._domains())
+
+    def apply_sriov(self, plan: SriovPlan, on_step: OnStep) -> SriovResult:
+        result = apply_sriov(self.host, plan, on_step=on_step)
+        self.session_log.append(f"{result.run_id}: SR-IOV {plan.pf}: {plan.current_vfs} → {plan.target_vfs} VFs")
+        return result
+
+    def _domains(self) -> DomainFacts | None:
+        hv = self.hypervisor_or_none()
+        return domain_facts(hv) if hv is not None else None
+
+    def _is_sriov(self, run_id: str | None) -> bool:
+        return find_run(self.host.paths, run_id).kind == "sriov"
 
     def pending_binds(self) -> list[PendingRun]:
         from core.binding.restore import pending_recovery

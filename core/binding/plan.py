@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from core.address import PciAddress
 from core.errors import InputError
 from core.model import VFIO_DRIVER, DomainFacts, HostInventory, HostUse, PciDevice
+from core.sriovinfo.checks import vf_token_problem
 from core.viability import member_keeps_viable
 
 if TYPE_CHECKING:
@@ -293,6 +294,9 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
 
     warnings = [f"--force-host-device {a}: the host is using it and will lose it" for a in forced]
     warnings += notices
+    token = vf_token_problem(inv, addr)
+    if token is not None:  # binding works; opening it later needs the PF user's VF token
+        warnings.append(f"{token[0]} (fix: {token[1]})")
     if not inv.host_use_known and assume_unused:
         warnings.append("--assume-unused: host use is not recorded here; planned as if the host used none of"
                         " these devices")

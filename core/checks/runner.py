@@ -10,7 +10,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.address import PciAddress
-from core.checks import checks_device, checks_gpu, checks_libvirt, checks_modules, checks_platform, checks_vm
+from core.checks import (
+    checks_device,
+    checks_gpu,
+    checks_libvirt,
+    checks_modules,
+    checks_platform,
+    checks_sriov,
+    checks_vm,
+)
 from core.checks.context import CheckContext
 from core.checks.result import CheckResult, cannot_tell
 from core.errors import InputError, VfioError
@@ -45,6 +53,7 @@ DEVICE_CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("gpu-reset", "GPU reset (known-broken families, vendor-reset)", checks_gpu.check_gpu_reset),
     ("gpu-bars", "GPU BARs (Resizable BAR, above 4G)", checks_gpu.check_gpu_bars),
     ("gpu-rom", "GPU option ROM", checks_gpu.check_gpu_rom),
+    ("device-sriov", "SR-IOV: a VF's own group and VF token, a PF's VFs", checks_sriov.check_sriov),
 )
 VM_CHECKS: tuple[tuple[str, str, CheckFn], ...] = (
     ("vm-memlock", "Locked-memory limit", checks_vm.check_memlock),

@@ -440,3 +440,6 @@ def _bar_conflict(host: Host, values: dict[str, str], ctx: ExplainContext, cache
         return CheckOutcome("bar_conflict", "fail",
                             "a firmware framebuffer holds memory ranges: " + "; ".join(hits[:3]))
     return CheckOutcome("bar_conflict", "pass", "no firmware framebuffer claim in /proc/iomem")
+
+# The SR-IOV checks register themselves here too (after every helper above exists).
+from core.explain import checks_sriov as _checks_sriov  # noqa: E402, F401

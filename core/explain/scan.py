@@ -62,6 +62,8 @@ GATES: tuple[bytes, ...] = (
     # The GPU steps (catalog/gpu.toml): NVIDIA's driver, module unloads, libvirt hooks, the display manager,
     # firmware framebuffers.
     b"nvrm", b"is in use", b"hook script", b"job for", b"framebuffer",
+    # libvirt's "Cannot set interface MAC to ... for ifname PF vf N" (catalog/sriov.toml SR5) names no PCI device
+    b"cannot set interface",
 )
 #: virsh prints a failed start as "error: Failed to start domain 'NAME'" and libvirt's reason on the next
 #: line, which may have no gate of its own ("error: internal error: Multiple USB devices for ..."): the

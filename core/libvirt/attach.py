@@ -10,7 +10,7 @@ what virt-xml does for persistent edits.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from core.address import PciAddress
@@ -18,6 +18,7 @@ from core.errors import InputError, PlanRefusedError
 from core.libvirt.devicexml import PciController
 from core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
 from core.libvirt.policy import needed_functions, place_hostdevs
+from core.libvirt.vfnic import NicOptions, as_interfaces, nic_problems, vf_token_problem
 from core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, print_diff
 from core.steps import OnStep, StepEvent, StepReporter
 
@@ -117,8 +118,9 @@ def _owner_problems(host_groups: dict[PciAddress, int | None], hv: Hypervisor, v
 
 
 def plan_attach(host: Host, hv: Hypervisor, address: PciAddress | str, vm: str, *, mode: str = "config",
-                managed: bool = True, rom_bar: bool | None = None) -> AttachPlan:
-    """Check and prepare attaching `address` (and the group members it needs) to `vm`.
+                managed: bool = True, rom_bar: bool | None = None, nic: NicOptions | None = None) -> AttachPlan:
+    """Check and prepare attaching `address` (and the group members it needs) to `vm`; with `nic`, an
+    SR-IOV NIC VF as <interface type='hostdev'> with that MAC/VLAN (core.libvirt.vfnic).
 
     Raises:
         InputError: malformed address or mode, or a device the host does not have.
@@ -153,6 +155,12 @@ def plan_attach(host: Host, hv: Hypervisor, address: PciAddress | str, vm: str, 
                                         fix="see `vfio-tui inventory --group "
                                             f"{dev.iommu_group}`"))
     needed = needed_functions(inv, addr)
+    for a in needed:
+        token = vf_token_problem(inv, a)
+        if token is not None:
+            problems.append(Problem("vf-token", *token))
+    if nic is not None:
+        problems.extend(Problem("not-a-nic-vf", text, fix=fix) for text, fix in nic_problems(inv, addr))
     if not any(p.kind == "group-blocked" for p in problems):
         # managed='yes' means libvirt takes these devices from the host at start: say what would go
         for a in needed:
@@ -197,6 +205,8 @@ def plan_attach(host: Host, hv: Hypervisor, address: PciAddress | str, vm: str, 
     if mode_ != "config" and len({a.slot_key for a in to_add}) < len(to_add):
         plan.notes.append("hot-plug gives each function its own guest slot (libvirt cannot hot-plug a"
                           " multi-function device); --config keeps their function numbers")
+    if nic is not None:
+        hostdevs = as_interfaces(hostdevs, addr, nic)
     for controller in layout.new_controllers:
         domain.add_controller(controller)
     for h in hostdevs:
@@ -262,7 +272,7 @@ def _attach_live(hv: Hypervisor, dom: Any, plan: AttachPlan, rep: StepReporter) 
     for h in plan.hostdevs:
         name = f"hot-plug {h.address} into {plan.vm} (live)"
         with rep.step(name):
-            live = Hostdev(h.address, managed=h.managed, driver=h.driver, rom_bar=h.rom_bar)
+            live = replace(h, guest=None)  # hot-plug: libvirt picks the slot (an interface keeps its MAC/VLAN)
             try:
                 dom.attachDeviceFlags(hostdev_text(live), lv.VIR_DOMAIN_AFFECT_LIVE)
             except lv.libvirtError as exc:

@@ -16,6 +16,7 @@ from core.binding.plan import BindPlan, plan_bind
 from core.gpu.plan import GpuPlan, plan_gpu
 from core.libvirt.attach import AttachPlan, Mode, parse_mode, plan_attach
 from core.libvirt.for_host import domain_facts
+from core.libvirt.vfnic import NicOptions
 
 if TYPE_CHECKING:
     from core.checks.result import CheckResult
@@ -128,7 +129,8 @@ def _undo_lines(bind: BindPlan, attach: AttachPlan | None, vm: str | None, start
 def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddress, vm: str | None,
                      mode: str = "config", start: bool = False, *, managed: bool = True,
                      force_host_devices: Iterable[str | PciAddress] = (), assume_unused: bool = False,
-                     checks: bool = True, stop_display_manager: bool = False) -> PassthroughPlan:
+                     checks: bool = True, stop_display_manager: bool = False,
+                     nic: NicOptions | None = None) -> PassthroughPlan:
     """Plan passing `address` (its whole IOMMU group) to `vm` (None: bind only).
 
     Raises:
@@ -143,6 +145,10 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
 
         raise InputError(f"cannot pass {addr} to {vm}: no libvirt for {host.label}",
                          fix="give --connect URI, or bind only (no VM)")
+    if nic is not None and vm is None:
+        from core.errors import InputError
+
+        raise InputError("--as-interface/--mac/--vlan describe how a VM gets the VF: name the VM")
     domains = domain_facts(hv) if hv is not None else None
     inv = host.inventory(names=False, focus=addr)
     # A GPU first: what the host must let go of (display manager, console, framebuffer, driver modules).
@@ -157,7 +163,7 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
     warnings = list(gpu.warnings) if gpu else []
     warnings += bind.warnings
     if vm is not None and hv is not None:
-        attach = plan_attach(host, hv, addr, vm, mode=mode_, managed=managed)
+        attach = plan_attach(host, hv, addr, vm, mode=mode_, managed=managed, nic=nic)
         # The bind plan decides about host use (what the GPU plan releases, what --force-host-device
         # accepts); the attach plan's own host-use lines only repeat it, and must not stop its apply.
         attach.problems = [p for p in attach.problems if p.kind not in ("host-uses", "group-blocked")]

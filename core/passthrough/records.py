@@ -55,6 +55,11 @@ class RunRecord:
         return str(self.data["id"])
 
     @property
+    def kind(self) -> str:
+        """"passthrough" (bind → verify → attach → start) or "sriov" (a PF's number of VFs, core.sriov)."""
+        return str(self.data.get("kind") or "passthrough")
+
+    @property
     def status(self) -> str:
         return str(self.data.get("status", "running"))
 
@@ -92,6 +97,14 @@ class RunRecord:
     def started_vm(self) -> bool:
         return bool(self.data.get("started_vm"))
 
+    @property
+    def what(self) -> str:
+        """The change in a few words: "0000:0b:00.0 → vfio_test", "SR-IOV 0000:07:00.1: 0 → 2 VFs"."""
+        if self.kind == "sriov":
+            s = self.data.get("sriov") or {}
+            return f"SR-IOV {self.address}: {s.get('from_vfs', '?')} → {s.get('to_vfs', '?')} VFs"
+        return f"{self.address} → {self.vm or 'vfio-pci'}"
+
     def phase(self, name: str) -> str:
         return str((self.data.get("phases") or {}).get(name, "planned"))
 
@@ -110,6 +123,8 @@ class RunRecord:
 
     def summary(self) -> str:
         """One line for journals: "run-3: 0000:0b:00.0 (group 19) → vfio_test, attached ..., done"."""
+        if self.kind == "sriov":
+            return f"{self.id}: {self.what}; {self.status}, {self.data.get('started', '?')}"
         target = f" → {self.vm}" if self.vm else " (bind only)"
         bits = [f"{self.id}: {self.address} (group {self.group}){target}"]
         if self.attached:
@@ -239,7 +254,8 @@ def interrupted_work(paths: HostPaths) -> list[Interrupted]:
                                           f"vfio-tui check --undo {cid} --yes") for cid in configs]
     runs = interrupted_runs(paths, lock_free=True)
     for run in runs:
-        out.append(Interrupted(f"passthrough run {run.id} ({run.address} → {run.vm or 'vfio-pci'}) was cut short",
+        kind = "SR-IOV change" if run.kind == "sriov" else "passthrough run"
+        out.append(Interrupted(f"{kind} {run.id} ({run.what}) was cut short",
                                f"vfio-tui undo {run.id}"))
     if binds and not runs:
         where = paths.display(journal_dir(paths) / binds[0])

@@ -151,10 +151,10 @@ def demo_snapshot() -> dict[str, Any]:
     # SR-IOV: an 82599 PF with two VFs enabled, its sister port without, VF 07:10.2 already on vfio-pci.
     sriov_acs = (0x001F, 0x001D)
     b.add("0000:07:00.0", 0x8086, 0x10FB, 0x020000, group=14, parent="0000:00:05.0", driver="ixgbe",
-          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 2), reset="flr bus",
+          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 2), sriov_vf=(0x80, 2, 0x10ED), reset="flr bus",
           nets=("enp7s0f0",))
     b.add("0000:07:00.1", 0x8086, 0x10FB, 0x020000, group=15, parent="0000:00:05.0", driver="ixgbe",
-          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 0), reset="flr bus",
+          pcie="endpoint", flr=True, multifunction=True, acs=sriov_acs, sriov=(63, 0), sriov_vf=(0x80, 2, 0x10ED), reset="flr bus",
           nets=("enp7s0f1",))
     b.add("0000:07:10.0", 0x8086, 0x10ED, 0x020000, group=16, physfn="0000:07:00.0", driver="ixgbevf",
           pcie="endpoint", flr=True, pm=False, reset="flr", nets=("enp7s0f0v0",))
@@ -201,6 +201,17 @@ def demo_extras() -> dict[str, Any]:
             "enp7s0f0": {"pci": "0000:07:00.0", "addresses": ["198.51.100.20/24"], "state": "up"},
             "enp7s0f1": {"pci": "0000:07:00.1", "addresses": [], "state": "down"},
             "enp7s0f0v0": {"pci": "0000:07:10.0", "addresses": [], "state": "down"},
+        },
+        # What ixgbe reports for the VFs of enp7s0f0 (`ip -j link show enp7s0f0`, vfinfo_list): VF 1
+        # is the router VM's, with the MAC and VLAN libvirt programmed through the PF.
+        "sriov_nics": {
+            "0000:07:00.0": {"ifname": "enp7s0f0", "vfs": [
+                {"vf": 0, "mac": "02:1b:21:7a:00:10", "vlan": 0, "qos": 0, "spoofchk": True, "trust": False,
+                 "link_state": "auto"},
+                {"vf": 1, "mac": "52:54:00:6d:90:02", "vlan": 42, "qos": 0, "spoofchk": True, "trust": False,
+                 "link_state": "auto"},
+            ]},
+            "0000:07:00.1": {"ifname": "enp7s0f1", "vfs": []},
         },
         "routes": [
             {"destination": "default", "gateway": "192.0.2.1", "dev": "eno1"},

@@ -37,6 +37,7 @@ from core.hostpaths import HostPaths
 from core.kernel import DEFAULT_WRITE_TIMEOUT
 from core.simulated import gpu_kernel
 from core.simulated.materialize import SIM_METADATA
+from core.simulated.sriov import SimSriov, SriovBlocked, SriovRefused, can_probe
 
 LOCK_NAME: Final = ".vfio-tui-sim.lock"
 STATE_NAME: Final = ".vfio-tui-sim-state.json"
@@ -93,11 +94,19 @@ class SimulatedKernel:
                     merged[key] = state[key]
                 elif key in static:
                     merged[key] = json.loads(json.dumps(static[key]))
-            yield merged
-            new = json.dumps({k: merged[k] for k in STATE_KEYS if k in merged}, separators=(",", ":"))
-            if new != text:
-                # Atomic and durable: a kill -9 leaves the old state or the new, never half of one.
-                safefile.replace(root, self._state_path, new.encode(), private=True, mode=0o644, sync_dir=False)
+            try:
+                yield merged
+            except (_Refused, SysfsWriteError):
+                self._save(merged, text)  # a refused write still leaves its kernel log lines
+                raise
+            self._save(merged, text)
+
+    def _save(self, merged: dict[str, Any], text: str) -> None:
+        new = json.dumps({k: merged[k] for k in STATE_KEYS if k in merged}, separators=(",", ":"))
+        if new != text:
+            # Atomic and durable: a kill -9 leaves the old state or the new, never half of one.
+            safefile.replace(self.paths.root, self._state_path, new.encode(), private=True, mode=0o644,
+                             sync_dir=False)
 
     def _static(self) -> dict[str, Any]:
         try:
@@ -251,6 +260,10 @@ class SimulatedKernel:
             return rel[2], None, rel[1]
         if len(rel) == 3 and rel[0] == "devices" and rel[2] == "driver_override":
             return "driver_override", rel[1], None
+        if len(rel) == 3 and rel[0] == "devices" and rel[2] in ("sriov_numvfs", "sriov_drivers_autoprobe"):
+            if not path.exists():  # not a PF: the attribute is not there (sriov_attrs_are_visible())
+                raise SysfsWriteError(self.paths.display(path), "", errno.ENOENT, os.strerror(errno.ENOENT))
+            return rel[2], rel[1], None
         if len(rel) == 4 and rel[0] == "devices" and rel[2:] == ("driver", "unbind"):
             link = self.paths.pci_device(rel[1]) / "driver"
             if not link.is_symlink():
@@ -275,6 +288,21 @@ class SimulatedKernel:
             assert driver is not None
             self._new_id(meta, driver, text)
             return
+        if op in ("sriov_numvfs", "sriov_drivers_autoprobe"):
+            assert addr is not None
+            pf = self._device_dir(addr)
+            if pf is None:
+                raise _Refused(errno.ENODEV)
+            try:
+                if op == "sriov_numvfs":
+                    SimSriov(self).write_numvfs(meta, addr, pf, value)
+                else:
+                    SimSriov(self).write_autoprobe(meta, pf, value)
+            except SriovRefused as exc:
+                raise _Refused(exc.code) from None
+            except SriovBlocked:
+                raise _Blocked() from None
+            return
         if op == "remove_id":
             assert driver is not None
             ids = _parse_ids(text)
@@ -298,15 +326,37 @@ class SimulatedKernel:
                 raise _Refused(errno.ENODEV)
             if self._driver_of(dev) is not None:
                 raise _Refused(errno.EBUSY)
+            if not can_probe(dev):
+                raise _Refused(errno.ENODEV)  # pci_device_probe(): a VF with sriov_drivers_autoprobe=0
             code = self._probe(meta, target, dev, driver, silent=silent)
             if code:
                 raise _Refused(code)
-        elif op == "drivers_probe" and self._driver_of(dev) is None:
+        elif op == "drivers_probe" and self._driver_of(dev) is None and can_probe(dev):
             for cand in self._candidates(meta, target, dev):
                 # Probe errors are only logged; drivers_probe itself reports success.
                 self._probe(meta, target, dev, cand, silent=silent)
                 break
         gpu_kernel.after_change(self.paths, meta, op, target)
+
+    # -- what the SR-IOV part (core.simulated.sriov) uses ----------------------------------------
+    def driver_of(self, dev: Path) -> str | None:
+        return self._driver_of(dev)
+
+    def group_of(self, dev: Path) -> str | None:
+        return self._group_of(dev)
+
+    def candidates(self, meta: dict[str, Any], addr: str, dev: Path) -> list[str]:
+        return self._candidates(meta, addr, dev)
+
+    def probe(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> int:
+        return self._probe(meta, addr, dev, driver)
+
+    def unbind(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> None:
+        self._unbind(meta, addr, dev, driver)
+
+    @staticmethod
+    def log(meta: dict[str, Any], line: str) -> None:
+        _log(meta, line)
 
     # -- devices and drivers -----------------------------------------------------------------
     def _device_dir(self, addr: str) -> Path | None:

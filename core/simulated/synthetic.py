@@ -31,6 +31,7 @@ def make_config(
     pm_no_soft_reset: bool = False,
     acs: tuple[int, int] | None = None,
     sriov: tuple[int, int] | None = None,
+    sriov_vf: tuple[int, int, int] | None = None,
     buses: tuple[int, int, int] | None = None,
 ) -> bytes:
     """A configuration space with the given identity and capabilities (4096 bytes for PCIe)."""
@@ -82,6 +83,13 @@ def make_config(
             sriov_body[0x0C - 4:0x0E - 4] = sriov[0].to_bytes(2, "little")  # InitialVFs
             sriov_body[0x0E - 4:0x10 - 4] = sriov[0].to_bytes(2, "little")  # TotalVFs
             sriov_body[0x10 - 4:0x12 - 4] = sriov[1].to_bytes(2, "little")  # NumVFs
+            if sriov[1]:
+                sriov_body[0x08 - 4] = 0x09  # Control: VF Enable + VF MSE, as sriov_enable() sets them
+            if sriov_vf is not None:
+                offset, stride, vf_device = sriov_vf
+                sriov_body[0x14 - 4:0x16 - 4] = offset.to_bytes(2, "little")  # First VF Offset
+                sriov_body[0x16 - 4:0x18 - 4] = stride.to_bytes(2, "little")  # VF Stride
+                sriov_body[0x1A - 4:0x1C - 4] = vf_device.to_bytes(2, "little")  # VF Device ID
             ext.append((0x0010, bytes(sriov_body)))
         off = 0x100
         for i, (cid, body) in enumerate(ext):
@@ -131,6 +139,7 @@ class HostBuilder:
         reset: str | None = None,
         boot_vga: bool | None = None,
         sriov: tuple[int, int] | None = None,
+        sriov_vf: tuple[int, int, int] | None = None,
         physfn: str | None = None,
         nets: tuple[str, ...] = (),
         subsystem: tuple[int, int] | None = None,
@@ -152,7 +161,7 @@ class HostBuilder:
         cfg = make_config(vendor, device, class_code, revision=revision, header_type=header_type,
                           multifunction=multifunction, subsystem=subsystem or (vendor, 0),
                           pcie=pcie, flr=flr, pm=pm, pm_no_soft_reset=pm_no_soft_reset, acs=acs,
-                          sriov=sriov, buses=buses)
+                          sriov=sriov, sriov_vf=sriov_vf, buses=buses)
         listing: dict[str, Any] = {"config": "file", "driver_override": "file"}
         entry: dict[str, Any] = {
             "address": str(addr),
@@ -189,6 +198,11 @@ class HostBuilder:
             entry["boot_vga"] = "1" if boot_vga else "0"
         if sriov is not None:
             entry["sriov_totalvfs"], entry["sriov_numvfs"] = str(sriov[0]), str(sriov[1])
+            entry["sriov_drivers_autoprobe"] = "1"
+            if sriov_vf is not None:
+                # (First VF Offset, VF Stride, VF Device ID): where the kernel puts the VFs (pci_iov_virtfn_devfn)
+                entry["sriov_offset"], entry["sriov_stride"] = str(sriov_vf[0]), str(sriov_vf[1])
+                entry["sriov_vf_device"] = f"{sriov_vf[2]:x}"
         if physfn:
             listing["physfn"] = {"link": f"../{PciAddress.parse(physfn)}"}
             pf_entry = next(d.entry for d in self._devices if d.address == PciAddress.parse(physfn))

@@ -241,3 +241,7 @@ REAL_MESSAGES["K13"].append((
 from tests.explain.explain_messages_gpu import GPU_MESSAGES  # noqa: E402
 
 REAL_MESSAGES.update(GPU_MESSAGES)
+
+from tests.explain.sriov_messages import SRIOV_MESSAGES  # noqa: E402 - the SR-IOV causes' texts, in their own file
+
+REAL_MESSAGES.update(SRIOV_MESSAGES)

@@ -49,6 +49,9 @@ NOT_YET_SEEN: dict[str, str] = {
     "E20": "MSI/MSI-X/INTx setup failures did not happen under TCG; no thread found",
     "E25": "the KVM VFIO pseudo device needs KVM; the lab runs TCG; no thread found",
     "XN3": "messages of the Xen hypervisor itself; no Xen in the lab, threads only show libxl's lines",
+    "SR4": "QEMU 7.2's nvme offers 2 VFs and the tests asked within it; no thread quotes the ERANGE write",
+    "SR5": "needs SR-IOV NIC VFs (QEMU 7.2 has no SR-IOV NIC; igb came in 8.0); no thread found",
+    "SR6": "QEMU's root ports isolate (ACS) in the lab topology; no thread quotes this group layout",
     "G03": "the lab guest runs no libvirt hooks yet; the single-GPU threads quote their scripts' output, not "
            "libvirt's 'Hook script execution failed' line",
     "G04": "the lab guest has no display manager (no systemd units for one); threads describe the black "

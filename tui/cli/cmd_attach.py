@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from core.host import HostOptions
-from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args, open_host_and_hypervisor
 from tui.cli.output import verbatim
 
 HELP = "attach a PCI device (and the group members it needs) to a libvirt VM; --start starts it"
@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="check and show the diff; change nothing")
     parser.add_argument("--json", action="store_true", help="print the plan and the outcome as JSON")
     add_connect_option(parser)
+    add_nic_options(parser)
 
 
 def print_plan(plan: Any) -> None:
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     host, hv = open_host_and_hypervisor(args, options)
     with host, hv:
         plan = plan_attach(host, hv, args.address, args.vm, mode=args.mode, managed=args.managed == "yes",
-                           rom_bar=parse_rom_bar(args.rom_bar))
+                           rom_bar=parse_rom_bar(args.rom_bar), nic=nic_from_args(args))
         out["uri"] = hv.uri
         out["plan"] = plan.to_json()
         if not args.json:

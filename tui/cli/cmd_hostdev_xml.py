@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from core.host import HostOptions
-from tui.cli.libvirt_args import add_connect_option
+from tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args
 
 HELP = "print the libvirt <hostdev> XML for a PCI device (for virsh attach-device)"
 DESCRIPTION = """\
@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vm", metavar="VM", default=None,
                         help="with --all-functions: use a free guest slot of this VM (reads its definition)")
     add_connect_option(parser)
+    add_nic_options(parser)
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
@@ -61,6 +62,15 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.open_host import open_host
 
     address = PciAddress.parse(args.address)
+    nic = nic_from_args(args)
+    if nic is not None:
+        from core.libvirt.xml import hostdev_text, interface_hostdev
+
+        if args.all_functions or args.guest_slot is not None:
+            raise InputError("--as-interface gives one VF; it goes with neither --all-functions nor --guest-slot")
+        sys.stdout.write(hostdev_text(interface_hostdev(address, mac=nic.mac, vlan=nic.vlan,
+                                                        managed=args.managed == "yes")))
+        return 0
     addresses = [address]
     if options.demo or options.root is not None or options.snapshot is not None:
         # A host was named: the element is for a device of that host (without one, it is generated for

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from core.host import HostOptions
 from core.open_host import open_host
 from tui.cli.argtypes import GROUP
+
+if TYPE_CHECKING:
+    from core.host import Host
+    from core.model import HostInventory
 
 HELP = "list IOMMU groups -> bridges -> devices, with what passthrough would take"
 DESCRIPTION = """\
@@ -39,6 +44,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
     with open_host(options) as host:
         inv = host.inventory()
+        if any(info.vfs for info in inv.sriov.values()):
+            inv = _with_vf_holders(host, inv)
         if args.group:
             from dataclasses import replace
 
@@ -54,3 +61,18 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         else:
             print(format_inventory(inv, host.label, color=use_color()), end="")
     return 0
+
+
+def _with_vf_holders(host: Host, inv: HostInventory) -> HostInventory:
+    """Which VMs hold each VF: asked of the libvirt that goes with the host, or as recorded."""
+    from core.libvirt.for_host import NoHypervisorError, domain_facts_for
+    from core.sriovinfo.read import recorded_holds, with_holds
+
+    try:
+        holds = domain_facts_for(host)()
+    except NoHypervisorError:
+        recorded = recorded_holds(host.extras)
+        return inv if recorded is None else with_holds(inv, recorded)
+    except Exception:  # noqa: BLE001 - libvirt unreachable (a stopped daemon): the VFs' VMs stay unknown
+        return inv
+    return with_holds(inv, holds)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from core.host import HostOptions
 from tui.cli.argtypes import WRITE_TIMEOUT
-from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args, open_host_and_hypervisor
 from tui.cli.output import verbatim
 
 if TYPE_CHECKING:
@@ -77,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=10.0, metavar="S",
                         help="seconds one sysfs write may take before it is abandoned (default 10)")
     add_connect_option(parser)
+    add_nic_options(parser)
 
 
 def print_plan(plan: PassthroughPlan) -> None:
@@ -132,7 +133,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     with host, hv:
         plan = plan_passthrough(host, hv, args.address, args.vm, args.mode, args.start,
                                 managed=args.managed == "yes", force_host_devices=args.force_host_device,
-                                assume_unused=args.assume_unused, stop_display_manager=args.stop_display_manager)
+                                assume_unused=args.assume_unused, stop_display_manager=args.stop_display_manager,
+                                nic=nic_from_args(args))
         if args.json:
             emit_json_line({"event": "plan", "plan": plan.to_json()})
         else:

@@ -7,9 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.host import HostOptions
 from core.open_host import open_host
+
+if TYPE_CHECKING:
+    from core.host import Host
 
 HELP = "record the host (read-only) as JSON that anyone can replay with --host-snapshot"
 DESCRIPTION = """\
@@ -33,6 +37,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
     with open_host(options) as host:
         extras = record_usage_extras(host.paths, None if host.kind == "live" else host.extras)
+        _record_vm_devices(host, extras)
         snap = record_host(host.paths, label=args.label or host.label, extras=extras or None)
     text = json.dumps(snap, indent=1, sort_keys=True) + "\n"
     if str(args.output) == "-":
@@ -51,3 +56,16 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     if os.geteuid() != 0:
         print("note: not root, so config space beyond 64 bytes (ACS, FLR) was not recorded", file=sys.stderr)
     return 0
+
+
+def _record_vm_devices(host: Host, extras: dict[str, Any]) -> None:
+    """Which VM holds which device, when libvirt answers (a replay shows which VFs a VM holds)."""
+    from core.libvirt.for_host import domain_facts_for
+    from core.sriovinfo.read import VM_DEVICES_KEY, holds_to_extras
+
+    if VM_DEVICES_KEY in extras:
+        return
+    try:
+        extras[VM_DEVICES_KEY] = holds_to_extras(domain_facts_for(host)())
+    except Exception:  # noqa: BLE001 - no libvirt here: nothing is recorded about VMs
+        return

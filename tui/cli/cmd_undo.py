@@ -9,7 +9,8 @@ from core.host import HostOptions
 from tui.cli.argtypes import WRITE_TIMEOUT, seconds
 from tui.cli.libvirt_args import add_connect_option
 
-HELP = "take a `vfio-tui pass` run back: out of the VM first, then the drivers (refuses while the VM holds it)"
+HELP = ("take a `vfio-tui pass` run back (out of the VM first, then the drivers; refuses while the VM holds it),"
+        " or a `vfio-tui sriov` change (the previous number of VFs)")
 DESCRIPTION = """\
 Undo one passthrough run (run-N, as `vfio-tui pass` and the app print it; default: the newest one
 not yet undone), in this order:
@@ -19,6 +20,8 @@ not yet undone), in this order:
      run's <hostdev> entries (and controllers added for them) leave the VM's definition;
   2. the drivers: every device the run bound goes back to its original driver — refused while a
      VM or a process (anything with /dev/vfio/N open) still holds it, naming it.
+A run of `vfio-tui sriov` (an SR-IOV change) goes back to the PF's previous number of VFs (and
+sriov_drivers_autoprobe, and its --persist rule), refused while a VF that would go is held.
 A step that fails stops the undo and says what is still in place; run it again after the fix.
 It says "Undone" only when everything was.
 """
@@ -56,10 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.errors import InputError
-    from core.libvirt.for_host import NoHypervisorError, hypervisor_for
+    from core.errors import InputError, VfioError
+    from core.libvirt.for_host import NoHypervisorError, domain_facts, hypervisor_for
     from core.open_host import open_host
-    from core.passthrough import list_runs, plan_undo, undo_passthrough
+    from core.passthrough import find_run, list_runs, plan_undo, undo_passthrough
+    from core.sriov import plan_sriov_undo, undo_sriov
     from core.steps import StepEvent, format_step
     from tui.cli.common import confirm, emit_json_line, host_args
 
@@ -82,12 +86,20 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 if not runs:
                     print("no passthrough runs recorded on this host")
             return 0
+        sriov = find_run(host.paths, args.run_id).kind == "sriov"
         try:
             hv = hypervisor_for(host, args.connect)
         except NoHypervisorError:
             hv = None
+        except VfioError:
+            if not sriov:
+                raise
+            hv = None  # an SR-IOV change needs no libvirt to go back; without it VMs holding VFs go unseen
         try:
-            plan = plan_undo(host, hv, args.run_id, live=args.live, stop_vm=args.stop_vm, force=args.force)
+            if sriov:  # an SR-IOV change (`vfio-tui sriov`): back to the previous number of VFs
+                plan = plan_sriov_undo(host, args.run_id, domains=None if hv is None else domain_facts(hv))
+            else:
+                plan = plan_undo(host, hv, args.run_id, live=args.live, stop_vm=args.stop_vm, force=args.force)
             if not args.json:
                 print(f"Undo {plan.run.summary()}")
                 for step in plan.steps:
@@ -113,9 +125,13 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 else:
                     print(format_step(event), flush=True)
 
-            result = undo_passthrough(host, hv, plan.run.id, on_step, live=args.live, stop_vm=args.stop_vm,
-                                      force=args.force, timeout=args.timeout,
-                                      shutdown_timeout=args.shutdown_timeout, unplug_timeout=args.unplug_timeout)
+            if sriov:
+                result = undo_sriov(host, plan.run.id, on_step, domains=None if hv is None else domain_facts(hv),
+                                    timeout=max(args.timeout, 60.0))
+            else:
+                result = undo_passthrough(host, hv, plan.run.id, on_step, live=args.live, stop_vm=args.stop_vm,
+                                          force=args.force, timeout=args.timeout,
+                                          shutdown_timeout=args.shutdown_timeout, unplug_timeout=args.unplug_timeout)
         finally:
             if hv is not None:
                 hv.close()

@@ -10,6 +10,7 @@ from core.open_host import open_host
 
 if TYPE_CHECKING:
     from core.libvirt.connection import Hypervisor
+    from core.libvirt.vfnic import NicOptions
 
 CONNECT_HELP = ("libvirt URI (default: qemu:///system on this machine; the demo VMs for --demo, a recording or a"
                 " sim-host tree; a plain --root tree has none unless given)")
@@ -35,3 +36,23 @@ def open_host_and_hypervisor(args: argparse.Namespace, options: HostOptions, *,
         host.close()
         raise
     return host, hv
+
+
+def add_nic_options(parser: argparse.ArgumentParser) -> None:
+    """--as-interface, --mac, --vlan: an SR-IOV NIC VF as <interface type='hostdev'>."""
+    group = parser.add_argument_group("SR-IOV NIC VFs")
+    group.add_argument("--as-interface", action="store_true",
+                       help="give the VF as <interface type='hostdev' managed='yes'>: libvirt sets its MAC (and VLAN)"
+                            " through the PF at start and puts the old ones back at stop")
+    group.add_argument("--mac", metavar="MAC",
+                       help="the VF's MAC in the guest (implies --as-interface; default: libvirt generates one)")
+    group.add_argument("--vlan", type=int, metavar="ID", help="the VLAN tag the PF puts the VF on (implies"
+                                                              " --as-interface)")
+
+
+def nic_from_args(args: argparse.Namespace) -> NicOptions | None:
+    from core.libvirt.vfnic import NicOptions
+
+    if not (args.as_interface or args.mac is not None or args.vlan is not None):
+        return None
+    return NicOptions(mac=args.mac, vlan=args.vlan)

@@ -14,6 +14,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "sim-host",
     "bind",
     "restore",
+    "sriov",
     "check",
     "explain",
     "vms",

@@ -21,6 +21,7 @@ from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.sriov_rows import sriov_detail
 
 if TYPE_CHECKING:
     from core.model import HostInventory
@@ -37,6 +38,7 @@ class DevicesScreen(VfioScreen):
         Binding("b", "toggle_bridges", "Hide bridges", show=False),
         Binding("e", "toggle_empty", "Hide bridge-only groups", show=False),
         Binding("r", "refresh", "Reload", show=False),
+        Binding("v", "sriov", "VFs", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("down", "tree_down", "Down (from the filter box too)", show=False),
         Binding("up", "tree_up", "Up (from the filter box too)", show=False),
@@ -156,7 +158,10 @@ class DevicesScreen(VfioScreen):
         if ref is None:
             detail.update("")
         elif ref.kind == "device" and ref.address is not None and ref.address in inv.devices:
-            detail.update(device_detail(inv, inv.devices[ref.address], view.holds))
+            dev = inv.devices[ref.address]
+            text = device_detail(inv, dev, view.holds)
+            text.append_text(sriov_detail(inv, dev, view.holds))
+            detail.update(text)
         elif ref.group is not None and ref.group in inv.groups:
             detail.update(group_detail(inv, ref.group, view.holds))
 
@@ -258,6 +263,19 @@ class DevicesScreen(VfioScreen):
     def _given_back(self, result: object) -> None:
         if result is not None:
             self.host_changed()
+
+    def action_sriov(self) -> None:
+        """Set the number of VFs of the highlighted PF (or of the highlighted VF's PF)."""
+        inv, ref = self.inventory, self.query_one(IommuTree).selected_ref()
+        dev = inv.devices.get(ref.address) if inv is not None and ref is not None and ref.address else None
+        pf = None if dev is None or inv is None else inv.sriov.get(dev.physfn or dev.address)
+        if pf is None:
+            self.notify("Highlight an SR-IOV PF (or one of its VFs) first.", severity="warning")
+            return
+        from tui.modals.sriov import SriovModal
+
+        modal = SriovModal(self.vfio_app.backend, str(pf.address), pf.num_vfs, pf.total_vfs)
+        self.app.push_screen(modal, lambda result: self.action_refresh())
 
     def _endpoint_of(self, ref: NodeRef | None) -> str | None:
         inv = self.inventory

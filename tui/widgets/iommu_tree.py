@@ -21,6 +21,7 @@ from core.model import PciDevice
 from tui.backend import HostView
 from tui.describe import haystack
 from tui.rows import device_row, group_row, group_state
+from tui.widgets.sriov_rows import vf_row
 from tui.widgets.tree_model import OPEN_MATCHES_UP_TO, NodeRef, TreeFilter, depth_of, search_index, walk
 
 __all__ = ["IommuTree", "NodeRef", "TreeFilter"]
@@ -218,6 +219,9 @@ class IommuTree(Tree[NodeRef]):
                 target = by_addr.get(parent, node) if parent is not None else node
                 child = target.add(Text(dev.address.short), NodeRef("device", gid, dev.address), allow_expand=False)
                 by_addr[dev.address] = child
+                pf = self.view.inventory.sriov.get(dev.address) if self.view is not None else None
+                for vf in pf.vfs if pf is not None else ():  # a PF's VFs under it (each is in its own group too)
+                    child.add(Text(vf.address.short), NodeRef("device", vf.iommu_group, vf.address), allow_expand=False)
                 pending.remove(dev)
                 progressed = True
             if not progressed:  # a parent loop cannot happen in sysfs, but never spin
@@ -299,6 +303,9 @@ class IommuTree(Tree[NodeRef]):
         if ref.kind == "group" or ref.address is None:
             return group_row(inv, ref.group, view.holds, width, len(str(max(inv.groups, default=0))))
         dev = inv.devices[ref.address]
+        parent = node.parent.data if node.parent is not None else None
+        if dev.physfn is not None and parent is not None and parent.address == dev.physfn:
+            return vf_row(inv, dev, view.holds, width)
         group = inv.groups.get(ref.group)
         behind_other = dev.parent is not None and (group is None or dev.parent not in group.members)
         pad = (self._max_depth - self._depth(node)) * self.guide_depth
