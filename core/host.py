@@ -29,7 +29,7 @@ HostKind: TypeAlias = Literal["live", "root", "snapshot", "demo"]
 
 @dataclass(frozen=True)
 class HostOptions:
-    """How the user asked to pick the host (--demo, --root DIR, --host-snapshot FILE)."""
+    """How the user asked to pick the host (--demo, --root DIR, --host-snapshot FILE, --on NAME)."""
 
     demo: bool = False
     root: Path | None = None
@@ -39,11 +39,13 @@ class HostOptions:
     """Read config space as a non-root user would (testing and `--as-user`)."""
     demo_pace: float | None = None
     """Seconds each simulated sysfs write takes (`--demo-pace`), so a run can be watched."""
+    on: str | None = None
+    """A named host (`vfio-tui hosts add`): its recording, fetched over ssh, replayed here."""
 
     def validate(self) -> None:
-        chosen = sum([self.demo, self.root is not None, self.snapshot is not None])
+        chosen = sum([self.demo, self.root is not None, self.snapshot is not None, self.on is not None])
         if chosen > 1:
-            raise InputError("choose one of --demo, --root and --host-snapshot")
+            raise InputError("choose one of --demo, --root, --host-snapshot and --on")
         if self.demo_pace is not None:
             if not self.demo:
                 raise InputError("--demo-pace goes with --demo (it slows the demo's simulated kernel)")
@@ -70,6 +72,10 @@ class Host:
     kernel_factory: Callable[[HostPaths], KernelInterface] | None = None
     """Makes the interface every host change goes through (open_host gives a simulated host its
     simulated kernel); None: this machine's kernel for the live host, read-only for a tree."""
+    remote: str | None = None
+    """The named host this recording was fetched from (`--on NAME`); None: not a remote host."""
+    libvirt_uri: str | None = None
+    """The libvirt that goes with this host when no --connect is given (a remote host's qemu+ssh://)."""
     _tmpdir: Path | None = None
     _kernel: KernelInterface | None = None
     _pci_ids: PciIds | None = None

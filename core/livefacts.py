@@ -1,6 +1,6 @@
-"""Provides the four live-host facts gather_live_extras() takes from psutil — physical mounts,
-interface addresses, interfaces that are up, running process names — read with the standard
-library alone (ProcFacts), for the remote collector that runs where psutil may not be installed.
+"""Provides the four live-host facts gather_live_extras() takes from psutil (core.usage.PsutilFacts) —
+physical mounts, interface addresses, interfaces that are up, running process names — read with the
+standard library alone (ProcFacts), for the remote collector that runs where psutil may not be installed.
 
 Each reader follows what psutil does on Linux, so both give the same facts:
 - mounts: psutil.disk_partitions(all=False) keeps the /proc/self/mounts entries whose filesystem
@@ -37,32 +37,6 @@ class LiveFacts(Protocol):
 
     def process_names(self) -> frozenset[str]:
         ...
-
-
-class PsutilFacts:
-    """The facts as psutil reads them (vfio-tui's own dependency on the host it is installed on)."""
-
-    def mounts(self) -> list[dict[str, str]]:
-        import psutil
-
-        return [{"source": os.path.realpath(p.device) if p.device.startswith("/dev/") else p.device,
-                 "target": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions(all=False)]
-
-    def addresses(self) -> dict[str, list[str]]:
-        import psutil
-
-        return {ifname: [a.address.split("%")[0] for a in lst if a.family.name in ("AF_INET", "AF_INET6")]
-                for ifname, lst in psutil.net_if_addrs().items()}
-
-    def up(self) -> set[str]:
-        import psutil
-
-        return {name for name, st in psutil.net_if_stats().items() if st.isup}
-
-    def process_names(self) -> frozenset[str]:
-        from core.usage import running_process_names
-
-        return running_process_names()
 
 
 class ProcFacts:

@@ -63,6 +63,8 @@ def open_host(options: HostOptions) -> Host:
         HostDataError: a recorded host that cannot be used.
     """
     options.validate()
+    if options.on is not None:
+        return open_remote_host(options)
     if options.demo:
         from core.simulated.demo_host import DEMO_LABEL, demo_snapshot  # the demo's data: loaded when asked
 
@@ -92,6 +94,23 @@ def open_host(options: HostOptions) -> Host:
                     pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
                     usage=None, host_use_known=False)
     return _live(options)
+
+
+def open_remote_host(options: HostOptions) -> Host:
+    """A named host's recording, fetched over ssh now and replayed like --host-snapshot: every read
+    command on `--on NAME` is the local command on that recording."""
+    from core.remote.fetch import fetch_snapshot
+    from core.remote.hosts import load_hosts
+
+    assert options.on is not None
+    entry = load_hosts().get(options.on)
+    fetched = fetch_snapshot(entry)
+    label = fetched.data.get("label") or fetched.node or entry.destination
+    host = materialized_host(fetched.data, "snapshot", f"{entry.name}: {label}", options)
+    host.remote = entry.name
+    # A remote sim-host tree or demo has no libvirtd behind it: its VMs are its own vfio-tui's.
+    host.libvirt_uri = None if entry.root or entry.demo else entry.default_libvirt_uri()
+    return host
 
 
 def _live(options: HostOptions, *, label: str = "this machine") -> Host:

@@ -247,6 +247,30 @@ def running_process_names() -> frozenset[str]:
     return _process_names[1]
 
 
+class PsutilFacts:
+    """The live facts (core.livefacts.LiveFacts) as psutil reads them, where vfio-tui is installed."""
+
+    def mounts(self) -> list[dict[str, str]]:
+        import psutil
+
+        return [{"source": os.path.realpath(p.device) if p.device.startswith("/dev/") else p.device,
+                 "target": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions(all=False)]
+
+    def addresses(self) -> dict[str, list[str]]:
+        import psutil
+
+        return {ifname: [a.address.split("%")[0] for a in lst if a.family.name in ("AF_INET", "AF_INET6")]
+                for ifname, lst in psutil.net_if_addrs().items()}
+
+    def up(self) -> set[str]:
+        import psutil
+
+        return {name for name, st in psutil.net_if_stats().items() if st.isup}
+
+    def process_names(self) -> frozenset[str]:
+        return running_process_names()
+
+
 def _hex_ip(text: str) -> str:
     """An address as /proc/net/tcp{,6} prints it (32-bit words in host byte order) -> text."""
     import ipaddress
@@ -291,8 +315,6 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True,
         facts: where mounts, addresses, link states and process names come from (default psutil;
             the remote collector reads them from /proc and /sys with the standard library).
     """
-    from core.livefacts import PsutilFacts
-
     facts = facts if facts is not None else PsutilFacts()
     blocks = _live_blocks(paths)
     mounts = facts.mounts()

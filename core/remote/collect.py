@@ -40,6 +40,11 @@ def collect(root: Path, label: str | None = None) -> dict[str, Any]:
         else:
             extras = {}
             default_label = f"tree: {root}"
+    from core.recordfiles import record_check_files
+
+    files = record_check_files(paths)
+    if files:  # as `vfio-tui snapshot` does: the checks answer on the replay
+        extras = {**(extras or {}), "files": {**files, **((extras or {}).get("files") or {})}}
     return record_host(paths, label=label or default_label, extras=extras or None)
 
 

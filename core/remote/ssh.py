@@ -29,6 +29,8 @@ from core.remote.hosts import HostEntry
 
 CONNECT_TIMEOUT: Final = 10
 CONTROL_PERSIST: Final = 60
+MAX_OUTPUT: Final = 256 * 1024 * 1024
+"""The most a host may send for one read (the recorded-host size limit)."""
 FailureKind: TypeAlias = Literal["unreachable", "host-key", "auth", "timeout", "remote", "ssh"]
 
 
@@ -99,23 +101,71 @@ def remote_words(words: Sequence[str]) -> str:
 
 
 def run_ssh(entry: HostEntry, remote_command: str, *, stdin: bytes | None = None,
-            timeout: float = 120.0) -> SshResult:
+            timeout: float = 120.0, max_output: int = MAX_OUTPUT) -> SshResult:
     """Run `remote_command` on the host; its exit status and output, or RemoteError when ssh itself
-    failed (unreachable, unknown key, no key accepted) or the host did not answer in time."""
+    failed (unreachable, unknown key, no key accepted), the host did not answer in time, or it sent
+    more than `max_output` bytes (a host's answer is untrusted input)."""
+    import threading
+
     argv = ssh_argv(entry, remote_command)
     try:
-        proc = subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise RemoteError(f"{entry.name} ({entry.ssh_target}) did not answer within {timeout:g} s",
-                          kind="timeout", fix="is the host overloaded or the network down?") from None
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError:
         raise RemoteError(f"no `{argv[0]}` command on this machine", kind="ssh",
                           fix="install OpenSSH's client (apt-get install openssh-client)") from None
-    err = proc.stderr.decode(errors="replace")
-    if proc.returncode == 255:
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    pipe_in, pipe_err = proc.stdin, proc.stderr
+    err_chunks: list[bytes] = []
+    timed_out = threading.Event()
+
+    def feed() -> None:
+        try:
+            if stdin:
+                pipe_in.write(stdin)
+            pipe_in.close()
+        except OSError:  # the remote command did not read its stdin (vfio-tui found): fine
+            pass
+
+    def drain_stderr() -> None:
+        kept = 0
+        for chunk in iter(lambda: pipe_err.read(8192), b""):
+            if kept < 65536:
+                err_chunks.append(chunk)
+                kept += len(chunk)
+
+    def expire() -> None:
+        timed_out.set()
+        proc.kill()
+
+    workers = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain_stderr, daemon=True)]
+    for w in workers:
+        w.start()
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    out = bytearray()
+    try:
+        for chunk in iter(lambda: proc.stdout.read(65536) if proc.stdout else b"", b""):
+            out += chunk
+            if len(out) > max_output:
+                proc.kill()
+                raise RemoteError(f"{entry.name} ({entry.ssh_target}) sent more than {max_output} bytes; stopped",
+                                  kind="remote")
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+    for w in workers:
+        w.join(timeout=5)
+    if timed_out.is_set():
+        raise RemoteError(f"{entry.name} ({entry.ssh_target}) did not answer within {timeout:g} s",
+                          kind="timeout", fix="is the host overloaded or the network down?")
+    err = b"".join(err_chunks).decode(errors="replace")
+    if code == 255:
         raise classify_ssh_failure(entry, err)
-    return SshResult(proc.returncode, proc.stdout, err)
+    return SshResult(code, bytes(out), err)
 
 
 def stream_ssh(entry: HostEntry, remote_command: str, on_line: Callable[[str], None],

@@ -34,6 +34,7 @@ Every command takes the host options after its name:
   --demo               the built-in demo host (the seed blog's host192)
   --root DIR           a host tree (a simulated host made by `vfio-tui sim-host`, or a mounted system)
   --host-snapshot F    a recorded host (`vfio-tui snapshot F` on any machine records one)
+  --on NAME            a host added with `vfio-tui hosts add` (over ssh; `vfio-tui fleet` shows them all)
 Nothing is ever written to this machine unless you run a changing command on the live host,
 and then only after showing the plan.
 """
@@ -72,7 +73,7 @@ def _chosen_command(words: list[str]) -> str | None:
     for word in words:
         if skip:
             skip = False
-        elif word in ("--root", "--host-snapshot", "--pci-ids"):
+        elif word in ("--root", "--host-snapshot", "--pci-ids", "--on", "--demo-pace"):
             skip = True
         elif word in COMMANDS:
             return word
@@ -87,8 +88,8 @@ def _version() -> str:
 
 def _notice_interrupted(options: HostOptions) -> None:
     """Say what a killed vfio-tui left half-done, with the command that repairs it on this same host."""
-    if options.demo or options.snapshot is not None:
-        return  # a fresh temp copy: no history
+    if options.demo or options.snapshot is not None or options.on is not None:
+        return  # a fresh temp copy: no history (a remote host's own vfio-tui says what it left)
     from core.hostpaths import HostPaths
     from core.passthrough.records import interrupted_work
     from tui.cli.common import host_args
@@ -111,6 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.cli.app_launcher import launch_app
 
             return launch_app(args, options)
+        if options.on is not None:
+            from tui.cli.remote import forward, forwarded, refuse_on
+
+            refuse_on(args.command)
+            if forwarded(args.command, args):
+                return forward(args.command, list(sys.argv[1:] if argv is None else argv), args, options)
         return int(module.run(args, options))
     except VfioError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -7,9 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.host import HostOptions
 from core.open_host import open_host
+
+if TYPE_CHECKING:
+    from core.host import Host
 
 HELP = "record the host (read-only) as JSON that anyone can replay with --host-snapshot"
 DESCRIPTION = """\
@@ -31,8 +35,12 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.snapshot_record import record_host
     from core.usage import record_usage_extras
 
+    if options.on is not None:
+        return _save_remote(args, options.on)
     with open_host(options) as host:
         extras = record_usage_extras(host.paths, None if host.kind == "live" else host.extras)
+        _record_vm_devices(host, extras)
+        _record_check_files(host, extras)
         snap = record_host(host.paths, label=args.label or host.label, extras=extras or None)
     text = json.dumps(snap, indent=1, sort_keys=True) + "\n"
     if str(args.output) == "-":
@@ -49,4 +57,44 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
           file=sys.stderr)
     if os.geteuid() != 0:
         print("note: not root, so config space beyond 64 bytes (ACS, FLR) was not recorded", file=sys.stderr)
+    return 0
+
+
+def _record_vm_devices(host: Host, extras: dict[str, Any]) -> None:
+    """Which VM holds which device, when libvirt answers (a replay, and the fleet, show them)."""
+    from core.libvirt.for_host import domain_facts_for
+    from core.vmholds import VM_DEVICES_KEY, holds_to_extras
+
+    if VM_DEVICES_KEY in extras:
+        return
+    try:
+        extras[VM_DEVICES_KEY] = holds_to_extras(domain_facts_for(host)())
+    except Exception:  # noqa: BLE001 - no libvirt here: nothing is recorded about VMs
+        return
+
+
+def _record_check_files(host: Host, extras: dict[str, Any]) -> None:
+    """The small files the checks read, so `check` on the replay answers as on the host."""
+    from core.recordfiles import record_check_files
+
+    files = record_check_files(host.paths)
+    if files:
+        extras["files"] = {**files, **(extras.get("files") or {})}
+
+
+def _save_remote(args: argparse.Namespace, name: str) -> int:
+    """`snapshot --on NAME OUT.json`: the host's own recording, as fetched (checked), saved here."""
+    from core.remote.fetch import fetch_snapshot
+    from core.remote.hosts import load_hosts
+
+    fetched = fetch_snapshot(load_hosts().get(name))
+    data = fetched.path.read_bytes()
+    if str(args.output) == "-":
+        sys.stdout.write(data.decode())
+        return 0
+    from core.remote.files import write_private
+
+    write_private(args.output, data)
+    print(f"recorded {len(fetched.data['pci_devices'])} PCI functions of {name} ({fetched.reader}) to {args.output}",
+          file=sys.stderr)
     return 0

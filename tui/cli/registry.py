@@ -24,6 +24,9 @@ COMMANDS: Final[tuple[str, ...]] = (
     "undo",
     "watch",
     "web",
+    "hosts",
+    "fleet",
+    "export",
 )
 
 
