@@ -22,7 +22,8 @@ BASE_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev libvi
 # Every system piece a unit/integration test needs. libvirt-daemon-system creates the libvirt-qemu
 # user the private libvirtd test starts QEMU as (libvirt-daemon alone does not: fresh-machine finding).
 TEST_PACKAGES=(tmux librsvg2-bin chromium libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu
-               libvirt-clients qemu-system-x86 iproute2 procps util-linux psmisc libxml2-utils)
+               libvirt-clients qemu-system-x86 iproute2 procps util-linux psmisc libxml2-utils
+               openssh-server openssh-client python3-yaml)
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
 
