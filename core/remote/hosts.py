@@ -23,6 +23,7 @@ _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 # shell characters or a leading "-" (ssh would read it as an option).
 _DEST: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@%:+-]{0,254}$")
 _REMOTE_CMD: Final = re.compile(r"^[A-Za-z0-9_./~+-]{1,255}$")
+_REMOTE_PATH: Final = re.compile(r"^/[^\x00-\x1f\x7f]{0,4095}$")
 
 
 def config_dir() -> Path:
@@ -137,7 +138,7 @@ def make_entry(name: str, destination: str, *, vfio_tui: str | None = None, sudo
     dest, port = parse_destination(destination)
     if vfio_tui is not None and not _REMOTE_CMD.match(vfio_tui):
         raise InputError(f"--vfio-tui {vfio_tui[:80]!r}: give the command's path on that host")
-    if root is not None and (not root.startswith("/") or not _REMOTE_CMD.match(root)):
+    if root is not None and not _REMOTE_PATH.match(root):
         raise InputError(f"--remote-root {root[:80]!r}: give an absolute path on that host")
     if root is not None and demo:
         raise InputError("give --remote-root or --remote-demo, not both")

@@ -109,7 +109,8 @@ def run_ssh(entry: HostEntry, remote_command: str, *, stdin: bytes | None = None
 
     argv = ssh_argv(entry, remote_command)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
     except FileNotFoundError:
         raise RemoteError(f"no `{argv[0]}` command on this machine", kind="ssh",
                           fix="install OpenSSH's client (apt-get install openssh-client)") from None
@@ -135,7 +136,7 @@ def run_ssh(entry: HostEntry, remote_command: str, *, stdin: bytes | None = None
 
     def expire() -> None:
         timed_out.set()
-        proc.kill()
+        _kill(proc)
 
     workers = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain_stderr, daemon=True)]
     for w in workers:
@@ -147,12 +148,12 @@ def run_ssh(entry: HostEntry, remote_command: str, *, stdin: bytes | None = None
         for chunk in iter(lambda: proc.stdout.read(65536) if proc.stdout else b"", b""):
             out += chunk
             if len(out) > max_output:
-                proc.kill()
+                _kill(proc)
                 raise RemoteError(f"{entry.name} ({entry.ssh_target}) sent more than {max_output} bytes; stopped",
                                   kind="remote")
         code = proc.wait()
     except BaseException:
-        proc.kill()
+        _kill(proc)
         proc.wait()
         raise
     finally:
@@ -176,7 +177,8 @@ def stream_ssh(entry: HostEntry, remote_command: str, on_line: Callable[[str], N
 
     argv = ssh_argv(entry, remote_command)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
     except FileNotFoundError:
         raise RemoteError(f"no `{argv[0]}` command on this machine", kind="ssh",
                           fix="install OpenSSH's client (apt-get install openssh-client)") from None
@@ -198,7 +200,7 @@ def stream_ssh(entry: HostEntry, remote_command: str, on_line: Callable[[str], N
             on_line(raw.decode(errors="replace").rstrip("\n"))
         code = proc.wait()
     except BaseException:
-        proc.kill()
+        _kill(proc)
         proc.wait()
         raise
     reader.join(timeout=5)
@@ -206,6 +208,17 @@ def stream_ssh(entry: HostEntry, remote_command: str, on_line: Callable[[str], N
     if code == 255:
         raise classify_ssh_failure(entry, err)
     return SshResult(code, b"", err)
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill ssh and whatever it started (a ProxyCommand holds our pipes open otherwise): its own
+    session, started for it, so nothing else of the user's is touched."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
 
 
 _UNREACHABLE: Final = (

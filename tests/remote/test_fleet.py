@@ -1,0 +1,110 @@
+"""The fleet's facts from one host, and the parallel read with hosts that answer, fail or hang — through a
+stand-in `ssh` (VFIO_TUI_SSH) that runs the command here, so no network or sshd is needed."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.fleet import device_class, fleet_json, free_devices, read_fleet, summarize
+from core.host import Host
+from core.hostpaths import HostPaths
+from core.remote.hosts import make_entry
+from tests.fixture_paths import REPO_ROOT
+
+FAKE_SSH = """#!/bin/sh
+# A stand-in for ssh: skips the options, takes the destination, runs the command here.
+while [ $# -gt 0 ]; do case "$1" in --) shift; break;; -O) exit 0;; *) shift;; esac; done
+dest="$1"; shift
+case "$dest" in
+  down*) echo "ssh: connect to host $dest port 22: Connection refused" >&2; exit 255;;
+  slow*) sleep 30;;
+esac
+export PATH="$FAKE_BIN:$PATH"
+exec sh -c "$1"
+"""
+
+
+@pytest.fixture
+def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ssh = tmp_path / "fake-ssh"
+    ssh.write_text(FAKE_SSH)
+    ssh.chmod(0o755)
+    vt = bin_dir / "vfio-tui"
+    vt.write_text(f"#!/bin/sh\nexport PYTHONPATH={REPO_ROOT} PYTHONDONTWRITEBYTECODE=1\n"
+                  f"exec {sys.executable} -m tui \"$@\"\n")
+    vt.chmod(0o755)
+    monkeypatch.setenv("VFIO_TUI_SSH", str(ssh))
+    monkeypatch.setenv("FAKE_BIN", str(bin_dir))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_demo_summary(demo_host: Host) -> None:
+    s = summarize(demo_host, "host192", "local")
+    assert s.ok and s.kernel == "6.1.0-28-amd64" and s.iommu and s.iommu_units == ("dmar0",)
+    assert s.groups == 20 and s.functions == 40
+    assert s.free_by_class() == {"gpu": 1, "nic": 2, "hba": 1, "usb": 2, "audio": 1, "other": 4}
+    assert {"address": "0000:07:10.2", "vm": "router", "state": "running"} in s.held
+    assert {"address": "0000:02:00.0", "vm": "nic_test", "state": "shut off"} in s.assigned
+    assert s.interrupt_remapping == "on"
+    assert s.failing_checks == ()
+    data = fleet_json([s], "gpu")
+    assert [d["address"] for d in data["hosts"][0]["free"]["devices"]] == ["0000:0a:00.0"]
+
+
+def test_unknown_is_never_free(demo_host: Host) -> None:
+    inv = demo_host.inventory()
+    assert free_devices(inv, None) == []  # VM holds not recorded
+    from dataclasses import replace
+
+    assert free_devices(replace(inv, host_use_known=False), {}) == []
+    assert free_devices(replace(inv, iommu_enabled=False), {}) == []
+    classes = {device_class(d) for d in inv}
+    assert {"gpu", "nic", "hba", "usb", "audio", "other"} <= classes
+
+
+def test_fleet_reads_in_parallel_and_keeps_going_past_failures(fake_ssh: Path, sim_root: HostPaths) -> None:
+    entries = [make_entry("a", "a", root=str(sim_root.root)), make_entry("down", "down1"),
+               make_entry("b", "b", root=str(sim_root.root), collector=True),
+               make_entry("slow", "slow1"), make_entry("missing", "m", root=str(fake_ssh / "nope"))]
+    started = time.monotonic()
+    seen: list[str] = []
+    out = read_fleet(entries, timeout=5, on_host=lambda s: seen.append(s.name))
+    assert time.monotonic() - started < 25  # in parallel, the slow host cut at its timeout
+    assert [s.name for s in out] == ["a", "down", "b", "slow", "missing"]
+    assert sorted(seen) == sorted(s.name for s in out)
+    by = {s.name: s for s in out}
+    assert by["a"].ok and by["a"].reader == "vfio-tui" and by["a"].groups == 20
+    assert by["b"].ok and by["b"].reader == "collector"
+    assert by["down"].error_kind == "unreachable" and "connection refused" in (by["down"].error or "")
+    assert by["slow"].error_kind == "timeout" and "did not answer within 5 s" in (by["slow"].error or "")
+    assert by["missing"].error_kind == "remote" and "could not record the host" in (by["missing"].error or "")
+    text = json.dumps(fleet_json(out))
+    assert "Traceback" not in text
+
+
+def test_the_last_snapshot_is_kept_privately(fake_ssh: Path, sim_root: HostPaths) -> None:
+    from core.remote.fetch import fetch_snapshot
+
+    got = fetch_snapshot(make_entry("a", "a", root=str(sim_root.root)))
+    assert got.path == fake_ssh / "cache" / "vfio-tui" / "hosts" / "a.json"
+    assert got.path.stat().st_mode & 0o777 == 0o600
+    assert got.node and got.reader == "vfio-tui" and got.remote_vfio_tui == str(fake_ssh / "bin" / "vfio-tui")
+
+
+def test_a_host_that_sends_junk_is_a_data_error(fake_ssh: Path) -> None:
+    from core.errors import HostDataError
+    from core.remote.fetch import fetch_snapshot
+
+    junk = fake_ssh / "bin" / "vfio-tui"
+    junk.write_text('#!/bin/sh\necho \'{"schema": "something else"}\'\n')
+    with pytest.raises(HostDataError, match="sent a recording vfio-tui cannot use"):
+        fetch_snapshot(make_entry("j", "j", root="/x"))
