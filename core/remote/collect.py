@@ -30,6 +30,9 @@ def collect(root: Path, label: str | None = None) -> dict[str, Any]:
         from core.usage import gather_live_extras
 
         extras = gather_live_extras(paths, facts=ProcFacts(paths))
+        held = virsh_vm_devices()
+        if held is not None:
+            extras["vm_devices"] = held
         default_label = "this machine"
     else:
         meta = _sim_metadata(paths.root)
@@ -46,6 +49,63 @@ def collect(root: Path, label: str | None = None) -> dict[str, Any]:
     if files:  # as `vfio-tui snapshot` does: the checks answer on the replay
         extras = {**(extras or {}), "files": {**files, **((extras or {}).get("files") or {})}}
     return record_host(paths, label=label or default_label, extras=extras or None)
+
+
+def hostdev_addresses(domain_xml: str) -> list[str]:
+    """The PCI host devices of a domain definition (<hostdev type='pci'> and <interface type='hostdev'>),
+    as 0000:0b:00.0 — with the standard library's XML parser (lxml is not on the host)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(domain_xml)
+    except ET.ParseError:
+        return []
+    found = []
+    for el in root.iter():
+        is_pci = el.tag == "hostdev" and el.get("type") == "pci"
+        if not (is_pci or (el.tag == "interface" and el.get("type") == "hostdev")):
+            continue
+        addr = el.find("source/address")
+        if addr is None:
+            continue
+        try:
+            parts = [int(addr.get(k, "0"), 0) for k in ("domain", "bus", "slot", "function")]
+        except ValueError:
+            continue
+        found.append(f"{parts[0]:04x}:{parts[1]:02x}:{parts[2]:02x}.{parts[3]:x}")
+    return found
+
+
+def virsh_vm_devices(timeout: float = 20.0, max_vms: int = 500) -> list[dict[str, Any]] | None:
+    """Which libvirt VM has which PCI device ({pci, vm, state, active, live}, as `vfio-tui snapshot`
+    records them), asked through `virsh -r` (read-only); None when there is no virsh or no libvirtd."""
+    import shutil
+    import subprocess
+
+    virsh = shutil.which("virsh")
+    if virsh is None:
+        return None
+
+    def run(*args: str) -> str | None:
+        try:
+            res = subprocess.run([virsh, "-r", "-c", "qemu:///system", "-q", *args], capture_output=True,
+                                 text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return res.stdout if res.returncode == 0 else None
+
+    names = run("list", "--all", "--name")
+    if names is None:
+        return None
+    out: list[dict[str, Any]] = []
+    for name in [n.strip() for n in names.splitlines() if n.strip()][:max_vms]:
+        state = (run("domstate", name) or "").strip() or "?"
+        active = state not in ("shut off", "?")
+        live = set(hostdev_addresses(run("dumpxml", name) or "")) if active else set()
+        persistent = set(hostdev_addresses(run("dumpxml", "--inactive", name) or ""))
+        for pci in sorted(live | persistent):
+            out.append({"pci": pci, "vm": name, "state": state, "active": active, "live": pci in live})
+    return out
 
 
 def _sim_metadata(root: Path) -> dict[str, Any] | None:

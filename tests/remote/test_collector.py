@@ -101,3 +101,13 @@ def test_an_old_python_is_named(version: tuple[int, int]) -> None:
     res = subprocess.run([sys.executable, "-I", "-"], input=fake + _VERSION_GUARD, capture_output=True, text=True,
                          timeout=30, check=False)
     assert res.returncode == 3 and f"python3 on this host is {version[0]}.{version[1]}" in res.stderr
+
+
+def test_collector_reads_hostdevs_from_domain_xml() -> None:
+    from core.remote.collect import hostdev_addresses
+
+    demo = (REPO_ROOT / "core" / "data" / "demo-libvirt.xml").read_text()
+    found = set(hostdev_addresses(demo))  # the test driver's file holds every demo domain
+    assert {"0000:07:10.2", "0000:02:00.0"} <= found
+    assert hostdev_addresses("<domain><devices><hostdev mode='subsystem' type='usb'/></devices></domain>") == []
+    assert hostdev_addresses("not xml <") == []
