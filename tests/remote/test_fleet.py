@@ -108,3 +108,23 @@ def test_a_host_that_sends_junk_is_a_data_error(fake_ssh: Path) -> None:
     junk.write_text('#!/bin/sh\necho \'{"schema": "something else"}\'\n')
     with pytest.raises(HostDataError, match="sent a recording vfio-tui cannot use"):
         fetch_snapshot(make_entry("j", "j", root="/x"))
+
+
+def test_remote_pass_and_undo_as_cores_types(fake_ssh: Path, sim_root: HostPaths) -> None:
+    from core.remote.transaction import remote_pass, remote_undo
+    from core.steps import StepEvent
+
+    entry = make_entry("a", "a", root=str(sim_root.root))
+    steps: list[StepEvent] = []
+    run, explanation = remote_pass(entry, "0b:00.0", "vfio_test", steps.append, start=True)
+    assert run.ok and run.run_id == "run-1" and run.done == ("bind", "verify", "attach", "start")
+    assert explanation is None
+    assert any(s.phase == "bind" and s.state == "done" for s in steps)
+    assert (sim_root.root / "sys/bus/pci/devices/0000:0b:00.0/driver").resolve().name == "vfio-pci"
+    refused = remote_undo(entry, "run-1")
+    assert not refused.ok and "vfio_test" in refused.error  # running: stop it first, says the host
+    undone = remote_undo(entry, "run-1", steps.append, stop_vm=True)
+    assert undone.ok, undone.error
+    assert (sim_root.root / "sys/bus/pci/devices/0000:0b:00.0/driver").resolve().name == "qla2xxx"
+    no, _ = remote_pass(entry, "03:00.0", "vfio_test")
+    assert not no.ok and no.failed_phase == "plan" and "refused on a:" in no.error
