@@ -4,7 +4,6 @@ stand-in `ssh` (VFIO_TUI_SSH) that runs the command here, so no network or sshd 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -14,37 +13,12 @@ from core.fleet import device_class, fleet_json, free_devices, read_fleet, summa
 from core.host import Host
 from core.hostpaths import HostPaths
 from core.remote.hosts import make_entry
-from tests.fixture_paths import REPO_ROOT
-
-FAKE_SSH = """#!/bin/sh
-# A stand-in for ssh: skips the options, takes the destination, runs the command here.
-while [ $# -gt 0 ]; do case "$1" in --) shift; break;; -O) exit 0;; *) shift;; esac; done
-dest="$1"; shift
-case "$dest" in
-  down*) echo "ssh: connect to host $dest port 22: Connection refused" >&2; exit 255;;
-  slow*) sleep 30;;
-esac
-export PATH="$FAKE_BIN:$PATH"
-exec sh -c "$1"
-"""
+from tests.remote.fake_ssh import install_fake_ssh
 
 
 @pytest.fixture
 def fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    ssh = tmp_path / "fake-ssh"
-    ssh.write_text(FAKE_SSH)
-    ssh.chmod(0o755)
-    vt = bin_dir / "vfio-tui"
-    vt.write_text(f"#!/bin/sh\nexport PYTHONPATH={REPO_ROOT} PYTHONDONTWRITEBYTECODE=1\n"
-                  f"exec {sys.executable} -m tui \"$@\"\n")
-    vt.chmod(0o755)
-    monkeypatch.setenv("VFIO_TUI_SSH", str(ssh))
-    monkeypatch.setenv("FAKE_BIN", str(bin_dir))
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path
+    return install_fake_ssh(tmp_path, monkeypatch)
 
 
 def test_demo_summary(demo_host: Host) -> None:
