@@ -69,11 +69,7 @@ def host_detail(s: HostSummary, device_class: str | None) -> Text:
 class FleetScreen(VfioScreen):
     """The fleet, read in a worker; rows appear as hosts answer, a host down shows its reason."""
 
-    DEFAULT_CSS = """
-    FleetScreen #fleet-table { height: auto; max-height: 60%; }
-    FleetScreen #fleet-detail-pane { height: 1fr; border: round $primary 50%; padding: 0 1; }
-    FleetScreen #fleet-status { height: 1; padding: 0 1; }
-    """
+    CSS_PATH = "fleet.tcss"
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("r", "reload", "Reload"),
