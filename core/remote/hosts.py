@@ -77,7 +77,8 @@ class HostEntry:
         if ":" in host.rpartition("@")[2]:  # an IPv6 literal goes in brackets in a URI
             user, at, addr = host.rpartition("@")
             host = f"{user}{at}[{addr}]"
-        return f"qemu+ssh://{host}{port}/system"
+        # no_tty=1: libvirt's ssh never asks for a password (as BatchMode for vfio-tui's own ssh).
+        return f"qemu+ssh://{host}{port}/system?no_tty=1"
 
     def to_toml(self) -> dict[str, Any]:
         out: dict[str, Any] = {"destination": self.destination}

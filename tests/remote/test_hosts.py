@@ -46,8 +46,8 @@ def test_entry_checks_names_and_options() -> None:
         make_entry("h", "h", root="/srv/h", demo=True)
     with pytest.raises(InputError, match="--vfio-tui"):
         make_entry("h", "h", vfio_tui="vfio-tui; rm -rf /")
-    assert make_entry("h", "root@h:2222").default_libvirt_uri() == "qemu+ssh://root@h:2222/system"
-    assert make_entry("h", "root@[fd00::1]:22").default_libvirt_uri() == "qemu+ssh://root@[fd00::1]:22/system"
+    assert make_entry("h", "root@h:2222").default_libvirt_uri() == "qemu+ssh://root@h:2222/system?no_tty=1"
+    assert make_entry("h", "root@[fd00::1]:22").default_libvirt_uri() == "qemu+ssh://root@[fd00::1]:22/system?no_tty=1"
 
 
 def test_hosts_file_round_trip_and_damage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
