@@ -3,8 +3,15 @@
 
 A change is planned first (FileChange: the content before and after, shown as a diff); applying it
 backs up each file's old bytes under the state dir, writes a journal entry before the first byte
-changes, and replaces the file atomically (same mode). Undo puts the backups back, but only if a
-file is still exactly what vfio-tui wrote (a later edit by someone else is never overwritten).
+changes, and replaces the file atomically. Undo puts the backups back, but only if a file is still
+exactly what vfio-tui wrote (a later edit by someone else is never overwritten).
+
+Every file goes through core.safefile, inside the host root: a config file that is a symlink is
+edited through (the link stays) when its target is inside the root and refused when it leads out;
+the file keeps its owner, mode and SELinux label, and its bytes (line endings included) are the
+plan's exactly. The journal and backups are 0600 and never followed through a link. A journal is
+data, not instructions: undo touches only paths under /etc, /boot, ... and backups under its own
+backup dir, whatever a tampered journal says.
 """
 
 from __future__ import annotations
@@ -12,20 +19,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from core import safefile
 from core.clock import utc
 from core.errors import InputError, NeedsRootError, VfioError
+from core.snapshot_schema import SchemaError, abs_path
 from core.textcodec import decode, encode, unified_diff
 
 if TYPE_CHECKING:
     from core.host import Host
 
 JOURNAL_SCHEMA: Final = "vfio-tui/config-journal/1"
+CONFIG_TOPS: Final = frozenset({"etc", "boot", "efi", "usr", "lib"})
+"""Where the config files vfio-tui edits live (a journal naming any other path is tampered with)."""
+MAX_JOURNAL_BYTES: Final = 16 * 1024 * 1024
+_ENTRY_ID: Final = re.compile(r"^cfg-[0-9]{1,9}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,49 +96,57 @@ def _journal_path(host: Host) -> Path:
     return config_dir(host) / "journal.json"
 
 
+def _bad_journal(host: Host, what: str) -> VfioError:
+    return VfioError(f"the config journal {what}", path=host.paths.display(_journal_path(host)),
+                     fix="move it aside; the backups next to it still hold the old files")
+
+
 def read_journal(host: Host) -> list[dict[str, Any]]:
-    """Every config change vfio-tui made on this host, oldest first."""
+    """Every config change vfio-tui made on this host, oldest first.
+
+    Raises:
+        VfioError: the journal is a link, too big, not JSON or not vfio-tui's (nothing is changed then).
+    """
     p = _journal_path(host)
     try:
-        data = json.loads(p.read_text())
+        raw = safefile.read_bytes(host.paths.root, p, limit=MAX_JOURNAL_BYTES, follow=False)
+        if len(raw) > MAX_JOURNAL_BYTES:
+            raise ValueError(f"bigger than {MAX_JOURNAL_BYTES} bytes")
+        data = json.loads(raw)
     except FileNotFoundError:
         return []
-    except (OSError, ValueError) as exc:
-        raise VfioError(f"the config journal cannot be read ({exc})", path=host.paths.display(p),
-                        fix="move it aside; the backups next to it still hold the old files") from None
+    except safefile.UnsafePathError as exc:
+        raise _bad_journal(host, f"cannot be used: {exc.detail}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        what = "is nested too deeply" if isinstance(exc, RecursionError) else f"cannot be read ({exc})"
+        raise _bad_journal(host, what) from None
     entries = data.get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise VfioError("the config journal is not in vfio-tui's format", path=host.paths.display(p),
-                        fix="move it aside; the backups next to it still hold the old files")
+        raise _bad_journal(host, "is not in vfio-tui's format")
     return entries
 
 
 def _write_journal(host: Host, entries: list[dict[str, Any]]) -> None:
-    d = config_dir(host)
-    d.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write(_journal_path(host), json.dumps({"schema": JOURNAL_SCHEMA, "entries": entries}, indent=1).encode(),
-                 mode=0o600)
+    safefile.private_dir(host.paths.root, host.paths.state_dir)
+    safefile.private_dir(host.paths.root, config_dir(host))
+    safefile.sweep_temp_files(host.paths.root, config_dir(host))
+    write_private(host, _journal_path(host), json.dumps({"schema": JOURNAL_SCHEMA, "entries": entries},
+                                                        indent=1).encode())
 
 
-def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Replace `path` with `data`: a temp file beside it, fsync, rename (keeps the mode unless given)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        st_mode: int | None = path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        st_mode = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode if mode is not None else (st_mode if st_mode is not None else 0o644))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def write_private(host: Host, path: Path, data: bytes) -> None:
+    """A journal or backup file: 0600, atomically, never through a link."""
+    safefile.replace(host.paths.root, path, data, private=True, dir_mode=0o700)
+
+
+def write_config(host: Host, path: str, data: bytes) -> None:
+    """Replace a config file (host-absolute `path`) under the host root, keeping what it had: a
+    symlink inside the root is edited through, owner, mode and SELinux label are kept."""
+    safefile.replace(host.paths.root, host.paths.under(path), data)
+
+
+def _backup_path(host: Host, jid: str, path: str) -> Path:
+    return config_dir(host) / "backups" / jid / path.strip("/").replace("/", "__")
 
 
 def guard_writes(host: Host, paths: Iterable[str]) -> None:
@@ -139,9 +160,14 @@ def guard_writes(host: Host, paths: Iterable[str]) -> None:
 
 
 def read_current(host: Host, path: str) -> str | None:
-    """A config file's text now (None when it does not exist)."""
+    """A config file's text now (None when it does not exist); read inside the host root."""
+    data = _read_config(host, path)
+    return decode(data) if data is not None else None
+
+
+def _read_config(host: Host, path: str) -> bytes | None:
     try:
-        return decode(host.paths.under(path).read_bytes())
+        return safefile.read_bytes(host.paths.root, host.paths.under(path))
     except FileNotFoundError:
         return None
 
@@ -160,40 +186,47 @@ def apply_changes(host: Host, changes: Sequence[FileChange], *, what: str, check
     number = 1 + max((int(str(e.get("id", "cfg-0")).rpartition("-")[2] or 0) for e in entries
                       if str(e.get("id", "")).rpartition("-")[2].isdigit()), default=0)
     jid = f"cfg-{number}"
-    backup_dir = config_dir(host) / "backups" / jid
     files: list[dict[str, Any]] = []
     done: list[FileChange] = []
-    writes: list[tuple[Path, bytes | None]] = []
+    writes: list[tuple[str, bytes | None]] = []
     for c in changes:
-        target = host.paths.under(c.path)
-        try:
-            old_bytes: bytes | None = target.read_bytes()
-        except FileNotFoundError:
-            old_bytes = None
+        _config_path(c.path)
+        old_bytes = _read_config(host, c.path)
         if (decode(old_bytes) if old_bytes is not None else None) != c.before:
             raise VfioError(f"{c.path} changed while the change was being planned; run it again")
-        backup = backup_dir / c.path.strip("/").replace("/", "__")
+        backup = _backup_path(host, jid, c.path)
         if old_bytes is not None:
-            atomic_write(backup, old_bytes, mode=0o600)
+            safefile.private_dir(host.paths.root, host.paths.state_dir)
+            write_private(host, backup, old_bytes)
         new_bytes = encode(c.after) if c.after is not None else None
         shown = host.paths.display(backup) if old_bytes is not None else None
         files.append({"path": c.path, "existed": old_bytes is not None, "backup": shown,
                       "sha256_before": _sha(old_bytes), "sha256_after": _sha(new_bytes)})
         done.append(FileChange(c.path, c.before, c.after, shown))
-        writes.append((target, new_bytes))
+        writes.append((c.path, new_bytes))
     entry = {"id": jid, "what": what, "fix_id": fix_id or what, "check_id": check_id or what,
              "time": utc(), "state": "applying",
              "files": files, "followup": list(followup)}
     entries.append(entry)
     _write_journal(host, entries)  # journaled before the first byte changes
-    for target, data in writes:
+    for path, data in writes:
         if data is None:
-            target.unlink(missing_ok=True)
+            safefile.unlink(host.paths.root, host.paths.under(path))
         else:
-            atomic_write(target, data)
+            write_config(host, path, data)
     entry["state"] = "applied"
     _write_journal(host, entries)
     return AppliedChanges(jid, tuple(done))
+
+
+def _config_path(value: object, host: Host | None = None) -> str:
+    """A config file path vfio-tui may edit: absolute, plain components, under CONFIG_TOPS."""
+    try:
+        return abs_path(value, "config file", tops=CONFIG_TOPS)
+    except SchemaError as exc:
+        if host is None:
+            raise VfioError(f"refusing to edit {str(value)[:80]!r}: {exc}") from None
+        raise _bad_journal(host, f"names a file vfio-tui does not edit ({str(value)[:80]!r})") from None
 
 
 def find_entry(entries: list[dict[str, Any]], ident: str) -> dict[str, Any]:
@@ -228,32 +261,39 @@ def undo_changes(host: Host, ident: str, *, yes: bool = True) -> UndoneChanges:
     entries = read_journal(host)
     entry = find_entry(entries, ident)
     changes: list[FileChange] = []
-    restores: list[tuple[Path, bytes | None]] = []
+    restores: list[tuple[str, bytes | None]] = []
+    jid = str(entry.get("id", ""))
+    if not _ENTRY_ID.match(jid) or not isinstance(entry.get("files", []), list):
+        raise _bad_journal(host, f"has an entry that is not vfio-tui's ({jid[:40]!r})")
     for f in entry.get("files", []):
-        path = str(f["path"])
-        target = host.paths.under(path)
-        try:
-            current: bytes | None = target.read_bytes()
-        except FileNotFoundError:
-            current = None
+        path = _config_path(f.get("path") if isinstance(f, dict) else None, host)
+        current = _read_config(host, path)
         if _sha(current) != f.get("sha256_after"):
-            raise VfioError(f"{path} was changed after vfio-tui edited it ({entry['id']}); not undoing",
+            raise VfioError(f"{path} was changed after vfio-tui edited it ({jid}); not undoing",
                             fix=f"compare it with the backup {f.get('backup') or '(the file did not exist)'} and"
                             " restore by hand")
         old: bytes | None = None
         if f.get("existed"):
-            old = host.paths.under(str(f["backup"])).read_bytes()
-        restores.append((target, old))
+            # The backup is where apply_changes() put it, whatever the journal says.
+            expected = _backup_path(host, jid, path)
+            if f.get("backup") != host.paths.display(expected):
+                raise _bad_journal(host, f"names a backup outside its own ({str(f.get('backup'))[:80]!r})")
+            try:
+                old = safefile.read_bytes(host.paths.root, expected, follow=False)
+            except (OSError, safefile.UnsafePathError) as exc:
+                raise VfioError(f"the backup of {path} cannot be read ({exc})",
+                                path=host.paths.display(expected)) from None
+        restores.append((path, old))
         changes.append(FileChange(path, decode(current) if current is not None else None,
                                   decode(old) if old is not None else None, f.get("backup")))
     if not yes:
         return UndoneChanges(entry, tuple(changes), False)
     guard_writes(host, [c.path for c in changes])
-    for target, old in restores:
+    for path, old in restores:
         if old is None:
-            target.unlink(missing_ok=True)
+            safefile.unlink(host.paths.root, host.paths.under(path))
         else:
-            atomic_write(target, old)
+            write_config(host, path, old)
     entry["state"] = "undone"
     entry["undone_at"] = utc()
     _write_journal(host, entries)

@@ -86,7 +86,7 @@ def open_host(options: HostOptions) -> Host:
             return _live(options, label=f"this machine (--root {root} is /)")
         paths = HostPaths(root.resolve())
         meta = read_sim_metadata(paths)
-        if meta is None and (paths.root / SIM_METADATA).exists():
+        if meta is None and os.path.lexists(paths.root / SIM_METADATA):
             raise HostDataError("this simulated host's metadata is damaged (not vfio-tui's JSON)",
                                 path=str(paths.root / SIM_METADATA),
                                 fix="make the tree again with `vfio-tui sim-host DIR`")
@@ -131,7 +131,15 @@ def _live(options: HostOptions, *, label: str = "this machine") -> Host:
 
 def create_sim_host(dest: Path, snapshot: dict[str, Any]) -> HostPaths:
     """Materialize a recorded host into `dest` as a persistent simulated host (for --root)."""
-    if dest.exists() and any(dest.iterdir()):
+    existed = dest.exists()
+    if existed and any(dest.iterdir()):
         raise InputError(f"{dest} is not empty; give a new or empty directory")
     dest.mkdir(parents=True, exist_ok=True)
-    return materialize(snapshot, dest)
+    try:
+        return materialize(snapshot, dest)
+    except BaseException:
+        # A refused recording leaves nothing: not half a tree to mistake for a host later.
+        shutil.rmtree(dest, ignore_errors=True)  # rmtree never follows a link inside the tree
+        if existed:
+            dest.mkdir(exist_ok=True)
+        raise

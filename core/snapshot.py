@@ -9,9 +9,12 @@ optional top-level "vfio_tui" object (host usage facts and small files such as
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any, Final
 
+from core import snapshot_schema as schema
 from core.address import PciAddress
 from core.errors import HostDataError
 
@@ -34,35 +37,70 @@ def load_snapshot(path: Path) -> dict[str, Any]:
     Raises:
         HostDataError: unreadable, not JSON, not this format, or inconsistent.
     """
+    text = _read_bounded(path)
     try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise HostDataError(f"cannot read recorded host: {exc.strerror}", path=str(path)) from None
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, bad UTF-8 and integers past Python's digit limit;
+        # RecursionError a document nested deeper than the parser can go.
+        what = "nested too deeply" if isinstance(exc, RecursionError) else f"{type(exc).__name__}: {exc}"
         raise HostDataError(
-            f"not a JSON file ({type(exc).__name__}: {exc})"[:200], path=str(path),
+            f"not a JSON file ({what})"[:200], path=str(path),
             fix="was the file truncated? record it again with `vfio-tui snapshot OUT.json`",
         ) from None
     check_snapshot(data, str(path))
     return data  # type: ignore[no-any-return]
 
 
+def _no_constant(word: str) -> None:
+    raise ValueError(f"{word} is not a JSON number")
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes: a regular file only (not a FIFO or /dev/zero) and at most MAX_FILE_BYTES."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise HostDataError(f"cannot read recorded host: {exc.strerror}", path=str(path)) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise HostDataError("a recorded host must be a regular file (this is a device, FIFO or directory)",
+                                path=str(path))
+        if schema.file_too_big(st.st_size):
+            raise HostDataError(f"{st.st_size} bytes is too big for a recorded host"
+                                f" (at most {schema.MAX_FILE_BYTES})", path=str(path))
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(schema.MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise HostDataError(f"cannot read recorded host: {exc.strerror}", path=str(path)) from None
+    finally:
+        os.close(fd)
+    if schema.file_too_big(len(data)):
+        raise HostDataError("the recorded host grew past the size limit while being read", path=str(path))
+    return data
+
+
 def check_snapshot(data: object, where: str = "snapshot") -> None:
-    """Raise HostDataError unless `data` is a usable recorded host."""
+    """Raise HostDataError unless `data` is a usable recorded host: the strict schema of
+    core.snapshot_schema (sizes, depth, numbers, names, paths, link targets) and consistency."""
 
     def bad(what: str) -> HostDataError:
         return HostDataError(f"not a usable recorded host: {what}", path=where)
 
     if not isinstance(data, dict):
         raise bad("the top level is not an object")
+    try:
+        schema.check_bounds(data)
+    except schema.SchemaError as exc:
+        raise bad(str(exc)) from None
     if data.get("schema") != SNAPSHOT_SCHEMA:
         raise bad(f"schema is {data.get('schema')!r}, expected {SNAPSHOT_SCHEMA!r}")
     devices = data.get("pci_devices")
     if not isinstance(devices, list):
         raise bad("no pci_devices list")
     seen: set[str] = set()
+    paths_seen: set[str] = set()
     for i, dev in enumerate(devices):
         if not isinstance(dev, dict):
             raise bad(f"pci_devices[{i}] is not an object")
@@ -81,20 +119,31 @@ def check_snapshot(data: object, where: str = "snapshot") -> None:
             raise bad(f"device {addr} has a config_hex that is not hex") from None
         if len(raw) < 16:
             raise bad(f"device {addr} has only {len(raw)} bytes of config space")
+        if not schema.config_hex_ok(cfg):
+            raise bad(f"device {addr} has {len(raw)} bytes of config space (at most {schema.MAX_CONFIG_BYTES})")
         grp = dev.get("iommu_group")
         if grp is not None and (not isinstance(grp, int) or isinstance(grp, bool) or grp < 0):
             raise bad(f"device {addr} has a bad iommu_group {grp!r}")
         drv = dev.get("driver")
         if drv is not None and (not isinstance(drv, str) or "/" in drv or not drv):
             raise bad(f"device {addr} has a bad driver {drv!r}")
-        sp = dev.get("sysfs_path")
-        if not isinstance(sp, str) or not sp.startswith("/devices/") or ".." in sp.split("/"):
-            raise bad(f"device {addr} has a bad sysfs_path {sp!r}")
+        if grp is not None and grp > 2**31:
+            raise bad(f"device {addr} has a bad iommu_group {grp!r}")
+        if drv is not None and not schema.is_name(drv):
+            raise bad(f"device {addr} has a bad driver {drv[:60]!r}")
+        try:
+            schema.check_device(dev, f"pci_devices[{i}]", _DEVICE_ATTRS)
+        except schema.SchemaError as exc:
+            raise bad(str(exc)) from None
+        if dev["sysfs_path"] in paths_seen:
+            raise bad(f"device {addr} has the sysfs_path of another device")
+        paths_seen.add(dev["sysfs_path"])
     groups = data.get("iommu_groups", {})
     if not isinstance(groups, dict):
         raise bad("iommu_groups is not an object")
     for gid, g in groups.items():
-        if not str(gid).isdigit() or not isinstance(g, dict) or not isinstance(g.get("devices", []), list):
+        digits = str(gid).isascii() and str(gid).isdigit()
+        if not digits or not isinstance(g, dict) or not isinstance(g.get("devices", []), list):
             raise bad(f"iommu group {gid!r} is malformed")
         for member in g.get("devices", []):
             if member not in seen:
@@ -103,5 +152,9 @@ def check_snapshot(data: object, where: str = "snapshot") -> None:
     if not isinstance(drivers, dict):
         raise bad("pci_drivers is not an object")
     for name in drivers:
-        if not isinstance(name, str) or "/" in name or name in ("", ".", ".."):
-            raise bad(f"bad driver name {name!r}")
+        if not schema.is_name(name):
+            raise bad(f"bad driver name {name[:60]!r}")
+    try:
+        schema.check_tables(data)
+    except schema.SchemaError as exc:
+        raise bad(str(exc)) from None

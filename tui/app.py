@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from core.textsafe import printable
 from tui.backend import Backend, HypervisorFactory
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class VfioApp(App[int]):
         """Every call into core goes through this (in thread workers)."""
         self.home_backend = backend
         """The host the app was opened on (the host switcher goes back to it; run_app closes it)."""
-        self.sub_title = backend.host.label
+        self.sub_title = printable(backend.host.label, newlines=False)
 
     def on_mount(self) -> None:
         from tui.screens.devices import DevicesScreen

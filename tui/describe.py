@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from rich.text import Text
-
 from core.address import PciAddress
 from core.model import ACS_RELEVANT_PORTS, NEEDS_ROOT, AcsState, HostInventory, PciDevice
+from tui.safe_text import SafeText as Text
 
 VERDICT_STYLE: Final = {"ready": "bold green", "bindable": "bold yellow", "blocked": "bold red"}
 """Verdict colours: plain ANSI names so 16-colour terminals show them too."""

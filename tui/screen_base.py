@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from core.textsafe import printable
+
 if TYPE_CHECKING:
     from tui.app import VfioApp
 
@@ -30,7 +32,8 @@ class VfioScreen(Screen[None]):
         error = worker.error
         what = worker.description or worker.name or "a background task"
         text = f"{what} failed: {error}" if error is not None else f"{what} failed"
-        self.notify(text, severity="error", timeout=10)
+        # Error text can quote host data: shown as text (no markup, no terminal controls).
+        self.notify(printable(text), severity="error", timeout=10, markup=False)
         self.show_worker_error(what, text)
 
     def show_worker_error(self, what: str, text: str) -> None:

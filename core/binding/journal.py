@@ -1,6 +1,7 @@
 """Provides the binding journal and the writer lock, under host.paths.state_dir.
 
-Layout (/var/lib/vfio-tui, 0700; files 0600, written with fsync and atomic renames):
+Layout (/var/lib/vfio-tui, 0700; files 0600, written with fsync and atomic renames through
+core.safefile: inside the host root, never through a symlink, a random O_EXCL temp name each time):
   lock                          flock'd by the one writer; holds the holder's pid/command/time
   journal/<id>.applying.json    a bind in progress: original states first, then every step
                                 ("intent" before the write, "done"/"failed" after)
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from core import safefile
 from core.clock import utc
 from core.errors import HostDataError, VfioError
 from core.hostpaths import HostPaths
@@ -41,33 +43,35 @@ def journal_dir(paths: HostPaths) -> Path:
     return paths.state_dir / "journal"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+MAX_RECORD_BYTES: Final = 16 * 1024 * 1024
+"""A journal, run record or lock bigger than this is not vfio-tui's (and is not read whole)."""
 
 
-def write_private(path: Path, text: str, *, sync_dir: bool = True, fsync: bool = True) -> None:
-    """Write a 0600 file atomically and durably (tmp + fsync + rename [+ fsync of the directory])."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, text.encode())
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    if sync_dir:
-        _fsync_dir(path.parent)
+def write_private(root: Path, path: Path, text: str, *, sync_dir: bool = True, fsync: bool = True) -> None:
+    """Write a 0600 file under `root` atomically and durably (random temp + fsync + rename [+ fsync
+    of the directory]); refused when the file is a symlink or not a regular file."""
+    safefile.replace(root, path, text.encode(), private=True, sync_dir=sync_dir, fsync=fsync, dir_mode=0o700)
+
+
+def read_private(root: Path, path: Path) -> str:
+    """One of vfio-tui's own files, never through a symlink, at most MAX_RECORD_BYTES.
+
+    Raises:
+        OSError (FileNotFoundError when absent), UnsafePathError, ValueError (too big or not UTF-8).
+    """
+    data = safefile.read_bytes(root, path, limit=MAX_RECORD_BYTES, follow=False)
+    if len(data) > MAX_RECORD_BYTES:
+        raise ValueError(f"bigger than {MAX_RECORD_BYTES} bytes")
+    return data.decode()
 
 
 def ensure_state_dir(paths: HostPaths) -> Path:
+    """The state dir and its journal dir, 0700 (refused when either is a symlink); temp files a
+    killed vfio-tui left there are removed."""
     jdir = journal_dir(paths)
-    jdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(paths.state_dir, 0o700)
+    safefile.private_dir(paths.root, paths.state_dir)
+    safefile.private_dir(paths.root, jdir)
+    safefile.sweep_temp_files(paths.root, jdir)
     return jdir
 
 
@@ -98,18 +102,18 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
             with _held_guard:
                 _held[key] -= 1
         return
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    with safefile.open_lock_file(paths.root, lock_path) as fd:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_holder(lock_path)
+            holder = _read_holder(paths.root, lock_path)
             raise LockedError(
                 f"another vfio-tui is changing this host: {holder}",
                 fix="wait for it to finish (or stop it), then retry", path=paths.display(lock_path),
             ) from None
         info = {"pid": os.getpid(), "what": what, "command": " ".join(sys.argv),
                 "host": socket.gethostname(), "since": utc()}
+        # Rewritten whole under the flock, so a lock file left truncated or garbled is repaired here.
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
         with _held_guard:
@@ -119,15 +123,14 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
         finally:
             with _held_guard:
                 _held.pop(key, None)
-    finally:
-        os.close(fd)  # closing releases the flock; the kernel does the same on kill -9
+    # closing the fd released the flock; the kernel does the same on kill -9
 
 
-def _read_holder(lock_path: Path) -> str:
+def _read_holder(root: Path, lock_path: Path) -> str:
     try:
-        info = json.loads(lock_path.read_text())
+        info = json.loads(read_private(root, lock_path))
         return f"pid {info.get('pid')} ({info.get('what')}: `{info.get('command')}`) since {info.get('since')}"
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, VfioError):
         return "a process whose details are unreadable"
 
 
@@ -147,15 +150,13 @@ def pid_alive(pid: object) -> bool:
 def lock_is_free(paths: HostPaths) -> bool:
     lock_path = paths.state_dir / "lock"
     try:
-        fd = os.open(lock_path, os.O_RDONLY)
-    except OSError:
+        with safefile.open_regular(paths.root, lock_path) as fd:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+    except (OSError, VfioError):
         return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
     return True
 
 
@@ -165,6 +166,8 @@ class Journal:
 
     path: Path
     data: dict[str, Any]
+    root: Path
+    """The host root the journal lives under (every write stays inside it)."""
 
     @property
     def status(self) -> str:
@@ -184,12 +187,12 @@ class Journal:
         jdir = ensure_state_dir(paths)
         now = time.time_ns()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}-{os.getpid()}"
-        journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data)
+        journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data, paths.root)
         journal.save()
         return journal
 
     def save(self, *, sync_dir: bool = True, fsync: bool = True) -> None:
-        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir, fsync=fsync)
+        write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir, fsync=fsync)
 
     def step(self, index: int, state: str, *, durable: bool = True, **extra: Any) -> None:
         """Record a step's state. "intent" is fsynced before the write is made and also marks the
@@ -205,8 +208,7 @@ class Journal:
 
     def mark(self, status: str) -> None:
         new = self.path.with_name(self.path.name.replace(f".{self.status}.json", f".{status}.json"))
-        os.replace(self.path, new)
-        _fsync_dir(new.parent)
+        safefile.rename(self.root, self.path, new)
         self.path = new
 
     def drop_devices(self, addresses: set[str]) -> None:
@@ -218,11 +220,7 @@ class Journal:
             self.remove()
 
     def remove(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            return
-        _fsync_dir(self.path.parent)
+        safefile.unlink(self.root, self.path)
 
 
 def load_journals(paths: HostPaths) -> list[Journal]:
@@ -240,18 +238,18 @@ def load_journals(paths: HostPaths) -> list[Journal]:
     for name in names:
         path = jdir / name
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_private(paths.root, path))
             ok = (isinstance(data, dict) and data.get("schema") == JOURNAL_SCHEMA
                   and isinstance(data.get("devices"), list)
                   and all(isinstance(d, dict) and isinstance(d.get("address"), str) for d in data["devices"]))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError, VfioError):
             ok = False
         if not ok or name.rsplit(".", 2)[-2] not in (APPLYING, APPLIED):
             raise HostDataError(
                 "corrupted vfio-tui journal; nothing was changed", path=paths.display(path),
                 fix="inspect it, put the devices back by hand if needed, then delete the file",
             )
-        out.append(Journal(path, data))
+        out.append(Journal(path, data, paths.root))
     return out
 
 

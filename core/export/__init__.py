@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from core.fleet import device_class, vm_holds
+from core.textsafe import printable
 
 if TYPE_CHECKING:
     from core.host import Host
@@ -79,6 +80,13 @@ class GroupCandidate:
         return f"{self.host} {where}"
 
 
+def one_line(text: str) -> str:
+    """Host text (a name, a mount point, a VM name from a recording) made safe for one comment or
+    value line of a config file: no newline can start a config line of its own, no control reaches
+    a terminal."""
+    return printable(text, newlines=False)
+
+
 def _device_type(dev: object) -> str:
     if getattr(dev, "physfn", None) is not None:
         return "type-VF"
@@ -103,7 +111,7 @@ def host_candidates(host: Host, name: str, node: str) -> list[GroupCandidate]:
         assert isinstance(dev, PciDevice)
         sub = (f"{dev.subsystem_vendor_id}:{dev.subsystem_device_id}"
                if dev.subsystem_vendor_id and dev.subsystem_device_id else None)
-        return ExportDevice(str(dev.address), dev.vendor_id, dev.device_id, sub, dev.name, device_class(dev),
+        return ExportDevice(str(dev.address), dev.vendor_id, dev.device_id, sub, one_line(dev.name), device_class(dev),
                             dev.iommu_group, _device_type(dev), dev.on_vfio)
 
     out: list[GroupCandidate] = []
@@ -129,7 +137,7 @@ def host_candidates(host: Host, name: str, node: str) -> list[GroupCandidate]:
             reason = "which VMs hold which devices is not recorded"
         elif in_vms:
             reason = f"in a libvirt VM already: {', '.join(in_vms)}"
-        out.append(GroupCandidate(name, node, gid, endpoints, slot_functions, not reason, reason))
+        out.append(GroupCandidate(name, node, gid, endpoints, slot_functions, not reason, one_line(reason)))
     return out
 
 

@@ -24,6 +24,7 @@ from core.libvirt.xml import DomainXml, Hostdev
 
 if TYPE_CHECKING:
     from core.host import Host
+    from core.libvirt.demo import DemoStateFile
 
 DEFAULT_URI: Final = "qemu:///system"
 DEMO_XML: Final = Path(__file__).resolve().parent.parent / "data" / "demo-libvirt.xml"
@@ -85,7 +86,7 @@ class DomainInfo:
 class Hypervisor:
     """An open libvirt connection."""
 
-    def __init__(self, conn: Any, uri: str, *, demo: bool = False, state_file: Path | None = None) -> None:
+    def __init__(self, conn: Any, uri: str, *, demo: bool = False, state_file: DemoStateFile | None = None) -> None:
         self.conn = conn
         self.uri = uri
         self.demo = demo
@@ -228,7 +229,7 @@ def _check_uri(uri: str) -> None:
 
 
 def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False,
-                    state_file: Path | None = None) -> Hypervisor:
+                    state_file: DemoStateFile | None = None) -> Hypervisor:
     """Open a libvirt connection.
 
     uri None means qemu:///system, or the shipped demo (test driver) when `demo` is set;

@@ -9,13 +9,13 @@ next, as with a real daemon. The file is the test driver's own format (a <node> 
 
 from __future__ import annotations
 
-import os
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
+from core import safefile
 from core.libvirt.connection import DEMO_XML, Hypervisor
 
 if TYPE_CHECKING:
@@ -25,25 +25,37 @@ TEST_NS: Final = "http://libvirt.org/schemas/domain/test/1.0"
 RUNNING: Final = 1
 
 
-def demo_state_file(host: Host) -> Path | None:
+@dataclass(frozen=True, slots=True)
+class DemoStateFile:
+    """The demo hypervisor's state file of a sim-host tree, and the tree it must stay inside."""
+
+    root: Path
+    path: Path
+
+
+def demo_state_file(host: Host) -> DemoStateFile | None:
     """Where a persistent simulated host keeps the demo hypervisor (None for other hosts)."""
     if host.kind == "root" and host.simulated:
-        return host.paths.state_dir / "demo-libvirt.xml"
+        return DemoStateFile(host.paths.root, host.paths.state_dir / "demo-libvirt.xml")
     return None
 
 
-def ensure_demo_state(path: Path) -> Path:
-    """The state file, created from the shipped demo on first use."""
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(DEMO_XML, path)
-    return path
+def ensure_demo_state(state: DemoStateFile) -> Path:
+    """The state file, created from the shipped demo on first use (inside the tree, never through a
+    link; a state file that is a link or not a regular file is refused). Returns its in-tree path
+    with every directory link resolved, for libvirt's test driver to open."""
+    if not safefile.exists(state.root, state.path):
+        safefile.replace(state.root, state.path, DEMO_XML.read_bytes(), private=True)
+    with safefile.open_regular(state.root, state.path):
+        pass  # a regular file, not a link
+    return safefile.resolve(state.root, state.path, follow_last=False)
 
 
-def save_demo_state(hv: Hypervisor, path: Path) -> None:
+def save_demo_state(hv: Hypervisor, state: DemoStateFile) -> None:
     """Write every domain of the test driver back into the state file (atomically)."""
     lv = hv.libvirt
-    tree = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    tree = etree.fromstring(safefile.read_bytes(state.root, state.path, follow=False), parser).getroottree()
     root = tree.getroot()
     for old in root.findall("domain"):
         root.remove(old)
@@ -52,13 +64,12 @@ def save_demo_state(hv: Hypervisor, path: Path) -> None:
         el = etree.fromstring(dom.XMLDesc(flags).encode())
         if "id" in el.attrib:
             del el.attrib["id"]
-        state = int(dom.state()[0])
-        if state != RUNNING:
-            etree.SubElement(el, f"{{{TEST_NS}}}runstate").text = str(state)
+        run_state = int(dom.state()[0])
+        if run_state != RUNNING:
+            etree.SubElement(el, f"{{{TEST_NS}}}runstate").text = str(run_state)
         etree.indent(el, space="  ", level=1)
         el.tail = "\n"
         root.append(el)
     etree.indent(root, space="  ")
-    tmp = path.with_suffix(".tmp")
-    tree.write(str(tmp), xml_declaration=True, encoding="UTF-8")
-    os.replace(tmp, path)
+    data = etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
+    safefile.replace(state.root, state.path, data, private=True)

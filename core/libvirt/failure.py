@@ -210,23 +210,23 @@ def collect_failure(host: Host, vm: str, *, uri: str = "", error: Any = None, op
 
 def failure_path(host: Host, vm: str) -> Path:
     """Where the last failure record of `vm` is kept (/var/lib/vfio-tui/failures/VM.json)."""
-    return host.paths.state_dir / "failures" / f"{vm}.json"
+    # One plain file name whatever the name holds (`explain --vm` takes it from the command line).
+    safe = vm.replace("%", "%25").replace("/", "%2F").replace("\0", "%00")
+    return host.paths.state_dir / "failures" / f"{'%2E' + safe[1:] if safe.startswith('.') else safe}.json"
 
 
 def save_failure(host: Host, record: FailureRecord) -> Path | None:
     """Keep the record for `vfio-tui explain --vm` (0600); None when the state dir is not writable."""
     import json
-    import os
+
+    from core import safefile
+    from core.errors import VfioError
 
     path = failure_path(host, record.vm)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(record.to_json(), f, indent=2)
-        tmp.replace(path)
-    except OSError:
+        # Inside the host root, never through a link, a random temp name (the VM name is libvirt's).
+        safefile.replace(host.paths.root, path, json.dumps(record.to_json(), indent=2).encode(), private=True)
+    except (OSError, VfioError):
         return None
     return path
 
@@ -235,9 +235,12 @@ def load_failure(host: Host, vm: str) -> FailureRecord | None:
     """The last saved failure record of `vm`, if any (unreadable or foreign files count as none)."""
     import json
 
+    from core import safefile
+    from core.errors import VfioError
+
     try:
-        data = json.loads(failure_path(host, vm).read_text())
-    except (OSError, ValueError):
+        data = json.loads(safefile.read_bytes(host.paths.root, failure_path(host, vm), limit=4 << 20, follow=False))
+    except (OSError, ValueError, RecursionError, VfioError):
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None

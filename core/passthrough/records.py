@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from core import safefile
 from core.binding.journal import (
     ensure_state_dir,
     interrupted_names,
     journal_dir,
     lock_is_free,
     pid_alive,
+    read_private,
     write_private,
 )
 from core.clock import utc
@@ -45,6 +47,8 @@ class RunRecord:
 
     path: Path
     data: dict[str, Any]
+    root: Path
+    """The host root the record lives under (every write stays inside it)."""
 
     @property
     def id(self) -> str:
@@ -102,7 +106,7 @@ class RunRecord:
         self.save()
 
     def save(self) -> None:
-        write_private(self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=False)
+        write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=False)
 
     def summary(self) -> str:
         """One line for journals: "run-3: 0000:0b:00.0 (group 19) → vfio_test, attached ..., done"."""
@@ -123,15 +127,16 @@ def new_run(paths: HostPaths, fields: dict[str, Any]) -> RunRecord:
     """
     ensure_state_dir(paths)
     rdir = runs_dir(paths)
-    rdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    safefile.private_dir(paths.root, rdir)
+    safefile.sweep_temp_files(paths.root, rdir)
     numbers = [int(n[4:-5]) for n in os.listdir(rdir) if n.startswith("run-") and n.endswith(".json")
                and n[4:-5].isdigit()]
     run_id = f"run-{max(numbers, default=0) + 1}"
     data = {"schema": RUN_SCHEMA, "id": run_id, "pid": os.getpid(), "status": "running",
             "started": utc(),
             "phases": dict.fromkeys(PHASES, "planned"), **fields}
-    record = RunRecord(rdir / f"{run_id}.json", data)
-    write_private(record.path, json.dumps(data, indent=1) + "\n")
+    record = RunRecord(rdir / f"{run_id}.json", data, paths.root)
+    write_private(paths.root, record.path, json.dumps(data, indent=1) + "\n")
     return record
 
 
@@ -152,15 +157,15 @@ def load_runs(paths: HostPaths) -> list[RunRecord]:
     for name in sorted(names, key=lambda n: int(n[4:-5])):
         path = rdir / name
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(read_private(paths.root, path))
             ok = isinstance(data, dict) and data.get("schema") == RUN_SCHEMA and data.get("id") == name[:-5]
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError, safefile.UnsafePathError):
             ok = False
         if not ok:
             raise HostDataError("a corrupted vfio-tui run record; nothing was changed", path=paths.display(path),
                                 fix="inspect it (the devices' original drivers are in the bind journal too), then"
                                     " move it aside")
-        out.append(RunRecord(path, data))
+        out.append(RunRecord(path, data, paths.root))
     return out
 
 

@@ -99,7 +99,7 @@ def fetch_snapshot(entry: HostEntry, *, timeout: float = 120.0, cache: Path | No
         HostDataError: what came back is not a usable recording.
     """
     from core.remote.bundle import collector_source
-    from core.remote.files import snapshot_cache, write_private
+    from core.remote.files import cache_dir, snapshot_cache, write_private
     from core.snapshot import load_snapshot
 
     host_args = entry.host_args()
@@ -118,7 +118,7 @@ def fetch_snapshot(entry: HostEntry, *, timeout: float = 120.0, cache: Path | No
             fix = "install python3 (>= 3.11) there, or vfio-tui (docs/fleet.md)"
         raise RemoteError(f"{who}: could not record the host: {why[:300]}", kind="remote", fix=fix)
     path = cache or snapshot_cache(entry.name)
-    write_private(path, res.stdout)
+    write_private(path, res.stdout, root=path.parent if cache is not None else cache_dir())
     try:
         data = load_snapshot(path)
     except HostDataError as exc:

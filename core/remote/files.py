@@ -1,6 +1,7 @@
 """Provides the files vfio-tui keeps for remote hosts: the hosts file and the last snapshot of each host.
 
-Every write goes through write_private(), the one place that becomes core.safefile once it lands.
+Every write goes through write_private(): core.safefile's confined replace (temp + fsync + rename,
+0600, never through a symlink), inside the vfio-tui dir of the user's config or cache dir (0700).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.configfiles import atomic_write
+from core import safefile
 
 
 def cache_dir() -> Path:
@@ -22,7 +23,9 @@ def snapshot_cache(name: str) -> Path:
     return cache_dir() / "hosts" / f"{name}.json"
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Replace `path` with `data`, 0600, in a 0700 directory (temp + fsync + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write(path, data, mode=0o600)
+def write_private(path: Path, data: bytes, root: Path | None = None) -> None:
+    """Replace `path` with `data`, 0600, confined to `root` (default: the file's own dir), whose
+    missing directories are made 0700."""
+    root = root or path.parent
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    safefile.replace(root, path, data, private=True, dir_mode=0o700)

@@ -177,7 +177,7 @@ class HostsConfig:
     def save(self) -> None:
         from core.remote.files import write_private
 
-        write_private(self.path, render_toml(self).encode())
+        write_private(self.path, render_toml(self).encode(), root=self.path.parent)
 
 
 def load_hosts(path: Path | None = None) -> HostsConfig:

@@ -3,7 +3,9 @@ kernel's binding semantics (kernel-semantics A1/A2; lab REPORT step 3 table of e
 
 State lives in the tree itself (the `driver` links, driver_override files, /dev/vfio nodes)
 plus the metadata JSON (dynamic ids, kernel log, faults, open groups), guarded by an fcntl
-lock, so separate processes working on one `--root DIR` see one consistent host.
+lock, so separate processes working on one `--root DIR` see one consistent host. Every change to
+the tree goes through core.safefile: inside the tree, never through a link that leads out of it
+(a tree is data another user may have prepared), state written atomically (temp + fsync + rename).
 
 Fault injection (tests) goes in the metadata under "faults": a list of
 `{"match": OP|PATH-SUBSTRING|"*", "nth": 1, "count": 1, "errno": 5}` (fail with errno),
@@ -28,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
+from core import safefile
 from core.address import PciAddress
 from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from core.hostpaths import HostPaths
@@ -39,6 +42,8 @@ STATE_NAME: Final = ".vfio-tui-sim-state.json"
 #: What the simulated kernel changes at run time (the rest of the metadata is read-only).
 STATE_KEYS: Final = ("dynids", "kernel_log", "faults", "faults_fired", "open_groups", "dev_vfio")
 VFIO: Final = "vfio-pci"
+_MAX_STATE: Final = 4 * 1024 * 1024
+_MAX_METADATA: Final = 64 * 1024 * 1024
 #: driver_set_override() refuses a value of PAGE_SIZE bytes or more (drivers/base/driver.c).
 MAX_OVERRIDE: Final = 4095
 _DRIVER_FILES: Final = ("bind", "unbind", "new_id", "remove_id", "uevent")
@@ -68,15 +73,18 @@ class SimulatedKernel:
         The mutable part (STATE_KEYS) lives in a small file of its own, written back atomically
         when it changed; the big metadata (id tables, host extras) is only read.
         """
-        with open(self._lock_path, "a+") as lock:
+        root = self.paths.root
+        with safefile.open_lock_file(root, self._lock_path) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             static = self._static()
             try:
-                text = self._state_path.read_text()
+                text = safefile.read_bytes(root, self._state_path, limit=_MAX_STATE, follow=False).decode()
                 state: dict[str, Any] = json.loads(text)
+                if not isinstance(state, dict) or len(text) > _MAX_STATE:
+                    raise ValueError("not vfio-tui's state")
             except FileNotFoundError:
                 text, state = "", {}
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 raise VfioError(f"simulated kernel state unreadable: {exc}", path=str(self._state_path)) from None
             merged = dict(static)
             for key in STATE_KEYS:
@@ -87,18 +95,23 @@ class SimulatedKernel:
             yield merged
             new = json.dumps({k: merged[k] for k in STATE_KEYS if k in merged}, separators=(",", ":"))
             if new != text:
-                tmp = self._state_path.with_name(self._state_path.name + ".tmp")
-                tmp.write_text(new)
-                os.replace(tmp, self._state_path)
+                # Atomic and durable: a kill -9 leaves the old state or the new, never half of one.
+                safefile.replace(root, self._state_path, new.encode(), private=True, mode=0o644, sync_dir=False)
 
     def _static(self) -> dict[str, Any]:
         try:
-            st = os.stat(self._meta_path)
-            key = (st.st_mtime_ns, st.st_size)
-            if self._static_cache is not None and self._static_cache[0] == key:
-                return self._static_cache[1]
-            data: dict[str, Any] = json.loads(self._meta_path.read_text())
-        except (OSError, ValueError) as exc:
+            with safefile.open_regular(self.paths.root, self._meta_path) as fd:
+                st = os.fstat(fd)
+                key = (st.st_mtime_ns, st.st_size)
+                if self._static_cache is not None and self._static_cache[0] == key:
+                    return self._static_cache[1]
+                if st.st_size > _MAX_METADATA:
+                    raise ValueError(f"{st.st_size} bytes")
+                with os.fdopen(os.dup(fd), "rb") as f:
+                    data: dict[str, Any] = json.loads(f.read())
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+        except (OSError, ValueError, RecursionError, VfioError) as exc:
             raise VfioError(f"simulated host metadata unreadable: {exc}", path=str(self._meta_path)) from None
         self._static_cache = (key, data)
         return data
@@ -111,11 +124,12 @@ class SimulatedKernel:
         """Set metadata keys (tests: faults, open_groups; or static ones such as modules_available)."""
         static = {k: v for k, v in changes.items() if k not in STATE_KEYS}
         if static:
-            with open(self._lock_path, "a+") as lock:
+            with safefile.open_lock_file(self.paths.root, self._lock_path) as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-                data = json.loads(self._meta_path.read_text())
+                data = dict(self._static())
                 data.update(static)
-                self._meta_path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+                safefile.replace(self.paths.root, self._meta_path,
+                                 (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), private=True, mode=0o644)
         with self._state() as meta:
             meta.update({k: v for k, v in changes.items() if k in STATE_KEYS})
 
@@ -179,16 +193,15 @@ class SimulatedKernel:
                                 f"/lib/modules/{meta.get('kernel') or 'unknown'}",
                                 fix=f"install the kernel's modules package, or build {mod}")
             deps = ["vfio", "vfio_iommu_type1", "vfio_pci_core", "vfio_pci"] if mod == "vfio_pci" else [mod]
+            root = self.paths.root
             for m in deps:
                 if m in available or m == mod:
-                    (self.paths.module(m) / "parameters").mkdir(parents=True, exist_ok=True)
+                    safefile.mkdirs(root, self.paths.module(m) / "parameters")
             if mod == "vfio_pci":
                 ddir = self.paths.pci_driver(VFIO)
-                ddir.mkdir(parents=True, exist_ok=True)
                 for f in _DRIVER_FILES:
-                    (ddir / f).touch()
-                self.paths.dev_vfio.mkdir(parents=True, exist_ok=True)
-                (self.paths.dev_vfio / "vfio").touch()
+                    safefile.create_exclusive(root, ddir / f)
+                safefile.create_exclusive(root, self.paths.dev_vfio / "vfio")
                 meta.setdefault("dev_vfio", {})["vfio"] = {"major": 10, "minor": 196, "mode": "0o666",
                                                           "uid": 0, "gid": 0}
             _log(meta, f"modprobe {mod}")
@@ -215,7 +228,7 @@ class SimulatedKernel:
             if not link.is_symlink():
                 # There is no driver directory to open: the shell says "No such file or directory".
                 raise SysfsWriteError(self.paths.display(path), rel[1], errno.ENOENT, os.strerror(errno.ENOENT))
-            return "unbind", rel[1], os.path.basename(os.readlink(link))
+            return "unbind", rel[1], os.path.basename(safefile.readlink(self.paths.root, link))
         raise SysfsWriteError(self.paths.display(path), "", errno.EACCES,
                               "the simulated kernel does not implement writes to this attribute")
 
@@ -225,7 +238,10 @@ class SimulatedKernel:
         if op == "driver_override":
             if len(value) > MAX_OVERRIDE:
                 raise _Refused(errno.EINVAL)
-            path.write_text((text if text else "(null)") + "\n")
+            try:
+                safefile.write_in_place(self.paths.root, path, ((text if text else "(null)") + "\n").encode())
+            except safefile.UnsafePathError:
+                raise _Refused(errno.EACCES) from None
             return
         if op == "new_id":
             assert driver is not None
@@ -269,7 +285,11 @@ class SimulatedKernel:
         if parsed is None or str(parsed) != addr:
             return None
         link = self.paths.pci_device(addr)
-        return Path(os.path.realpath(link)) if link.is_symlink() or link.is_dir() else None
+        try:
+            # Resolved inside the tree: a device link that leads out of it is no device.
+            return safefile.resolve(self.paths.root, link)
+        except (OSError, safefile.UnsafePathError):
+            return None
 
     @staticmethod
     def _driver_of(dev: Path) -> str | None:
@@ -341,16 +361,15 @@ class SimulatedKernel:
                 _log(meta, f"{driver}: probe of {addr} failed with error -{errno.EIO}")
                 return errno.EIO
         ddir = self.paths.pci_driver(driver)
-        os.symlink(os.path.relpath(ddir, dev), dev / "driver")
-        os.symlink(os.path.relpath(dev, ddir), ddir / addr)
+        root = self.paths.root
+        safefile.symlink(root, dev / "driver", os.path.relpath(ddir, dev))
+        safefile.symlink(root, ddir / addr, os.path.relpath(dev, ddir))
         if driver == VFIO:
             group = self._group_of(dev)
             assert group is not None
-            (dev / "vfio-dev" / f"vfio{group}").mkdir(parents=True, exist_ok=True)
+            safefile.mkdirs(root, dev / "vfio-dev" / f"vfio{group}")
             node = self.paths.dev_vfio / group
-            if not node.exists():
-                self.paths.dev_vfio.mkdir(parents=True, exist_ok=True)
-                node.touch(mode=0o600)
+            if safefile.create_exclusive(root, node, mode=0o600):
                 nodes = meta.setdefault("dev_vfio", {})
                 minor = 1 + max((int(v.get("minor", 0)) for k, v in nodes.items() if k != "vfio"), default=-1)
                 nodes[group] = {"major": 246, "minor": minor, "mode": "0o600", "uid": 0, "gid": 0}
@@ -361,19 +380,17 @@ class SimulatedKernel:
         group = self._group_of(dev)
         if driver == VFIO and group is not None and int(group) in meta.get("open_groups", []):
             raise _Blocked()
-        (dev / "driver").unlink()
-        link = self.paths.pci_driver(driver) / addr
-        if link.is_symlink():
-            link.unlink()
+        root = self.paths.root
+        safefile.unlink(root, dev / "driver")
+        safefile.unlink(root, self.paths.pci_driver(driver) / addr)
         vdir = dev / "vfio-dev"
-        if vdir.is_dir():
+        if vdir.is_dir() and not vdir.is_symlink():
             for child in vdir.iterdir():
-                child.rmdir()
-            vdir.rmdir()
+                safefile.rmdir(root, child)
+            safefile.rmdir(root, vdir)
         if driver == VFIO and group is not None and not self._group_has_vfio(group):
-            node = self.paths.dev_vfio / group
-            if node.exists():
-                node.unlink()
+            # A regular file in the tree, or a link (removed itself): never what a link points to.
+            safefile.unlink(root, self.paths.dev_vfio / group)
             meta.get("dev_vfio", {}).pop(group, None)
         _log(meta, f"{driver} {addr}: unbound")
 

@@ -20,7 +20,6 @@ kernel's group open (so unbinding a member blocks, as on a real kernel); a stop 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
+from core import safefile
 from core.address import PciAddress
 from core.binding.state import driver_of, group_members, is_bridge_at
 from core.clock import utc
@@ -132,10 +132,8 @@ def _give_back(host: Host, a: PciAddress) -> None:
         pass  # as libvirt does: the device stays on vfio-pci, logged, and the stop goes on
 
 
-def _append(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
+def _append(host: Host, path: Path, lines: list[str]) -> None:
+    safefile.append(host.paths.root, path, "".join(line + "\n" for line in lines).encode())
 
 
 def _fail(host: Host, vm: str, xml: str, managed_done: list[PciAddress], error: str, qemu: list[str],
@@ -143,10 +141,10 @@ def _fail(host: Host, vm: str, xml: str, managed_done: list[PciAddress], error: 
     stamp = utc("%Y-%m-%d %H:%M:%S") + ".000+0000"
     log = [f"{stamp}: starting up libvirt version: 9.0.0, package: 4+deb12u2 (Debian), qemu version: 7.2.22",
            *qemu, f"{stamp}: shutting down, reason=failed"]
-    _append(host.paths.var_log / "libvirt" / "qemu" / f"{vm}.log", log)
+    _append(host, host.paths.var_log / "libvirt" / "qemu" / f"{vm}.log", log)
     if kernel:
         when = utc("%b %d %H:%M:%S")
-        _append(host.paths.var_log / "kern.log", [f"{when} host192 kernel: {line}" for line in kernel])
+        _append(host, host.paths.var_log / "kern.log", [f"{when} host192 kernel: {line}" for line in kernel])
     for a in managed_done:
         _give_back(host, a)
     return SimStartFailure(error, tuple(qemu), tuple(kernel))
@@ -231,13 +229,16 @@ def _open(host: Host, vm: str, groups: list[int]) -> None:
     """A running QEMU for `vm`: /proc/PID with /dev/vfio/N open, and the kernel's groups held."""
     proc = _proc_dir(host, vm)
     fd_dir = proc / "fd"
-    fd_dir.mkdir(parents=True, exist_ok=True)
-    (proc / "comm").write_text(QEMU_COMM + "\n")
-    (proc / "cmdline").write_text(f"/usr/bin/qemu-system-x86_64\0-name\0guest={vm}\0")
+    root = host.paths.root
+    safefile.mkdirs(root, fd_dir)
+    safefile.replace(root, proc / "comm", (QEMU_COMM + "\n").encode(), private=True, mode=0o644)
+    safefile.replace(root, proc / "cmdline", f"/usr/bin/qemu-system-x86_64\0-name\0guest={vm}\0".encode(),
+                     private=True, mode=0o644)
     for n, group in enumerate(groups, start=20):
         link = fd_dir / str(n)
         if not link.is_symlink():
-            os.symlink(host.paths.display(host.paths.dev_vfio / str(group)), link)
+            # As in the real /proc: the link's text is the host path of the open file (only read).
+            safefile.symlink(root, link, host.paths.display(host.paths.dev_vfio / str(group)), absolute_ok=True)
     _set_open_groups(host, add=groups)
 
 
@@ -278,7 +279,7 @@ def domain_stopped(host: Host, vm: str, xml: str) -> None:
                 groups.append(int(os.path.basename(os.readlink(link))))
             except (OSError, ValueError):
                 continue
-    shutil.rmtree(proc, ignore_errors=True)
+    safefile.remove_tree(host.paths.root, proc)
     _set_open_groups(host, remove=groups)
     for ref in _hostdevs(xml):
         if ref.managed:
@@ -298,7 +299,7 @@ def devices_unplugged(host: Host, vm: str, addresses: Sequence[PciAddress], mana
         for link in (proc / "fd").iterdir() if (proc / "fd").is_dir() else []:
             try:
                 if int(os.path.basename(os.readlink(link))) == group:
-                    link.unlink()
+                    safefile.unlink(host.paths.root, link)
                     gone.append(group)
             except (OSError, ValueError):
                 continue

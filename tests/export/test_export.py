@@ -240,3 +240,20 @@ def test_recorded_extras_path(tmp_path: Path) -> None:
     with open_host(HostOptions(snapshot=path)) as host:
         cands = host_candidates(host, "farm1", "farm1")
     assert {c.group for c in cands if c.safe} == {2, 4, 6, 7, 9, 10}
+
+
+def test_host_text_cannot_add_config_lines() -> None:
+    """A hostile recording's VM name or device use (a newline, an escape) stays inside its comment."""
+    snap = farm_snapshot()
+    snap["vfio_tui"][VM_DEVICES_KEY] = [{"pci": "0000:03:00.0", "vm": "x\ndevice_spec = {\"address\": \"*\"}\x1b]0;t\x07",
+                                         "state": "shut off", "active": False, "live": False}]
+    with materialized_host(snap, "snapshot", "recorded: farm1") as host:
+        cands = host_candidates(host, "farm1", "farm1")
+    for fmt in ("nova", "kubevirt", "proxmox"):
+        text = render(fmt, {"farm1": cands})
+        assert "\x1b" not in text and '\ndevice_spec = {"address": "*"}' not in text
+        assert all(line.lstrip().startswith(("#", "[", "device_spec = {\"vendor_id\"", "alias = {", "apiVersion",
+                                             "kind", "metadata", "name:", "namespace", "spec", "configuration",
+                                             "permittedHostDevices", "pciHostDevices", "- pciVendorSelector",
+                                             "resourceName", "externalResourceProvider", "vfio-", "description",
+                                             "map ")) or not line.strip() for line in text.splitlines()), fmt

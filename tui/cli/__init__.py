@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.errors import VfioError
 from core.host import HostOptions
+from core.textsafe import printable
 from tui.cli.common import add_host_options, host_options_from_args
 from tui.cli.registry import COMMANDS, load_command
 
@@ -106,8 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = host_options_from_args(args)
         module = getattr(args, "_module", None)
+        from tui.cli.safe_output import guarded_output
+
         if getattr(args, "command", None) not in ("restore", "undo"):
-            _notice_interrupted(options)
+            with guarded_output():
+                _notice_interrupted(options)
         if module is None:
             from tui.cli.app_launcher import launch_app
 
@@ -117,10 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             refuse_on(args.command)
             if forwarded(args.command, args):
-                return forward(args.command, list(sys.argv[1:] if argv is None else argv), args, options)
-        return int(module.run(args, options))
+                # What the host prints is the host's text: guarded like any other host text.
+                with guarded_output():
+                    return forward(args.command, list(sys.argv[1:] if argv is None else argv), args, options)
+        with guarded_output():
+            return int(module.run(args, options))
     except VfioError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -135,6 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the user gets one line, not a traceback
         if os.environ.get("VFIO_TUI_DEBUG"):
             raise
-        print(f"{PROG}: internal error: {type(exc).__name__}: {exc}"
+        print(f"{PROG}: internal error: {type(exc).__name__}: {printable(str(exc))}"
               " (please report it; VFIO_TUI_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 70

@@ -46,10 +46,11 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     if str(args.output) == "-":
         sys.stdout.write(text)
         return 0
+    from core.safefile import write_output
+
     try:
-        tmp = args.output.with_name(args.output.name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, args.output)
+        # A random O_EXCL temp beside it, fsync, rename; a device node, FIFO or symlink is refused.
+        write_output(args.output, text.encode())
     except OSError as exc:
         raise InputError(f"cannot write {args.output}: {exc.strerror}") from None
     n = len(snap["pci_devices"])
@@ -92,9 +93,13 @@ def _save_remote(args: argparse.Namespace, name: str) -> int:
     if str(args.output) == "-":
         sys.stdout.write(data.decode())
         return 0
-    from core.remote.files import write_private
+    from core.errors import InputError
+    from core.safefile import write_output
 
-    write_private(args.output, data)
+    try:
+        write_output(args.output, data)  # a device node, FIFO or symlink is refused, as for a local recording
+    except OSError as exc:
+        raise InputError(f"cannot write {args.output}: {exc.strerror}") from None
     print(f"recorded {len(fetched.data['pci_devices'])} PCI functions of {name} ({fetched.reader}) to {args.output}",
           file=sys.stderr)
     return 0

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from tui.safe_text import SafeText as Text
 
 
 class ConfirmModal(ModalScreen[bool]):

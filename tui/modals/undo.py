@@ -7,7 +7,6 @@ The run screen and the journal screen both open it, so undo behaves the same fro
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +19,7 @@ from core.errors import VfioError
 from core.passthrough import UndoPlan, UndoResult
 from core.steps import StepEvent, format_step
 from tui.backend import Backend
+from tui.safe_text import SafeText as Text
 
 
 class UndoModal(ModalScreen[UndoResult | None]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,6 +9,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, LoadingIndicator, Static
 
 from core.checks.result import CheckResult
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 
 STATUS_STYLE = {"pass": ("✓ PASS", "bold green"), "warn": ("! WARN", "bold yellow"),

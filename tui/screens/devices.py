@@ -13,6 +13,7 @@ from core.errors import VfioError
 from core.model import HostInventory
 from tui.describe import device_detail, group_detail
 from tui.messages import HostChanged
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
 
@@ -71,7 +72,7 @@ class DevicesScreen(VfioScreen):
         self.app.call_from_thread(self._show_vms, vm_of)
 
     def show_worker_error(self, what: str, text: str) -> None:
-        self.query_one("#detail", Static).update(text)
+        self.query_one("#detail", Static).update(Text(text))  # Text: never parsed as markup
         self._set_status(text)
 
     def _show_inventory(self, inventory: HostInventory) -> None:
@@ -89,7 +90,7 @@ class DevicesScreen(VfioScreen):
             self.query_one(IommuTree).show(self.inventory, vm_of, self.tree_filter)
 
     def _set_status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(Text(text))
 
     def _status_summary(self) -> None:
         inv = self.inventory

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +12,7 @@ from textual.widgets.option_list import Option
 from core.errors import VfioError
 from core.explain.model import ExplainReport
 from core.libvirt.connection import DomainInfo
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.explain_panel import ExplainPanel
 

@@ -3,7 +3,6 @@ class, VMs, failing checks — filled in as each host answers; Enter opens the h
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,6 +10,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
 from core.fleet import CLASSES, HostSummary
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 
 COLUMNS = ("Host", "Kernel", "IOMMU", "IR", "Groups", "Free (whole group, no VM)", "In VMs", "Failing checks")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+
+from tui.safe_text import SafeText as Text
 
 
 def _keys(bindings: list[BindingType]) -> list[tuple[str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,9 +16,11 @@ from core.binding.restore import PendingRun, RestoreResult
 from core.errors import VfioError
 from core.passthrough import RunRecord, UndoResult
 from core.passthrough.records import FINISHED
+from core.textsafe import printable
 from tui.messages import HostChanged
 from tui.modals.confirm import ConfirmModal
 from tui.modals.undo import UndoModal
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 
 
@@ -150,7 +151,8 @@ class JournalScreen(VfioScreen):
     def _restored(self, result: RestoreResult) -> None:
         lines = [f"{a}: back on {d or 'no driver'}" for a, d in result.restored]
         lines += [f"{a}: FAILED: {e}" for a, e in result.failed]
-        self.notify("\n".join(lines) or "nothing to restore", severity="error" if result.failed else "information")
+        self.notify(printable("\n".join(lines)) or "nothing to restore",
+                    severity="error" if result.failed else "information", markup=False)
         self._host_changed()
 
     def _host_changed(self) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +17,7 @@ from core.passthrough import PassthroughPlan, RunResult, UndoResult
 from core.steps import StepEvent
 from tui.messages import HostChanged
 from tui.modals.undo import UndoModal
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 from tui.widgets.explain_panel import ExplainPanel
 from tui.widgets.step_list import StepList

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,7 +12,9 @@ from textual.widgets.option_list import Option
 from core.errors import VfioError
 from core.libvirt.connection import DomainInfo
 from core.passthrough import PassthroughPlan
+from core.textsafe import printable
 from tui.modals.confirm import ConfirmModal
+from tui.safe_text import SafeText as Text
 from tui.screen_base import VfioScreen
 
 NO_VM = "__bind_only__"
@@ -156,7 +157,7 @@ class WizardScreen(VfioScreen):
             self.notify("Pick a VM (or bind only) first.", severity="warning")
             return
         if plan.refusals:
-            self.notify(f"The plan is refused: {plan.refusals[0]}", severity="error")
+            self.notify(printable(f"The plan is refused: {plan.refusals[0]}"), severity="error", markup=False)
             return
         lines = [f"Bind to vfio-pci: {', '.join(plan.members) or plan.address}"]
         lines += plan.driver_changes

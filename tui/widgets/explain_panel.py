@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.widgets import Static
 
 from core.explain.model import ExplainReport
+from tui.safe_text import SafeText as Text
 
 
 def explanation_text(report: ExplainReport | None, note: str = "") -> Text:

@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from rich.text import Text
 from textual.widgets import Static
+
+from tui.safe_text import SafeText as Text
 
 SPINNER: Final = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 """Braille spinner frames (present in DejaVu Sans Mono)."""

@@ -1,0 +1,151 @@
+"""core.safefile, the one writer: config edits keep what they found (a link inside the tree edited
+through, owner, mode, SELinux label, bytes and line endings exactly); vfio-tui's own files are 0600
+in 0700 dirs and never written through a link; a lock or journal left garbled is handled with a
+clear message; temp files a killed vfio-tui left are swept; the simulated kernel's state is
+replaced atomically (a new inode, never truncated in place)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from core import safefile
+from core.binding.journal import writer_lock
+from core.configfiles import FileChange, apply_changes, undo_changes
+from core.host import Host, HostOptions
+from core.open_host import create_sim_host, open_host
+from core.simulated.demo_host import demo_snapshot
+from core.simulated.kernel import STATE_NAME
+from tui.cli import main
+
+HBA = "0000:0b:00.0"
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Host:
+    create_sim_host(tmp_path / "h", demo_snapshot())
+    return open_host(HostOptions(root=tmp_path / "h"))
+
+
+def test_replace_keeps_mode_owner_and_bytes(tmp_path: Path) -> None:
+    f = tmp_path / "etc" / "x.conf"
+    f.parent.mkdir()
+    f.write_bytes(b"a=1\r\nb=2\r\n")
+    f.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(f, 1234, 4321)
+    safefile.replace(tmp_path, f, b"a=1\r\nb=3\r\n")
+    st = os.stat(f)
+    assert f.read_bytes() == b"a=1\r\nb=3\r\n"
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (1234, 4321)
+    assert [p.name for p in f.parent.iterdir()] == ["x.conf"], "a temp file was left"
+
+
+def test_replace_keeps_the_selinux_label(tmp_path: Path) -> None:
+    f = tmp_path / "qemu.conf"
+    f.write_text("x\n")
+    label = b"system_u:object_r:virt_etc_t:s0\0"
+    try:
+        os.setxattr(f, "security.selinux", label)
+    except OSError:
+        pytest.skip("this filesystem/kernel does not take a security.selinux label")
+    safefile.replace(tmp_path, f, b"y\n")
+    assert os.getxattr(f, "security.selinux") == label
+
+
+def test_a_link_inside_the_tree_is_edited_through(tmp_path: Path) -> None:
+    (tmp_path / "usr/share").mkdir(parents=True)
+    real = tmp_path / "usr/share/x.conf"
+    real.write_text("old\n")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/x.conf").symlink_to("../usr/share/x.conf")
+    safefile.replace(tmp_path, tmp_path / "etc/x.conf", b"new\n")
+    assert (tmp_path / "etc/x.conf").is_symlink() and real.read_text() == "new\n"
+
+
+def test_private_files_are_never_written_through_a_link(tmp_path: Path) -> None:
+    (tmp_path / "target").write_text("keep\n")
+    (tmp_path / "journal.json").symlink_to(tmp_path / "target")
+    with pytest.raises(safefile.UnsafePathError, match="symlink"):
+        safefile.replace(tmp_path, tmp_path / "journal.json", b"x", private=True)
+    assert (tmp_path / "target").read_text() == "keep\n"
+
+
+def test_config_change_and_undo_keep_crlf_mode_and_the_link(sim: Host) -> None:
+    root = sim.paths.root
+    (root / "usr/lib/modprobe.d").mkdir(parents=True)
+    real = root / "usr/lib/modprobe.d/vfio.conf"
+    real.write_bytes(b"# old\r\noptions vfio_pci ids=\r\n")
+    real.chmod(0o600)
+    link = root / "etc/modprobe.d/vfio.conf"
+    link.unlink()
+    link.symlink_to("../../usr/lib/modprobe.d/vfio.conf")
+    before = real.read_bytes().decode()
+    applied = apply_changes(sim, [FileChange("/etc/modprobe.d/vfio.conf", before, before + "# vfio-tui\r\n")],
+                            what="test")
+    assert link.is_symlink() and real.read_bytes() == b"# old\r\noptions vfio_pci ids=\r\n# vfio-tui\r\n"
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o600
+    undo_changes(sim, applied.journal_id)
+    assert link.is_symlink() and real.read_bytes() == before.encode()
+
+
+def test_state_files_are_private(sim: Host) -> None:
+    assert main(["bind", HBA, "--root", str(sim.paths.root), "--yes", "--persist"]) == 0
+    state = sim.paths.state_dir
+    for dirpath, _dirs, files in os.walk(state):
+        assert stat.S_IMODE(os.stat(dirpath).st_mode) == 0o700, dirpath
+        for f in files:
+            st = os.lstat(Path(dirpath) / f)
+            assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, f
+            assert st.st_uid == os.geteuid(), f
+        assert not [f for f in files if f.endswith(".tmp")], f"temp files left in {dirpath}"
+
+
+def test_a_garbled_lock_is_rewritten(sim: Host) -> None:
+    lock = sim.paths.state_dir / "lock"
+    lock.parent.mkdir(parents=True, mode=0o700)
+    lock.write_bytes(b"\x00\xff{not json")
+    lock.chmod(0o644)
+    with writer_lock(sim.paths, "test"):
+        info = json.loads(lock.read_text())
+        assert info["pid"] == os.getpid()
+    assert stat.S_IMODE(os.stat(lock).st_mode) == 0o600
+
+
+def test_a_truncated_config_journal_is_named_with_what_to_do(sim: Host, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = sim.paths.state_dir / "config" / "journal.json"
+    journal.parent.mkdir(parents=True)
+    journal.write_text('{"schema": "vfio-tui/config-journal/1", "entr')
+    code = main(["check", "--undo", "cfg-1", "--root", str(sim.paths.root), "--yes"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "/var/lib/vfio-tui/config/journal.json" in err and "move it aside" in err and "backups" in err
+
+
+def test_temp_files_of_a_killed_writer_are_swept(sim: Host) -> None:
+    jdir = sim.paths.state_dir / "journal"
+    jdir.mkdir(parents=True, mode=0o700)
+    dead = jdir / ".x.applying.json.999999999.abcdef.tmp"  # a pid no process has
+    dead.write_text("half")
+    mine = jdir / f".y.applying.json.{os.getpid()}.abcdef.tmp"  # a writer still running (this process)
+    mine.write_text("in progress")
+    assert main(["bind", HBA, "--root", str(sim.paths.root), "--yes"]) == 0
+    assert not dead.exists() and mine.exists()
+
+
+def test_the_simulated_kernel_state_is_replaced_not_rewritten(sim: Host) -> None:
+    state = sim.paths.root / STATE_NAME
+    dev, probe = sim.paths.pci_device(HBA), sim.paths.pci_bus / "drivers_probe"
+    sim.kernel.write(dev / "driver_override", "vfio-pci")
+    sim.kernel.write(dev / "driver" / "unbind", HBA)
+    sim.kernel.write(probe, HBA)  # bound: the kernel log in the state grows
+    first = os.stat(state).st_ino
+    sim.kernel.write(dev / "driver" / "unbind", HBA)
+    assert os.stat(state).st_ino != first, "the state file was rewritten in place"
+    assert not [p for p in sim.paths.root.iterdir() if p.name.endswith(".tmp")]
