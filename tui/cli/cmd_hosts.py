@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="a host tree on that machine (a `vfio-tui sim-host` tree to rehearse on)")
     where.add_argument("--remote-demo", action="store_true", help="that machine's built-in demo host")
     add.add_argument("--libvirt-uri", metavar="URI",
-                     help="the host's libvirt for reads (default qemu+ssh://DEST/system)")
+                     help="the host's libvirt for reads (default qemu+ssh://DEST/system?no_tty=1)")
     add.add_argument("--replace", action="store_true", help="replace a host of the same name")
     add.add_argument("--no-check", action="store_true", help="add it without connecting")
     lst = sub.add_parser("list", help="the hosts (no connection)")
