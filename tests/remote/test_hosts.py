@@ -138,5 +138,6 @@ def test_which_commands_run_on_the_host() -> None:
     assert forwarded("check", ns(fix="intel-iommu-on", undo=None))
     assert remote_words("pass", ["--on", "gpu1", "pass", "0b:00.0", "vm", "--on=gpu1", "--yes"]) == \
         ["pass", "0b:00.0", "vm", "--yes"]
+    assert remote_words("pass", ["--on", "pass", "pass", "0b:00.0", "vm"]) == ["pass", "0b:00.0", "vm"]
     with pytest.raises(InputError, match="about this machine"):
         remote_words("pass", ["pass", "0b:00.0", "vm", "--on", "gpu1", "--pci-ids", "/x"])

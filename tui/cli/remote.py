@@ -36,14 +36,15 @@ def forwarded(command: str, args: argparse.Namespace) -> bool:
 
 def remote_words(command: str, argv: list[str]) -> list[str]:
     """The command line to run on the host: the command and its words, without `--on NAME`."""
-    from tui.cli import _chosen_command
-
-    try:
-        at = argv.index(command) if _chosen_command(argv) == command else -1
-    except ValueError:
-        at = -1
-    if at < 0:
-        raise InputError(f"cannot find the command {command!r} on the command line")
+    at, skip = -1, False
+    for i, word in enumerate(argv):  # the command word, not a host option's value that spells it
+        if skip:
+            skip = False
+        elif word in ("--root", "--host-snapshot", "--pci-ids", "--on", "--demo-pace"):
+            skip = True
+        elif word == command:
+            at = i
+            break
     words = [command]
     skip = False
     for word in [*argv[:at], *argv[at + 1:]]:
