@@ -65,6 +65,17 @@ for i in $(seq 1 {wait}); do [ -e /out/done ] && break; sleep 1; done
 """
 
 
+def qemu_running() -> bool:
+    """A QEMU process (by its name: `pgrep -f qemu-system` would also match a shell waiting for one)."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().startswith("qemu-system"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def say(text: str) -> None:
     print(f"[fleet-lab] {text}", flush=True)
 
@@ -113,7 +124,7 @@ def prepare(work: Path, port: int) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     why = why_not_runnable()
-    if why is None and subprocess.run(["pgrep", "-f", "qemu-system"], capture_output=True).returncode == 0:
+    if why is None and qemu_running():
         why = "another QEMU is running (the machine is shared: one lab run at a time)"
     if why is None and not Path("/usr/sbin/sshd").exists():
         why = "no /usr/sbin/sshd (openssh-server, dev.sh TEST_PACKAGES)"
