@@ -10,7 +10,7 @@ machine's root, so the same venv runs there). Next to it, the test sshd of tests
 sim-host tree as the first host. Then, from here, as a user would:
   hosts add (both) -> fleet --json shows both (the guest: its real kernel, dmar0, its groups)
   -> inventory --on lab equals vfio-tui inventory run in the guest, and the collector's
-  -> bind a guest NIC (its whole group) --on lab --yes -> restore --on lab (undo): back on its driver.
+  -> bind a guest NIC (its whole group) --on lab --yes -> restore ADDR --on lab (undo): back on its driver.
 Nothing touches this machine's /sys or its ssh setup; scratch in a temp dir, removed at the end;
 results in build/lab/fleet-lab.json. Prints "fleet lab skipped: why" and exits 0 when the lab cannot
 run here (or another QEMU is running: the machine is shared).
@@ -194,12 +194,15 @@ def _exercise(check: Check, work: Path, out: Path, boot: subprocess.Popen[bytes]
               and lab.get("iommu", {}).get("enabled") is True and lab.get("groups", 0) >= 5,
               json.dumps(lab)[:1500])
         remote = cli("inventory", "--on", "lab", "--json")
-        there = subprocess.run(["ssh", "-F", str(merged), "-o", "BatchMode=yes", "lab", "vfio-tui", "inventory",
-                                "--json"],
+        # Through the same shared connection as vfio-tui's own reads: the guest then sees the same SSH
+        # session (a new connection would be another session, another port, in the host-use facts).
+        control = f"ControlPath={sshd.dir}/run/vfio-tui-ssh/%C"
+        there = subprocess.run(["ssh", "-F", str(merged), "-o", "BatchMode=yes", "-o", control, "lab", "vfio-tui",
+                                "inventory", "--json"],
                                capture_output=True, text=True, timeout=600, check=False)
         same = _without_host(remote.stdout) == _without_host(there.stdout) and remote.returncode == 0
         check("inventory --on lab equals vfio-tui inventory run on the guest", same,
-              remote.stderr[-500:] + there.stderr[-500:])
+              remote.stderr[-500:] + there.stderr[-500:] + _first_difference(remote.stdout, there.stdout))
         cli("hosts", "add", "lab-collector", "lab", "--collector")
         collected = cli("inventory", "--on", "lab-collector", "--json")
         check("the collector (python3 -) reads the real kernel as vfio-tui does",
@@ -211,7 +214,7 @@ def _exercise(check: Check, work: Path, out: Path, boot: subprocess.Popen[bytes]
             after = _driver(cli("inventory", "--on", "lab", "--json").stdout, nic)
             check(f"bind {nic} --on lab --yes: on vfio-pci in the guest", bound.returncode == 0 and
                   after == "vfio-pci", bound.stdout[-800:] + bound.stderr[-800:] + f" driver={after}")
-            restored = cli("restore", "--on", "lab")
+            restored = cli("restore", nic, "--on", "lab")
             back = _driver(cli("inventory", "--on", "lab", "--json").stdout, nic)
             check(f"restore --on lab: {nic} back on e1000e", restored.returncode == 0 and back == "e1000e",
                   restored.stdout[-800:] + restored.stderr[-800:] + f" driver={back}")
@@ -228,6 +231,18 @@ def _without_host(text: str) -> Any:
     if isinstance(data, dict):
         data.pop("host", None)
     return data
+
+
+def _first_difference(a: str, b: str) -> str:
+    left, right = _without_host(a) or {}, _without_host(b) or {}
+    for key in sorted(set(left) | set(right)):
+        if left.get(key) != right.get(key):
+            if key == "groups":
+                for ga, gb in zip(left[key], right[key], strict=False):
+                    if ga != gb:
+                        return f" first different group: {json.dumps(ga)[:700]} vs {json.dumps(gb)[:700]}"
+            return f" first different key {key}: {str(left.get(key))[:300]} vs {str(right.get(key))[:300]}"
+    return ""
 
 
 def _alone_nic(text: str) -> str | None:
