@@ -24,7 +24,9 @@ BASE_PACKAGES=(python3 python3-venv python3-dev gcc pkg-config libvirt-dev libvi
 # user the private libvirtd test starts QEMU as (libvirt-daemon alone does not: fresh-machine finding).
 TEST_PACKAGES=(tmux librsvg2-bin chromium libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu
                libvirt-clients qemu-system-x86 iproute2 procps util-linux psmisc libxml2-utils zsh groff-base
-               seabios ipxe-qemu)  # seabios, ipxe-qemu: real option ROM images for tests/gpu/test_rom.py; zsh, groff-base: completion and man page tests
+               seabios ipxe-qemu openssh-server openssh-client python3-yaml)
+# seabios, ipxe-qemu: real option ROM images (tests/gpu/test_rom.py); zsh, groff-base: completion and man page
+# tests; openssh-server/-client: the fleet's sshd tests; python3-yaml: the KubeVirt export is read back as YAML.
 
 log() { printf '[dev.sh] %s\n' "$*" >&2; }
 

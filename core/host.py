@@ -33,7 +33,7 @@ Annotator: TypeAlias = Callable[[HostPaths, HostInventory, PciAddress | None], H
 
 @dataclass(frozen=True)
 class HostOptions:
-    """How the user asked to pick the host (--demo, --root DIR, --host-snapshot FILE)."""
+    """How the user asked to pick the host (--demo, --root DIR, --host-snapshot FILE, --on NAME)."""
 
     demo: bool = False
     root: Path | None = None
@@ -45,11 +45,13 @@ class HostOptions:
     """Seconds each simulated sysfs write takes (`--demo-pace`), so a run can be watched."""
     demo_name: str = "host192"
     """Which built-in demo host `demo` opens (`--demo NAME`; DEMO_NAMES)."""
+    on: str | None = None
+    """A named host (`vfio-tui hosts add`): its recording, fetched over ssh, replayed here."""
 
     def validate(self) -> None:
-        chosen = sum([self.demo, self.root is not None, self.snapshot is not None])
+        chosen = sum([self.demo, self.root is not None, self.snapshot is not None, self.on is not None])
         if chosen > 1:
-            raise InputError("choose one of --demo, --root and --host-snapshot")
+            raise InputError("choose one of --demo, --root, --host-snapshot and --on")
         if self.demo_name not in DEMO_NAMES:
             raise InputError(f"--demo {self.demo_name}: no such demo host", fix="one of " + ", ".join(DEMO_NAMES))
         if self.demo_pace is not None:
@@ -84,6 +86,10 @@ class Host:
     services_factory: Callable[[HostPaths], ServiceManager] | None = None
     """Makes the interface host services are stopped and started through (the simulated host's own);
     None: this machine's systemd for the live host, read-only for a tree."""
+    remote: str | None = None
+    """The named host this recording was fetched from (`--on NAME`); None: not a remote host."""
+    libvirt_uri: str | None = None
+    """The libvirt that goes with this host when no --connect is given (a remote host's qemu+ssh://)."""
     _tmpdir: Path | None = None
     _kernel: KernelInterface | None = None
     _services: ServiceManager | None = None

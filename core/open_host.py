@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import HostDataError, InputError
 from core.gpu.inventory import annotate as gpu_annotate
@@ -24,6 +24,9 @@ from core.usage import facts_recorded, usage_source
 
 ANNOTATORS = (gpu_annotate,)
 """What open_host adds to every host whose usage it knows: the GPU facts (docs/gpu.md)."""
+if TYPE_CHECKING:
+    from core.remote.fetch import FetchedSnapshot
+    from core.remote.hosts import HostEntry
 
 
 def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
@@ -69,6 +72,8 @@ def open_host(options: HostOptions) -> Host:
         HostDataError: a recorded host that cannot be used.
     """
     options.validate()
+    if options.on is not None:
+        return open_remote_host(options)
     if options.demo:
         label, snapshot = demo_host_snapshot(options.demo_name)
         return materialized_host(snapshot, "demo", label, options)
@@ -97,6 +102,29 @@ def open_host(options: HostOptions) -> Host:
                     pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
                     usage=None, host_use_known=False)
     return _live(options)
+
+
+def open_remote_host(options: HostOptions) -> Host:
+    """A named host's recording, fetched over ssh now and replayed like --host-snapshot: every read
+    command on `--on NAME` is the local command on that recording."""
+    from core.remote.hosts import load_hosts
+
+    assert options.on is not None
+    return remote_host(load_hosts().get(options.on), options)[0]
+
+
+def remote_host(entry: HostEntry, options: HostOptions | None = None,
+                timeout: float = 120.0) -> tuple[Host, FetchedSnapshot]:
+    """Fetch `entry`'s recording and open it as a host (kind "snapshot", `remote` set)."""
+    from core.remote.fetch import fetch_snapshot
+
+    fetched = fetch_snapshot(entry, timeout=timeout)
+    label = fetched.data.get("label") or fetched.node or entry.destination
+    host = materialized_host(fetched.data, "snapshot", f"{entry.name}: {label}", options)
+    host.remote = entry.name
+    # A remote sim-host tree or demo has no libvirtd behind it: its VMs are its own vfio-tui's.
+    host.libvirt_uri = None if entry.root or entry.demo else entry.default_libvirt_uri()
+    return host, fetched
 
 
 def _live(options: HostOptions, *, label: str = "this machine") -> Host:

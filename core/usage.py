@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from core.address import PciAddress
 from core.hostpaths import HostPaths
 from core.model import HostInventory, HostUse
 from core.virtio_mounts import VIRTIO_FSTYPES, read_mounts, virtio_fs_mounts, virtio_mount_tags
+
+if TYPE_CHECKING:
+    from core.livefacts import LiveFacts
 
 UsageMap = Mapping[PciAddress, tuple[HostUse, ...]]
 UsageSource = Callable[[HostInventory, PciAddress | None], UsageMap]
@@ -244,6 +247,30 @@ def running_process_names() -> frozenset[str]:
     return _process_names[1]
 
 
+class PsutilFacts:
+    """The live facts (core.livefacts.LiveFacts) as psutil reads them, where vfio-tui is installed."""
+
+    def mounts(self) -> list[dict[str, str]]:
+        import psutil
+
+        return [{"source": os.path.realpath(p.device) if p.device.startswith("/dev/") else p.device,
+                 "target": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions(all=False)]
+
+    def addresses(self) -> dict[str, list[str]]:
+        import psutil
+
+        return {ifname: [a.address.split("%")[0] for a in lst if a.family.name in ("AF_INET", "AF_INET6")]
+                for ifname, lst in psutil.net_if_addrs().items()}
+
+    def up(self) -> set[str]:
+        import psutil
+
+        return {name for name, st in psutil.net_if_stats().items() if st.isup}
+
+    def process_names(self) -> frozenset[str]:
+        return running_process_names()
+
+
 def _hex_ip(text: str) -> str:
     """An address as /proc/net/tcp{,6} prints it (32-bit words in host byte order) -> text."""
     import ipaddress
@@ -279,17 +306,18 @@ def established_tcp(paths: HostPaths) -> list[tuple[str, int, str, int]]:
     return out
 
 
-def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str, Any]:
+def gather_live_extras(paths: HostPaths, *, processes: bool = True,
+                       facts: LiveFacts | None = None) -> dict[str, Any]:
     """Host usage facts of the live host (read-only), in the recorded-host schema.
 
     Args:
         processes: scan processes for a display server; without it `display_servers` is [].
+        facts: where mounts, addresses, link states and process names come from (default psutil;
+            the remote collector reads them from /proc and /sys with the standard library).
     """
-    import psutil
-
+    facts = facts if facts is not None else PsutilFacts()
     blocks = _live_blocks(paths)
-    mounts = [{"source": os.path.realpath(p.device) if p.device.startswith("/dev/") else p.device,
-               "target": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions(all=False)]
+    mounts = facts.mounts()
     # psutil leaves out "nodev" filesystems, and 9p/virtiofs are nodev: read them from /proc/mounts.
     virtio_mounts = virtio_fs_mounts(read_mounts(paths))
     mounts += [m for m in virtio_mounts if m not in mounts]
@@ -298,13 +326,12 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str,
         if line.split():
             swaps.append(os.path.realpath(line.split()[0]))
     net: dict[str, Any] = {}
-    addrs = psutil.net_if_addrs()
-    stats = psutil.net_if_stats()
+    addrs = facts.addresses()
+    up = facts.up()
     for ifname in os.listdir(paths.sys / "class" / "net") if (paths.sys / "class" / "net").is_dir() else []:
         real = os.path.realpath(paths.sys / "class" / "net" / ifname)
-        ips = [f"{a.address.split('%')[0]}" for a in addrs.get(ifname, []) if a.family.name in ("AF_INET", "AF_INET6")]
-        net[ifname] = {"pci": _last_pci(real), "addresses": ips,
-                       "state": "up" if ifname in stats and stats[ifname].isup else "down"}
+        net[ifname] = {"pci": _last_pci(real), "addresses": list(addrs.get(ifname, [])),
+                       "state": "up" if ifname in up else "down"}
     routes: list[dict[str, Any]] = []
     for line in _read(str(paths.proc / "net" / "route")).splitlines()[1:]:
         f = line.split()
@@ -315,7 +342,7 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str,
         f = line.split()
         if len(f) == 10 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo":
             routes.append({"destination": "::/0", "gateway": None, "dev": f[9]})
-    local_ip_dev = {a.address.split("%")[0]: ifname for ifname, lst in addrs.items() for a in lst}
+    local_ip_dev = {ip: ifname for ifname, lst in addrs.items() for ip in lst}
     sessions: list[dict[str, Any]] = []
     for lip, lport, rip, rport in established_tcp(paths):
         if lport == 22:
@@ -329,7 +356,7 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True) -> dict[str,
         if pci and fbcon:
             consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
     displays = []
-    running = running_process_names() if processes else frozenset()
+    running = facts.process_names() if processes else frozenset()
     if running & _DISPLAY_SERVERS:
         for dev in paths.pci_devices.glob("*"):
             if _read(str(dev / "boot_vga")) == "1":

@@ -30,6 +30,8 @@ ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("checks", "Run checks", "Every passthrough prerequisite with evidence and fix"),
     ("explain", "Explain a failure", "Paste or load a log, or pick a VM whose start failed"),
     ("journal", "Undo / journal", "What vfio-tui changed on this host, and restore it"),
+    ("fleet", "Fleet", "Every named host: IOMMU state, free devices by class, VMs, failing checks"),
+    ("hosts", "Switch host", "Work on another named host (vfio-tui hosts add), or back on this one"),
     ("help", "Help", "Every key and screen"),
 )
 """Every action the app offers: the command palette and the help screen list these."""
@@ -50,6 +52,8 @@ class VfioApp(App[int]):
         Binding("c", "checks", "Checks"),
         Binding("x", "explain", "Explain"),
         Binding("u", "journal", "Undo"),
+        Binding("F", "fleet", "Fleet", key_display="F", show=False),
+        Binding("H", "hosts", "Hosts", key_display="H", show=False),
         Binding("q", "quit", "Quit"),
     ]
     """Keys that work on every screen (screens add their own)."""
@@ -64,6 +68,8 @@ class VfioApp(App[int]):
             self.add_class("-no-color")
         self.backend = backend
         """Every call into core goes through this (in thread workers)."""
+        self.home_backend = backend
+        """The host the app was opened on (the host switcher goes back to it; run_app closes it)."""
         self.sub_title = printable(backend.host.label, newlines=False)
         self.host_view: HostView | None = None
         """The latest read of the host (what every screen draws from)."""
@@ -151,6 +157,23 @@ class VfioApp(App[int]):
 
         self._push_once(HelpScreen, HelpScreen)
 
+    # -- more than one host (tui/fleet_hooks.py) -------------------------------------------------------
+    def action_fleet(self) -> None:
+        from tui.screens.fleet import FleetScreen
+
+        self._push_once(FleetScreen, FleetScreen)
+
+    def action_hosts(self) -> None:
+        from tui.fleet_hooks import choose_host
+
+        choose_host(self)
+
+    def open_named_host(self, name: str | None) -> None:
+        """Work on the named host (None: the one the app was opened on); fetched in a worker."""
+        from tui.fleet_hooks import open_named_host
+
+        open_named_host(self, name)
+
     async def action_quit(self) -> None:
         """Quit — but first ask when something is changing the host, or this session changed it."""
         from tui.modals.confirm import ConfirmModal
@@ -203,4 +226,7 @@ def run_app(options: HostOptions, args: argparse.Namespace | None = None) -> int
             result = app.run()
         finally:
             app.backend.close()
+            if app.backend is not app.home_backend:  # switched to a named host: its temp copy too
+                app.home_backend.close()
+                app.backend.host.close()
     return int(result or 0)

@@ -128,10 +128,19 @@ class Backend:
                                 stop_display_manager=stop_display_manager)
 
     def run(self, plan: PassthroughPlan, on_step: OnStep, cancel: threading.Event) -> RunResult:
+        if self.host.remote is not None:
+            # A named host's copy here is a recording: vfio-tui on the host runs the transaction.
+            from tui.remote_backend import remote_run
+
+            return self._remember(plan, remote_run(self.host.remote, plan, on_step))
         result = run_passthrough(plan, on_step, cancel=cancel)
         self._saved()
+        return self._remember(plan, result)
+
+    def _remember(self, plan: PassthroughPlan, result: RunResult) -> RunResult:
         target = f" to {plan.vm}" if plan.vm else " (bind only)"
-        self.session_log.append(f"{result.run_id}: passed {plan.address}{target}: "
+        where = f" on {self.host.remote}" if self.host.remote is not None else ""
+        self.session_log.append(f"{result.run_id}: passed {plan.address}{target}{where}: "
                                 + ("done" if result.ok else f"{result.failed_phase} failed"))
         return result
 
@@ -155,6 +164,12 @@ class Backend:
 
     def undo(self, run_id: str | None, on_step: OnStep | None = None, *, live: bool = False, stop_vm: bool = False,
              force: bool = False) -> UndoResult:
+        if self.host.remote is not None:
+            from tui.remote_backend import remote_undo_run
+
+            result = remote_undo_run(self.host.remote, run_id, on_step, live=live, stop_vm=stop_vm, force=force)
+            self.session_log.append(f"{result.summary} (on {self.host.remote})")
+            return result
         if self._is_sriov(run_id):  # an SR-IOV change: back to the PF's previous number of VFs
             result = undo_sriov(self.host, run_id, on_step, domains=self._domains())
         else:
@@ -187,6 +202,9 @@ class Backend:
 
     def restore_all(self) -> RestoreResult:
         """Every device vfio-tui bound back to its driver — refused while a VM or a process holds any."""
+        if self.host.remote is not None:
+            raise VfioError(f"restore on {self.host.remote} is made by vfio-tui there",
+                            fix=f"vfio-tui restore --on {self.host.remote}")
         hv = self.hypervisor_or_none()
         result = restore(self.host, all=True, domains=domain_facts(hv) if hv is not None else None)
         self.session_log.append(f"restored {len(result.restored)} devices"

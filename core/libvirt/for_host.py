@@ -6,6 +6,8 @@
   with the demo's VMs), kept in the tree's state dir for a sim-host tree so that a change made by
   one command (or the app) is seen by the next.
 - The live machine: qemu:///system.
+- A named remote host (--on NAME): libvirt's own remote transport, qemu+ssh://DEST/system (a
+  remote sim-host tree or demo has none: its own vfio-tui reads its VMs).
 - A recorded host (--host-snapshot) or a plain tree (--root DIR not made by sim-host): none. Their
   VMs were not recorded and are not this machine's, so they never fall back to this machine's
   libvirtd (nor to the demo's VMs); --connect names one.
@@ -36,6 +38,8 @@ def hypervisor_for(host: Host, uri: str | None = None, *, events: bool = False) 
         InputError: a malformed URI.
         ConnectError: libvirt could not connect.
     """
+    if uri is None and host.libvirt_uri is not None:
+        uri = host.libvirt_uri
     if uri is not None:
         return open_hypervisor(uri, events=events)
     if host.kind == "demo" or (host.kind == "root" and host.simulated):
@@ -45,6 +49,9 @@ def hypervisor_for(host: Host, uri: str | None = None, *, events: bool = False) 
         return hv
     if host.kind == "live":
         return open_hypervisor(None, events=events)
+    if host.remote is not None:
+        raise NoHypervisorError(f"{host.label} has no libvirt reachable from here (a host tree or demo there)",
+                                fix=f"its own vfio-tui reads its VMs: `vfio-tui vms --on {host.remote}`")
     what = "a recorded host's VMs were not recorded" if host.kind == "snapshot" else "its VMs are not this machine's"
     raise NoHypervisorError(f"{host.label} has no libvirt: {what}",
                             fix="name one with --connect URI (e.g. qemu+ssh://root@thathost/system)")
@@ -52,8 +59,8 @@ def hypervisor_for(host: Host, uri: str | None = None, *, events: bool = False) 
 
 def describe_hypervisor(host: Host, uri: str | None = None) -> str:
     """Which libvirt hypervisor_for() picks, in words (for headers and errors)."""
-    if uri is not None:
-        return uri
+    if uri is not None or host.libvirt_uri is not None:
+        return uri or str(host.libvirt_uri)
     if host.kind == "demo" or (host.kind == "root" and host.simulated):
         return "the demo VMs (libvirt's test driver)"
     return "qemu:///system" if host.kind == "live" else "none (give --connect URI)"

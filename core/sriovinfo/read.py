@@ -14,7 +14,7 @@ from typing import Any
 
 from core.address import PciAddress
 from core.hostpaths import HostPaths
-from core.model import DomainHold, DomainHolds, HostInventory, PfSriov, VfInfo, VfNic
+from core.model import DomainHolds, HostInventory, PfSriov, VfInfo, VfNic
 from core.sriovinfo.netinfo import live_sriov_nics, recorded_sriov_nics
 
 NicFacts = Mapping[str, tuple[str | None, Mapping[int, VfNic]]]
@@ -112,30 +112,3 @@ def pf_of(inv: HostInventory, address: PciAddress) -> PfSriov | None:
     if dev is None:
         return None
     return inv.sriov.get(dev.physfn if dev.physfn is not None else address)
-
-
-VM_DEVICES_KEY = "vm_devices"
-"""Host extras key: which libvirt domains had which PCI devices when the host was recorded."""
-
-
-def holds_to_extras(holds: DomainHolds) -> list[dict[str, Any]]:
-    """Domain facts in the recorded form ({pci, vm, state, active, live})."""
-    return [{"pci": str(a), "vm": h.vm, "state": h.state, "active": h.active, "live": h.live}
-            for a, hs in sorted(holds.items()) for h in hs]
-
-
-def recorded_holds(extras: Mapping[str, Any]) -> DomainHolds | None:
-    """The domain facts a recording carries (None: it carries none)."""
-    raw = extras.get(VM_DEVICES_KEY)
-    if not isinstance(raw, list):
-        return None
-    out: dict[PciAddress, list[DomainHold]] = {}
-    for e in raw:
-        if not isinstance(e, Mapping) or not isinstance(e.get("pci"), str) or not isinstance(e.get("vm"), str):
-            continue
-        addr = PciAddress.try_parse(str(e["pci"]))
-        if addr is None:
-            continue
-        out.setdefault(addr, []).append(DomainHold(str(e["vm"]), str(e.get("state") or "?"), e.get("active") is True,
-                                                   e.get("live") is True))
-    return {a: tuple(h) for a, h in out.items()}

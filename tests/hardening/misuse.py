@@ -82,12 +82,17 @@ VALID: dict[str, tuple[str, ...]] = {
     "web": ("web", "--port", "8000"),  # never run: a valid `web` starts a server
     "completion": ("completion", "bash"),
     "rom": ("rom", "{ADDR}"),
+    "sriov": ("sriov", "{ADDR}"),
+    "hosts": ("hosts", "list"),
+    "fleet": ("fleet",),
+    "export": ("export", "--format", "nova"),
 }
 MISSING: dict[str, tuple[str, ...]] = {
     "snapshot": ("snapshot",), "sim-host": ("sim-host",), "bind": ("bind",), "restore": ("restore",),
     "explain": ("explain",), "hostdev-xml": ("hostdev-xml",), "attach": ("attach", "{ADDR}"),
     "detach": ("detach", "{ADDR}"), "pass": ("pass", "{ADDR}"), "watch": ("watch",), "completion": ("completion",),
     "rom": ("rom",),
+    "hosts": ("hosts",), "export": ("export",), "sriov": ("sriov",),
 }
 WRITES: tuple[tuple[str, ...], ...] = (
     ("bind", "{ADDR}", "--yes"), ("restore", "--all"), ("check", "--fix", "qemu-conf-relaxed-acs", "--yes"),
@@ -95,7 +100,11 @@ WRITES: tuple[tuple[str, ...], ...] = (
     ("undo", "--yes"), ("bind", "{ADDR}", "--yes", "--persist"), ("restore", "--all", "--persist"),
 )
 BAD_OPTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "inventory": (("--group", "-1"), ("--group", "x"), ("--group", "99999999999")),
+    "inventory": (("--group", "-1"), ("--group", "x"), ("--group", "99999999999"), ("--on", "no-such-host"),
+                  ("--on", "")),
+    "sriov": (("--vfs", "-1"), ("--vfs", "x"), ("--vfs", "99999999999")),
+    "fleet": (("--timeout", "-1"), ("--class", "toaster")),
+    "export": (("--format", "yaml"),),
     "bind": tuple(("--timeout", v) for v in ("-1", "0", "nan", "inf", "x")),
     "restore": (("--timeout", "-1"), ("--timeout", "nan"), ("--config", "cfg-999"), ("--config", "")),
     "pass": (("--timeout", "-1"), ("--timeout", "nan"), ("--managed", "maybe")),

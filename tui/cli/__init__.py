@@ -42,6 +42,7 @@ Every command takes the host options after its name:
                        workstation (iGPU + RTX 2080 Ti + RX 580), single-gpu (its only GPU runs the desktop)
   --root DIR           a host tree (a simulated host made by `vfio-tui sim-host`, or a mounted system)
   --host-snapshot F    a recorded host (`vfio-tui snapshot F` on any machine records one)
+  --on NAME            a host added with `vfio-tui hosts add` (over ssh; `vfio-tui fleet` shows them all)
 Nothing is ever written to this machine unless you run a changing command on the live host,
 and then only after showing the plan.
 """
@@ -82,7 +83,7 @@ def _chosen_command(words: list[str]) -> str | None:
     for word in words:
         if skip:
             skip = False
-        elif word in ("--root", "--host-snapshot", "--pci-ids"):
+        elif word in ("--root", "--host-snapshot", "--pci-ids", "--on", "--demo-pace"):
             skip = True
         elif word in COMMANDS:
             return word
@@ -97,8 +98,8 @@ def _version() -> str:
 
 def _notice_interrupted(options: HostOptions) -> None:
     """Say what a killed vfio-tui left half-done, with the command that repairs it on this same host."""
-    if options.demo or options.snapshot is not None:
-        return  # a fresh temp copy: no history
+    if options.demo or options.snapshot is not None or options.on is not None:
+        return  # a fresh temp copy: no history (a remote host's own vfio-tui says what it left)
     from core.hostpaths import HostPaths
     from core.passthrough.records import interrupted_work
     from tui.cli.common import host_args
@@ -124,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options: HostOptions | None = None
     try:
         options = host_options_from_args(args)
-        return _dispatch(args, options)
+        return _dispatch(args, options, argv)
     except VfioError as exc:
         print_error(PROG, str(exc), options)
         return exc.exit_code
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 70
 
 
-def _dispatch(args: argparse.Namespace, options: HostOptions) -> int:
+def _dispatch(args: argparse.Namespace, options: HostOptions, argv: Sequence[str] | None) -> int:
     from tui.cli.safe_output import guarded_output
 
     module = getattr(args, "_module", None)
@@ -169,6 +170,14 @@ def _dispatch(args: argparse.Namespace, options: HostOptions) -> int:
         return launch_app(args, options)  # the app owns the terminal: no stream is wrapped
     # Terminal controls neutralised (outside), hints naming the host (inside: verbatim() skips only them),
     # a hang-up stopping the command as Ctrl-C does.
+    if options.on is not None:
+        from tui.cli.remote import forward, forwarded, refuse_on
+
+        refuse_on(args.command)
+        if forwarded(args.command, args):
+            # What the host prints is the host's text: guarded like any other host text.
+            with guarded_output(), hangups_interrupt(args):
+                return forward(args.command, list(sys.argv[1:]) if argv is None else list(argv), args, options)
     with guarded_output(), hints_for(args, options), hangups_interrupt(args):
         if getattr(args, "command", None) not in ("restore", "undo"):
             _notice_interrupted(options)

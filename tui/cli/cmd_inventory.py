@@ -66,7 +66,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 def _with_vf_holders(host: Host, inv: HostInventory) -> HostInventory:
     """Which VMs hold each VF: asked of the libvirt that goes with the host, or as recorded."""
     from core.libvirt.for_host import NoHypervisorError, domain_facts_for
-    from core.sriovinfo.read import recorded_holds, with_holds
+    from core.sriovinfo.read import with_holds
+    from core.vmholds import recorded_holds
 
     try:
         holds = domain_facts_for(host)()

@@ -35,9 +35,12 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from core.snapshot_record import record_host
     from core.usage import record_usage_extras
 
+    if options.on is not None:
+        return _save_remote(args, options.on)
     with open_host(options) as host:
         extras = record_usage_extras(host.paths, None if host.kind == "live" else host.extras)
         _record_vm_devices(host, extras)
+        _record_check_files(host, extras)
         snap = record_host(host.paths, label=args.label or host.label, extras=extras or None)
     text = json.dumps(snap, indent=1, sort_keys=True) + "\n"
     if str(args.output) == "-":
@@ -59,9 +62,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
 
 def _record_vm_devices(host: Host, extras: dict[str, Any]) -> None:
-    """Which VM holds which device, when libvirt answers (a replay shows which VFs a VM holds)."""
+    """Which VM holds which device, when libvirt answers (a replay, and the fleet, show them)."""
     from core.libvirt.for_host import domain_facts_for
-    from core.sriovinfo.read import VM_DEVICES_KEY, holds_to_extras
+    from core.vmholds import VM_DEVICES_KEY, holds_to_extras
 
     if VM_DEVICES_KEY in extras:
         return
@@ -69,3 +72,34 @@ def _record_vm_devices(host: Host, extras: dict[str, Any]) -> None:
         extras[VM_DEVICES_KEY] = holds_to_extras(domain_facts_for(host)())
     except Exception:  # noqa: BLE001 - no libvirt here: nothing is recorded about VMs
         return
+
+
+def _record_check_files(host: Host, extras: dict[str, Any]) -> None:
+    """The small files the checks read, so `check` on the replay answers as on the host."""
+    from core.recordfiles import record_check_files
+
+    files = record_check_files(host.paths)
+    if files:
+        extras["files"] = {**files, **(extras.get("files") or {})}
+
+
+def _save_remote(args: argparse.Namespace, name: str) -> int:
+    """`snapshot --on NAME OUT.json`: the host's own recording, as fetched (checked), saved here."""
+    from core.remote.fetch import fetch_snapshot
+    from core.remote.hosts import load_hosts
+
+    fetched = fetch_snapshot(load_hosts().get(name))
+    data = fetched.path.read_bytes()
+    if str(args.output) == "-":
+        sys.stdout.write(data.decode())
+        return 0
+    from core.errors import InputError
+    from core.safefile import write_output
+
+    try:
+        write_output(args.output, data)  # a device node, FIFO or symlink is refused, as for a local recording
+    except OSError as exc:
+        raise InputError(f"cannot write {args.output}: {exc.strerror}") from None
+    print(f"recorded {len(fetched.data['pci_devices'])} PCI functions of {name} ({fetched.reader}) to {args.output}",
+          file=sys.stderr)
+    return 0

@@ -41,7 +41,7 @@ def normalize_demo(argv: list[str]) -> list[str]:
 
 
 def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
-    """--demo, --root, --host-snapshot (and --pci-ids, --as-user) on a parser.
+    """--demo, --root, --host-snapshot, --on (and --pci-ids, --as-user) on a parser.
 
     On subcommands the defaults are suppressed so that a value given before the
     subcommand (`vfio-tui --demo inventory`) is not overwritten.
@@ -55,6 +55,9 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
                        help="take /sys, /dev, /proc, /etc, /var/log, /lib/modules from DIR", **d)
     group.add_argument("--host-snapshot", type=Path, metavar="FILE",
                        help="replay a recorded host (vfio-lab-sysfs-snapshot/1 JSON)", **d)
+    group.add_argument("--on", metavar="NAME",
+                       help="a host added with `vfio-tui hosts add`: reads replay its recording (fetched over ssh);"
+                            " changes run by vfio-tui on that host", **d)
     group.add_argument("--pci-ids", type=Path, metavar="FILE", help="names database (default: system pci.ids)",
                        **d)
     group.add_argument("--as-user", action="store_true",
@@ -62,7 +65,8 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
     group.add_argument("--demo-pace", type=seconds(0.0, 10.0, allow_zero=True), metavar="S",
                        help="with --demo: every simulated sysfs write takes S seconds, so a run can be watched", **d)
     if top_level:
-        parser.set_defaults(demo=False, root=None, host_snapshot=None, pci_ids=None, as_user=False, demo_pace=None)
+        parser.set_defaults(demo=False, root=None, host_snapshot=None, pci_ids=None, as_user=False, demo_pace=None,
+                            on=None)
 
 
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
@@ -77,6 +81,7 @@ def host_options_from_args(args: argparse.Namespace) -> HostOptions:
         pci_ids=getattr(args, "pci_ids", None),
         unprivileged=True if getattr(args, "as_user", False) else None,
         demo_pace=getattr(args, "demo_pace", None),
+        on=getattr(args, "on", None),
     )
     options.validate()
     return options
@@ -166,6 +171,8 @@ def host_args(options: HostOptions) -> str:
     vfio-tui prints as a hint acts on the same host — never the live one by accident."""
     import shlex
 
+    if options.on is not None:
+        return f" --on {shlex.quote(options.on)}"
     if options.root is not None:
         return f" --root {shlex.quote(str(options.root))}"
     if options.demo:

@@ -27,6 +27,9 @@ COMMANDS: Final[tuple[str, ...]] = (
     "web",
     "rom",
     "completion",
+    "hosts",
+    "fleet",
+    "export",
 )
 
 
