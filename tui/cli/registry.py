@@ -25,6 +25,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "watch",
     "web",
     "rom",
+    "hooks",
     "completion",
 )
 
