@@ -154,7 +154,7 @@ def _pick_gpu(host: Host, hv: Hypervisor, vm: str, gpu: str | None) -> tuple[Pci
         notes.append(f"{vm} has no GPU hostdev yet: the host's only GPU {only} is added to its definition")
         return only, notes
     raise InputError(f"{vm} has no GPU hostdev, and this host has {len(all_cards) or 'no'} GPUs to choose from",
-                     fix=(f"vfio-tui hooks install {vm} --gpu ADDR (`vfio-tui inventory` lists the GPUs)"
+                     fix=(f"say which: vfio-tui hooks install {vm} --gpu ADDR; `vfio-tui inventory` lists the GPUs"
                           if all_cards else "the hook is for passing a GPU: this host has none"))
 
 

@@ -79,7 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_args(args: argparse.Namespace) -> None:
     action = args.action
     if action in ("install", "remove") and not args.vm:
-        raise InputError(f"hooks {action}: give the VM", fix=f"vfio-tui hooks {action} VM (`vfio-tui vms` lists them)")
+        raise InputError(f"hooks {action}: give the VM",
+                         fix=f"vfio-tui hooks {action} VM; `vfio-tui vms` lists the VMs")
     if action in ("install", "remove", "watchdog") and args.operation:
         raise InputError(f"hooks {action} takes one VM, not {args.operation!r} too")
     if action == "status" and args.vm:
@@ -173,7 +174,7 @@ def _change(args: argparse.Namespace, options: HostOptions) -> int:
             else:
                 print("\n".join(rplan.lines()))
             if rplan.refusal:
-                print(f"vfio-tui: refused: {rplan.refusal}", file=sys.stderr)
+                print(f"vfio-tui: refused: {rplan.refusal} (fix: {rplan.fix})", file=sys.stderr)
                 return 3
             if not args.yes or args.dry_run:
                 print("nothing was changed; add --yes to remove it")
@@ -203,7 +204,8 @@ def _change(args: argparse.Namespace, options: HostOptions) -> int:
                 else:
                     print(text)
         if not plan.ok:
-            print(f"vfio-tui: refused: {plan.refusals[0][0]}", file=sys.stderr)
+            reason, fix = plan.refusals[0]
+            print(f"vfio-tui: refused: {reason}" + (f" (fix: {fix})" if fix else ""), file=sys.stderr)
             return 3
         if not args.yes or args.dry_run:
             if not args.json:
