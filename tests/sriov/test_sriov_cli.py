@@ -198,3 +198,16 @@ def test_nothing_to_do_still_ends_with_a_result_event(run_cli: Run, tree: Path) 
     events = lines(p.stdout)
     assert [e["event"] for e in events] == ["plan", "result"]
     assert events[-1]["run_id"] is None and events[-1]["nothing_to_do"] is True
+
+
+def test_autoprobe_alone_is_a_change_with_its_undo(run_cli: Run, tree: Path) -> None:
+    """`--autoprobe off --yes` without --vfs keeps the count and changes only the autoprobe (the lab's NVMe
+    case turns it back on this way after the VFs' secondary controllers are online)."""
+    p = run_cli("sriov", "07:00.1", "--autoprobe", "off", "--root", str(tree), "--yes", "--json")
+    assert p.returncode == 0, p.stderr + p.stdout
+    status = lines(run_cli("sriov", "07:00.1", "--root", str(tree), "--json").stdout)[0]["sriov"]
+    assert isinstance(status, dict) and status["drivers_autoprobe"] is False and status["enabled_vfs"] == 0
+    u = run_cli("undo", "--root", str(tree), "--yes")
+    assert u.returncode == 0, u.stderr + u.stdout
+    status = lines(run_cli("sriov", "07:00.1", "--root", str(tree), "--json").stdout)[0]["sriov"]
+    assert isinstance(status, dict) and status["drivers_autoprobe"] is True

@@ -114,9 +114,11 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
     if not args.timeout > 0 or args.timeout == float("inf"):
         raise InputError(f"--timeout {args.timeout}: give a positive number of seconds")
-    if args.vfs is None and (args.persist or args.force_host_device or args.dry_run or args.yes):
-        raise InputError("--persist, --force-host-device, --dry-run and --yes go with --vfs N")
     autoprobe = None if args.autoprobe is None else args.autoprobe == "on"
+    if args.vfs is None and autoprobe is None and (args.persist or args.force_host_device or args.dry_run
+                                                   or args.yes):
+        # `--autoprobe on|off --yes` alone is a change too (the count stays): only a status read takes none.
+        raise InputError("--persist, --force-host-device, --dry-run and --yes go with --vfs N or --autoprobe")
     with open_host(options) as host:
         domains = domain_facts_for(host, args.connect)
         if args.vfs is None and autoprobe is None:
