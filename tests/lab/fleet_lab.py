@@ -32,9 +32,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parents[1]
-sys.path.insert(0, str(CHECKOUT))
+sys.path[:0] = [str(HERE), str(CHECKOUT)]  # the lab's modules import each other by name, as the guest runs them
 
-from tests.lab.run_lab import BOOT, why_not_runnable  # noqa: E402
+from run_lab import BOOT, why_not_runnable  # noqa: E402
+
 from tests.remote.sshd import TestSshd, free_port  # noqa: E402
 
 # A small topology: an endpoint alone behind a root port, a multifunction device (one group), and
