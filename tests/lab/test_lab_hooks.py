@@ -145,6 +145,38 @@ def _install(vt: Cli, vm: str) -> None:
     assert (PLANS / f"{vm}.json").is_file()
 
 
+# This one runs first: after the pair has been in a VM, this emulated card and audio do not come back to a
+# fresh probe (bochs "ID mismatch", snd_hda_intel "no codecs found" once reloaded), so a module reload after
+# the start/stop case would skip it.
+def test_hook_refuses_start_when_host_changed(vt: Cli, gpu_pair: tuple[str, str], hook_domain: str,
+                                              host_as_before: dict[str, Any]) -> None:
+    vga, audio = gpu_pair
+    vm = hook_domain
+    # Installed while bochs-drm is not loaded (no console to release is recorded) ...
+    subprocess.run(["modprobe", "-r", "bochs"], check=False, capture_output=True)
+    assert kview.wait_for(lambda: _driver(vga) is None, timeout=30), f"bochs still drives {vga}"
+    _install(vt, vm)
+    # ... then the host changes: bochs-drm back, fbcon on its framebuffer.
+    subprocess.run(["modprobe", "bochs"], check=False, capture_output=True)
+    assert kview.wait_for(lambda: _driver(vga) is not None, timeout=30) and kview.wait_for(_fbcon_bound, timeout=30)
+    drivers = {vga: _driver(vga), audio: _driver(audio)}
+    _restart_libvirtd()
+
+    t0 = time.monotonic()
+    res = virsh("start", vm, timeout=600)
+    t_start = time.monotonic() - t0
+    assert res.returncode != 0, f"virsh start {vm} started a VM the hook should have refused: {res.stdout}"
+    assert "Hook script execution failed" in res.stderr, res.stderr
+    assert "host changed" in res.stderr, res.stderr
+    assert _state(vm) == "shut off"
+    assert {vga: _driver(vga), audio: _driver(audio)} == drivers
+    assert _fbcon_bound()
+    said = " ".join(res.stderr.split())[:400]
+    res = vt("hooks", "remove", vm, "--yes", timeout=300)
+    assert res.returncode == 0, res.stderr + res.stdout
+    note(f"hooks: a host changed since install: `virsh start` refused in {t_start:.1f} s: {said}")
+
+
 def test_hook_binds_at_start_and_gives_back_at_stop(vt: Cli, gpu_pair: tuple[str, str], hook_domain: str,
                                                     host_as_before: dict[str, Any]) -> None:
     vga, audio = gpu_pair
@@ -181,32 +213,3 @@ def test_hook_binds_at_start_and_gives_back_at_stop(vt: Cli, gpu_pair: tuple[str
     note(f"hooks: libvirtd restarted in {t_restart:.1f} s; `virsh start {vm}` {t_start:.1f} s with the hook"
          f" binding group {group} ({vga} {drivers[vga]}, {audio} {drivers[audio]} -> vfio-pci, console released,"
          f" {run_id}); `virsh destroy` {t_stop:.1f} s with the hook giving both back")
-
-
-def test_hook_refuses_start_when_host_changed(vt: Cli, gpu_pair: tuple[str, str], hook_domain: str,
-                                              host_as_before: dict[str, Any]) -> None:
-    vga, audio = gpu_pair
-    vm = hook_domain
-    # Installed while bochs-drm is not loaded (no console to release is recorded) ...
-    subprocess.run(["modprobe", "-r", "bochs"], check=False, capture_output=True)
-    assert kview.wait_for(lambda: _driver(vga) is None, timeout=30), f"bochs still drives {vga}"
-    _install(vt, vm)
-    # ... then the host changes: bochs-drm back, fbcon on its framebuffer.
-    subprocess.run(["modprobe", "bochs"], check=False, capture_output=True)
-    assert kview.wait_for(lambda: _driver(vga) is not None, timeout=30) and kview.wait_for(_fbcon_bound, timeout=30)
-    drivers = {vga: _driver(vga), audio: _driver(audio)}
-    _restart_libvirtd()
-
-    t0 = time.monotonic()
-    res = virsh("start", vm, timeout=600)
-    t_start = time.monotonic() - t0
-    assert res.returncode != 0, f"virsh start {vm} started a VM the hook should have refused: {res.stdout}"
-    assert "Hook script execution failed" in res.stderr, res.stderr
-    assert "host changed" in res.stderr, res.stderr
-    assert _state(vm) == "shut off"
-    assert {vga: _driver(vga), audio: _driver(audio)} == drivers
-    assert _fbcon_bound()
-    said = " ".join(res.stderr.split())[:400]
-    res = vt("hooks", "remove", vm, "--yes", timeout=300)
-    assert res.returncode == 0, res.stderr + res.stdout
-    note(f"hooks: a host changed since install: `virsh start` refused in {t_start:.1f} s: {said}")
