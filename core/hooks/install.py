@@ -26,7 +26,9 @@ from core.errors import InputError, PlanRefusedError, VfioError
 from core.gpu.hookplan import HOOK_PLANS, HOOK_SCRIPT
 from core.gpu.inventory import cards
 from core.hooks.layout import (
+    HOOKS_DIR,
     PLAN_SCHEMA,
+    QEMU_D,
     OtherHooks,
     check_vm_name,
     plan_path,
@@ -205,6 +207,10 @@ def plan_install(host: Host, hv: Hypervisor, vm: str, *, gpu: str | None = None,
         "controllers_added": [c.index for c in attach.new_controllers] if attach is not None else [],
         "interpreter": python, "package_dir": package, "installed": utc(), "host": host.label,
     }
+    # The hook dirs the script's write creates: `remove` takes them out again when they are empty, so the hook
+    # dir is as it was (libvirt reads an absent and an empty qemu.d alike).
+    record["dirs_created"] = [d for d in (QEMU_D, HOOKS_DIR) if not safefile.exists(host.paths.root,
+                                                                                   host.paths.under(d))]
     others = survey(host)
     if others.ours is False:
         refusals.append((f"{HOOK_SCRIPT} exists and is not vfio-tui's script: vfio-tui never overwrites it",
@@ -226,6 +232,7 @@ def plan_install(host: Host, hv: Hypervisor, vm: str, *, gpu: str | None = None,
         # Installed again: the definition changes it made stay recorded (remove takes them out).
         record["hostdevs_added"] = sorted(set(record["hostdevs_added"]) | set(previous.hostdevs_added))
         record["controllers_added"] = sorted(set(record["controllers_added"]) | set(previous.controllers_added))
+        record["dirs_created"] = _created_dirs(previous.data.get("dirs_created")) or record["dirs_created"]
         same = {**previous.data, "installed": record["installed"]} == record
         if same:
             record["installed"] = previous.data.get("installed", record["installed"])
@@ -236,6 +243,13 @@ def plan_install(host: Host, hv: Hypervisor, vm: str, *, gpu: str | None = None,
         notes.append(f"the interpreter {python} is not an absolute path")
     return InstallPlan(vm, str(addr), plan.bind.group, record, tuple(changes), attach, tuple(at_start),
                        tuple(at_stop), others, refusals, notes)
+
+
+def _created_dirs(value: object) -> list[str]:
+    """The hook dirs a recorded plan says install created (only libvirt's hook dirs: a plan is data)."""
+    if not isinstance(value, list):
+        return []
+    return [d for d in (QEMU_D, HOOKS_DIR) if d in value]
 
 
 def apply_install(host: Host, hv: Hypervisor, plan: InstallPlan) -> AppliedChanges | None:
@@ -276,6 +290,8 @@ class RemovePlan:
     controllers: tuple[int, ...]
     refusal: str = ""
     fix: str = ""
+    dirs: tuple[str, ...] = ()
+    """Hook dirs install created, removed with the script when they are empty (deepest first)."""
 
     def lines(self) -> list[str]:
         out = [f"Plan: remove the libvirt hook of {self.vm}"]
@@ -284,13 +300,15 @@ class RemovePlan:
                                                                                if self.fix else [])
         for c in self.changes:
             out.append(f"  {c.path}: removed" + (" (no other VM has a hook plan)" if c.path == HOOK_SCRIPT else ""))
+        for d in self.dirs:
+            out.append(f"  {d}/: removed when empty (install created it)")
         if self.hostdevs:
             out.append(f"  take {', '.join(self.hostdevs)} out of {self.vm}'s definition (install added them)")
         return out
 
     def to_json(self) -> dict[str, Any]:
         return {"vm": self.vm, "ok": not self.refusal, "refusal": self.refusal, "fix": self.fix,
-                "files": [c.to_json() for c in self.changes], "hostdevs": list(self.hostdevs)}
+                "files": [c.to_json() for c in self.changes], "hostdevs": list(self.hostdevs), "dirs": list(self.dirs)}
 
 
 def hook_run_of(host: Host, vm: str) -> str | None:
@@ -312,15 +330,18 @@ def plan_remove(host: Host, vm: str) -> RemovePlan:
         raise InputError(f"{vm} has no vfio-tui hook" + (f" (hooks: {', '.join(installed)})" if installed else
                                                           " (none is installed)"), fix="vfio-tui hooks status")
     changes = [FileChange(plan_path(vm), read_current(host, plan_path(vm)), None)]
+    dirs: list[str] = []
     if not [v for v in recorded_vms(host) if v != vm] and survey(host).ours:
         changes.append(FileChange(HOOK_SCRIPT, read_current(host, HOOK_SCRIPT), None))
+        dirs = _created_dirs(record.data.get("dirs_created"))
     run = hook_run_of(host, vm)
     refusal = fix = ""
     if run is not None:
         refusal = (f"{vm}'s GPU is on vfio-pci through the hook ({run}): without the hook nothing would give it"
                    " back when the VM stops")
         fix = f"shut {vm} down first (the hook gives the GPU back), or `vfio-tui undo {run}` once it is stopped"
-    return RemovePlan(vm, tuple(changes), record.hostdevs_added, record.controllers_added, refusal, fix)
+    return RemovePlan(vm, tuple(changes), record.hostdevs_added, record.controllers_added, refusal, fix,
+                      tuple(dirs))
 
 
 def apply_remove(host: Host, hv: Hypervisor | None, plan: RemovePlan) -> AppliedChanges | None:
@@ -339,8 +360,14 @@ def apply_remove(host: Host, hv: Hypervisor | None, plan: RemovePlan) -> Applied
             hv.save_state()
         except UnknownDomainError:
             pass  # the VM is gone: nothing to take out of it
-    return apply_changes(host, plan.changes, what=f"hooks remove {plan.vm}", check_id="hooks",
-                         fix_id=f"hooks-remove-{plan.vm}")
+    applied = apply_changes(host, plan.changes, what=f"hooks remove {plan.vm}", check_id="hooks",
+                            fix_id=f"hooks-remove-{plan.vm}")
+    for d in plan.dirs:
+        try:
+            safefile.rmdir(host.paths.root, host.paths.under(d))
+        except (OSError, safefile.UnsafePathError):
+            pass  # not empty (someone else's files), or gone: left as it is
+    return applied
 
 
 def hook_status(host: Host) -> dict[str, Any]:

@@ -151,6 +151,36 @@ def test_remove_and_check_undo_put_the_tree_back_byte_for_byte(capsys: pytest.Ca
     assert code == 2 and "win11 has no vfio-tui hook" in err
 
 
+def dirs_of(root: Path, top: str = "etc/libvirt") -> list[str]:
+    return sorted(str(Path(d).relative_to(root)) for d, _dirs, _names in os.walk(root / top))
+
+
+def test_remove_takes_out_the_hook_dirs_install_created_and_only_those(capsys: pytest.CaptureFixture[str],
+                                                                       sg_tree: Path) -> None:
+    # The lab's libvirtd showed it: an empty qemu.d was left behind. Same tree, directories included.
+    qemu_d = sg_tree / "etc/libvirt/hooks/qemu.d"
+    before = dirs_of(sg_tree)
+    assert not qemu_d.exists()
+    assert install(capsys, sg_tree)[0] == 0
+    assert qemu_d.is_dir()
+    data = json.loads((sg_tree / plan_path("win11").lstrip("/")).read_text())
+    assert "/etc/libvirt/hooks/qemu.d" in data["dirs_created"]
+    assert install(capsys, sg_tree)[0] == 0  # installed again: still recorded as created by install
+    code, out, _ = cli(capsys, "hooks", "remove", "win11", "--root", str(sg_tree))
+    assert code == 0 and "/etc/libvirt/hooks/qemu.d/: removed when empty" in out
+    assert cli(capsys, "hooks", "remove", "win11", "--root", str(sg_tree), "--yes")[0] == 0
+    assert dirs_of(sg_tree) == before
+    # One holding someone else's file by then stays, and so does an empty qemu.d that was there before.
+    assert install(capsys, sg_tree)[0] == 0
+    (qemu_d / "other").write_text("#!/bin/sh\nexit 0\n")
+    assert cli(capsys, "hooks", "remove", "win11", "--root", str(sg_tree), "--yes")[0] == 0
+    assert (qemu_d / "other").exists()
+    (qemu_d / "other").unlink()
+    assert install(capsys, sg_tree)[0] == 0
+    assert cli(capsys, "hooks", "remove", "win11", "--root", str(sg_tree), "--yes")[0] == 0
+    assert qemu_d.is_dir()
+
+
 DISPATCHER = """#!/usr/bin/env bash
 # PassthroughPOST VFIO-Tools hook helper
 GUEST_NAME="$1"; HOOK_NAME="$2"; STATE_NAME="$3"
