@@ -232,7 +232,9 @@ def _convert_string_constant(node: ast.Constant, ed: _Edits, root: Path, parents
         if isinstance(parent, ast.Call) and parent.args and parent.args[0] is node:
             func = parent.func
             fname = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            if fname in _IMPORTERS:
+            if fname == "run_module":  # runpy.run_module("tui") ran tui/__main__.py: now vfio_tui's
+                ed.replace(start, end, seg.replace(value, _new_module(value, ""), 1))
+            elif fname in _IMPORTERS:
                 ed.replace(start, end, seg.replace(value, f"{NEW}.{value}", 1))
         return
     if not any(k in value for k in ("import", "-m")):

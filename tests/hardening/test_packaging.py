@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.fixture_paths import REPO_ROOT
-from tui.cli.completion import bash, commands, zsh
-from tui.cli.manpage import _HOST_FLAGS, manpage
+from vfio_tui.tui.cli.completion import bash, commands, zsh
+from vfio_tui.tui.cli.manpage import _HOST_FLAGS, manpage
 
 STUB_ADDRESSES = "_vfio_tui_addresses() { echo 0000:0b:00.0 0000:02:00.0 0000:02:00.1; }"
 """The tests never let the script read this machine's /sys: the address lister is replaced."""

@@ -61,7 +61,7 @@ def _option(action: argparse.Action) -> Option:
 
 def commands() -> tuple[list[Option], list[Command]]:
     """The top-level options and every command, as the parser defines them."""
-    from tui.cli import build_parser
+    from vfio_tui.tui.cli import build_parser
 
     parser = build_parser([])
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
