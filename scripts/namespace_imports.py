@@ -25,7 +25,8 @@ again after merging a branch that still uses the old names. What it converts:
   * Python code inside strings (`python -c "from core.host import …"`) and in Markdown/shell files:
     `from core…`/`import core.x as y` lines -> under vfio_tui.
 
-What it cannot convert safely (an unaliased `import core.x` inside a string, a module-level `import core`
+A file with the comment line `# namespace_imports: skip-file` is skipped. What it cannot convert safely
+(an unaliased `import core.x` inside a string, a module-level `import core`
 in a file that also binds the name `core` to something else) is reported and makes --check fail.
 """
 
@@ -47,6 +48,9 @@ TEXT_SUFFIXES = {".md", ".sh", ".txt", ".rst", ".cfg", ".ini"}
 """Non-Python files whose text is converted (plus extensionless files with a shell or Python shebang)."""
 SKIP_PARTS = {"__snapshots__", "vfio_tui"}
 """tests/tui/__snapshots__: generated SVGs; vfio_tui/: the symlinks themselves and the namespace package."""
+
+SKIP_MARK = "# namespace_imports: " + "skip-file"
+"""A file with this line is left alone (tests/core/test_namespace.py: its samples are the old names)."""
 
 _OLD = "|".join(OLD)
 _DASH_M = re.compile(rf"""(?<![\w-])(-m\s+)(?P<mod>{_OLD})(?P<rest>(?:\.\w+)*)(?![\w-])""")
@@ -292,6 +296,8 @@ def convert_file(path: Path, root: Path) -> Result | None:
     try:
         text = path.read_text(encoding="utf-8")
     except (UnicodeDecodeError, OSError):
+        return None
+    if SKIP_MARK in text:
         return None
     where = str(path.relative_to(root)) if path.is_absolute() else str(path)
     return convert_python(text, root, where) if kind == "py" else convert_text(text, where)

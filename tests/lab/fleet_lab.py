@@ -34,7 +34,8 @@ HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parents[1]
 sys.path.insert(0, str(CHECKOUT))
 
-from tests.lab.run_lab import BOOT, why_not_runnable  # noqa: E402
+from run_lab import BOOT, why_not_runnable  # noqa: E402  (tests/lab is sys.path[0]: one module name for mypy)
+
 from tests.remote.sshd import TestSshd, free_port  # noqa: E402
 
 # A small topology: an endpoint alone behind a root port, a multifunction device (one group), and
