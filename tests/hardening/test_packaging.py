@@ -144,5 +144,10 @@ def test_a_built_wheel_installs_and_runs_in_a_fresh_venv(tmp_path: Path) -> None
     assert check.returncode in (0, 1) and check.stdout.strip() and "Traceback" not in check.stderr, check.stderr
     as_module = subprocess.run([str(venv / "bin" / "python"), "-m", "vfio_tui", "--version"], **run)  # type: ignore[call-overload]
     assert as_module.returncode == 0 and as_module.stdout == version.stdout
+    carried = subprocess.run([str(venv / "bin" / "python"), "-c",  # the fleet's collector finds its modules
+                              "from vfio_tui.core.remote.bundle import carried_modules, collector_source as s;"
+                              "m = carried_modules(); compile(s(), 'c', 'exec');"
+                              "print('vfio_tui' in m, 'vfio_tui.core.remote.collect' in m)"], **run)  # type: ignore[call-overload]
+    assert carried.stdout.split() == ["True", "True"], carried.stderr
     comp = subprocess.run([exe, "completion", "bash"], **run)  # type: ignore[call-overload]
     assert comp.returncode == 0 and "complete -o filenames -F _vfio_tui vfio-tui" in comp.stdout
