@@ -11,7 +11,7 @@ would exist twice (two classes of the same name, failing isinstance checks).
     python3 scripts/namespace_imports.py --check   # exit 1 and list what still needs converting
     python3 scripts/namespace_imports.py FILE...   # only these files
 
-Run it at the top of the checkout (it finds it with git). It is idempotent and deterministic: run it
+It works on the checkout it is in (found with git), from any directory. It is idempotent and deterministic: run it
 again after merging a branch that still uses the old names. What it converts:
 
   * Python imports: `from core.x import y` -> `from vfio_tui.core.x import y`; `import core.x as y`
@@ -269,9 +269,10 @@ def convert_text(text: str, where: str) -> Result:
     return Result("".join(out), manual)
 
 
-def _is_text_target(path: Path) -> str | None:
+def _is_text_target(path: Path, root: Path) -> str | None:
     """'py', 'text' or None (not converted)."""
-    if path.is_symlink() or not path.is_file() or SKIP_PARTS & set(path.parts) or path.resolve() == SELF:
+    rel = path.relative_to(root) if path.is_absolute() else path
+    if path.is_symlink() or not path.is_file() or SKIP_PARTS & set(rel.parts) or path.resolve() == SELF:
         return None
     if path.suffix == ".py":
         return "py"
@@ -290,7 +291,7 @@ def _is_text_target(path: Path) -> str | None:
 
 
 def convert_file(path: Path, root: Path) -> Result | None:
-    kind = _is_text_target(path)
+    kind = _is_text_target(path, root)
     if kind is None:
         return None
     try:
@@ -320,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-isort", action="store_true", help="do not run `ruff check --select I --fix` afterwards")
     parser.add_argument("files", nargs="*", type=Path, help="only these files (default: the whole checkout)")
     args = parser.parse_args(argv)
-    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True)
-    root = Path(top.stdout.strip())
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=SELF.parent, capture_output=True, text=True,
+                         check=True)
+    root = Path(top.stdout.strip())  # the checkout this script is in, wherever it is run from
     files = [p.resolve() for p in args.files] if args.files else repo_files(root)
     changed: list[Path] = []
     manual: list[str] = []
