@@ -28,7 +28,7 @@ class StartupResults:
 
 
 def measure_startup() -> StartupResults:
-    from vfio_tui.core.host import create_sim_host
+    from vfio_tui.core.open_host import create_sim_host
     from vfio_tui.core.simulated.demo_host import demo_snapshot
 
     env = python_env()
