@@ -110,6 +110,22 @@ unit() {
     fi
 }
 
+lab_extra() {
+    local what=$1 out rc=0
+    shift
+    out=$(mktemp)
+    "$VENV/bin/python" "$@" | tee "$out" || rc=$?
+    if grep -qE '^(lab stage|fleet lab) skipped:' "$out"; then
+        stage "  lab, $what: SKIPPED: $(grep -E '^(lab stage|fleet lab) skipped:' "$out" | head -1 | cut -d: -f2-)"
+    elif [ "$rc" = 0 ]; then
+        stage "  lab, $what: ran, passed ($(tail -1 "$out"))"
+    else
+        stage "  lab, $what: ran, FAILED (exit $rc)"
+    fi
+    rm -f "$out"
+    return "$rc"
+}
+
 lab() {
     if [ ! -d ../shared/lab ]; then
         stage "real-kernel lab: SKIPPED: ../shared/lab is not beside this checkout"
@@ -127,6 +143,15 @@ lab() {
         stage "real-kernel lab: ran, FAILED (exit $rc)"
     fi
     rm -f "$out"
+    if [ "$rc" = 0 ]; then
+        # The topologies the built-in guest does not have, each in its own boot: a GPU with its console
+        # (issue 13), an NVMe with SR-IOV (issue 17), and the guest as a second host over ssh (issue 18).
+        lab_extra "GPU topology (console + HDA)" tests/lab/run_lab.py --no-bench --no-libvirt \
+            --devices tests/lab/topologies/gpu-console.txt -k gpu --results build/lab-gpu || rc=$?
+        lab_extra "SR-IOV topology (NVMe VFs)" tests/lab/run_lab.py --no-bench \
+            --devices tests/lab/topologies/sriov-nvme.txt -k sriov --results build/lab-sriov || rc=$?
+        lab_extra "fleet: the guest as a second host over ssh" tests/lab/fleet_lab.py || rc=$?
+    fi
     # the lab's benchmark of record goes into the performance table (bench/RESULTS.md)
     if [ -f build/lab/bench.json ] && [ build/lab/bench.json -nt bench/RESULTS.md ]; then
         "$VENV/bin/python" bench/report.py --lab build/lab/bench.json || true

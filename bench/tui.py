@@ -3,12 +3,15 @@
 expand time, filter keystroke time and peak RSS (targets: <= 0.5 s, <= 16 ms (one frame),
 <= 30 ms, <= 120 MB).
 
-    python bench/tui.py [FUNCTIONS]
+    python bench/tui.py [FUNCTIONS] [--json]
+
+With --json the last line is one JSON object (bench/report.py reads it for bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import resource
 import statistics
 import sys
@@ -41,7 +44,7 @@ def ms(pairs: list[tuple[float, float]]) -> str:
     return f"median {wall:.1f} ms (CPU {cpu:.1f} ms), max {max(p[0] for p in pairs) * 1000:.1f} ms"
 
 
-async def measure(functions: int) -> None:
+async def measure(functions: int) -> dict[str, float]:
     t0 = time.perf_counter()
     host = materialized_host(synthetic_snapshot(functions), "snapshot", "bench")
     t_host = time.perf_counter() - t0
@@ -121,7 +124,15 @@ async def measure(functions: int) -> None:
     print(f"move the cursor to a group (tree + detail panel repainted): {ms(selects)}; an idle repaint cycle:"
           f" {ms(idle)}")
     print(f"peak RSS: {rss_mb:.0f} MB  [target <= 120 MB]")
+    return {"functions": len(inventory.devices), "first_paint_s": first_paint[0], "first_paint_cpu_s": first_paint[1],
+            "app_only_s": app_only[0], "group_open_ms": statistics.median(p[0] for p in times) * 1000,
+            "group_open_cpu_ms": statistics.median(p[1] for p in times) * 1000,
+            "filter_key_ms": statistics.median(w for w, _ in keys) * 1000,
+            "filter_key_cpu_ms": statistics.median(c for _, c in keys) * 1000, "peak_rss_mb": rss_mb}
 
 
 if __name__ == "__main__":
-    asyncio.run(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 4096))
+    argv = [a for a in sys.argv[1:] if a != "--json"]
+    result = asyncio.run(measure(int(argv[0]) if argv else 4096))
+    if "--json" in sys.argv[1:]:
+        print(json.dumps(result))

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 JOURNAL_SCHEMA: Final = "vfio-tui/config-journal/1"
 CONFIG_TOPS: Final = frozenset({"etc", "boot", "efi", "usr", "lib"})
 """Where the config files vfio-tui edits live (a journal naming any other path is tampered with)."""
+CONFIG_PREFIXES: Final = ("/var/lib/vfio-tui/hooks/",)
+"""Files outside CONFIG_TOPS vfio-tui edits the same journaled way: the libvirt hook's recorded plans."""
 MAX_JOURNAL_BYTES: Final = 16 * 1024 * 1024
 _ENTRY_ID: Final = re.compile(r"^cfg-[0-9]{1,9}$")
 
@@ -56,6 +58,9 @@ class FileChange:
     """The content wanted (None: the file is removed)."""
     backup: str | None = None
     """Where the previous content is kept (under the state dir), once applied."""
+    mode: int | None = None
+    """The mode a created or replaced file gets (None: it keeps its mode; a new file is 0644). A mode
+    without group/other bits makes a private file: 0600-style, never written through a link."""
 
     @property
     def diff(self) -> str:
@@ -142,10 +147,14 @@ def write_private(host: Host, path: Path, data: bytes) -> None:
     safefile.replace(host.paths.root, path, data, private=True, dir_mode=0o700)
 
 
-def write_config(host: Host, path: str, data: bytes) -> None:
+def write_config(host: Host, path: str, data: bytes, mode: int | None = None) -> None:
     """Replace a config file (host-absolute `path`) under the host root, keeping what it had: a
-    symlink inside the root is edited through, owner, mode and SELinux label are kept."""
-    safefile.replace(host.paths.root, host.paths.under(path), data)
+    symlink inside the root is edited through, owner, mode and SELinux label are kept. With `mode` the
+    file gets that mode; a private mode (no group/other bits) is never written through a link."""
+    if mode is not None and not mode & 0o077:
+        safefile.replace(host.paths.root, host.paths.under(path), data, mode=mode, private=True, dir_mode=0o700)
+        return
+    safefile.replace(host.paths.root, host.paths.under(path), data, mode=mode)
 
 
 def _backup_path(host: Host, jid: str, path: str) -> Path:
@@ -199,7 +208,7 @@ def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check
     jid = f"cfg-{number}"
     files: list[dict[str, Any]] = []
     done: list[FileChange] = []
-    writes: list[tuple[str, bytes | None, bytes | None]] = []
+    writes: list[tuple[str, bytes | None, bytes | None, int | None]] = []
     for c in changes:
         _config_path(c.path)
         old_bytes = _read_config(host, c.path)
@@ -217,8 +226,8 @@ def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check
         shown = host.paths.display(backup) if old_bytes is not None else None
         files.append({"path": c.path, "existed": old_bytes is not None, "backup": shown,
                       "sha256_before": _sha(old_bytes), "sha256_after": _sha(new_bytes)})
-        done.append(FileChange(c.path, c.before, c.after, shown))
-        writes.append((c.path, new_bytes, old_bytes))
+        done.append(FileChange(c.path, c.before, c.after, shown, c.mode))
+        writes.append((c.path, new_bytes, old_bytes, c.mode))
     entry = {"id": jid, "what": what, "fix_id": fix_id or what, "check_id": check_id or what,
              "time": utc(), "state": "applying",
              "files": files, "followup": list(followup)}
@@ -230,9 +239,9 @@ def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check
                         path=host.paths.display(_journal_path(host))) from None
     written: list[tuple[str, bytes | None]] = []
     try:
-        for path, data, old in writes:
+        for path, data, old, mode in writes:
             written.append((path, old))  # first: a write cut short may still have landed
-            _put(host, path, data)
+            _put(host, path, data, mode)
         entry["state"] = "applied"
         _write_journal(host, entries)
     except BaseException as exc:
@@ -251,12 +260,12 @@ def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check
     return AppliedChanges(jid, tuple(done))
 
 
-def _put(host: Host, path: str, data: bytes | None) -> None:
+def _put(host: Host, path: str, data: bytes | None, mode: int | None = None) -> None:
     """Make the config file `path` hold `data` (None: remove it)."""
     if data is None:
         safefile.unlink(host.paths.root, host.paths.under(path))
     else:
-        write_config(host, path, data)
+        write_config(host, path, data, mode)
 
 
 def _put_back(host: Host, written: Sequence[tuple[str, bytes | None]]) -> list[str]:
@@ -273,6 +282,8 @@ def _put_back(host: Host, written: Sequence[tuple[str, bytes | None]]) -> list[s
 def _config_path(value: object, host: Host | None = None) -> str:
     """A config file path vfio-tui may edit: absolute, plain components, under CONFIG_TOPS."""
     try:
+        if isinstance(value, str) and value.startswith(CONFIG_PREFIXES):
+            return abs_path(value, "config file")
         return abs_path(value, "config file", tops=CONFIG_TOPS)
     except SchemaError as exc:
         if host is None:

@@ -62,6 +62,8 @@ _CODE_IMPORT_AS = re.compile(rf"""(?<![\w.])(import\s+)(?P<mod>{_OLD})(?P<rest>(
 _CODE_IMPORT_BARE = re.compile(rf"""(?<![\w.])import\s+(?:\w+\s*,\s*)*(?:{_OLD})\b(?!\s+as\b)""")
 _MD_IMPORT_LINE = re.compile(rf"""^(\s*)(from|import)\s+({_OLD})\b""")
 _DOTTED = re.compile(rf"""^(?:{_OLD})(?:\.\w+)+$""")
+_PACKAGE_FILE = re.compile(rf"""\b{NEW}\.(?:{_OLD})\.__(?:file|path)__\b""")
+"""`vfio_tui.tui.__file__`: the folder above it is vfio_tui/ in the wheel but the checkout here."""
 _IMPORTERS = {"import_module", "run_module", "find_spec", "files", "resolve_name"}
 
 
@@ -210,6 +212,10 @@ def convert_python(source: str, root: Path, where: str) -> Result:
                 if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
                     ed.insert(ed.offset(node.lineno, node.col_offset), f"{NEW}.")
     text = ed.apply()
+    for n, line in enumerate(text.splitlines(), 1):
+        if _PACKAGE_FILE.search(line):
+            manual.append(f"{where}:{n}: a path from vfio_tui.core/vfio_tui.tui's __file__ is one level off in the"
+                          " wheel (vfio_tui/tui/) and through the checkout's symlink; start from vfio_tui.__file__")
     # Comments and docstrings: `python -m tui` (the argv lists and strings are converted above).
     lines = []
     for line in text.splitlines(keepends=True):

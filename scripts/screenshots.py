@@ -59,6 +59,12 @@ SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = 
      [("c",), "check:qemu-conf-relaxed-acs", ("f",)]),
     ("15-failure-80x24", "A failed start at 80x24: the explanation gets the room", (80, 24), {},
      ["0000:0b:00.0", ("p",), "vm:nic_test", ("y", "y")]),
+    ("16-workstation-gpu", "--demo workstation: the NVIDIA card's four functions as one, what holds it",
+     (120, 36), {"demo": "workstation"}, ["0000:01:00.0"]),
+    ("17-single-gpu-refused", "--demo single-gpu: passing the only GPU is refused; the libvirt hook plan instead",
+     (120, 36), {"demo": "single-gpu"}, ["0000:0a:00.0", ("p",), "vm:win11"]),
+    ("18-sriov-vfs", "An SR-IOV PF with its VFs under it (group, MAC/VLAN, the VM that runs with one)",
+     (120, 36), {}, ["0000:07:00.0"]),
 ]
 
 
@@ -75,7 +81,7 @@ async def settle(app: VfioApp, pilot: Any) -> None:
 
 
 async def shoot(name: str, size: tuple[int, int], fake: dict[str, Any], steps: Sequence[Step], out: Path) -> Path:
-    with open_host(HostOptions(demo=True)) as host:
+    with open_host(HostOptions(demo=True, demo_name=fake.get("demo", "host192"))) as host:
         app = build_app(host, fake)
         async with app.run_test(size=size) as pilot:
             await settle(app, pilot)

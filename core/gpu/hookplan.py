@@ -11,7 +11,10 @@ VM and reads the VM's recorded plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from vfio_tui.core.gpu.steps import GpuStep
 
 HOOK_SCRIPT: Final = "/etc/libvirt/hooks/qemu.d/vfio-tui"
 HOOK_PLANS: Final = "/var/lib/vfio-tui/hooks"
@@ -24,6 +27,8 @@ class HookPlan:
     """What the hook does on "VM prepare begin", in order (the recorded plan's release steps and the bind)."""
     at_stop: tuple[str, ...]
     """What it does on "VM release end" (the undo)."""
+    steps: tuple[GpuStep, ...] = ()
+    """The release steps the hook makes before the bind (the display manager always stops there)."""
 
     @property
     def files(self) -> tuple[str, ...]:

@@ -89,8 +89,12 @@ def _display_holders(facts: GpuFacts, members: list[PciDevice]) -> list[str]:
 
 
 def plan_gpu(host: Host, inv: HostInventory, address: PciAddress, *, vm: str | None = None,
-             stop_display_manager: bool = False, facts: GpuFacts | None = None) -> GpuPlan | None:
-    """The GPU plan for the group of `address`, or None when the group holds no GPU."""
+             stop_display_manager: bool = False, facts: GpuFacts | None = None,
+             from_hook: bool = False) -> GpuPlan | None:
+    """The GPU plan for the group of `address`, or None when the group holds no GPU.
+
+    from_hook: planned inside libvirt's hook (core.hooks): no person sits at this run, so stopping the
+    display manager ends nobody's session running it."""
     group = inv.group_of(address)
     members = inv.members(group.id) if group is not None else [d for d in (inv.device(address),) if d]
     all_cards = cards(inv)
@@ -126,7 +130,7 @@ def plan_gpu(host: Host, inv: HostInventory, address: PciAddress, *, vm: str | N
             # Said once, here, with the console: not again as the bind's "display" refusal.
             released.setdefault(str(m.address), []).append("display")
     if holders and stop_display_manager:
-        if who.on_screen:
+        if who.on_screen and not from_hook:
             refusals.append(GpuRefusal(str(in_group[0]), f"you run vfio-tui from {who.detail or 'this screen'}:"
                                        f" stopping {dm} ends that session, and this run with it",
                                        "run it over SSH, or install the libvirt hook (it runs the plan when the VM"
@@ -226,7 +230,8 @@ def plan_gpu(host: Host, inv: HostInventory, address: PciAddress, *, vm: str | N
         bind = f"bind group {inv.devices[in_group[0]].iommu_group} to vfio-pci (every function of the card)"
         hook = HookPlan(vm, tuple([s.describe() for s in hook_steps] + [bind]),
                         tuple(["give the group back to its drivers"] + [s.describe() for s in
-                                                                        _restore_of(hook_steps)]))
+                                                                        _restore_of(hook_steps)]),
+                        steps=tuple(hook_steps))
     return GpuPlan(
         cards=tuple(map(str, in_group)), functions=tuple(map(str, functions)), release=tuple(steps),
         released={a: tuple(k) for a, k in released.items()}, unloaded=unloaded, refusals=tuple(refusals),

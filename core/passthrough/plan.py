@@ -130,7 +130,7 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
                      mode: str = "config", start: bool = False, *, managed: bool = True,
                      force_host_devices: Iterable[str | PciAddress] = (), assume_unused: bool = False,
                      checks: bool = True, stop_display_manager: bool = False,
-                     nic: NicOptions | None = None) -> PassthroughPlan:
+                     nic: NicOptions | None = None, from_hook: bool = False) -> PassthroughPlan:
     """Plan passing `address` (its whole IOMMU group) to `vm` (None: bind only).
 
     Raises:
@@ -152,7 +152,7 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
     domains = domain_facts(hv) if hv is not None else None
     inv = host.inventory(names=False, focus=addr)
     # A GPU first: what the host must let go of (display manager, console, framebuffer, driver modules).
-    gpu = plan_gpu(host, inv, addr, vm=vm, stop_display_manager=stop_display_manager)
+    gpu = plan_gpu(host, inv, addr, vm=vm, stop_display_manager=stop_display_manager, from_hook=from_hook)
     bind = plan_bind(host, addr, force_host_devices=force_host_devices, domains=domains,
                      assume_unused=assume_unused, inventory=inv,
                      released={PciAddress.parse(a): frozenset(k) for a, k in gpu.released.items()} if gpu else None,

@@ -159,3 +159,5 @@ def test_the_script_converts_docs_and_shell_and_says_what_it_cannot() -> None:
     assert bad.manual and "x.py:1" in bad.manual[0]
     rebound = ns.convert_python("import core.host\ncore = 1\n", REPO_ROOT, "y.py")
     assert rebound.manual
+    path_math = ns.convert_python("import tui\nroot = Path(tui.__file__).parent.parent\n", REPO_ROOT, "z.py")
+    assert path_math.manual and "vfio_tui.__file__" in path_math.manual[0]  # one level off in the wheel

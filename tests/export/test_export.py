@@ -215,7 +215,7 @@ def test_every_format_runs_from_the_cli_on_the_demo(run_cli: Any) -> None:
     for fmt in ("nova", "kubevirt", "proxmox"):
         res = run_cli("export", "--format", fmt, "--demo")
         assert res.returncode == 0, res.stderr
-        assert res.stdout.startswith(f"# vfio-tui export --format {fmt} (host192)")
+        assert res.stdout.startswith(f"# vfio-tui export --demo --format {fmt} (host192)")  # the host options repeated
     bad = run_cli("export", "--format", "nova", "--demo", "--node", "a b")
     assert bad.returncode == 2 and "--node" in bad.stderr
     both = run_cli("export", "--format", "nova", "--demo", "--fleet")

@@ -86,18 +86,21 @@ VALID: dict[str, tuple[str, ...]] = {
     "hosts": ("hosts", "list"),
     "fleet": ("fleet",),
     "export": ("export", "--format", "nova"),
+    "hooks": ("hooks", "status"),
 }
 MISSING: dict[str, tuple[str, ...]] = {
     "snapshot": ("snapshot",), "sim-host": ("sim-host",), "bind": ("bind",), "restore": ("restore",),
     "explain": ("explain",), "hostdev-xml": ("hostdev-xml",), "attach": ("attach", "{ADDR}"),
     "detach": ("detach", "{ADDR}"), "pass": ("pass", "{ADDR}"), "watch": ("watch",), "completion": ("completion",),
     "rom": ("rom",),
-    "hosts": ("hosts",), "export": ("export",), "sriov": ("sriov",),
+    "hosts": ("hosts",), "export": ("export",), "sriov": ("sriov",), "hooks": ("hooks",),
 }
 WRITES: tuple[tuple[str, ...], ...] = (
     ("bind", "{ADDR}", "--yes"), ("restore", "--all"), ("check", "--fix", "qemu-conf-relaxed-acs", "--yes"),
     ("check", "--undo", "qemu-conf-relaxed-acs", "--yes"), ("pass", "{ADDR}", "vfio_test", "--yes"),
     ("undo", "--yes"), ("bind", "{ADDR}", "--yes", "--persist"), ("restore", "--all", "--persist"),
+    ("hooks", "install", "vfio_test", "--gpu", "{ADDR}", "--yes"), ("hooks", "remove", "vfio_test", "--yes"),
+    ("hooks", "run", "vfio_test", "prepare", "begin"), ("hooks", "run", "vfio_test", "release", "end"),
 )
 BAD_OPTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
     "inventory": (("--group", "-1"), ("--group", "x"), ("--group", "99999999999"), ("--on", "no-such-host"),
@@ -116,6 +119,8 @@ BAD_OPTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
     "check": (("--only", "no-such-check"), ("--fix", "no-such-fix"), ("--undo", "cfg-999"),
               ("--fix", "x", "--undo", "y")),
     "explain": (("--vm", "x", "--connect", "no-such-scheme://"),),
+    "hooks": (("--watchdog", "-1"), ("--watchdog", "nan"), ("--gpu", "0b:00.0"), ("--json", "--yes"),
+              ("--no-such-action",)),
 }
 
 
@@ -164,6 +169,16 @@ def cases() -> Iterator[Case]:
                 yield Case(command, "unknown-vm", (*base, "--vm", vm, *host), BAD, repr(vm)[:24])
         if command == "completion":
             yield Case(command, "bad-option", ("completion", "fish"), BAD, "an unknown shell")
+        if command == "hooks":
+            for action in ("install", "remove"):
+                for vm in BAD_VMS:
+                    yield Case(command, "unknown-vm", ("hooks", action, vm, *host), BAD, f"{action} {vm!r}"[:24])
+            for argv in (("hooks", "bogus"), ("hooks", "run", "x"), ("hooks", "install", "a", "b")):
+                yield Case(command, "bad-option", (*argv, *host), BAD, " ".join(argv[1:]))
+            for vm in BAD_VMS:
+                # libvirt calls the hook for every VM: one without a plan is not an error
+                yield Case(command, "valid", ("hooks", "run", vm or "x", "prepare", "begin", *host), frozenset({0}),
+                           f"run {vm!r}"[:24])
         if command == "undo":
             for run in BAD_RUNS:
                 yield Case(command, "bad-run", ("undo", run, *host), BAD, repr(run)[:24])

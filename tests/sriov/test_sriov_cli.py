@@ -61,7 +61,7 @@ def test_a_pf_the_host_and_a_vm_use_is_refused_naming_them(run_cli: Run, tree: P
     (("07:00.1", "--vfs", "64"), 3, "64 VFs asked, the PF offers 63 (sriov_totalvfs)"),
     (("07:10.0", "--vfs", "1"), 2, "0000:07:10.0 is a VF of 0000:07:00.0: the number of VFs is set on the PF"),
     (("0b:00.0", "--vfs", "1"), 2, "has no SR-IOV capability"),
-    (("07:00.1", "--vfs", "-1"), 2, "give a number of VFs, 0 or more"),
+    (("07:00.1", "--vfs", "-1"), 2, "give a number of VFs from 0 to 65535"),
     (("07:00.1", "--persist"), 2, "go with --vfs N"),
 ])
 def test_bad_requests(run_cli: Run, tree: Path, args: tuple[str, ...], rc: int, text: str) -> None:

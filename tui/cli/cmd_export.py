@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT
 
 if TYPE_CHECKING:
     from vfio_tui.core.export import GroupCandidate
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node", metavar="NAME", help="the node name the engine knows this host by (one host)")
     parser.add_argument("--resource-domain", metavar="DOMAIN", default=None,
                         help="kubevirt: the resourceName domain (default vfio-tui.local)")
-    parser.add_argument("--timeout", type=float, default=120.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=120.0, metavar="S",
                         help="--fleet: seconds one host may take to answer (default 120)")
 
 

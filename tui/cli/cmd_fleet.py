@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT
 
 if TYPE_CHECKING:
     from vfio_tui.core.fleet import HostSummary
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--class", dest="device_class", choices=CLASSES, metavar="CLASS",
                         help=f"list the free devices of this class ({', '.join(CLASSES)})")
     parser.add_argument("--host", action="append", metavar="NAME", default=[], help="only this host (repeatable)")
-    parser.add_argument("--timeout", type=float, default=120.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=120.0, metavar="S",
                         help="seconds one host may take to answer (default 120)")
 
 

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT, integer
 from vfio_tui.tui.cli.libvirt_args import add_connect_option
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ exit status: 0 done (or dry run), 2 bad input / failed and rolled back, 3 refuse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("address", metavar="ADDR", help="the PF's PCI address, e.g. 0000:07:00.1 or 07:00.1")
-    parser.add_argument("--vfs", type=int, metavar="N", help="the number of VFs to have (0 removes them all)")
+    parser.add_argument("--vfs", type=integer(0, 65535, "a number of VFs"), metavar="N",
+                        help="the number of VFs to have (0 removes them all)")
     parser.add_argument("--autoprobe", choices=("on", "off"),
                         help="sriov_drivers_autoprobe: whether new VFs get their host driver at once")
     parser.add_argument("--persist", action="store_true", help="keep the count across reboots (udev rule by address)")
@@ -55,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accept that the host loses this device (the PF or a VF) for a moment or for good")
     parser.add_argument("--assume-unused", action="store_true",
                         help="on a host whose usage is not recorded, plan as if the host used neither PF nor VFs")
-    parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    parser.add_argument("--timeout", type=WRITE_TIMEOUT, default=60.0, metavar="S",
                         help="seconds one sriov_numvfs write may take before it is abandoned (default 60)")
     add_connect_option(parser)
 

@@ -25,6 +25,8 @@ class Option:
     metavar: str = ""
     many: bool = False
     """A positional that takes any number of values (restore ADDR...)."""
+    optional: bool = False
+    """An option whose value may be left out (--demo [NAME]): the next word may be a command instead."""
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,17 @@ def _kind(action: argparse.Action) -> ValueKind:
 def _option(action: argparse.Action) -> Option:
     takes = None if action.nargs == 0 else _kind(action)
     help_text = " ".join((action.help or "").split()) if action.help != argparse.SUPPRESS else ""
-    return Option(tuple(action.option_strings) or (action.dest,), help_text, takes,
-                  tuple(str(c) for c in action.choices or ()), str(action.metavar or action.dest.upper()),
-                  action.nargs in ("*", "+"))
+    choices = tuple(str(c) for c in action.choices or ())
+    metavar = str(action.metavar or "")
+    if choices and metavar.startswith("{") and metavar.endswith("}"):
+        choices = tuple(c for c in choices if c in metavar[1:-1].split(","))  # the ones shown (not internal ones)
+    return Option(tuple(action.option_strings) or (action.dest,), help_text, takes, choices,
+                  str(action.metavar or action.dest.upper()), action.nargs in ("*", "+"),
+                  bool(action.option_strings) and action.nargs == "?")
+
+
+_HOST_DESTS = frozenset({"demo", "root", "host_snapshot", "pci_ids", "as_user", "demo_pace"})
+"""The host options: on a subcommand their *default* is suppressed, never their help."""
 
 
 def commands() -> tuple[list[Option], list[Command]]:
@@ -69,8 +79,9 @@ def commands() -> tuple[list[Option], list[Command]]:
     out = []
     for name, sp in sub.choices.items():
         helps = {c.dest: c.help or "" for c in sub._choices_actions}
-        options = tuple(_option(a) for a in sp._actions if a.option_strings)
-        positionals = tuple(_option(a) for a in sp._actions if not a.option_strings)
+        shown = [a for a in sp._actions if a.help != argparse.SUPPRESS or a.dest in _HOST_DESTS]
+        options = tuple(_option(a) for a in shown if a.option_strings)
+        positionals = tuple(_option(a) for a in shown if not a.option_strings)
         out.append(Command(name, " ".join(helps.get(name, "").split()), sp.description or "", sp.epilog or "",
                            " ".join(sp.format_usage().split()).removeprefix("usage: "), options, positionals))
     return top, out
@@ -99,7 +110,7 @@ def bash() -> str:
         for o in options:
             if o.takes is not None:
                 for flag in o.flags:
-                    values.setdefault(_bash_values(o), []).append(f"{scope}:{flag}")
+                    values.setdefault(_bash_values(o) + ("_OPT" if o.optional else ""), []).append(f"{scope}:{flag}")
     everywhere = len(cmds) + 1
     for action, patterns in values.items():
         by_flag: dict[str, set[str]] = {}
@@ -109,7 +120,11 @@ def bash() -> str:
         # An option every command has (the host options) is one `*:--root`, not sixteen.
         short = sorted(f"*:{f}" if len(s) == everywhere else "|".join(sorted(f"{x}:{f}" for x in s))
                        for f, s in by_flag.items())
-        lines.append(f"        {'|'.join(short)}) {action}; return ;;")
+        if action.endswith("_OPT"):
+            # A value that may be left out (--demo [NAME]): its values when one fits, else go on (a command).
+            lines.append(f"        {'|'.join(short)}) {action[:-4]}; (( ${{#COMPREPLY[@]}} )) && return ;;")
+        else:
+            lines.append(f"        {'|'.join(short)}) {action}; return ;;")
     lines += ["    esac", '    if [[ -z $cmd ]]; then',
               f'        COMPREPLY=($(compgen -W "{names} {" ".join(f for o in top for f in o.flags)}" -- "$cur"))',
               "        return", "    fi", '    local opts="" positional=""', '    case "$cmd" in']

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from vfio_tui.core.host import Host, HostOptions
 from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli.argtypes import integer
 
 if TYPE_CHECKING:
     from vfio_tui.core.libvirt.connection import Hypervisor
@@ -46,8 +47,8 @@ def add_nic_options(parser: argparse.ArgumentParser) -> None:
                             " through the PF at start and puts the old ones back at stop")
     group.add_argument("--mac", metavar="MAC",
                        help="the VF's MAC in the guest (implies --as-interface; default: libvirt generates one)")
-    group.add_argument("--vlan", type=int, metavar="ID", help="the VLAN tag the PF puts the VF on (implies"
-                                                              " --as-interface)")
+    group.add_argument("--vlan", type=integer(0, 4095, "a VLAN id"), metavar="ID",
+                       help="the VLAN tag the PF puts the VF on (implies --as-interface)")
 
 
 def nic_from_args(args: argparse.Namespace) -> NicOptions | None:

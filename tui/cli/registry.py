@@ -26,6 +26,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "watch",
     "web",
     "rom",
+    "hooks",
     "completion",
     "hosts",
     "fleet",

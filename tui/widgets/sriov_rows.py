@@ -20,9 +20,8 @@ def vf_row(inv: HostInventory, dev: PciDevice, holds: Holds, width: int) -> Text
         return head
     tail = Text(f"  (group {vf.iommu_group}" if vf.iommu_group is not None else "  (no group",
                 style="dim" if vf.own_group else "yellow")
+    # The MAC and VLAN are in the detail panel: on the row they pushed the badges off an 80-column tree.
     tail.append("" if vf.own_group else ", shared")
-    if vf.nic is not None and vf.nic.mac:
-        tail.append(f", mac {vf.nic.mac}" + (f" vlan {vf.nic.vlan}" if vf.nic.vlan else ""))
     tail.append(")")
     row = device_row(inv, dev, holds, max(width - head.cell_len - tail.cell_len, 20))
     head.append_text(row)
