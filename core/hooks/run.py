@@ -158,8 +158,8 @@ def spawn_watchdog(argv: list[str]) -> Callable[[HookRecord], None]:
     to the journal through stderr being closed: libvirt does not wait for it)."""
 
     def spawn(record: HookRecord) -> None:
-        cmd = [sys.executable, "-P", "-m", "vfio_tui", "hooks", "watchdog", record.vm, "--after", f"{record.watchdog:g}",
-               *argv]
+        cmd = [sys.executable, "-P", "-m", "vfio_tui", "hooks", "watchdog", record.vm,
+               "--after", f"{record.watchdog:g}", *argv]
         env = dict(os.environ)
         import vfio_tui
 
