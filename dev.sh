@@ -82,8 +82,8 @@ ensure_venv() {
 lint() {
     log "ruff"
     "$VENV/bin/ruff" check .
-    log "mypy --strict core tui tests (and tests/lab, whose modules import each other as the guest runs them)"
-    "$VENV/bin/mypy" --strict core tui tests
+    log "mypy --strict vfio_tui tests (and tests/lab, whose modules import each other as the guest runs them)"
+    "$VENV/bin/mypy" --strict vfio_tui tests
     MYPYPATH=tests/lab "$VENV/bin/mypy" --strict --explicit-package-bases tests/lab/*.py
 }
 
@@ -98,7 +98,7 @@ summary() {
 
 unit() {
     lint
-    stage "lint (ruff, mypy --strict core tui tests): ran, passed"
+    stage "lint (ruff, mypy --strict vfio_tui tests): ran, passed"
     log "pytest"
     if "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"; then
         stage "unit/integration (pytest): ran, passed"

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.binding import apply_plan, plan_bind, restore  # noqa: E402
-from core.host import Host, HostOptions  # noqa: E402
-from core.open_host import create_sim_host, open_host  # noqa: E402
-from core.simulated.demo_host import demo_snapshot  # noqa: E402
-from core.simulated.synthetic import HostBuilder  # noqa: E402
+from vfio_tui.core.binding import apply_plan, plan_bind, restore  # noqa: E402
+from vfio_tui.core.host import Host, HostOptions  # noqa: E402
+from vfio_tui.core.open_host import create_sim_host, open_host  # noqa: E402
+from vfio_tui.core.simulated.demo_host import demo_snapshot  # noqa: E402
+from vfio_tui.core.simulated.synthetic import HostBuilder  # noqa: E402
 
 
 def four_function_snapshot() -> dict[str, object]:

@@ -14,9 +14,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.checks import run_checks  # noqa: E402
-from core.host import HostOptions  # noqa: E402
-from core.open_host import open_host  # noqa: E402
+from vfio_tui.core.checks import run_checks  # noqa: E402
+from vfio_tui.core.host import HostOptions  # noqa: E402
+from vfio_tui.core.open_host import open_host  # noqa: E402
 
 LAB = ROOT.parent / "shared" / "lab" / "snapshots" / "q35-viommu.json"
 
@@ -49,10 +49,10 @@ def main() -> None:
     live = HostOptions()
     with open_host(live) as host:
         show("run_checks, this machine (live /sys, /proc, /etc; read only)", timed(lambda: run_checks(host), runs))
-    cli = [sys.executable, "-m", "tui", "check", "--demo"]
+    cli = [sys.executable, "-m", "vfio_tui", "check", "--demo"]
     show("`vfio-tui check --demo` (whole process, incl. start-up)",
          timed(lambda: subprocess.run(cli, cwd=ROOT, capture_output=True, check=False), max(3, runs // 3)))
-    cli = [sys.executable, "-m", "tui", "check"]
+    cli = [sys.executable, "-m", "vfio_tui", "check"]
     show("`vfio-tui check` on this machine (whole process)",
          timed(lambda: subprocess.run(cli, cwd=ROOT, capture_output=True, check=False), max(3, runs // 3)))
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.explain import explain_stream  # noqa: E402
+from vfio_tui.core.explain import explain_stream  # noqa: E402
 
 #: Ordinary journal/dmesg traffic; GATED lines contain a prefilter gate ("vfio", "iommu", ...) without
 #: being an error, so they cost the slow path. About 2 % of the lines are such, which is generous

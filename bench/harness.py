@@ -115,8 +115,8 @@ def synthetic_tree(functions: int, domains: int = 2) -> Iterator[tuple[Path, int
 
     A domain holds at most ~2,200 functions (255 buses), so bigger hosts get more domains."""
     domains = max(domains, -(-functions // 2048))
-    from core.simulated.materialize import materialize
-    from core.simulated.synthetic import synthetic_snapshot
+    from vfio_tui.core.simulated.materialize import materialize
+    from vfio_tui.core.simulated.synthetic import synthetic_snapshot
 
     tmp = Path(tempfile.mkdtemp(prefix="vfio-bench-", dir=scratch_dir()))
     try:
@@ -138,7 +138,7 @@ def build_rawfloor() -> Path | None:
 
 
 def python_env() -> dict[str, str]:
-    """The environment for `python -m tui` children: this checkout first, like the test fixture."""
+    """The environment for `python -m vfio_tui` children: this checkout first, like the test fixture."""
     return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 

@@ -6,7 +6,7 @@ classic per-device shell loop, on the same tree, in alternating rounds; prints m
     BENCH_SIZES=64,4096 BENCH_ROUNDS=5 python bench/inventory.py
 
 Contenders (each round runs every one once, in rotating order):
-  vfio-tui  `python -m tui inventory --root TREE --json`, a fresh process (output discarded)
+  vfio-tui  `python -m vfio_tui inventory --root TREE --json`, a fresh process (output discarded)
   read      in this process: open_host + Host.inventory() (names, host use, verdicts; no JSON)
   floor     bench/rawfloor.c compiled with gcc -O2: the same opens/reads/readlinks/listings
   lspci     `lspci -A linux-sysfs -O sysfs.path=TREE/sys/bus/pci -nnk`
@@ -79,7 +79,7 @@ class InventoryResults:
 
 
 def vfio_argv(tree: Path) -> list[str]:
-    return [sys.executable, "-m", "tui", "inventory", "--root", str(tree), "--json"]
+    return [sys.executable, "-m", "vfio_tui", "inventory", "--root", str(tree), "--json"]
 
 
 def shell_loop(tree: Path, lspci: str, limit: int | None) -> list[str]:
@@ -94,8 +94,8 @@ def shell_loop(tree: Path, lspci: str, limit: int | None) -> list[str]:
 
 
 def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool) -> SizeResult:
-    from core.host import HostOptions
-    from core.open_host import open_host
+    from vfio_tui.core.host import HostOptions
+    from vfio_tui.core.open_host import open_host
 
     def read() -> None:
         # What the CLI does before printing: open the host, read it (names, host use, verdicts).

@@ -55,9 +55,9 @@ def _listdir(path: str) -> list[str]:
 
 
 def loops(tree: Path) -> dict[str, tuple[Callable[[], object], Callable[[], object]]]:
-    from core.configspace import parse_config
-    from core.hostpaths import HostPaths
-    from core.pciids import PciIds
+    from vfio_tui.core.configspace import parse_config
+    from vfio_tui.core.hostpaths import HostPaths
+    from vfio_tui.core.pciids import PciIds
 
     paths = HostPaths(tree)
     devdir = str(paths.pci_devices)

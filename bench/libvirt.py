@@ -29,10 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-from core.host import HostOptions  # noqa: E402
-from core.libvirt import apply_attach, detach, open_hypervisor, plan_attach, start_domain  # noqa: E402
-from core.open_host import create_sim_host, open_host  # noqa: E402
-from core.simulated.demo_host import demo_snapshot  # noqa: E402
+from vfio_tui.core.host import HostOptions  # noqa: E402
+from vfio_tui.core.libvirt import apply_attach, detach, open_hypervisor, plan_attach, start_domain  # noqa: E402
+from vfio_tui.core.open_host import create_sim_host, open_host  # noqa: E402
+from vfio_tui.core.simulated.demo_host import demo_snapshot  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "20"))
 ADDR = "0000:0b:00.0"
@@ -80,11 +80,11 @@ def cli_times(repeat: int) -> dict[str, list[float]]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for _ in range(max(3, repeat // 4)):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tui", "attach", ADDR, "vfio_test", "--demo", "--start"],
+        subprocess.run([sys.executable, "-m", "vfio_tui", "attach", ADDR, "vfio_test", "--demo", "--start"],
                        check=True, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
         times["vfio-tui attach --demo --start (CLI)"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tui", "vms", "--demo"], check=True, stdout=subprocess.DEVNULL,
+        subprocess.run([sys.executable, "-m", "vfio_tui", "vms", "--demo"], check=True, stdout=subprocess.DEVNULL,
                        env=env, cwd=ROOT)
         times["vfio-tui vms --demo (CLI)"].append(time.perf_counter() - t0)
     return times

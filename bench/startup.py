@@ -28,8 +28,8 @@ class StartupResults:
 
 
 def measure_startup() -> StartupResults:
-    from core.host import create_sim_host
-    from core.simulated.demo_host import demo_snapshot
+    from vfio_tui.core.open_host import create_sim_host
+    from vfio_tui.core.simulated.demo_host import demo_snapshot
 
     env = python_env()
     tmp = Path(tempfile.mkdtemp(prefix="vfio-bench-small-", dir=scratch_dir()))
@@ -37,7 +37,7 @@ def measure_startup() -> StartupResults:
         tree = tmp / "host"
         paths = create_sim_host(tree, demo_snapshot())
         functions = len(list(paths.pci_devices.iterdir()))
-        tui = [sys.executable, "-m", "tui"]
+        tui = [sys.executable, "-m", "vfio_tui"]
         samples = alternate({
             "--version": lambda: run_child([*tui, "--version"], env=env),
             "inventory --json (--root)": lambda: run_child([*tui, "inventory", "--root", str(tree), "--json"],

@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.open_host import materialized_host  # noqa: E402
-from core.simulated.synthetic import synthetic_snapshot  # noqa: E402
-from tui.app import make_app  # noqa: E402
-from tui.screens.devices import DevicesScreen  # noqa: E402
-from tui.widgets.iommu_tree import IommuTree  # noqa: E402
+from vfio_tui.core.open_host import materialized_host  # noqa: E402
+from vfio_tui.core.simulated.synthetic import synthetic_snapshot  # noqa: E402
+from vfio_tui.tui.app import make_app  # noqa: E402
+from vfio_tui.tui.screens.devices import DevicesScreen  # noqa: E402
+from vfio_tui.tui.widgets.iommu_tree import IommuTree  # noqa: E402
 
 
 class Clock:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from core.errors import InputError
+from vfio_tui.core.errors import InputError
 
 # Domains are 16 bits on most hosts, but Intel VMD creates domains from 0x10000 up,
 # which the kernel prints with five hex digits ("10000:e1:00.0").

@@ -26,16 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from core import safefile
-from core.clock import utc
-from core.errors import InputError, NeedsRootError, VfioError
-from core.lock import writer_lock
-from core.snapshot_schema import SchemaError, abs_path
-from core.textcodec import decode, encode, unified_diff
+from vfio_tui.core import safefile
+from vfio_tui.core.clock import utc
+from vfio_tui.core.errors import InputError, NeedsRootError, VfioError
+from vfio_tui.core.lock import writer_lock
+from vfio_tui.core.snapshot_schema import SchemaError, abs_path
+from vfio_tui.core.textcodec import decode, encode, unified_diff
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.hostpaths import HostPaths
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.hostpaths import HostPaths
 
 JOURNAL_SCHEMA: Final = "vfio-tui/config-journal/1"
 CONFIG_TOPS: Final = frozenset({"etc", "boot", "efi", "usr", "lib"})

@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from core.model import DomainHolds, HostInventory, PciDevice
+from vfio_tui.core.model import DomainHolds, HostInventory, PciDevice
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.remote.hosts import HostEntry
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.remote.hosts import HostEntry
 
 FLEET_SCHEMA: Final = "vfio-tui/fleet/1"
 CLASSES: Final = ("gpu", "nic", "nvme", "hba", "usb", "audio", "other")
@@ -124,12 +124,12 @@ class HostSummary:
 def vm_holds(host: Host) -> DomainHolds | None:
     """Which VMs have which devices: as the host's recording says, else (a host opened here: this
     machine, the demo, a sim-host tree) as its libvirt says; None when neither knows."""
-    from core.vmholds import recorded_holds
+    from vfio_tui.core.vmholds import recorded_holds
 
     recorded = recorded_holds(host.extras)
     if recorded is not None or host.remote is not None:
         return recorded
-    from core.libvirt.for_host import domain_facts_for
+    from vfio_tui.core.libvirt.for_host import domain_facts_for
 
     try:
         return domain_facts_for(host)()
@@ -156,8 +156,8 @@ def free_devices(inv: HostInventory, holds: DomainHolds | None) -> list[FreeDevi
 
 
 def _ir_state(host: Host) -> str:
-    from core.checks.checks_modules import interrupt_remapping
-    from core.checks.context import CheckContext
+    from vfio_tui.core.checks.checks_modules import interrupt_remapping
+    from vfio_tui.core.checks.context import CheckContext
 
     on, _ = interrupt_remapping(CheckContext(host))
     return "unknown" if on is None else ("on" if on else "off")
@@ -166,7 +166,7 @@ def _ir_state(host: Host) -> str:
 def summarize(host: Host, name: str, target: str, *, reader: str | None = None, node: str | None = None,
               seconds: float = 0.0) -> HostSummary:
     """The fleet line of an open host (a fetched recording, or any host vfio-tui opens)."""
-    from core.checks import run_checks
+    from vfio_tui.core.checks import run_checks
 
     inv = host.inventory()
     holds = vm_holds(host)
@@ -188,9 +188,9 @@ def summarize(host: Host, name: str, target: str, *, reader: str | None = None, 
 
 def read_host(entry: HostEntry, *, timeout: float = 120.0) -> HostSummary:
     """Fetch one host's recording and summarize it; any failure is the summary's error, never raised."""
-    from core.errors import VfioError
-    from core.open_host import remote_host
-    from core.remote.ssh import RemoteError
+    from vfio_tui.core.errors import VfioError
+    from vfio_tui.core.open_host import remote_host
+    from vfio_tui.core.remote.ssh import RemoteError
 
     started = time.monotonic()
     try:

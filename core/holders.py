@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from core.address import PciAddress
-from core.hostpaths import HostPaths
-from core.model import DomainFacts, DomainHolds
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.model import DomainFacts, DomainHolds
 
 HolderKind = Literal["vm", "process", "unknown"]
 

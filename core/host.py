@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
-from core.address import PciAddress
-from core.demos import DEMO_NAMES
-from core.errors import InputError
-from core.hostpaths import HostPaths
-from core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
-from core.model import HostInventory
-from core.pciids import PciIds
-from core.services import ServiceManager
-from core.sriovinfo.read import with_sriov
-from core.usage import UsageSource
-from core.verdict import without_host_use_facts
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.demos import DEMO_NAMES
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.kernel import KernelInterface, LiveKernel, ReadOnlyKernel
+from vfio_tui.core.model import HostInventory
+from vfio_tui.core.pciids import PciIds
+from vfio_tui.core.services import ServiceManager
+from vfio_tui.core.sriovinfo.read import with_sriov
+from vfio_tui.core.usage import UsageSource
+from vfio_tui.core.verdict import without_host_use_facts
 
 HostKind: TypeAlias = Literal["live", "root", "snapshot", "demo"]
 Annotator: TypeAlias = Callable[[HostPaths, HostInventory, PciAddress | None], HostInventory]
@@ -111,7 +111,7 @@ class Host:
     def services(self) -> ServiceManager:
         """The interface every service stop/start goes through (the display manager, for a GPU)."""
         if self._services is None:
-            from core.services import LiveServices, ReadOnlyServices
+            from vfio_tui.core.services import LiveServices, ReadOnlyServices
 
             if self.services_factory is not None:
                 self._services = self.services_factory(self.paths)
@@ -143,7 +143,7 @@ class Host:
                 group are then not gathered on the live host (the display-server process scan
                 runs only when the group holds a display-class device, 03xx).
         """
-        from core.sysfs_reader import read_inventory
+        from vfio_tui.core.sysfs_reader import read_inventory
 
         source = self.usage
         inv = read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),

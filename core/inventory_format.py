@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from core.address import PciAddress
-from core.model import NEEDS_ROOT, AcsState, GpuInfo, HostInventory, PciDevice
-from core.sriovinfo.format import pf_text, sriov_json, vf_lines
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import NEEDS_ROOT, AcsState, GpuInfo, HostInventory, PciDevice
+from vfio_tui.core.sriovinfo.format import pf_text, sriov_json, vf_lines
 
 INVENTORY_SCHEMA: Final = "vfio-tui/inventory/1"
 

@@ -16,8 +16,8 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from core.errors import InputError, SysfsTimeoutError, SysfsWriteError, VfioError
-from core.hostpaths import HostPaths
+from vfio_tui.core.errors import InputError, SysfsTimeoutError, SysfsWriteError, VfioError
+from vfio_tui.core.hostpaths import HostPaths
 
 DEFAULT_WRITE_TIMEOUT = 10.0
 """Seconds a single sysfs write may take before it is reported and abandoned."""

@@ -18,8 +18,8 @@ import os
 import subprocess
 from typing import Protocol
 
-from core.hostpaths import HostPaths
-from core.virtio_mounts import parse_mounts
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.virtio_mounts import parse_mounts
 
 
 class LiveFacts(Protocol):

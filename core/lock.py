@@ -20,10 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core import safefile
-from core.clock import utc
-from core.errors import VfioError
-from core.hostpaths import HostPaths
+from vfio_tui.core import safefile
+from vfio_tui.core.clock import utc
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.hostpaths import HostPaths
 
 
 class LockedError(VfioError):

@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import BinaryIO
 
-from core.errors import InputError
+from vfio_tui.core.errors import InputError
 
 MAX_INPUT = 256 << 20
 """The size cap: explain reads at most this much of one input (a 50 MB log takes well under 1 s)."""

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeAlias
 
-from core.address import PciAddress
-from core.configspace import REQ_ACS_FLAGS, acs_flag_names
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.configspace import REQ_ACS_FLAGS, acs_flag_names
 
 NeedsRoot: TypeAlias = Literal["needs root"]
 NEEDS_ROOT: Final[NeedsRoot] = "needs root"

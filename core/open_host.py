@@ -13,20 +13,20 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import HostDataError, InputError
-from core.gpu.inventory import annotate as gpu_annotate
-from core.host import Host, HostKind, HostOptions
-from core.hostpaths import HostPaths
-from core.simulated.kernel import SimulatedKernel
-from core.simulated.materialize import SIM_METADATA, materialize, read_sim_metadata
-from core.snapshot import load_snapshot
-from core.usage import facts_recorded, usage_source
+from vfio_tui.core.errors import HostDataError, InputError
+from vfio_tui.core.gpu.inventory import annotate as gpu_annotate
+from vfio_tui.core.host import Host, HostKind, HostOptions
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.simulated.kernel import SimulatedKernel
+from vfio_tui.core.simulated.materialize import SIM_METADATA, materialize, read_sim_metadata
+from vfio_tui.core.snapshot import load_snapshot
+from vfio_tui.core.usage import facts_recorded, usage_source
 
 ANNOTATORS = (gpu_annotate,)
 """What open_host adds to every host whose usage it knows: the GPU facts (docs/gpu.md)."""
 if TYPE_CHECKING:
-    from core.remote.fetch import FetchedSnapshot
-    from core.remote.hosts import HostEntry
+    from vfio_tui.core.remote.fetch import FetchedSnapshot
+    from vfio_tui.core.remote.hosts import HostEntry
 
 
 def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
@@ -48,7 +48,7 @@ def _simulated(paths: HostPaths, kind: HostKind, label: str, metadata: dict[str,
                tmpdir: Path | None = None) -> Host:
     extras = metadata.get("host_extras")
     extras = extras if isinstance(extras, dict) else {}
-    from core.simulated.services import SimulatedServices
+    from vfio_tui.core.simulated.services import SimulatedServices
 
     return Host(paths=paths, kind=kind, label=label, simulated=True, metadata=metadata,
                 pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
@@ -107,7 +107,7 @@ def open_host(options: HostOptions) -> Host:
 def open_remote_host(options: HostOptions) -> Host:
     """A named host's recording, fetched over ssh now and replayed like --host-snapshot: every read
     command on `--on NAME` is the local command on that recording."""
-    from core.remote.hosts import load_hosts
+    from vfio_tui.core.remote.hosts import load_hosts
 
     assert options.on is not None
     return remote_host(load_hosts().get(options.on), options)[0]
@@ -116,7 +116,7 @@ def open_remote_host(options: HostOptions) -> Host:
 def remote_host(entry: HostEntry, options: HostOptions | None = None,
                 timeout: float = 120.0) -> tuple[Host, FetchedSnapshot]:
     """Fetch `entry`'s recording and open it as a host (kind "snapshot", `remote` set)."""
-    from core.remote.fetch import fetch_snapshot
+    from vfio_tui.core.remote.fetch import fetch_snapshot
 
     fetched = fetch_snapshot(entry, timeout=timeout)
     label = fetched.data.get("label") or fetched.node or entry.destination
@@ -136,10 +136,10 @@ def _live(options: HostOptions, *, label: str = "this machine") -> Host:
 def demo_host_snapshot(name: str = "host192") -> tuple[str, dict[str, Any]]:
     """(label, recorded host) of a built-in demo host (core.host.DEMO_NAMES); its data is loaded when asked."""
     if name == "host192":
-        from core.simulated.demo_host import DEMO_LABEL, demo_snapshot
+        from vfio_tui.core.simulated.demo_host import DEMO_LABEL, demo_snapshot
 
         return DEMO_LABEL, demo_snapshot()
-    from core.simulated.demo_workstation import DEMOS, demo_gpu_snapshot
+    from vfio_tui.core.simulated.demo_workstation import DEMOS, demo_gpu_snapshot
 
     if name not in DEMOS:
         raise InputError(f"--demo {name}: no such demo host")

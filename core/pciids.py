@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Final
 
-from core.errors import HostDataError
-from core.hostpaths import HostPaths
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.hostpaths import HostPaths
 
 #: Where distributions put pci.ids (hwdata on Debian/Fedora, pciutils' own copy elsewhere).
 PCI_IDS_LOCATIONS: Final = (

@@ -10,7 +10,7 @@ import os
 import re
 from typing import Final
 
-from core.hostpaths import HostPaths
+from vfio_tui.core.hostpaths import HostPaths
 
 MAX_FILE: Final = 256 * 1024
 _TEXT_FILES: Final = ("/etc/default/grub", "/etc/kernel/cmdline", "/etc/kernelstub/configuration", "/etc/os-release",

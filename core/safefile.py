@@ -25,7 +25,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Final
 
-from core.safepath import (  # re-exported: the one module writers and confined readers import
+from vfio_tui.core.safepath import (  # re-exported: the one module writers and confined readers import
     DIR_FLAGS,
     UnsafePathError,
     Walk,

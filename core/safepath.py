@@ -18,7 +18,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Final
 
-from core.errors import VfioError
+from vfio_tui.core.errors import VfioError
 
 MAX_LINKS: Final = 40
 """Symlinks followed in one path before giving up (the kernel's own limit, MAXSYMLINKS)."""

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from typing import Literal, Protocol, TypeAlias
 
-from core.errors import VfioError
-from core.hostpaths import HostPaths
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.hostpaths import HostPaths
 
 ServiceState: TypeAlias = Literal["active", "inactive", "failed", "unknown"]
 DEFAULT_SERVICE_TIMEOUT = 60.0

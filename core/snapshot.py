@@ -14,9 +14,9 @@ import stat
 from pathlib import Path
 from typing import Any, Final
 
-from core import snapshot_schema as schema
-from core.address import PciAddress
-from core.errors import HostDataError
+from vfio_tui.core import snapshot_schema as schema
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import HostDataError
 
 SNAPSHOT_SCHEMA: Final = "vfio-lab-sysfs-snapshot/1"
 
@@ -159,7 +159,7 @@ def check_snapshot(data: object, where: str = "snapshot") -> None:
         schema.check_tables(data)
         extras = data.get("vfio_tui")
         if isinstance(extras, dict) and extras.get("gpu") is not None:
-            from core.snapshot_gpu import check_gpu_extras
+            from vfio_tui.core.snapshot_gpu import check_gpu_extras
 
             check_gpu_extras(extras["gpu"])
     except schema.SchemaError as exc:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from core.address import PciAddress
-from core.snapshot_schema import SchemaError, is_name
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.snapshot_schema import SchemaError, is_name
 
 MAX_ROM_HEX: Final = 2 * 16 * 1024 * 1024
 _NODE: Final = re.compile(r"^/dev/(dri/(card|renderD)\d{1,4}|nvidia[a-z0-9-]{0,16}|snd/[A-Za-z0-9]{1,32}"

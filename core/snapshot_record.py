@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.address import PciAddress
-from core.errors import HostDataError
-from core.hostpaths import HostPaths
-from core.snapshot import _DEVICE_ATTRS, SNAPSHOT_SCHEMA
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.snapshot import _DEVICE_ATTRS, SNAPSHOT_SCHEMA
 
 
 def _read_text(path: Path) -> str | dict[str, Any]:
@@ -46,7 +46,7 @@ def _listing(path: Path) -> dict[str, Any]:
 def record_host(paths: HostPaths, label: str | None = None,
                 extras: dict[str, Any] | None = None) -> dict[str, Any]:
     """Record the host under `paths` in the lab format. Reads only; never writes to the host."""
-    from core.configspace import PCIE_PORT_TYPES, ConfigSpaceError, parse_config
+    from vfio_tui.core.configspace import PCIE_PORT_TYPES, ConfigSpaceError, parse_config
 
     devices: list[dict[str, Any]] = []
     try:

@@ -20,12 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from core.address import PciAddress
-from core.configspace import ConfigFacts, ConfigSpaceError, parse_config
-from core.errors import HostDataError
-from core.hostpaths import HostPaths
-from core.model import NEEDS_ROOT, AcsState, HostInventory, HostUse, IommuGroup, NeedsRoot, PciDevice
-from core.pciids import PciIds
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.configspace import ConfigFacts, ConfigSpaceError, parse_config
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.model import NEEDS_ROOT, AcsState, HostInventory, HostUse, IommuGroup, NeedsRoot, PciDevice
+from vfio_tui.core.pciids import PciIds
 
 #: A function that says what on the host uses which device (the binding guard fills it in).
 UsageProvider = Callable[[HostInventory], Mapping[PciAddress, tuple[HostUse, ...]]]
@@ -192,7 +192,7 @@ def read_inventory(
         privileged=privileged,
         iommu_units=units,
     )
-    from core.verdict import with_verdicts
+    from vfio_tui.core.verdict import with_verdicts
 
     host_use = usage(inventory) if usage is not None else {}
     return with_verdicts(inventory, host_use)

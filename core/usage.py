@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from core.address import PciAddress
-from core.hostpaths import HostPaths
-from core.model import HostInventory, HostUse
-from core.virtio_mounts import VIRTIO_FSTYPES, read_mounts, virtio_fs_mounts, virtio_mount_tags
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.model import HostInventory, HostUse
+from vfio_tui.core.virtio_mounts import VIRTIO_FSTYPES, read_mounts, virtio_fs_mounts, virtio_mount_tags
 
 if TYPE_CHECKING:
-    from core.livefacts import LiveFacts
+    from vfio_tui.core.livefacts import LiveFacts
 
 UsageMap = Mapping[PciAddress, tuple[HostUse, ...]]
 UsageSource = Callable[[HostInventory, PciAddress | None], UsageMap]
@@ -373,7 +373,7 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True,
             pci = _last_pci(real)
             if pci:
                 keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
-    from core.sriovinfo.netinfo import EXTRAS_KEY, live_sriov_nics
+    from vfio_tui.core.sriovinfo.netinfo import EXTRAS_KEY, live_sriov_nics
 
     return {"schema": EXTRAS_SCHEMA, EXTRAS_KEY: live_sriov_nics(paths),
             "mounts": mounts, "swaps": swaps, "block_devices": blocks,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from core.address import PciAddress
-from core.model import GroupVerdict, HostInventory, HostUse, PciDevice
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import GroupVerdict, HostInventory, HostUse, PciDevice
 
 
 def _bridge_note(dev: PciDevice) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.model import PciDevice
+from vfio_tui.core.model import PciDevice
 
 
 def kernel_before_5_19(release: str | None) -> bool:

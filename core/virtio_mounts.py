@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from core.address import PciAddress
-from core.hostpaths import HostPaths
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.hostpaths import HostPaths
 
 VIRTIO_FSTYPES = frozenset({"9p", "virtiofs"})
 _OCTAL = re.compile(r"\\([0-7]{3})")

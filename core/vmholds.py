@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from core.address import PciAddress
-from core.model import DomainHold, DomainHolds
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import DomainHold, DomainHolds
 
 VM_DEVICES_KEY: Final = "vm_devices"
 """Host extras key: which libvirt domains had which PCI devices when the host was recorded."""

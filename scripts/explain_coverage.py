@@ -17,9 +17,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "explain")]
 
 from instantiate import instantiate  # noqa: E402
 
-from core.explain import explain_text, load_catalog  # noqa: E402
-from core.explain.scan import GATES  # noqa: E402
-from core.explain.sources import FAILURE, mappings  # noqa: E402
+from vfio_tui.core.explain import explain_text, load_catalog  # noqa: E402
+from vfio_tui.core.explain.scan import GATES  # noqa: E402
+from vfio_tui.core.explain.sources import FAILURE, mappings  # noqa: E402
 
 VFIO_CONTEXT = "-device vfio-pci,host=0000:02:00.0,id=hostdev0\n"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tui.cli.manpage import manpage  # noqa: E402
+from vfio_tui.tui.cli.manpage import manpage  # noqa: E402
 
 PAGE = ROOT / "docs" / "vfio-tui.1"
 

@@ -27,12 +27,12 @@ os.environ.setdefault("SOURCE_DATE_EPOCH", "1795651200")  # 2026-11-26T00:00:00Z
 
 from textual.widgets import OptionList  # noqa: E402
 
-from core.address import PciAddress  # noqa: E402
-from core.host import Host, HostOptions  # noqa: E402
-from core.open_host import open_host  # noqa: E402
-from tui.app import VfioApp, make_app  # noqa: E402
-from tui.screens.devices import DevicesScreen  # noqa: E402
-from tui.widgets.iommu_tree import NodeRef  # noqa: E402
+from vfio_tui.core.address import PciAddress  # noqa: E402
+from vfio_tui.core.host import Host, HostOptions  # noqa: E402
+from vfio_tui.core.open_host import open_host  # noqa: E402
+from vfio_tui.tui.app import VfioApp, make_app  # noqa: E402
+from vfio_tui.tui.screens.devices import DevicesScreen  # noqa: E402
+from vfio_tui.tui.widgets.iommu_tree import NodeRef  # noqa: E402
 
 Step = str | tuple[str, ...]
 SHOTS: list[tuple[str, str, tuple[int, int], dict[str, Any], Sequence[Step]]] = [

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.host import Host, HostOptions
-from core.hostpaths import HostPaths
-from core.open_host import create_sim_host, open_host
-from core.simulated.demo_host import demo_snapshot
 from tests.fixture_paths import RECORDED, REPO_ROOT
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +59,7 @@ def run_cli() -> object:
     def run(*args: str, stdin: str | None = None, timeout: float = 60,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "tui", *args], input=stdin, capture_output=True, text=True,
+            [sys.executable, "-m", "vfio_tui", *args], input=stdin, capture_output=True, text=True,
             timeout=timeout, cwd=REPO_ROOT, env={**cli_env(), **(env or {})}, check=False,
         )
 

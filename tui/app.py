@@ -13,13 +13,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from core.textsafe import printable
-from tui.backend import Backend, HostView, HypervisorFactory
-from tui.messages import HostStateChanged
-from tui.screen_base import ChangesHost
+from vfio_tui.core.textsafe import printable
+from vfio_tui.tui.backend import Backend, HostView, HypervisorFactory
+from vfio_tui.tui.messages import HostStateChanged
+from vfio_tui.tui.screen_base import ChangesHost
 
 if TYPE_CHECKING:
-    from core.host import Host, HostOptions
+    from vfio_tui.core.host import Host, HostOptions
 
 HEADER_ICON = "≡"
 """Textual's default icon (U+2B58) has no glyph in DejaVu Sans Mono, the usual SSH/console font."""
@@ -76,7 +76,7 @@ class VfioApp(App[int]):
         self._ansi = ansi
 
     def on_mount(self) -> None:
-        from tui.screens.devices import DevicesScreen
+        from vfio_tui.tui.screens.devices import DevicesScreen
 
         ansi = self.console.color_system in SIXTEEN_COLOURS if self._ansi is None else self._ansi
         if ansi:
@@ -121,13 +121,13 @@ class VfioApp(App[int]):
         self.push_screen(make())
 
     def action_devices(self) -> None:
-        from tui.screens.devices import DevicesScreen
+        from vfio_tui.tui.screens.devices import DevicesScreen
 
         while len(self.screen_stack) > 2 and not isinstance(self.screen, DevicesScreen):
             self.pop_screen()
 
     def action_passthrough(self) -> None:
-        from tui.screens.devices import DevicesScreen
+        from vfio_tui.tui.screens.devices import DevicesScreen
 
         if isinstance(self.screen, DevicesScreen):
             self.screen.action_passthrough()
@@ -138,45 +138,45 @@ class VfioApp(App[int]):
         self.notify("Highlight the device to pass through, then press p.")
 
     def action_checks(self, address: str | None = None) -> None:
-        from tui.screens.checks import ChecksScreen
+        from vfio_tui.tui.screens.checks import ChecksScreen
 
         self._push_once(ChecksScreen, lambda: ChecksScreen(address))
 
     def action_explain(self) -> None:
-        from tui.screens.explain import ExplainScreen
+        from vfio_tui.tui.screens.explain import ExplainScreen
 
         self._push_once(ExplainScreen, ExplainScreen)
 
     def action_journal(self) -> None:
-        from tui.screens.journal import JournalScreen
+        from vfio_tui.tui.screens.journal import JournalScreen
 
         self._push_once(JournalScreen, JournalScreen)
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
+        from vfio_tui.tui.screens.help import HelpScreen
 
         self._push_once(HelpScreen, HelpScreen)
 
     # -- more than one host (tui/fleet_hooks.py) -------------------------------------------------------
     def action_fleet(self) -> None:
-        from tui.screens.fleet import FleetScreen
+        from vfio_tui.tui.screens.fleet import FleetScreen
 
         self._push_once(FleetScreen, FleetScreen)
 
     def action_hosts(self) -> None:
-        from tui.fleet_hooks import choose_host
+        from vfio_tui.tui.fleet_hooks import choose_host
 
         choose_host(self)
 
     def open_named_host(self, name: str | None) -> None:
         """Work on the named host (None: the one the app was opened on); fetched in a worker."""
-        from tui.fleet_hooks import open_named_host
+        from vfio_tui.tui.fleet_hooks import open_named_host
 
         open_named_host(self, name)
 
     async def action_quit(self) -> None:
         """Quit — but first ask when something is changing the host, or this session changed it."""
-        from tui.modals.confirm import ConfirmModal
+        from vfio_tui.tui.modals.confirm import ConfirmModal
 
         if isinstance(self.screen, ConfirmModal):
             return
@@ -201,7 +201,7 @@ class VfioApp(App[int]):
 def _with_states(view: HostView) -> HostView:
     from dataclasses import replace
 
-    from tui.rows import group_state
+    from vfio_tui.tui.rows import group_state
 
     inv = view.inventory
     return replace(view, states={gid: group_state(inv, gid, view.holds) for gid in inv.groups})
@@ -218,7 +218,7 @@ def make_app(host: Host, *, hypervisor_factory: HypervisorFactory | None = None,
 
 def run_app(options: HostOptions, args: argparse.Namespace | None = None) -> int:
     """Open the host the options name and run the app until the user quits."""
-    from core.open_host import open_host
+    from vfio_tui.core.open_host import open_host
 
     with open_host(options) as host:
         app = make_app(host)

@@ -13,21 +13,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.address import PciAddress
-from core.binding.restore import RestoreResult, restore
-from core.checks import FixResult, apply_fix, run_checks, undo_fix
-from core.checks.result import CheckResult
-from core.errors import VfioError
-from core.explain import collect_vm_logs, explain_failure, explain_text
-from core.explain.model import ExplainReport
-from core.explain.normalize import safe_multiline
-from core.host import Host
-from core.libvirt.connection import DomainInfo, Hypervisor
-from core.libvirt.failure import FailureRecord
-from core.libvirt.for_host import domain_facts, domain_holds, hypervisor_for
-from core.loginput import read_log
-from core.model import DomainFacts, DomainHold, HostInventory
-from core.passthrough import (
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding.restore import RestoreResult, restore
+from vfio_tui.core.checks import FixResult, apply_fix, run_checks, undo_fix
+from vfio_tui.core.checks.result import CheckResult
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.explain import collect_vm_logs, explain_failure, explain_text
+from vfio_tui.core.explain.model import ExplainReport
+from vfio_tui.core.explain.normalize import safe_multiline
+from vfio_tui.core.host import Host
+from vfio_tui.core.libvirt.connection import DomainInfo, Hypervisor
+from vfio_tui.core.libvirt.failure import FailureRecord
+from vfio_tui.core.libvirt.for_host import domain_facts, domain_holds, hypervisor_for
+from vfio_tui.core.loginput import read_log
+from vfio_tui.core.model import DomainFacts, DomainHold, HostInventory
+from vfio_tui.core.passthrough import (
     PassthroughPlan,
     RunRecord,
     RunResult,
@@ -42,11 +42,11 @@ from core.passthrough import (
     run_passthrough,
     undo_passthrough,
 )
-from core.sriov import SriovPlan, SriovResult, apply_sriov, plan_sriov, plan_sriov_undo, undo_sriov
-from core.steps import OnStep
+from vfio_tui.core.sriov import SriovPlan, SriovResult, apply_sriov, plan_sriov, plan_sriov_undo, undo_sriov
+from vfio_tui.core.steps import OnStep
 
 if TYPE_CHECKING:
-    from core.binding.restore import PendingRun
+    from vfio_tui.core.binding.restore import PendingRun
 
 HypervisorFactory = Callable[[], Hypervisor]
 LOG_FILE_LIMIT = 32 << 20
@@ -130,7 +130,7 @@ class Backend:
     def run(self, plan: PassthroughPlan, on_step: OnStep, cancel: threading.Event) -> RunResult:
         if self.host.remote is not None:
             # A named host's copy here is a recording: vfio-tui on the host runs the transaction.
-            from tui.remote_backend import remote_run
+            from vfio_tui.tui.remote_backend import remote_run
 
             return self._remember(plan, remote_run(self.host.remote, plan, on_step))
         result = run_passthrough(plan, on_step, cancel=cancel)
@@ -165,7 +165,7 @@ class Backend:
     def undo(self, run_id: str | None, on_step: OnStep | None = None, *, live: bool = False, stop_vm: bool = False,
              force: bool = False) -> UndoResult:
         if self.host.remote is not None:
-            from tui.remote_backend import remote_undo_run
+            from vfio_tui.tui.remote_backend import remote_undo_run
 
             result = remote_undo_run(self.host.remote, run_id, on_step, live=live, stop_vm=stop_vm, force=force)
             self.session_log.append(f"{result.summary} (on {self.host.remote})")
@@ -196,7 +196,7 @@ class Backend:
         return find_run(self.host.paths, run_id).kind == "sriov"
 
     def pending_binds(self) -> list[PendingRun]:
-        from core.binding.restore import pending_recovery
+        from vfio_tui.core.binding.restore import pending_recovery
 
         return pending_recovery(self.host)
 

@@ -8,11 +8,11 @@ appended as plain text, never parsed as markup.
 
 from __future__ import annotations
 
-from core.address import PciAddress
-from core.model import ACS_RELEVANT_PORTS, NEEDS_ROOT, AcsState, HostInventory, PciDevice
-from tui.gpu_view import gpu_rows
-from tui.rows import STATE_STYLE, Holds, acs_badge, device_badges, group_state, running_holds, short
-from tui.safe_text import SafeText as Text
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import ACS_RELEVANT_PORTS, NEEDS_ROOT, AcsState, HostInventory, PciDevice
+from vfio_tui.tui.gpu_view import gpu_rows
+from vfio_tui.tui.rows import STATE_STYLE, Holds, acs_badge, device_badges, group_state, running_holds, short
+from vfio_tui.tui.safe_text import SafeText as Text
 
 
 def isolation_gaps(inv: HostInventory, gid: int) -> list[str]:

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
-from tui.backend import Backend
+from vfio_tui.tui.backend import Backend
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    from vfio_tui.tui.app import VfioApp
 
 
 def choose_host(app: VfioApp) -> None:
-    from tui.fleet_session import named_hosts
-    from tui.modals.hosts import HOME, HostSwitchModal
+    from vfio_tui.tui.fleet_session import named_hosts
+    from vfio_tui.tui.modals.hosts import HOME, HostSwitchModal
 
     home = app.home_backend.host.label
     hosts = [(e.name, e.ssh_target) for e in named_hosts()]
@@ -39,8 +39,8 @@ def open_named_host(app: VfioApp, name: str | None) -> None:
 
 @work(thread=True, exclusive=True, group="switch-host", exit_on_error=False)
 def _fetch(app: VfioApp, name: str) -> None:
-    from core.errors import VfioError
-    from tui.fleet_session import open_named
+    from vfio_tui.core.errors import VfioError
+    from vfio_tui.tui.fleet_session import open_named
 
     try:
         host = open_named(name)
@@ -52,7 +52,7 @@ def _fetch(app: VfioApp, name: str) -> None:
 
 def switch_to(app: VfioApp, backend: Backend) -> None:
     """Every screen drew the old host: close it (unless it is the home host) and start from the tree."""
-    from tui.screens.devices import DevicesScreen
+    from vfio_tui.tui.screens.devices import DevicesScreen
 
     old = app.backend
     if old is backend:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.fleet import HostSummary, read_fleet
-from core.host import Host
-from core.remote.hosts import HostEntry, load_hosts
+from vfio_tui.core.fleet import HostSummary, read_fleet
+from vfio_tui.core.host import Host
+from vfio_tui.core.remote.hosts import HostEntry, load_hosts
 
 
 def named_hosts() -> list[HostEntry]:
@@ -22,6 +22,6 @@ def fleet(on_host: Callable[[HostSummary], None], timeout: float = 120.0) -> lis
 
 def open_named(name: str) -> Host:
     """The named host, fetched now (RemoteError / HostDataError when it cannot be read)."""
-    from core.open_host import remote_host
+    from vfio_tui.core.open_host import remote_host
 
     return remote_host(load_hosts().get(name))[0]

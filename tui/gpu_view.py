@@ -8,9 +8,9 @@ so the layout of those screens stays theirs.
 
 from __future__ import annotations
 
-from core.model import GpuInfo, HostInventory, PciDevice
-from core.passthrough import PassthroughPlan
-from tui.safe_text import SafeText as Text
+from vfio_tui.core.model import GpuInfo, HostInventory, PciDevice
+from vfio_tui.core.passthrough import PassthroughPlan
+from vfio_tui.tui.safe_text import SafeText as Text
 
 _FUNCTION_WORDS = {"03": "display", "0403": "audio", "0c03": "USB", "0c80": "serial bus (UCSI)"}
 

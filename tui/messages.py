@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui.backend import HostView
+from vfio_tui.tui.backend import HostView
 
 
 class HostStateChanged(Message):

@@ -3,9 +3,9 @@ it), and apart from them what the plan would do, so a refused plan can fold that
 
 from __future__ import annotations
 
-from core.passthrough import PassthroughPlan
-from tui.gpu_view import gpu_plan_text
-from tui.safe_text import SafeText as Text
+from vfio_tui.core.passthrough import PassthroughPlan
+from vfio_tui.tui.gpu_view import gpu_plan_text
+from vfio_tui.tui.safe_text import SafeText as Text
 
 
 def refusal_text(plan: PassthroughPlan) -> Text:

@@ -3,11 +3,11 @@ on that host (core.remote.transaction), its steps streamed to the run screen as 
 
 from __future__ import annotations
 
-from core.errors import InputError
-from core.passthrough import PassthroughPlan, RunResult, UndoResult
-from core.remote.hosts import load_hosts
-from core.remote.transaction import remote_pass, remote_undo
-from core.steps import OnStep
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.passthrough import PassthroughPlan, RunResult, UndoResult
+from vfio_tui.core.remote.hosts import load_hosts
+from vfio_tui.core.remote.transaction import remote_pass, remote_undo
+from vfio_tui.core.steps import OnStep
 
 
 def remote_run(name: str, plan: PassthroughPlan, on_step: OnStep) -> RunResult:

@@ -16,11 +16,11 @@ from typing import Final, Literal, TypeAlias
 
 from rich.cells import cell_len, set_cell_size
 
-from core.address import PciAddress
-from core.model import ACS_RELEVANT_PORTS, NEEDS_ROOT, AcsState, DomainHold, HostInventory, PciDevice
-from core.textsafe import printable
-from tui.gpu_view import gpu_badges
-from tui.safe_text import SafeText as Text
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import ACS_RELEVANT_PORTS, NEEDS_ROOT, AcsState, DomainHold, HostInventory, PciDevice
+from vfio_tui.core.textsafe import printable
+from vfio_tui.tui.gpu_view import gpu_badges
+from vfio_tui.tui.safe_text import SafeText as Text
 
 Holds: TypeAlias = Mapping[PciAddress, tuple[DomainHold, ...]]
 """Which VMs have each device in their definition (core's domain facts); {} when there is no libvirt."""

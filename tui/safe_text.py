@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.text import Text
 
-from core.textsafe import printable
+from vfio_tui.core.textsafe import printable
 
 
 class SafeText(Text):

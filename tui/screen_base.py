@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from core.textsafe import printable
+from vfio_tui.core.textsafe import printable
 
 if TYPE_CHECKING:
-    from tui.app import VfioApp
+    from vfio_tui.tui.app import VfioApp
 
 
 class ChangesHost:
@@ -29,7 +29,7 @@ class VfioScreen(Screen[None]):
     @property
     def vfio_app(self) -> VfioApp:
         # Imported here: tui.app imports the screens.
-        from tui.app import VfioApp
+        from vfio_tui.tui.app import VfioApp
 
         assert isinstance(self.app, VfioApp)
         return self.app

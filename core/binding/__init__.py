@@ -9,12 +9,12 @@ Public API (the CLI and the TUI call only these):
   pending_recovery(host) -> list[PendingRun]
 """
 
-from core.binding.apply import BindFailedError, BindResult, apply_plan, undo_plan
-from core.binding.journal import LockedError
-from core.binding.plan import BindPlan, DevicePlan, Refusal, Step, plan_bind
-from core.binding.restore import PendingRun, RestoreResult, pending_recovery, restore
-from core.errors import PlanRefusedError
-from core.steps import StepEvent
+from vfio_tui.core.binding.apply import BindFailedError, BindResult, apply_plan, undo_plan
+from vfio_tui.core.binding.journal import LockedError
+from vfio_tui.core.binding.plan import BindPlan, DevicePlan, Refusal, Step, plan_bind
+from vfio_tui.core.binding.restore import PendingRun, RestoreResult, pending_recovery, restore
+from vfio_tui.core.errors import PlanRefusedError
+from vfio_tui.core.steps import StepEvent
 
 __all__ = [
     "BindFailedError", "BindPlan", "BindResult", "DevicePlan", "LockedError", "PendingRun", "PlanRefusedError",

@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.binding.journal import APPLIED, APPLYING, JOURNAL_SCHEMA, Journal, load_journals, writer_lock
-from core.binding.plan import BindPlan, Step
-from core.binding.state import StepRunner, driver_of, override_of, return_devices, verify_group
-from core.clock import utc
-from core.errors import NeedsRootError, PlanRefusedError, VfioError
-from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.steps import OnStep
+from vfio_tui.core.binding.journal import APPLIED, APPLYING, JOURNAL_SCHEMA, Journal, load_journals, writer_lock
+from vfio_tui.core.binding.plan import BindPlan, Step
+from vfio_tui.core.binding.state import StepRunner, driver_of, override_of, return_devices, verify_group
+from vfio_tui.core.clock import utc
+from vfio_tui.core.errors import NeedsRootError, PlanRefusedError, VfioError
+from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
+from vfio_tui.core.steps import OnStep
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 Cancel = Callable[[], bool] | threading.Event
 
@@ -149,7 +149,7 @@ def undo_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None,
 
     Returns {address: error} for devices that could not be put back (empty on success).
     """
-    from core.binding.restore import restore
+    from vfio_tui.core.binding.restore import restore
 
     result = restore(host, [d.address for d in plan.devices], on_step=on_step, timeout=timeout)
     return dict(result.failed)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from core import safefile
-from core.errors import HostDataError, VfioError
-from core.hostpaths import HostPaths
-from core.lock import LockedError, ensure_state_dir, lock_is_free, writer_lock
+from vfio_tui.core import safefile
+from vfio_tui.core.errors import HostDataError, VfioError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.lock import LockedError, ensure_state_dir, lock_is_free, writer_lock
 
 # The lock lives in core.lock (core.configfiles needs it, and core.binding needs core.configfiles).
 __all__ = ["LockedError", "ensure_state_dir", "lock_is_free", "writer_lock"]

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
-from core.binding.plan import BindPlan
-from core.configfiles import FileChange, read_current
+from vfio_tui.core.binding.plan import BindPlan
+from vfio_tui.core.configfiles import FileChange, read_current
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 UDEV_RULES: Final = "/etc/udev/rules.d/61-vfio-tui.rules"
 MODPROBE_CONF: Final = "/etc/modprobe.d/vfio-tui.conf"

@@ -15,14 +15,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.address import PciAddress
-from core.errors import InputError
-from core.model import VFIO_DRIVER, DomainFacts, HostInventory, HostUse, PciDevice
-from core.sriovinfo.checks import vf_token_problem
-from core.viability import member_keeps_viable
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.model import VFIO_DRIVER, DomainFacts, HostInventory, HostUse, PciDevice
+from vfio_tui.core.sriovinfo.checks import vf_token_problem
+from vfio_tui.core.viability import member_keeps_viable
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 _CHIPSET_CLASSES = {"0600": "Host bridge", "0601": "ISA bridge"}
 """pci.ids' names of the chipset classes, for the plan's refusal (it reads no pci.ids)."""

@@ -13,18 +13,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from core.address import PciAddress
-from core.binding.journal import APPLYING, Journal, load_journals, lock_is_free, pid_alive, writer_lock
-from core.binding.plan import Step
-from core.binding.state import StepRunner, driver_of, return_devices
-from core.errors import InputError, PlanRefusedError, VfioError
-from core.holders import holders_of
-from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.model import VFIO_DRIVER, DomainFacts
-from core.steps import OnStep
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding.journal import APPLYING, Journal, load_journals, lock_is_free, pid_alive, writer_lock
+from vfio_tui.core.binding.plan import Step
+from vfio_tui.core.binding.state import StepRunner, driver_of, return_devices
+from vfio_tui.core.errors import InputError, PlanRefusedError, VfioError
+from vfio_tui.core.holders import holders_of
+from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
+from vfio_tui.core.model import VFIO_DRIVER, DomainFacts
+from vfio_tui.core.steps import OnStep
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from core.binding.plan import Step
-from core.errors import SysfsWriteError, VfioError
-from core.hostpaths import HostPaths
-from core.kernel import KernelInterface, checked_timeout
-from core.model import VFIO_DRIVER
-from core.steps import OnStep, Phase, StepEvent
-from core.viability import binding_keeps_viable
+from vfio_tui.core.binding.plan import Step
+from vfio_tui.core.errors import SysfsWriteError, VfioError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.kernel import KernelInterface, checked_timeout
+from vfio_tui.core.model import VFIO_DRIVER
+from vfio_tui.core.steps import OnStep, Phase, StepEvent
+from vfio_tui.core.viability import binding_keeps_viable
 
 
 def driver_of(paths: HostPaths, address: str) -> str | None:

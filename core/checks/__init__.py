@@ -10,11 +10,11 @@ Public API:
 
 from __future__ import annotations
 
-from core.checks.fixes import apply_fix, list_config_changes, plan_fix, restore_config, undo_fix
-from core.checks.result import CheckResult, FixResult
-from core.checks.runner import ALL_CHECK_IDS, overall_exit_code, run_checks
-from core.checks.textfile import ConfigParseError
-from core.configfiles import FileChange
+from vfio_tui.core.checks.fixes import apply_fix, list_config_changes, plan_fix, restore_config, undo_fix
+from vfio_tui.core.checks.result import CheckResult, FixResult
+from vfio_tui.core.checks.runner import ALL_CHECK_IDS, overall_exit_code, run_checks
+from vfio_tui.core.checks.textfile import ConfigParseError
+from vfio_tui.core.configfiles import FileChange
 
 __all__ = [
     "ALL_CHECK_IDS",

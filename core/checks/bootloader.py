@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from core.checks.context import CheckContext
-from core.checks.grubdefaults import GrubDefaults, add_kernel_param, conditional_reason, parse_grub_defaults
-from core.checks.linefiles import kernel_cmdline_add, kernel_cmdline_words
-from core.checks.textfile import ConfigParseError
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.grubdefaults import GrubDefaults, add_kernel_param, conditional_reason, parse_grub_defaults
+from vfio_tui.core.checks.linefiles import kernel_cmdline_add, kernel_cmdline_words
+from vfio_tui.core.checks.textfile import ConfigParseError
 
 BootKind: TypeAlias = Literal["grub", "grubby", "systemd-boot", "proxmox", "kernelstub", "unknown"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from core.checks.context import CheckContext
-from core.checks.result import CheckResult, cannot_tell
-from core.model import NEEDS_ROOT, HostInventory, PciDevice
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.result import CheckResult, cannot_tell
+from vfio_tui.core.model import NEEDS_ROOT, HostInventory, PciDevice
 
 _FB_NAMES = re.compile(r"BOOTFB|efifb|simplefb|simple-framebuffer|simpledrm|vesafb|VESA VGA|EFI VGA", re.I)
 

@@ -7,10 +7,10 @@ core/data/gpu.json or below; nothing here changes the host (the ROM is not read:
 
 from __future__ import annotations
 
-from core.checks.context import CheckContext
-from core.checks.result import CheckResult, cannot_tell
-from core.gpu.known import obsolete_advice, reset_bug, reset_bug_effect, vendor_reset_note
-from core.model import PciDevice
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.result import CheckResult, cannot_tell
+from vfio_tui.core.gpu.known import obsolete_advice, reset_bug, reset_bug_effect, vendor_reset_note
+from vfio_tui.core.model import PciDevice
 
 GiB = 1 << 30
 _VIDEO_OFF = ("video=efifb:off", "video=vesafb:off", "video=vesa:off", "video=simplefb:off")
@@ -169,7 +169,7 @@ def check_kvm_hidden(ctx: CheckContext) -> CheckResult:
     cid, title = "vm-kvm-hidden", f"{ctx.vm}: KVM hidden from the guest"
     from lxml import etree
 
-    from core.checks.checks_vm import vm_facts
+    from vfio_tui.core.checks.checks_vm import vm_facts
 
     facts = vm_facts(ctx)
     xml = facts.xml

@@ -8,12 +8,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from core.checks.context import CheckContext
-from core.checks.plan import FixPlan, register_fix
-from core.checks.result import CheckResult, cannot_tell
-from core.checks.textfile import ConfigParseError
-from core.checks.virconf import VirConf, comment_out, parse_virconf, remove_list_items
-from core.configfiles import FileChange
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.plan import FixPlan, register_fix
+from vfio_tui.core.checks.result import CheckResult, cannot_tell
+from vfio_tui.core.checks.textfile import ConfigParseError
+from vfio_tui.core.checks.virconf import VirConf, comment_out, parse_virconf, remove_list_items
+from vfio_tui.core.configfiles import FileChange
 
 QEMU_CONF = "/etc/libvirt/qemu.conf"
 #: libvirt's built-in list (src/qemu/qemu_cgroup.c defaultDeviceACL[]); a qemu.conf list REPLACES it.

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 
-from core.checks.context import CheckContext
-from core.checks.linefiles import modprobe_drop_option, modprobe_options, modules_load_add, modules_load_names
-from core.checks.plan import FixPlan, register_fix
-from core.checks.result import CheckResult, cannot_tell
-from core.configfiles import FileChange
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.linefiles import modprobe_drop_option, modprobe_options, modules_load_add, modules_load_names
+from vfio_tui.core.checks.plan import FixPlan, register_fix
+from vfio_tui.core.checks.result import CheckResult, cannot_tell
+from vfio_tui.core.configfiles import FileChange
 
 MODULES_LOAD = "/etc/modules-load.d/vfio.conf"
 WANTED = ("vfio", "vfio_pci", "vfio_iommu_type1")

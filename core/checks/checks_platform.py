@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import os
 
-from core.checks.bootloader import (
+from vfio_tui.core.checks.bootloader import (
     add_param_edit,
     detect_bootloader,
     param_fix_text,
 )
-from core.checks.context import CheckContext
-from core.checks.plan import FixPlan, register_fix
-from core.checks.result import CheckResult, cannot_tell
-from core.checks.textfile import ConfigParseError
-from core.configfiles import FileChange
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.plan import FixPlan, register_fix
+from vfio_tui.core.checks.result import CheckResult, cannot_tell
+from vfio_tui.core.checks.textfile import ConfigParseError
+from vfio_tui.core.configfiles import FileChange
 
 #: The seed's step 4, made vendor-specific: where the IOMMU switch usually sits in firmware menus.
 BIOS_HINT = {
@@ -287,7 +287,7 @@ def check_cmdline_flags(ctx: CheckContext) -> CheckResult:
             status = "fail"
     for name in ctx.listdir("/etc/modprobe.d") or []:
         text = ctx.read(f"/etc/modprobe.d/{name}").text or ""
-        from core.checks.linefiles import modprobe_options
+        from vfio_tui.core.checks.linefiles import modprobe_options
 
         ids = modprobe_options(text, "vfio_pci").get("ids")
         if ids:

@@ -5,10 +5,10 @@ are enabled (vfio-pci refuses such a PF: "Cannot bind to PF with SR-IOV enabled"
 
 from __future__ import annotations
 
-from core.checks.checks_device import _device
-from core.checks.context import CheckContext
-from core.checks.result import CheckResult
-from core.sriovinfo.checks import vf_token_problem
+from vfio_tui.core.checks.checks_device import _device
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.result import CheckResult
+from vfio_tui.core.sriovinfo.checks import vf_token_problem
 
 
 def check_sriov(ctx: CheckContext) -> CheckResult:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.checks.context import CheckContext
-from core.checks.result import CheckResult, cannot_tell
-from core.errors import InputError
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.result import CheckResult, cannot_tell
+from vfio_tui.core.errors import InputError
 
 GiB = 1024**3
 _UNITS = {"b": 1, "bytes": 1, "kb": 1000, "k": 1024, "kib": 1024, "mb": 1000**2, "m": 1024**2, "mib": 1024**2,

@@ -12,16 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.checks.textfile import decode
-from core.errors import InputError, VfioError
-from core.safefile import read_bytes
-from core.safepath import UnsafePathError
+from vfio_tui.core.checks.textfile import decode
+from vfio_tui.core.errors import InputError, VfioError
+from vfio_tui.core.safefile import read_bytes
+from vfio_tui.core.safepath import UnsafePathError
 
 if TYPE_CHECKING:
-    from core.address import PciAddress
-    from core.host import Host
-    from core.hostpaths import HostPaths
-    from core.model import HostInventory
+    from vfio_tui.core.address import PciAddress
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.hostpaths import HostPaths
+    from vfio_tui.core.model import HostInventory
 
 #: Kernel log files, newest first; the interrupt-remapping line is printed once at boot.
 KERNEL_LOGS = ("/var/log/kern.log", "/var/log/dmesg", "/var/log/messages", "/var/log/syslog")
@@ -204,7 +204,7 @@ class CheckContext:
         if self.hypervisor is not None or self._hv_tried:
             return self.hypervisor, self._hv_error
         self._hv_tried = True
-        from core.libvirt.for_host import NoHypervisorError, hypervisor_for
+        from vfio_tui.core.libvirt.for_host import NoHypervisorError, hypervisor_for
 
         try:
             self.hypervisor = hypervisor_for(self.host, self.connect_uri)

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from core.checks.plan import FIX_PLANNERS, FixPlan
-from core.checks.result import FixResult
-from core.configfiles import apply_changes, list_changes, undo_changes
-from core.errors import InputError, VfioError
-from core.lock import writer_lock
+from vfio_tui.core.checks.plan import FIX_PLANNERS, FixPlan
+from vfio_tui.core.checks.result import FixResult
+from vfio_tui.core.configfiles import apply_changes, list_changes, undo_changes
+from vfio_tui.core.errors import InputError, VfioError
+from vfio_tui.core.lock import writer_lock
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 
 def find_fix(host: Host, ident: str, **check_args: Any) -> tuple[str, str]:
     """(check_id, fix_id) for a check id or fix id whose check currently offers a fix."""
-    from core.checks.runner import ALL_CHECK_IDS, run_checks
+    from vfio_tui.core.checks.runner import ALL_CHECK_IDS, run_checks
 
     if ident not in FIX_PLANNERS and ident not in ALL_CHECK_IDS:
         raise InputError(f"no check or fix named {ident!r}",
@@ -40,8 +40,8 @@ def find_fix(host: Host, ident: str, **check_args: Any) -> tuple[str, str]:
     if ident in FIX_PLANNERS:
         # No check offers it; when that is because its file cannot be edited safely (a GRUB assignment
         # inside a condition, a half-edited line), say that rather than "does not apply".
-        from core.checks.runner import make_context
-        from core.checks.textfile import ConfigParseError
+        from vfio_tui.core.checks.runner import make_context
+        from vfio_tui.core.checks.textfile import ConfigParseError
 
         try:
             FIX_PLANNERS[ident](make_context(host, **check_args))
@@ -54,7 +54,7 @@ def find_fix(host: Host, ident: str, **check_args: Any) -> tuple[str, str]:
 
 def plan_fix(host: Host, ident: str, **check_args: Any) -> FixPlan:
     """The fix as it would be applied now. Raises ConfigParseError for a file it cannot edit safely."""
-    from core.checks.runner import make_context
+    from vfio_tui.core.checks.runner import make_context
 
     _, fix_id = find_fix(host, ident, **check_args)
     ctx = make_context(host, **check_args)

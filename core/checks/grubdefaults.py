@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from core.checks.textfile import ConfigParseError, LineIndex, line_of
+from vfio_tui.core.checks.textfile import ConfigParseError, LineIndex, line_of
 
 Quoting: TypeAlias = Literal["double", "single", "bare", "empty", "mixed"]
 
@@ -319,7 +319,7 @@ def add_kernel_param(doc: GrubDefaults, name: str, param: str) -> str:
         # An unconditional assignment after it would decide alone, and is edited as usual.
         raise ConfigParseError(conditional_reason(a), line=a.line)
     if a is None:
-        from core.checks.textfile import append_line
+        from vfio_tui.core.checks.textfile import append_line
 
         return append_line(text, f'{name}="{param}"')
     if a.quoting == "empty":

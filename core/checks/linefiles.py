@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.checks.textfile import ConfigParseError, append_line
+from vfio_tui.core.checks.textfile import ConfigParseError, append_line
 
 _SAFE_PARAM = re.compile(r"[A-Za-z0-9_.,:=/+@%-]+")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.checks.context import CheckContext
-from core.configfiles import FileChange
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.configfiles import FileChange
 
 
 @dataclass(frozen=True)

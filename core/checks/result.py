@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, TypeAlias
 
-from core.configfiles import FileChange
+from vfio_tui.core.configfiles import FileChange
 
 Status: TypeAlias = Literal["pass", "warn", "fail", "n/a"]
 STATUSES: Final[tuple[Status, ...]] = ("pass", "warn", "fail", "n/a")

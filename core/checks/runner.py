@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.address import PciAddress
-from core.checks import (
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.checks import (
     checks_device,
     checks_gpu,
     checks_libvirt,
@@ -19,12 +19,12 @@ from core.checks import (
     checks_sriov,
     checks_vm,
 )
-from core.checks.context import CheckContext
-from core.checks.result import CheckResult, cannot_tell
-from core.errors import InputError, VfioError
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.checks.result import CheckResult, cannot_tell
+from vfio_tui.core.errors import InputError, VfioError
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 CheckFn = Callable[[CheckContext], CheckResult]
 

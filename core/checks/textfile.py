@@ -9,8 +9,8 @@ from __future__ import annotations
 import bisect
 import re
 
-from core.errors import HostDataError
-from core.textcodec import decode, encode, unified_diff
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.textcodec import decode, encode, unified_diff
 
 __all__ = ["ConfigParseError", "LineIndex", "append_line", "decode", "encode", "line_of", "unified_diff"]
 

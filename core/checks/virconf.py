@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from core.checks.textfile import ConfigParseError, LineIndex, line_of
+from vfio_tui.core.checks.textfile import ConfigParseError, LineIndex, line_of
 
 Scalar: TypeAlias = int | str
 

@@ -10,10 +10,10 @@ Public API:
 
 from __future__ import annotations
 
-from core.explain.catalog import load_catalog
-from core.explain.collect import collect_vm_logs, explain_failure
-from core.explain.engine import explain_stream, explain_text
-from core.explain.model import CauseEntry, CheckOutcome, ExplainReport, Finding
+from vfio_tui.core.explain.catalog import load_catalog
+from vfio_tui.core.explain.collect import collect_vm_logs, explain_failure
+from vfio_tui.core.explain.engine import explain_stream, explain_text
+from vfio_tui.core.explain.model import CauseEntry, CheckOutcome, ExplainReport, Finding
 
 __all__ = [
     "CauseEntry",

@@ -12,8 +12,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from core.errors import HostDataError
-from core.explain.model import CauseEntry, Variant
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.explain.model import CauseEntry, Variant
 
 _SEVERITIES = ("error", "warning", "info")
 
@@ -89,7 +89,7 @@ def parse_entry(raw: dict[str, Any], where: str) -> CauseEntry:
 def load_catalog() -> tuple[CauseEntry, ...]:
     """Every cause of the shipped catalog, in file order."""
     entries: list[CauseEntry] = []
-    folder = resources.files("core.explain") / "catalog"
+    folder = resources.files("vfio_tui.core.explain") / "catalog"
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if not item.name.endswith(".toml"):
             continue

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.address import PciAddress
-from core.errors import InputError, VfioError
-from core.explain.model import CheckOutcome, CheckStatus, ExplainContext
-from core.loginput import read_log, read_tail
-from core.model import HostInventory, PciDevice
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError, VfioError
+from vfio_tui.core.explain.model import CheckOutcome, CheckStatus, ExplainContext
+from vfio_tui.core.loginput import read_log, read_tail
+from vfio_tui.core.model import HostInventory, PciDevice
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 CheckFn = Callable[["Host", dict[str, str], ExplainContext, dict[str, object]], CheckOutcome]
 CHECKS: dict[str, CheckFn] = {}
@@ -442,4 +442,4 @@ def _bar_conflict(host: Host, values: dict[str, str], ctx: ExplainContext, cache
     return CheckOutcome("bar_conflict", "pass", "no firmware framebuffer claim in /proc/iomem")
 
 # The SR-IOV checks register themselves here too (after every helper above exists).
-from core.explain import checks_sriov as _checks_sriov  # noqa: E402, F401
+from vfio_tui.core.explain import checks_sriov as _checks_sriov  # noqa: E402, F401

@@ -3,10 +3,10 @@ vfio-pci (its VF token is needed) and whether a VF has an IOMMU group of its own
 
 from __future__ import annotations
 
-from core.explain.checks import _device_check
-from core.explain.model import CheckOutcome
-from core.model import HostInventory, PciDevice
-from core.sriovinfo.checks import vf_token_problem
+from vfio_tui.core.explain.checks import _device_check
+from vfio_tui.core.explain.model import CheckOutcome
+from vfio_tui.core.model import HostInventory, PciDevice
+from vfio_tui.core.sriovinfo.checks import vf_token_problem
 
 
 def _token_outcome(dev: PciDevice, inv: HostInventory) -> CheckOutcome:

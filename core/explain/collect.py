@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.errors import InputError
-from core.explain.engine import explain_text
-from core.explain.model import ExplainReport
-from core.loginput import NotRegularFile, open_log, read_tail
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.explain.engine import explain_text
+from vfio_tui.core.explain.model import ExplainReport
+from vfio_tui.core.loginput import NotRegularFile, open_log, read_tail
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 _QEMU_LOG_TAIL = 1 << 20
 _KERNEL_LOG_TAIL = 2 << 20
@@ -146,7 +146,7 @@ def _saved_failure(host: Host, vm: str, log_path: Any) -> Any:
     """The failure record `vfio-tui attach --start` saved for `vm`, unless the VM was started again
     after it (then the QEMU log describes a newer attempt and the record is stale)."""
     try:
-        from core.libvirt.failure import load_failure
+        from vfio_tui.core.libvirt.failure import load_failure
     except ImportError:
         return None
     record = load_failure(host, vm)
@@ -230,7 +230,7 @@ def explain_failure(record: Any, host: Host | None = None) -> ExplainReport:
 
 def open_hypervisor_if_available(host: Host, uri: str | None) -> Any:
     """The libvirt that goes with `host` (core.libvirt.hypervisor_for) when it can be reached, else None."""
-    from core.libvirt.for_host import hypervisor_for
+    from vfio_tui.core.libvirt.for_host import hypervisor_for
 
     try:
         return hypervisor_for(host, uri)

@@ -11,11 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
-from core.address import PciAddress
-from core.errors import VfioError
-from core.explain.catalog import load_catalog
-from core.explain.checks import run_check
-from core.explain.model import (
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.explain.catalog import load_catalog
+from vfio_tui.core.explain.checks import run_check
+from vfio_tui.core.explain.model import (
     SEVERITY_RANK,
     Candidate,
     CauseEntry,
@@ -24,13 +24,13 @@ from core.explain.model import (
     ExplainReport,
     Finding,
 )
-from core.explain.normalize import safe_text
-from core.explain.scan import BLOCK, LineMatch, Scanner, ScanResult, clean_line
-from core.explain.sources import message_matchers
-from core.loginput import MAX_INPUT
+from vfio_tui.core.explain.normalize import safe_text
+from vfio_tui.core.explain.scan import BLOCK, LineMatch, Scanner, ScanResult, clean_line
+from vfio_tui.core.explain.sources import message_matchers
+from vfio_tui.core.loginput import MAX_INPUT
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 MAX_EVIDENCE = 6
 

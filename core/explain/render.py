@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from core.explain.model import ExplainReport, Finding
+from vfio_tui.core.explain.model import ExplainReport, Finding
 
 _BOLD, _RED, _YELLOW, _GREEN, _DIM, _RESET = "\x1b[1m", "\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[2m", "\x1b[0m"
 _STATUS = {"fail": "FAIL", "pass": "ok", "warn": "WARN", "unknown": "?"}

@@ -21,9 +21,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from core.explain.model import CauseEntry
-from core.explain.normalize import is_record_start, join_wrapped, normalize_line
-from core.explain.sources import MessageMatcher
+from vfio_tui.core.explain.model import CauseEntry
+from vfio_tui.core.explain.normalize import is_record_start, join_wrapped, normalize_line
+from vfio_tui.core.explain.sources import MessageMatcher
 
 BLOCK = 4 << 20
 """Bytes read per step."""

@@ -20,8 +20,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-from core.errors import HostDataError
-from core.explain.fmtmatch import MIN_LITERAL, FormatMatcher
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.explain.fmtmatch import MIN_LITERAL, FormatMatcher
 
 Kind = Literal["cause", "context", "benign", "unmapped"]
 FAILURE = ("error", "warning")
@@ -81,7 +81,7 @@ class MessageMatcher:
 
 
 def _files() -> list[Any]:
-    folder = resources.files("core.explain") / "inventory"
+    folder = resources.files("vfio_tui.core.explain") / "inventory"
     return sorted((p for p in folder.iterdir() if p.name.endswith(".json")), key=lambda p: p.name)
 
 
@@ -119,7 +119,7 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
 
 @lru_cache(maxsize=1)
 def load_rules() -> tuple[Rule, ...]:
-    text = (resources.files("core.explain") / "inventory" / "mapping.toml").read_text(encoding="utf-8")
+    text = (resources.files("vfio_tui.core.explain") / "inventory" / "mapping.toml").read_text(encoding="utf-8")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from core.fleet import device_class, vm_holds
-from core.textsafe import printable
+from vfio_tui.core.fleet import device_class, vm_holds
+from vfio_tui.core.textsafe import printable
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 FORMATS: Final = ("nova", "kubevirt", "proxmox")
 
@@ -106,7 +106,7 @@ def host_candidates(host: Host, name: str, node: str) -> list[GroupCandidate]:
     slot_functions = {k: tuple(sorted(v)) for k, v in slots.items()}
 
     def exp(dev: object) -> ExportDevice:
-        from core.model import PciDevice
+        from vfio_tui.core.model import PciDevice
 
         assert isinstance(dev, PciDevice)
         sub = (f"{dev.subsystem_vendor_id}:{dev.subsystem_device_id}"
@@ -170,16 +170,16 @@ def local_node(host: Host) -> str:
 def render(fmt: str, per_host: dict[str, list[GroupCandidate]], *, domain: str | None = None) -> str:
     """The snippet in `fmt` for the candidates of every host (insertion order kept)."""
     if fmt == "nova":
-        from core.export import nova
+        from vfio_tui.core.export import nova
 
         return nova.render(per_host)
     every = [c for cands in per_host.values() for c in cands]
     if fmt == "kubevirt":
-        from core.export import kubevirt
+        from vfio_tui.core.export import kubevirt
 
         return kubevirt.render(every, domain or kubevirt.RESOURCE_DOMAIN)
     if fmt == "proxmox":
-        from core.export import proxmox
+        from vfio_tui.core.export import proxmox
 
         return proxmox.render(every)
     raise ValueError(fmt)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from core.export import ExportDevice, GroupCandidate, header
+from vfio_tui.core.export import ExportDevice, GroupCandidate, header
 
 RESOURCE_DOMAIN: Final = "vfio-tui.local"
 _NAME_CHARS: Final = re.compile(r"[^A-Za-z0-9]+")

@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import Final
 
-from core.export import ExportDevice, GroupCandidate, header
+from vfio_tui.core.export import ExportDevice, GroupCandidate, header
 
 ALIAS_PREFIX: Final = "vfio"
 

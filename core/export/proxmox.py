@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.export import ExportDevice, GroupCandidate, header
+from vfio_tui.core.export import ExportDevice, GroupCandidate, header
 
 
 def mapping_name(dev: ExportDevice) -> str:

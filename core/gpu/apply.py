@@ -14,13 +14,13 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from core.errors import VfioError
-from core.gpu.known import FIRMWARE_FB_DRIVERS
-from core.gpu.steps import GpuStep
-from core.kernel import DEFAULT_WRITE_TIMEOUT
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.gpu.known import FIRMWARE_FB_DRIVERS
+from vfio_tui.core.gpu.steps import GpuStep
+from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 _VTCON_PATH: Final = re.compile(r"^/sys/class/vtconsole/vtcon\d+/bind$")
 _FB_PATH: Final = re.compile(r"^/sys/bus/platform/drivers/(" + "|".join(FIRMWARE_FB_DRIVERS) + r")/(un)?bind$")

@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from core.address import PciAddress
-from core.gpu.known import FIRMWARE_FB_DRIVERS, is_firmware_fb
-from core.gpu.nodes import NodeUser, holders_of_nodes, node_device, nvidia_minors, scan_node_users
-from core.gpu.treeread import listdir, pci_in, read
-from core.hostpaths import HostPaths
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.gpu.known import FIRMWARE_FB_DRIVERS, is_firmware_fb
+from vfio_tui.core.gpu.nodes import NodeUser, holders_of_nodes, node_device, nvidia_minors, scan_node_users
+from vfio_tui.core.gpu.treeread import listdir, pci_in, read
+from vfio_tui.core.hostpaths import HostPaths
 
 __all__ = ["FirmwareFb", "Framebuffer", "GpuFacts", "ModuleState", "NodeUser", "VtConsole", "holders_of_nodes",
            "module_closure", "read_gpu_facts", "scan_node_users"]

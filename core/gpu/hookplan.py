@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from core.gpu.steps import GpuStep
+    from vfio_tui.core.gpu.steps import GpuStep
 
 HOOK_SCRIPT: Final = "/etc/libvirt/hooks/qemu.d/vfio-tui"
 HOOK_PLANS: Final = "/var/lib/vfio-tui/hooks"

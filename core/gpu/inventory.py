@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from core.address import PciAddress
-from core.gpu.facts import GpuFacts, NodeUser, holders_of_nodes, module_closure, read_gpu_facts
-from core.gpu.known import DISPLAY_CLASS, driver_info, reset_bug
-from core.hostpaths import HostPaths
-from core.model import GpuInfo, HostInventory, HostUse, PciDevice
-from core.verdict import with_verdicts
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.gpu.facts import GpuFacts, NodeUser, holders_of_nodes, module_closure, read_gpu_facts
+from vfio_tui.core.gpu.known import DISPLAY_CLASS, driver_info, reset_bug
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.model import GpuInfo, HostInventory, HostUse, PciDevice
+from vfio_tui.core.verdict import with_verdicts
 
 #: Classes worth a GPU look besides the display itself: the HDMI/DP audio (0403) of a card.
 _AUDIO_CLASS = "0403"

@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from core.address import PciAddress
-from core.gpu.treeread import device_of, listdir, read
-from core.hostpaths import HostPaths
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.gpu.treeread import device_of, listdir, read
+from vfio_tui.core.hostpaths import HostPaths
 
 Role: TypeAlias = Literal["display", "greeter", "persistenced", "audio", "client"]
 
@@ -105,7 +105,7 @@ def node_device(paths: HostPaths, node: str, minors: dict[str, PciAddress]) -> P
 def scan_node_users(paths: HostPaths) -> tuple[list[NodeUser], bool, int]:
     """Every process with a GPU-related node open (what `fuser -v /dev/dri/* /dev/nvidia* /dev/snd/*` shows),
     whether every process could be read, and how many there were."""
-    from core import safefile
+    from vfio_tui.core import safefile
 
     users: list[NodeUser] = []
     complete = True

@@ -20,17 +20,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.address import PciAddress
-from core.gpu.facts import GpuFacts, module_closure, read_gpu_facts
-from core.gpu.hookplan import HookPlan
-from core.gpu.inventory import cards
-from core.gpu.known import driver_info, reset_bug, reset_bug_effect, vendor_reset_note
-from core.gpu.session import operator
-from core.gpu.steps import GpuStep
-from core.model import HostInventory, PciDevice
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.gpu.facts import GpuFacts, module_closure, read_gpu_facts
+from vfio_tui.core.gpu.hookplan import HookPlan
+from vfio_tui.core.gpu.inventory import cards
+from vfio_tui.core.gpu.known import driver_info, reset_bug, reset_bug_effect, vendor_reset_note
+from vfio_tui.core.gpu.session import operator
+from vfio_tui.core.gpu.steps import GpuStep
+from vfio_tui.core.model import HostInventory, PciDevice
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 GPU_PLAN_SCHEMA = "vfio-tui/gpu-plan/1"
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from core.address import PciAddress
-from core.errors import InputError, NeedsRootError, VfioError
-from core.gpu.rom import RomReport, check_against, parse_rom, rom_checksum32
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError, NeedsRootError, VfioError
+from vfio_tui.core.gpu.rom import RomReport, check_against, parse_rom, rom_checksum32
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 MAX_ROM: Final = 16 << 20
 """More than any ROM BAR (PCI allows 16 MiB): a read that goes on is not a ROM."""
@@ -74,7 +74,7 @@ def read_rom(host: Host, address: str | PciAddress, *, timeout: float = 10.0) ->
         RomReadError: the kernel could not map it (EIO), or the read failed otherwise.
         LockedError: another vfio-tui is changing this host.
     """
-    from core.binding.journal import writer_lock
+    from vfio_tui.core.binding.journal import writer_lock
 
     addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
     dev_dir = host.paths.pci_device(addr)
@@ -128,8 +128,8 @@ def roms_dir(host: Host) -> Path:
 
 def save_rom(host: Host, read: RomRead) -> Path:
     """Keep a ROM under the state dir; returns its path (the same bytes always get the same name)."""
-    from core import safefile
-    from core.binding.journal import ensure_state_dir
+    from vfio_tui.core import safefile
+    from vfio_tui.core.binding.journal import ensure_state_dir
 
     ensure_state_dir(host.paths)
     target = roms_dir(host) / read.file_name

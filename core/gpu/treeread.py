@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.address import PciAddress
-from core.hostpaths import HostPaths
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.hostpaths import HostPaths
 
 
 def read(paths: HostPaths, path: str | os.PathLike[str]) -> str | None:
     """A small file of the host, or None."""
-    from core import safefile
+    from vfio_tui.core import safefile
 
     try:
         return safefile.read_bytes(paths.root, Path(path), limit=1 << 20).decode("utf-8", "replace")
@@ -23,7 +23,7 @@ def read(paths: HostPaths, path: str | os.PathLike[str]) -> str | None:
 
 def listdir(paths: HostPaths, path: Path) -> list[str]:
     """The names in a host directory, only when it lies inside the host's tree ([] otherwise)."""
-    from core import safefile
+    from vfio_tui.core import safefile
 
     try:
         real = path if paths.is_live else safefile.resolve(paths.root, path)

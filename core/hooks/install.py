@@ -18,14 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import safefile
-from core.address import PciAddress
-from core.clock import utc
-from core.configfiles import AppliedChanges, FileChange, apply_changes, guard_writes, read_current, undo_changes
-from core.errors import InputError, PlanRefusedError, VfioError
-from core.gpu.hookplan import HOOK_PLANS, HOOK_SCRIPT
-from core.gpu.inventory import cards
-from core.hooks.layout import (
+from vfio_tui.core import safefile
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.clock import utc
+from vfio_tui.core.configfiles import (
+    AppliedChanges,
+    FileChange,
+    apply_changes,
+    guard_writes,
+    read_current,
+    undo_changes,
+)
+from vfio_tui.core.errors import InputError, PlanRefusedError, VfioError
+from vfio_tui.core.gpu.hookplan import HOOK_PLANS, HOOK_SCRIPT
+from vfio_tui.core.gpu.inventory import cards
+from vfio_tui.core.hooks.layout import (
     HOOKS_DIR,
     PLAN_SCHEMA,
     QEMU_D,
@@ -39,9 +46,9 @@ from core.hooks.layout import (
 )
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.libvirt.attach import AttachPlan
-    from core.libvirt.connection import Hypervisor
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.attach import AttachPlan
+    from vfio_tui.core.libvirt.connection import Hypervisor
 
 DEFAULT_WATCHDOG = 120.0
 RESTART_NOTE = ("libvirt reads its hook dir when the daemon starts: restart it so it sees the new script"
@@ -121,14 +128,15 @@ class InstallPlan:
 
 def interpreter_and_package() -> tuple[str, str]:
     """The interpreter running vfio-tui now (absolute, not resolved: a venv's python is a link) and the
-    directory holding the `tui` package, which the script puts on PYTHONPATH."""
-    import tui
+    directory holding the `vfio_tui` package (the checkout, or site-packages), which the script puts on
+    PYTHONPATH."""
+    import vfio_tui
 
-    return os.path.abspath(sys.executable), str(Path(tui.__file__).resolve().parent.parent)
+    return os.path.abspath(sys.executable), str(Path(vfio_tui.__file__).resolve().parent.parent)
 
 
 def _pick_gpu(host: Host, hv: Hypervisor, vm: str, gpu: str | None) -> tuple[PciAddress, list[str]]:
-    from core.libvirt.xml import DomainXml
+    from vfio_tui.core.libvirt.xml import DomainXml
 
     inv = host.inventory(names=False)
     all_cards = cards(inv)
@@ -169,9 +177,9 @@ def plan_install(host: Host, hv: Hypervisor, vm: str, *, gpu: str | None = None,
         InputError: a bad VM name, no GPU to take, a bad --gpu.
         UnknownDomainError: no such VM.
     """
-    from core.libvirt.attach import plan_attach
-    from core.libvirt.xml import DomainXml
-    from core.passthrough import plan_passthrough
+    from vfio_tui.core.libvirt.attach import plan_attach
+    from vfio_tui.core.libvirt.xml import DomainXml
+    from vfio_tui.core.passthrough import plan_passthrough
 
     check_vm_name(vm)
     hv.lookup(vm)
@@ -259,7 +267,7 @@ def apply_install(host: Host, hv: Hypervisor, plan: InstallPlan) -> AppliedChang
         PlanRefusedError: the plan has refusals; nothing was changed.
         NeedsRootError: the live host, not root.
     """
-    from core.libvirt.attach import apply_attach
+    from vfio_tui.core.libvirt.attach import apply_attach
 
     if not plan.ok:
         raise PlanRefusedError(f"not installing the hook for {plan.vm}: {plan.refusals[0][0]}",
@@ -313,8 +321,8 @@ class RemovePlan:
 
 def hook_run_of(host: Host, vm: str) -> str | None:
     """The passthrough run the hook made for `vm` that is not undone yet (its GPU is on vfio-pci)."""
-    from core.passthrough import list_runs
-    from core.passthrough.records import FINISHED
+    from vfio_tui.core.passthrough import list_runs
+    from vfio_tui.core.passthrough.records import FINISHED
 
     for run in reversed(list_runs(host)):
         if run.data.get("hook") == vm and run.status not in FINISHED:
@@ -345,14 +353,14 @@ def plan_remove(host: Host, vm: str) -> RemovePlan:
 
 
 def apply_remove(host: Host, hv: Hypervisor | None, plan: RemovePlan) -> AppliedChanges | None:
-    from core.libvirt.lifecycle import remove_from_definition
-    from core.steps import StepReporter
+    from vfio_tui.core.libvirt.lifecycle import remove_from_definition
+    from vfio_tui.core.steps import StepReporter
 
     if plan.refusal:
         raise PlanRefusedError(f"not removing the hook of {plan.vm}: {plan.refusal}", fix=plan.fix)
     guard_writes(host, [c.path for c in plan.changes])
     if plan.hostdevs and hv is not None:
-        from core.libvirt.errors import UnknownDomainError
+        from vfio_tui.core.libvirt.errors import UnknownDomainError
 
         try:
             remove_from_definition(hv, plan.vm, [PciAddress.parse(a) for a in plan.hostdevs], plan.controllers,

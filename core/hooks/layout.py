@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from core import safefile
-from core.errors import InputError, VfioError
-from core.gpu.hookplan import HOOK_PLANS
-from core.gpu.steps import GpuStep
+from vfio_tui.core import safefile
+from vfio_tui.core.errors import InputError, VfioError
+from vfio_tui.core.gpu.hookplan import HOOK_PLANS
+from vfio_tui.core.gpu.steps import GpuStep
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 HOOKS_DIR: Final = "/etc/libvirt/hooks"
 LEGACY_DISPATCHER: Final = "/etc/libvirt/hooks/qemu"
@@ -69,7 +69,7 @@ def script_text(interpreter: str, package_dir: str, root: Path | None) -> str:
 case "$2" in prepare|stopped|release) ;; *) exit 0 ;; esac
 case "$1" in -*|.*|*/*) exit 0 ;; esac
 [ -f {shlex.quote(plans)}/"$1".json ] || exit 0
-PYTHONPATH={shlex.quote(package_dir)} exec {shlex.quote(interpreter)} -P -m tui hooks run "$1" "$2" "$3"{host}
+PYTHONPATH={shlex.quote(package_dir)} exec {shlex.quote(interpreter)} -P -m vfio_tui hooks run "$1" "$2" "$3"{host}
 """
 
 

@@ -24,14 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import VfioError
-from core.hooks.install import hook_run_of
-from core.hooks.layout import HookRecord, check_vm_name, read_record
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.hooks.install import hook_run_of
+from vfio_tui.core.hooks.layout import HookRecord, check_vm_name, read_record
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.passthrough import PassthroughPlan
-    from core.steps import StepEvent
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.passthrough import PassthroughPlan
+    from vfio_tui.core.steps import StepEvent
 
 Say = Callable[[str], None]
 
@@ -67,8 +67,8 @@ def _differences(record: HookRecord, plan: PassthroughPlan) -> list[str]:
 
 def prepare(host: Host, record: HookRecord, say: Say, *, spawn: Callable[[HookRecord], None] | None = None
             ) -> HookOutcome:
-    from core.passthrough import plan_passthrough, run_passthrough, undo_passthrough
-    from core.passthrough.records import find_run
+    from vfio_tui.core.passthrough import plan_passthrough, run_passthrough, undo_passthrough
+    from vfio_tui.core.passthrough.records import find_run
 
     open_run = hook_run_of(host, record.vm)
     if open_run is not None:
@@ -105,7 +105,7 @@ def prepare(host: Host, record: HookRecord, say: Say, *, spawn: Callable[[HookRe
 
 
 def release(host: Host, record: HookRecord, why: str) -> HookOutcome:
-    from core.passthrough import undo_passthrough
+    from vfio_tui.core.passthrough import undo_passthrough
 
     run_id = hook_run_of(host, record.vm)
     if run_id is None:
@@ -136,7 +136,7 @@ def run_hook(host: Host, vm: str, operation: str, suboperation: str, say: Say | 
 
 def has_started(host: Host, record: HookRecord) -> bool:
     """Whether something (QEMU) holds the group's devices now: the VM did start."""
-    from core.holders import holders_of
+    from vfio_tui.core.holders import holders_of
 
     return bool(holders_of(host.paths, record.members))
 
@@ -158,12 +158,12 @@ def spawn_watchdog(argv: list[str]) -> Callable[[HookRecord], None]:
     to the journal through stderr being closed: libvirt does not wait for it)."""
 
     def spawn(record: HookRecord) -> None:
-        cmd = [sys.executable, "-P", "-m", "tui", "hooks", "watchdog", record.vm, "--after", f"{record.watchdog:g}",
-               *argv]
+        cmd = [sys.executable, "-P", "-m", "vfio_tui", "hooks", "watchdog", record.vm,
+               "--after", f"{record.watchdog:g}", *argv]
         env = dict(os.environ)
-        import tui
+        import vfio_tui
 
-        env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(tui.__file__)))
+        env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.realpath(vfio_tui.__file__)))
         with open(os.devnull, "rb") as null_in, open(os.devnull, "wb") as null_out:
             subprocess.Popen(cmd, stdin=null_in, stdout=null_out, stderr=null_out, start_new_session=True,
                              close_fds=True, env=env)

@@ -10,19 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from core.address import PciAddress
-from core.errors import PlanRefusedError
-from core.libvirt.attach import AttachPlan, AttachResult, Problem, apply_attach, detach, plan_attach
-from core.libvirt.connection import DEFAULT_URI, DomainInfo, Hypervisor, demo_uri, open_hypervisor
-from core.libvirt.errors import ConnectError, LibvirtError, UnknownDomainError
-from core.libvirt.failure import FailureRecord, collect_failure, load_failure, save_failure
-from core.libvirt.for_host import NoHypervisorError, describe_hypervisor, domain_facts, domain_holds, hypervisor_for
-from core.libvirt.policy import PLACEHOLDER_SLOT, build_hostdevs
-from core.libvirt.start import StartResult, start_domain
-from core.libvirt.usage import domain_uses
-from core.libvirt.watch import WatchResult, enable_events, watch_domain
-from core.libvirt.xml import GuestAddress, Hostdev, hostdev_text
-from core.steps import StepEvent, format_step
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import PlanRefusedError
+from vfio_tui.core.libvirt.attach import AttachPlan, AttachResult, Problem, apply_attach, detach, plan_attach
+from vfio_tui.core.libvirt.connection import DEFAULT_URI, DomainInfo, Hypervisor, demo_uri, open_hypervisor
+from vfio_tui.core.libvirt.errors import ConnectError, LibvirtError, UnknownDomainError
+from vfio_tui.core.libvirt.failure import FailureRecord, collect_failure, load_failure, save_failure
+from vfio_tui.core.libvirt.for_host import (
+    NoHypervisorError,
+    describe_hypervisor,
+    domain_facts,
+    domain_holds,
+    hypervisor_for,
+)
+from vfio_tui.core.libvirt.policy import PLACEHOLDER_SLOT, build_hostdevs
+from vfio_tui.core.libvirt.start import StartResult, start_domain
+from vfio_tui.core.libvirt.usage import domain_uses
+from vfio_tui.core.libvirt.watch import WatchResult, enable_events, watch_domain
+from vfio_tui.core.libvirt.xml import GuestAddress, Hostdev, hostdev_text
+from vfio_tui.core.steps import StepEvent, format_step
 
 __all__ = [
     "DEFAULT_URI",

@@ -13,18 +13,18 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
-from core.address import PciAddress
-from core.errors import InputError, PlanRefusedError
-from core.libvirt.devicexml import PciController
-from core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
-from core.libvirt.policy import needed_functions, place_hostdevs
-from core.libvirt.vfnic import NicOptions, as_interfaces, nic_problems, vf_token_problem
-from core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, print_diff
-from core.steps import OnStep, StepEvent, StepReporter
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError, PlanRefusedError
+from vfio_tui.core.libvirt.devicexml import PciController
+from vfio_tui.core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
+from vfio_tui.core.libvirt.policy import needed_functions, place_hostdevs
+from vfio_tui.core.libvirt.vfnic import NicOptions, as_interfaces, nic_problems, vf_token_problem
+from vfio_tui.core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, print_diff
+from vfio_tui.core.steps import OnStep, StepEvent, StepReporter
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.libvirt.connection import Hypervisor
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.connection import Hypervisor
 
 Mode: TypeAlias = Literal["config", "live", "both"]
 MODES: Final = ("config", "live", "both")

@@ -11,20 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from core.address import PciAddress
-from core.errors import InputError
-from core.libvirt.errors import (
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.libvirt.errors import (
     VIR_ERR_NO_DOMAIN,
     UnknownDomainError,
     connect_error,
     error_fields,
     operation_error,
 )
-from core.libvirt.xml import DomainXml, Hostdev
+from vfio_tui.core.libvirt.xml import DomainXml, Hostdev
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.libvirt.demo import DemoStateFile
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.demo import DemoStateFile
 
 DEFAULT_URI: Final = "qemu:///system"
 DEMO_XML: Final = Path(__file__).resolve().parent.parent / "data" / "demo-libvirt.xml"
@@ -206,14 +206,14 @@ class Hypervisor:
     def save_state(self) -> None:
         """Write a sim-host tree's demo VMs back to its state file (nothing for other hypervisors)."""
         if self.state_file is not None:
-            from core.libvirt.demo import save_demo_state
+            from vfio_tui.core.libvirt.demo import save_demo_state
 
             save_demo_state(self, self.state_file, self._state_at_open)
 
     def remember_state(self) -> None:
         """Note the demo's state now, so that close() writes only a change."""
         if self.state_file is not None:
-            from core.libvirt.demo import demo_state_bytes
+            from vfio_tui.core.libvirt.demo import demo_state_bytes
 
             self._state_at_open = demo_state_bytes(self, self.state_file)
 
@@ -259,7 +259,7 @@ def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False
     """
     is_demo = uri is None and demo
     if uri is None and demo and state_file is not None:
-        from core.libvirt.demo import demo_state_source
+        from vfio_tui.core.libvirt.demo import demo_state_source
 
         uri = f"test://{demo_state_source(state_file, demo_xml)}"
     elif uri is None:
@@ -267,7 +267,7 @@ def open_hypervisor(uri: str | None, *, demo: bool = False, events: bool = False
     _check_uri(uri)
     lv = import_libvirt()
     if events:
-        from core.libvirt.watch import enable_events
+        from vfio_tui.core.libvirt.watch import enable_events
 
         enable_events()
     try:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
-from core import safefile
-from core.libvirt.connection import DEMO_XML, Hypervisor
+from vfio_tui.core import safefile
+from vfio_tui.core.libvirt.connection import DEMO_XML, Hypervisor
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 TEST_NS: Final = "http://libvirt.org/schemas/domain/test/1.0"
 RUNNING: Final = 1

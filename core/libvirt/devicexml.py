@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from core.address import PciAddress
-from core.errors import InputError
-from core.libvirt.xmlattrs import read_pci_address, read_switch, read_uint, read_yes_no
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.libvirt.xmlattrs import read_pci_address, read_switch, read_uint, read_yes_no
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from core.errors import InputError, VfioError
+from vfio_tui.core.errors import InputError, VfioError
 
 VIR_ERR_INTERNAL_ERROR: Final = 1
 VIR_ERR_NO_SUPPORT: Final = 3

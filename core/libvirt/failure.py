@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from core.clock import utc
-from core.libvirt.errors import code_name, domain_name, error_fields
+from vfio_tui.core.clock import utc
+from vfio_tui.core.libvirt.errors import code_name, domain_name, error_fields
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 SCHEMA: Final = "vfio-tui/failure-record/1"
 QEMU_LOG_LINES: Final = 60
@@ -120,8 +120,8 @@ def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
     """(lines, from_this_start): what was appended after offset `since`, else the last run's tail."""
     import os
 
-    from core.errors import InputError
-    from core.loginput import open_log
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.loginput import open_log
 
     try:  # a FIFO or device where the log should be is refused at once; the read is capped
         with open_log(path) as f:
@@ -142,7 +142,7 @@ def read_qemu_log(path: Path, since: int | None) -> tuple[list[str], bool]:
 
 def read_kernel_log(host: Host, addresses: list[str]) -> tuple[list[str], str]:
     """Relevant kernel lines and where they came from: the host's kern.log, or dmesg on the live host."""
-    from core.loginput import read_tail
+    from vfio_tui.core.loginput import read_tail
 
     text = ""
     source = ""
@@ -219,8 +219,8 @@ def save_failure(host: Host, record: FailureRecord) -> Path | None:
     """Keep the record for `vfio-tui explain --vm` (0600); None when the state dir is not writable."""
     import json
 
-    from core import safefile
-    from core.errors import VfioError
+    from vfio_tui.core import safefile
+    from vfio_tui.core.errors import VfioError
 
     path = failure_path(host, record.vm)
     try:
@@ -235,8 +235,8 @@ def load_failure(host: Host, vm: str) -> FailureRecord | None:
     """The last saved failure record of `vm`, if any (unreadable or foreign files count as none)."""
     import json
 
-    from core import safefile
-    from core.errors import VfioError
+    from vfio_tui.core import safefile
+    from vfio_tui.core.errors import VfioError
 
     try:
         data = json.loads(safefile.read_bytes(host.paths.root, failure_path(host, vm), limit=4 << 20, follow=False))

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.errors import InputError
-from core.libvirt.connection import Hypervisor, demo_xml_named, open_hypervisor
-from core.libvirt.demo import demo_state_file
-from core.model import DomainFacts, DomainHold, DomainHolds
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.libvirt.connection import Hypervisor, demo_xml_named, open_hypervisor
+from vfio_tui.core.libvirt.demo import demo_state_file
+from vfio_tui.core.model import DomainFacts, DomainHold, DomainHolds
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 
 class NoHypervisorError(InputError):
@@ -90,7 +90,7 @@ def domain_facts_for(host: Host, uri: str | None = None) -> DomainFacts:
 
 def _sync_running(host: Host, hv: Hypervisor) -> None:
     """The demo's running VMs hold their devices on the simulated host, as QEMU does on a real one."""
-    from core.simulated.qemu import domain_running
+    from vfio_tui.core.simulated.qemu import domain_running
 
     for info in hv.list_domains():
         if info.active and info.live_hostdevs:

@@ -33,8 +33,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Final
 
-from core.libvirt.xml import DomainXml
-from core.libvirt.xmlattrs import try_pci_address
+from vfio_tui.core.libvirt.xml import DomainXml
+from vfio_tui.core.libvirt.xmlattrs import try_pci_address
 
 #: Buses a device with a config address may use: model -> (first slot, last slot).
 ENDPOINT_BUSES: Final = {

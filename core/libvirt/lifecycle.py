@@ -13,15 +13,15 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from core.address import PciAddress
-from core.errors import InputError, VfioError
-from core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
-from core.libvirt.xml import DomainXml, element_text
-from core.steps import StepReporter
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError, VfioError
+from vfio_tui.core.libvirt.errors import VIR_ERR_NO_SUPPORT, error_fields, operation_error
+from vfio_tui.core.libvirt.xml import DomainXml, element_text
+from vfio_tui.core.steps import StepReporter
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.libvirt.connection import Hypervisor
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.connection import Hypervisor
 
 SHUTDOWN_TIMEOUT: Final = 60.0
 UNPLUG_TIMEOUT: Final = 30.0
@@ -45,7 +45,7 @@ def notify_simulation_stopped(hv: Hypervisor, host: Host | None, vm: str, xml: s
     group is closed), as libvirt and the kernel do on a real host when a VM stops."""
     hv.save_state()
     if host is not None and hv.demo and host.simulated:
-        from core.simulated.qemu import domain_stopped
+        from vfio_tui.core.simulated.qemu import domain_stopped
 
         domain_stopped(host, vm, xml)
 
@@ -119,7 +119,7 @@ def unplug_live(hv: Hypervisor, vm: str, addresses: Iterable[PciAddress], rep: S
             time.sleep(_POLL)
         if not left and host is not None and hv.demo and host.simulated:
             # QEMU closed the devices (and their groups' fds): the simulated host sees that too.
-            from core.simulated.qemu import devices_unplugged
+            from vfio_tui.core.simulated.qemu import devices_unplugged
 
             devices_unplugged(host, vm, sorted(wanted), managed)
         if left and dom.isActive():

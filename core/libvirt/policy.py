@@ -17,11 +17,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.address import PciAddress
-from core.errors import VfioError
-from core.libvirt.guestpci import GuestPci
-from core.libvirt.xml import DomainXml, GuestAddress, Hostdev, PciController
-from core.model import HostInventory
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.libvirt.guestpci import GuestPci
+from vfio_tui.core.libvirt.xml import DomainXml, GuestAddress, Hostdev, PciController
+from vfio_tui.core.model import HostInventory
 
 #: First guest slot tried on an i440fx root bus: 0 is the host bridge, 1 the PIIX3, 2 the emulated
 #: VGA (core.libvirt.guestpci reserves them; kept for callers of the original API).

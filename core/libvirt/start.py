@@ -12,14 +12,14 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
-from core.libvirt.errors import code_name
-from core.libvirt.failure import FailureRecord, collect_failure, log_size, qemu_log_path
-from core.libvirt.xml import DomainXml
-from core.steps import OnStep, StepEvent, StepReporter
+from vfio_tui.core.libvirt.errors import code_name
+from vfio_tui.core.libvirt.failure import FailureRecord, collect_failure, log_size, qemu_log_path
+from vfio_tui.core.libvirt.xml import DomainXml
+from vfio_tui.core.steps import OnStep, StepEvent, StepReporter
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.libvirt.connection import Hypervisor
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.connection import Hypervisor
 
 #: How long to wait for a started domain to report "running" (QEMU under TCG can be slow).
 RUNNING_TIMEOUT: Final = 30.0
@@ -65,7 +65,7 @@ def start_domain(hv: Hypervisor, vm: str, host: Host, on_step: OnStep | None = N
     t0 = time.perf_counter()
     if hv.demo and host.simulated:
         # libvirt's test driver starts anything; the simulated host fails what a real one would.
-        from core.simulated.qemu import domain_starting
+        from vfio_tui.core.simulated.qemu import domain_starting
 
         sim = domain_starting(host, vm, hv.xml(dom, inactive=True))
         if sim is not None:
@@ -79,7 +79,7 @@ def start_domain(hv: Hypervisor, vm: str, host: Host, on_step: OnStep | None = N
         dom.create()
         if hv.demo and host.simulated:
             # The order a real host has: the domain runs (kept by "libvirtd"), then QEMU holds the groups.
-            from core.simulated.qemu import domain_running
+            from vfio_tui.core.simulated.qemu import domain_running
 
             hv.save_state()
             domain_running(host, vm, hv.xml(dom, inactive=False))
@@ -111,7 +111,7 @@ def _ensure_vfio_loaded(host: Host, rep: StepReporter) -> None:
     """
     if (host.paths.dev_vfio / "vfio").exists() and host.paths.module("vfio_pci").is_dir():
         return
-    from core.errors import VfioError
+    from vfio_tui.core.errors import VfioError
 
     try:
         with rep.step("load vfio-pci (libvirt checks /dev/vfio/vfio before it would)"):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.address import PciAddress
-from core.model import HostUse
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import HostUse
 
 if TYPE_CHECKING:
-    from core.libvirt.connection import DomainInfo, Hypervisor
+    from vfio_tui.core.libvirt.connection import DomainInfo, Hypervisor
 
 
 def domain_uses(hv: Hypervisor) -> dict[PciAddress, tuple[HostUse, ...]]:

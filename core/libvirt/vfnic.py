@@ -24,11 +24,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from core.address import PciAddress
-from core.errors import InputError
-from core.libvirt.devicexml import Hostdev
-from core.model import HostInventory
-from core.sriovinfo.checks import vf_token_problem
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.libvirt.devicexml import Hostdev
+from vfio_tui.core.model import HostInventory
+from vfio_tui.core.sriovinfo.checks import vf_token_problem
 
 __all__ = ["NicOptions", "as_interfaces", "nic_problems", "vf_token_problem"]
 

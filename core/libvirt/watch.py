@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from core.address import PciAddress
-from core.errors import VfioError
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import VfioError
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.libvirt.connection import Hypervisor
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.connection import Hypervisor
 
 #: virDomainEventType -> name (include/libvirt/libvirt-domain.h).
 EVENT_NAMES: Final = {0: "defined", 1: "undefined", 2: "started", 3: "suspended", 4: "resumed", 5: "stopped",
@@ -36,7 +36,7 @@ Restorer = Callable[["Host", Sequence[PciAddress]], object]
 def enable_events() -> None:
     """Register libvirt's default event loop and run it in a daemon thread (once per process)."""
     global _loop_started
-    from core.libvirt.connection import import_libvirt
+    from vfio_tui.core.libvirt.connection import import_libvirt
 
     with _loop_lock:
         if _loop_started:
@@ -71,7 +71,7 @@ class WatchResult:
 
 def binding_restore(host: Host, addresses: Sequence[PciAddress]) -> object:
     """The binding engine's restore (imported late: it is a separate part of vfio-tui)."""
-    from core import binding  # type: ignore[attr-defined,unused-ignore]
+    from vfio_tui.core import binding  # type: ignore[attr-defined,unused-ignore]
 
     return binding.restore(host, list(addresses))
 
@@ -83,7 +83,7 @@ def watch_domain(hv: Hypervisor, vm: str, host: Host, *, restore: Restorer | Non
 
     `ready` is set once the event callback is registered (for callers that stop the VM).
     """
-    from core.libvirt.xml import DomainXml
+    from vfio_tui.core.libvirt.xml import DomainXml
 
     lv = hv.libvirt
     dom = hv.lookup(vm)
@@ -103,7 +103,7 @@ def watch_domain(hv: Hypervisor, vm: str, host: Host, *, restore: Restorer | Non
     try:
         callback_id = hv.conn.domainEventRegisterAny(dom, lv.VIR_DOMAIN_EVENT_ID_LIFECYCLE, callback, None)
     except lv.libvirtError as exc:
-        from core.libvirt.errors import operation_error
+        from vfio_tui.core.libvirt.errors import operation_error
 
         raise operation_error(f"watching {vm}", exc, fix="open the connection with events enabled") from None
     try:

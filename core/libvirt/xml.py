@@ -15,9 +15,9 @@ from typing import Final
 
 from lxml import etree
 
-from core.address import PciAddress
-from core.errors import InputError
-from core.libvirt.devicexml import (
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.libvirt.devicexml import (
     GuestAddress,
     Hostdev,
     PciController,
@@ -30,8 +30,8 @@ from core.libvirt.devicexml import (
     is_pci_hostdev,
     is_pci_interface,
 )
-from core.libvirt.xmlattrs import read_uint_or_none, try_pci_address
-from core.libvirt.xmltext import (
+from vfio_tui.core.libvirt.xmlattrs import read_uint_or_none, try_pci_address
+from vfio_tui.core.libvirt.xmltext import (
     INDENT,
     attribute_orders,
     indent_fresh,

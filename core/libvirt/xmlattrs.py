@@ -14,7 +14,7 @@ from typing import Final
 
 from lxml import etree
 
-from core.errors import InputError
+from vfio_tui.core.errors import InputError
 
 #: C's isspace() in the "C" locale: what strtoul skips before the number.
 _C_SPACE: Final = " \t\n\v\f\r"

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.binding.journal import lock_is_free
-from core.passthrough.plan import PassthroughPlan, Refusal, plan_passthrough
-from core.passthrough.records import Interrupted, RunRecord, find_run, interrupted_work, load_runs
-from core.passthrough.records import interrupted_runs as _interrupted
-from core.passthrough.records import open_run_for as _open_run_for
-from core.passthrough.run import RunResult, run_passthrough
-from core.passthrough.undo import UndoPlan, UndoResult, plan_undo, undo_passthrough
+from vfio_tui.core.binding.journal import lock_is_free
+from vfio_tui.core.passthrough.plan import PassthroughPlan, Refusal, plan_passthrough
+from vfio_tui.core.passthrough.records import Interrupted, RunRecord, find_run, interrupted_work, load_runs
+from vfio_tui.core.passthrough.records import interrupted_runs as _interrupted
+from vfio_tui.core.passthrough.records import open_run_for as _open_run_for
+from vfio_tui.core.passthrough.run import RunResult, run_passthrough
+from vfio_tui.core.passthrough.undo import UndoPlan, UndoResult, plan_undo, undo_passthrough
 
 if TYPE_CHECKING:
-    from core.address import PciAddress
-    from core.host import Host
+    from vfio_tui.core.address import PciAddress
+    from vfio_tui.core.host import Host
 
 
 def list_runs(host: Host) -> list[RunRecord]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from core.gpu.apply import GpuStepError, run_step
-from core.gpu.steps import GpuStep
-from core.passthrough.records import RunRecord
-from core.steps import StepEvent, StepReporter
+from vfio_tui.core.gpu.apply import GpuStepError, run_step
+from vfio_tui.core.gpu.steps import GpuStep
+from vfio_tui.core.passthrough.records import RunRecord
+from vfio_tui.core.steps import StepEvent, StepReporter
 
 if TYPE_CHECKING:
-    from core.gpu.plan import GpuPlan
-    from core.host import Host
+    from vfio_tui.core.gpu.plan import GpuPlan
+    from vfio_tui.core.host import Host
 
 
 def done_steps(record: RunRecord) -> list[GpuStep]:

@@ -11,17 +11,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.address import PciAddress
-from core.binding.plan import BindPlan, plan_bind
-from core.gpu.plan import GpuPlan, plan_gpu
-from core.libvirt.attach import AttachPlan, Mode, parse_mode, plan_attach
-from core.libvirt.for_host import domain_facts
-from core.libvirt.vfnic import NicOptions
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding.plan import BindPlan, plan_bind
+from vfio_tui.core.gpu.plan import GpuPlan, plan_gpu
+from vfio_tui.core.libvirt.attach import AttachPlan, Mode, parse_mode, plan_attach
+from vfio_tui.core.libvirt.for_host import domain_facts
+from vfio_tui.core.libvirt.vfnic import NicOptions
 
 if TYPE_CHECKING:
-    from core.checks.result import CheckResult
-    from core.host import Host
-    from core.libvirt.connection import Hypervisor
+    from vfio_tui.core.checks.result import CheckResult
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.connection import Hypervisor
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,12 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
     addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
     mode_ = parse_mode(mode)
     if vm is not None and hv is None:
-        from core.errors import InputError
+        from vfio_tui.core.errors import InputError
 
         raise InputError(f"cannot pass {addr} to {vm}: no libvirt for {host.label}",
                          fix="give --connect URI, or bind only (no VM)")
     if nic is not None and vm is None:
-        from core.errors import InputError
+        from vfio_tui.core.errors import InputError
 
         raise InputError("--as-interface/--mac/--vlan describe how a VM gets the VF: name the VM")
     domains = domain_facts(hv) if hv is not None else None
@@ -174,7 +174,7 @@ def plan_passthrough(host: Host, hv: Hypervisor | None, address: str | PciAddres
                             " next start (--live or --both hot-plugs it now)")
     results: tuple[CheckResult, ...] = ()
     if checks:
-        from core.checks.runner import run_checks
+        from vfio_tui.core.checks.runner import run_checks
 
         # The group's own readiness check is what the plan's bind answers: not repeated as a warning.
         answered = {"device-group"} if bind.steps else set()

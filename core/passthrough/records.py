@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from core import safefile
-from core.binding.journal import (
+from vfio_tui.core import safefile
+from vfio_tui.core.binding.journal import (
     ensure_state_dir,
     interrupted_names,
     journal_dir,
@@ -26,9 +26,9 @@ from core.binding.journal import (
     read_private,
     write_private,
 )
-from core.clock import utc
-from core.errors import HostDataError, InputError
-from core.hostpaths import HostPaths
+from vfio_tui.core.clock import utc
+from vfio_tui.core.errors import HostDataError, InputError
+from vfio_tui.core.hostpaths import HostPaths
 
 RUN_SCHEMA: Final = "vfio-tui/passthrough-run/1"
 PHASES: Final = ("bind", "verify", "attach", "start")
@@ -240,7 +240,7 @@ class Interrupted:
 def interrupted_work(paths: HostPaths) -> list[Interrupted]:
     """What a killed vfio-tui left half-done on the host under `paths` (cheap: one listdir when all is
     well, so every command can ask at its start)."""
-    from core.configfiles import interrupted_changes
+    from vfio_tui.core.configfiles import interrupted_changes
 
     binds = interrupted_names(paths)
     rdir = runs_dir(paths)

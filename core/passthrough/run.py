@@ -14,18 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.binding.apply import apply_plan, check_interrupted, needs_root
-from core.binding.journal import writer_lock
-from core.binding.state import verify_group
-from core.errors import NeedsRootError, PlanRefusedError, VfioError
-from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.libvirt.attach import apply_attach
-from core.libvirt.failure import FailureRecord, save_failure
-from core.libvirt.start import start_domain
-from core.passthrough import gpu_phase
-from core.passthrough.plan import PassthroughPlan
-from core.passthrough.records import RunRecord, new_run
-from core.steps import OnStep, Phase, StepEvent, StepReporter
+from vfio_tui.core.binding.apply import apply_plan, check_interrupted, needs_root
+from vfio_tui.core.binding.journal import writer_lock
+from vfio_tui.core.binding.state import verify_group
+from vfio_tui.core.errors import NeedsRootError, PlanRefusedError, VfioError
+from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
+from vfio_tui.core.libvirt.attach import apply_attach
+from vfio_tui.core.libvirt.failure import FailureRecord, save_failure
+from vfio_tui.core.libvirt.start import start_domain
+from vfio_tui.core.passthrough import gpu_phase
+from vfio_tui.core.passthrough.plan import PassthroughPlan
+from vfio_tui.core.passthrough.records import RunRecord, new_run
+from vfio_tui.core.steps import OnStep, Phase, StepEvent, StepReporter
 
 if TYPE_CHECKING:
     import threading

@@ -17,15 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.address import PciAddress
-from core.binding.journal import load_journals, writer_lock
-from core.binding.restore import restore
-from core.binding.state import driver_of
-from core.errors import PlanRefusedError, VfioError
-from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.libvirt.errors import UnknownDomainError
-from core.libvirt.for_host import domain_facts
-from core.libvirt.lifecycle import (
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding.journal import load_journals, writer_lock
+from vfio_tui.core.binding.restore import restore
+from vfio_tui.core.binding.state import driver_of
+from vfio_tui.core.errors import PlanRefusedError, VfioError
+from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
+from vfio_tui.core.libvirt.errors import UnknownDomainError
+from vfio_tui.core.libvirt.for_host import domain_facts
+from vfio_tui.core.libvirt.lifecycle import (
     SHUTDOWN_TIMEOUT,
     UNPLUG_TIMEOUT,
     domain_state,
@@ -33,13 +33,13 @@ from core.libvirt.lifecycle import (
     stop_domain,
     unplug_live,
 )
-from core.passthrough import gpu_phase
-from core.passthrough.records import FINISHED, RunRecord, find_run
-from core.steps import OnStep, StepEvent, StepReporter
+from vfio_tui.core.passthrough import gpu_phase
+from vfio_tui.core.passthrough.records import FINISHED, RunRecord, find_run
+from vfio_tui.core.steps import OnStep, StepEvent, StepReporter
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.libvirt.connection import Hypervisor
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.libvirt.connection import Hypervisor
 
 
 @dataclass(frozen=True)

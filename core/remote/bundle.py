@@ -14,8 +14,11 @@ import zlib
 from pathlib import Path
 from typing import Final
 
-ENTRY: Final = "core.remote.collect"
+ENTRY: Final = "vfio_tui.core.remote.collect"
+_PACKAGE: Final = "vfio_tui"
+_CORE: Final = "vfio_tui.core"
 _CORE_DIR: Final = Path(__file__).resolve().parent.parent
+"""core/ of the checkout (vfio_tui/core is a symlink to it) or vfio_tui/core of the installed wheel."""
 
 # Runs on the host: a meta-path finder that serves the carried modules (packages included) from
 # memory, then the collector's main(). Written for any CPython >= 3.11, stdlib only.
@@ -38,18 +41,31 @@ class _Carried(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(src, "<vfio-tui collector: " + module.__name__ + ">", "exec"), module.__dict__)
 sys.meta_path.insert(0, _Carried())
 sys.dont_write_bytecode = True
-from core.remote.collect import main
+from vfio_tui.core.remote.collect import main
 sys.exit(main(sys.argv[1:]))
 '''
 
 
 def _module_file(name: str) -> tuple[Path, bool] | None:
-    base = _CORE_DIR.parent / name.replace(".", "/")
+    """The source of a carried module: vfio_tui.core.x, vfio_tui.core or the vfio_tui package itself."""
+    if name == _PACKAGE:
+        # vfio_tui/__init__.py beside core/ (the wheel) or in the checkout's vfio_tui/ beside core/
+        for init in (_CORE_DIR.parent / "__init__.py", _CORE_DIR.parent / _PACKAGE / "__init__.py"):
+            if init.is_file():
+                return init, True
+        return None
+    if name != _CORE and not name.startswith(_CORE + "."):
+        return None
+    base = _CORE_DIR.joinpath(*name.split(".")[2:])
     if (base / "__init__.py").is_file():
         return base / "__init__.py", True
     if base.with_suffix(".py").is_file():
         return base.with_suffix(".py"), False
     return None
+
+
+def _in_core(module: str) -> bool:
+    return module == _CORE or module.startswith(_CORE + ".")
 
 
 def _core_imports(source: str) -> set[str]:
@@ -65,10 +81,10 @@ def _core_imports(source: str) -> set[str]:
             self.generic_visit(node)
 
         def visit_Import(self, node: ast.Import) -> None:
-            found.update(a.name for a in node.names if a.name.split(".")[0] == "core")
+            found.update(a.name for a in node.names if _in_core(a.name))
 
         def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-            if node.level == 0 and node.module and node.module.split(".")[0] == "core":
+            if node.level == 0 and node.module and _in_core(node.module):
                 found.add(node.module)
                 found.update(f"{node.module}.{a.name}" for a in node.names
                              if _module_file(f"{node.module}.{a.name}") is not None)

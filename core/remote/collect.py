@@ -20,14 +20,14 @@ SIM_METADATA: Final = ".vfio-tui-sim.json"
 
 def collect(root: Path, label: str | None = None) -> dict[str, Any]:
     """The recording `vfio-tui snapshot` makes of the host under `root` (/ for the machine itself)."""
-    from core.hostpaths import HostPaths
-    from core.snapshot_record import record_host
+    from vfio_tui.core.hostpaths import HostPaths
+    from vfio_tui.core.snapshot_record import record_host
 
     paths = HostPaths(root)
     extras: dict[str, Any] | None
     if paths.is_live:
-        from core.livefacts import ProcFacts
-        from core.usage import gather_live_extras
+        from vfio_tui.core.livefacts import ProcFacts
+        from vfio_tui.core.usage import gather_live_extras
 
         extras = gather_live_extras(paths, facts=ProcFacts(paths))
         held = virsh_vm_devices()
@@ -43,7 +43,7 @@ def collect(root: Path, label: str | None = None) -> dict[str, Any]:
         else:
             extras = {}
             default_label = f"tree: {root}"
-    from core.recordfiles import record_check_files
+    from vfio_tui.core.recordfiles import record_check_files
 
     files = record_check_files(paths)
     if files:  # as `vfio-tui snapshot` does: the checks answer on the replay

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias
 
-from core.errors import HostDataError
-from core.remote.hosts import HostEntry
-from core.remote.ssh import RemoteError, remote_words, run_ssh
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.remote.hosts import HostEntry
+from vfio_tui.core.remote.ssh import RemoteError, remote_words, run_ssh
 
 Reader: TypeAlias = Literal["vfio-tui", "collector"]
 MARK: Final = "vfio-tui-remote:"
@@ -98,9 +98,9 @@ def fetch_snapshot(entry: HostEntry, *, timeout: float = 120.0, cache: Path | No
         RemoteError: the host is unreachable, its key unknown, no reader could run there, it failed.
         HostDataError: what came back is not a usable recording.
     """
-    from core.remote.bundle import collector_source
-    from core.remote.files import cache_dir, snapshot_cache, write_private
-    from core.snapshot import load_snapshot
+    from vfio_tui.core.remote.bundle import collector_source
+    from vfio_tui.core.remote.files import cache_dir, snapshot_cache, write_private
+    from vfio_tui.core.snapshot import load_snapshot
 
     host_args = entry.host_args()
     script = probe_script(entry, ["snapshot", "-", *host_args], host_args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core import safefile
+from vfio_tui.core import safefile
 
 
 def cache_dir() -> Path:

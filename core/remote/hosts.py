@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from core.errors import HostDataError, InputError
+from vfio_tui.core.errors import HostDataError, InputError
 
 HOSTS_FILE: Final = "hosts.toml"
 _NAME: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -175,7 +175,7 @@ class HostsConfig:
         return entry
 
     def save(self) -> None:
-        from core.remote.files import write_private
+        from vfio_tui.core.remote.files import write_private
 
         write_private(self.path, render_toml(self).encode(), root=self.path.parent)
 

@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from core.remote.fetch import MARK, parse_marks
-from core.remote.hosts import HostEntry
-from core.remote.ssh import remote_words, run_ssh
+from vfio_tui.core.remote.fetch import MARK, parse_marks
+from vfio_tui.core.remote.hosts import HostEntry
+from vfio_tui.core.remote.ssh import remote_words, run_ssh
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from core.remote.fetch import MARK, parse_marks, vfio_tui_words
-from core.remote.hosts import HostEntry
-from core.remote.ssh import RemoteError, remote_words, stream_ssh
+from vfio_tui.core.remote.fetch import MARK, parse_marks, vfio_tui_words
+from vfio_tui.core.remote.hosts import HostEntry
+from vfio_tui.core.remote.ssh import RemoteError, remote_words, stream_ssh
 
 NOT_INSTALLED: Final = "vfio-tui is not installed on this host"
 

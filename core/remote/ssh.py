@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, TypeAlias
 
-from core.errors import VfioError
-from core.remote.hosts import HostEntry
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.remote.hosts import HostEntry
 
 CONNECT_TIMEOUT: Final = 10
 CONTROL_PERSIST: Final = 60

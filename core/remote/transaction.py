@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, get_args
 
-from core.remote.hosts import HostEntry
-from core.remote.run import remote_events
-from core.remote.ssh import RemoteError
-from core.steps import OnStep, Phase, StepEvent, StepState
+from vfio_tui.core.remote.hosts import HostEntry
+from vfio_tui.core.remote.run import remote_events
+from vfio_tui.core.remote.ssh import RemoteError
+from vfio_tui.core.steps import OnStep, Phase, StepEvent, StepState
 
 if TYPE_CHECKING:
-    from core.passthrough import RunResult, UndoResult
+    from vfio_tui.core.passthrough import RunResult, UndoResult
 
 
 def step_from_json(obj: dict[str, Any]) -> StepEvent | None:
@@ -73,7 +73,7 @@ def remote_pass(entry: HostEntry, address: str, vm: str, on_step: OnStep | None 
     Raises:
         RemoteError: unreachable, vfio-tui not there, or it ended without a result (what it said).
     """
-    from core.passthrough import RunResult
+    from vfio_tui.core.passthrough import RunResult
 
     words = ["pass", address, vm, f"--{mode}", "--yes", "--json"]
     if start:
@@ -108,7 +108,7 @@ def remote_undo(entry: HostEntry, run_id: str | None, on_step: OnStep | None = N
     Raises:
         RemoteError: unreachable, vfio-tui not there, or it ended without a result.
     """
-    from core.passthrough import UndoResult
+    from vfio_tui.core.passthrough import UndoResult
 
     words = ["undo", *([run_id] if run_id else []), "--yes", "--json"]
     words += ["--live"] if live else (["--stop-vm"] if stop_vm else [])

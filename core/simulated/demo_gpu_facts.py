@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.simulated.synthetic_rom import make_option_rom, shadow_copy
+from vfio_tui.core.simulated.synthetic_rom import make_option_rom, shadow_copy
 
 _OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\n'
 _GRUB = """GRUB_DEFAULT=0

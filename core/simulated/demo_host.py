@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.simulated.synthetic import ACS_FULL, HostBuilder
+from vfio_tui.core.simulated.synthetic import ACS_FULL, HostBuilder
 
 DEMO_LABEL = "demo: host192 (seed blog server, made consistent)"
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.simulated.demo_gpu_facts import single_gpu_extras, workstation_extras
-from core.simulated.synthetic import ACS_FULL, HostBuilder, resource_lines
+from vfio_tui.core.simulated.demo_gpu_facts import single_gpu_extras, workstation_extras
+from vfio_tui.core.simulated.synthetic import ACS_FULL, HostBuilder, resource_lines
 
 WORKSTATION_LABEL = "demo: workstation (iGPU + RTX 2080 Ti + RX 580, GNOME on the iGPU)"
 SINGLE_GPU_LABEL = "demo: single-gpu (RTX 3080 is the only GPU, GNOME on it)"

@@ -21,11 +21,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from core import safefile
-from core.errors import SysfsWriteError, VfioError
-from core.gpu.known import FIRMWARE_FB_DRIVERS
-from core.hostpaths import HostPaths
-from core.simulated.gpu_tree import (
+from vfio_tui.core import safefile
+from vfio_tui.core.errors import SysfsWriteError, VfioError
+from vfio_tui.core.gpu.known import FIRMWARE_FB_DRIVERS
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.simulated.gpu_tree import (
     ROM_DIR,
     driver_of,
     gpu_state,

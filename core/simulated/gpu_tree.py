@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, Final
 
-from core import safefile
-from core.hostpaths import HostPaths
+from vfio_tui.core import safefile
+from vfio_tui.core.hostpaths import HostPaths
 
 ROM_DIR: Final = ".vfio-tui-sim-roms"
 """The tree's hidden copy of each card's ROM (the bytes `rom` shows once enabled)."""

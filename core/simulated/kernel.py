@@ -30,14 +30,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from core import safefile
-from core.address import PciAddress
-from core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
-from core.hostpaths import HostPaths
-from core.kernel import DEFAULT_WRITE_TIMEOUT
-from core.simulated import gpu_kernel
-from core.simulated.materialize import SIM_METADATA
-from core.simulated.sriov import SimSriov, SriovBlocked, SriovRefused, can_probe
+from vfio_tui.core import safefile
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
+from vfio_tui.core.simulated import gpu_kernel
+from vfio_tui.core.simulated.materialize import SIM_METADATA
+from vfio_tui.core.simulated.sriov import SimSriov, SriovBlocked, SriovRefused, can_probe
 
 LOCK_NAME: Final = ".vfio-tui-sim.lock"
 STATE_NAME: Final = ".vfio-tui-sim-state.json"

@@ -14,10 +14,10 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Final
 
-from core.hostpaths import HostPaths
-from core.safefile import UnsafePathError
-from core.snapshot import _DEVICE_ATTRS, _DRIVER_FILES, check_snapshot
-from core.snapshot_schema import LINK_ENTRIES
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.safefile import UnsafePathError
+from vfio_tui.core.snapshot import _DEVICE_ATTRS, _DRIVER_FILES, check_snapshot
+from vfio_tui.core.snapshot_schema import LINK_ENTRIES
 
 SIM_METADATA: Final = ".vfio-tui-sim.json"
 MAX_METADATA: Final = 64 * 1024 * 1024
@@ -239,7 +239,7 @@ def _build(b: _Builder, snapshot: dict[str, Any]) -> None:
     }
     gpu = extras.get("gpu")
     if isinstance(gpu, dict):  # check_snapshot has checked it (core/snapshot_gpu.py)
-        from core.simulated.gpu_tree import ROM_DIR
+        from vfio_tui.core.simulated.gpu_tree import ROM_DIR
 
         # The ROM bytes go to the tree's hidden ROM files, not into the metadata every write reads.
         metadata["host_extras"]["gpu"] = {k: v for k, v in gpu.items() if k != "roms"}
@@ -252,7 +252,7 @@ def _build(b: _Builder, snapshot: dict[str, Any]) -> None:
             b.link("etc/systemd/system/display-manager.service", f"../../../lib/systemd/system/{dm}")
     b.write(SIM_METADATA, json.dumps(metadata, indent=1, sort_keys=True) + "\n")
     if isinstance(gpu, dict):
-        from core.simulated.gpu_tree import render_gpu
+        from vfio_tui.core.simulated.gpu_tree import render_gpu
 
         render_gpu(HostPaths(b.dest), dict(metadata))
 
@@ -260,7 +260,7 @@ def _build(b: _Builder, snapshot: dict[str, Any]) -> None:
 def read_sim_metadata(paths: HostPaths) -> dict[str, Any] | None:
     """The simulated-host metadata of a tree, or None when the tree is not simulated (or the file is a
     link, not a regular file, or too big: then open_host calls it damaged)."""
-    from core import safefile
+    from vfio_tui.core import safefile
 
     try:
         raw = safefile.read_bytes(paths.root, paths.root / SIM_METADATA, limit=MAX_METADATA, follow=False)

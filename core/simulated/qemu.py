@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
-from core import safefile
-from core.address import PciAddress
-from core.binding.state import driver_of, group_members, is_bridge_at
-from core.clock import utc
-from core.errors import VfioError
-from core.viability import binding_keeps_viable
+from vfio_tui.core import safefile
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding.state import driver_of, group_members, is_bridge_at
+from vfio_tui.core.clock import utc
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.viability import binding_keeps_viable
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 QEMU_COMM: Final = "qemu-system-x86"
 _PID_BASE: Final = 41000
@@ -243,7 +243,7 @@ def _open(host: Host, vm: str, groups: list[int]) -> None:
 
 
 def _set_open_groups(host: Host, *, add: Sequence[int] = (), remove: Sequence[int] = ()) -> None:
-    from core.simulated.kernel import SimulatedKernel
+    from vfio_tui.core.simulated.kernel import SimulatedKernel
 
     kernel = host.kernel
     if not isinstance(kernel, SimulatedKernel):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.hostpaths import HostPaths
-from core.services import DEFAULT_SERVICE_TIMEOUT, ServiceError, ServiceState
-from core.simulated.gpu_kernel import log
-from core.simulated.gpu_tree import gpu_state, render_gpu, static
-from core.simulated.kernel import SimulatedKernel
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.services import DEFAULT_SERVICE_TIMEOUT, ServiceError, ServiceState
+from vfio_tui.core.simulated.gpu_kernel import log
+from vfio_tui.core.simulated.gpu_tree import gpu_state, render_gpu, static
+from vfio_tui.core.simulated.kernel import SimulatedKernel
 
 
 class SimulatedServices:

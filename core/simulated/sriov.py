@@ -30,12 +30,12 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from core.address import PciAddress
-from core.configspace import REQ_ACS_FLAGS
-from core.simulated.synthetic import make_config
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.configspace import REQ_ACS_FLAGS
+from vfio_tui.core.simulated.synthetic import make_config
 
 if TYPE_CHECKING:
-    from core.simulated.kernel import SimulatedKernel
+    from vfio_tui.core.simulated.kernel import SimulatedKernel
 
 VFIO: Final = "vfio-pci"
 SRIOV_CAP: Final = 0x0010

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.address import PciAddress
-from core.configspace import PCIE_PORT_TYPES
-from core.snapshot import SNAPSHOT_SCHEMA
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.configspace import PCIE_PORT_TYPES
+from vfio_tui.core.snapshot import SNAPSHOT_SCHEMA
 
 _PORT_CODES = {name: code for code, name in PCIE_PORT_TYPES.items()}
 

@@ -6,9 +6,9 @@
   undo_sriov(host, run_id, on_step, domains=) -> UndoResult         (back to the previous count)
 """
 
-from core.sriov.apply import DEFAULT_SRIOV_TIMEOUT, SriovFailedError, SriovResult, apply_sriov
-from core.sriov.plan import SriovPlan, SriovStep, plan_sriov, vf_addresses
-from core.sriov.undo import plan_sriov_undo, undo_sriov
+from vfio_tui.core.sriov.apply import DEFAULT_SRIOV_TIMEOUT, SriovFailedError, SriovResult, apply_sriov
+from vfio_tui.core.sriov.plan import SriovPlan, SriovStep, plan_sriov, vf_addresses
+from vfio_tui.core.sriov.undo import plan_sriov_undo, undo_sriov
 
 __all__ = ["DEFAULT_SRIOV_TIMEOUT", "SriovFailedError", "SriovPlan", "SriovResult", "SriovStep", "apply_sriov",
            "plan_sriov", "plan_sriov_undo", "undo_sriov", "vf_addresses"]

@@ -13,19 +13,19 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.address import PciAddress
-from core.binding.apply import check_interrupted, needs_root
-from core.binding.journal import writer_lock
-from core.configfiles import apply_changes
-from core.errors import NeedsRootError, PlanRefusedError, VfioError
-from core.model import VfInfo
-from core.passthrough.records import new_run
-from core.sriov.plan import SriovPlan
-from core.sriov.state import read_state, restore_count, write_step
-from core.steps import OnStep, StepEvent, StepReporter
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding.apply import check_interrupted, needs_root
+from vfio_tui.core.binding.journal import writer_lock
+from vfio_tui.core.configfiles import apply_changes
+from vfio_tui.core.errors import NeedsRootError, PlanRefusedError, VfioError
+from vfio_tui.core.model import VfInfo
+from vfio_tui.core.passthrough.records import new_run
+from vfio_tui.core.sriov.plan import SriovPlan
+from vfio_tui.core.sriov.state import read_state, restore_count, write_step
+from vfio_tui.core.steps import OnStep, StepEvent, StepReporter
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 DEFAULT_SRIOV_TIMEOUT = 60.0
 """Seconds one sriov_numvfs write may take: the kernel waits 100 ms to 1 s per change (sriov_enable(),

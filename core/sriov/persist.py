@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from core.configfiles import FileChange, read_current
+from vfio_tui.core.configfiles import FileChange, read_current
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 UDEV_RULES: Final = "/etc/udev/rules.d/61-vfio-tui-sriov.rules"
 _HEADER: Final = "# Managed by vfio-tui (vfio-tui sriov ADDR --vfs N --persist). One line per PF.\n"

@@ -19,17 +19,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from core.address import PciAddress
-from core.binding.journal import load_journals
-from core.binding.plan import Refusal
-from core.configfiles import FileChange
-from core.errors import InputError
-from core.holders import holders_of
-from core.model import DomainFacts, DomainHolds, HostInventory, PfSriov
-from core.passthrough.records import FINISHED, load_runs
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding.journal import load_journals
+from vfio_tui.core.binding.plan import Refusal
+from vfio_tui.core.configfiles import FileChange
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.holders import holders_of
+from vfio_tui.core.model import DomainFacts, DomainHolds, HostInventory, PfSriov
+from vfio_tui.core.passthrough.records import FINISHED, load_runs
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 StepKind = Literal["autoprobe", "numvfs"]
 
@@ -169,7 +169,7 @@ def plan_sriov(host: Host, address: str | PciAddress, num_vfs: int, *, autoprobe
     Raises:
         InputError: a bad address, not a PF (a VF names its PF), a negative count.
     """
-    from core.sriov.persist import persist_changes
+    from vfio_tui.core.sriov.persist import persist_changes
 
     addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
     if num_vfs < 0:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.errors import VfioError
-from core.passthrough.records import RunRecord
-from core.sriov.plan import SriovStep
-from core.steps import StepReporter
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.passthrough.records import RunRecord
+from vfio_tui.core.sriov.plan import SriovStep
+from vfio_tui.core.steps import StepReporter
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 
 @dataclass(frozen=True, slots=True)

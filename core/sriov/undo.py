@@ -12,19 +12,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from core.binding.journal import writer_lock
-from core.configfiles import list_changes, undo_changes
-from core.errors import PlanRefusedError, VfioError
-from core.model import DomainFacts
-from core.passthrough.records import FINISHED, RunRecord, find_run
-from core.passthrough.undo import UndoPlan, UndoResult
-from core.sriov.apply import DEFAULT_SRIOV_TIMEOUT
-from core.sriov.plan import SriovPlan, plan_sriov
-from core.sriov.state import restore_count
-from core.steps import OnStep, StepReporter
+from vfio_tui.core.binding.journal import writer_lock
+from vfio_tui.core.configfiles import list_changes, undo_changes
+from vfio_tui.core.errors import PlanRefusedError, VfioError
+from vfio_tui.core.model import DomainFacts
+from vfio_tui.core.passthrough.records import FINISHED, RunRecord, find_run
+from vfio_tui.core.passthrough.undo import UndoPlan, UndoResult
+from vfio_tui.core.sriov.apply import DEFAULT_SRIOV_TIMEOUT
+from vfio_tui.core.sriov.plan import SriovPlan, plan_sriov
+from vfio_tui.core.sriov.state import restore_count
+from vfio_tui.core.steps import OnStep, StepReporter
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 
 def _back_plan(host: Host, run: RunRecord, domains: DomainFacts | None) -> SriovPlan:

@@ -3,8 +3,8 @@ are in core.libvirt.vfnic, core.binding and core.passthrough)."""
 
 from __future__ import annotations
 
-from core.address import PciAddress
-from core.model import HostInventory
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import HostInventory
 
 
 def vf_token_problem(inv: HostInventory, address: PciAddress) -> tuple[str, str] | None:

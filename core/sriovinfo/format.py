@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.model import HostInventory, PciDevice, PfSriov, VfInfo
+from vfio_tui.core.model import HostInventory, PciDevice, PfSriov, VfInfo
 
 
 def vf_json(vf: VfInfo) -> dict[str, Any]:

@@ -22,8 +22,8 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from core.hostpaths import HostPaths
-from core.model import VfNic
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.model import VfNic
 
 EXTRAS_KEY: Final = "sriov_nics"
 _IP_TIMEOUT: Final = 3.0

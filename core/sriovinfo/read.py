@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from core.address import PciAddress
-from core.hostpaths import HostPaths
-from core.model import DomainHolds, HostInventory, PfSriov, VfInfo, VfNic
-from core.sriovinfo.netinfo import live_sriov_nics, recorded_sriov_nics
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.model import DomainHolds, HostInventory, PfSriov, VfInfo, VfNic
+from vfio_tui.core.sriovinfo.netinfo import live_sriov_nics, recorded_sriov_nics
 
 NicFacts = Mapping[str, tuple[str | None, Mapping[int, VfNic]]]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.host import Host
-from core.hostpaths import HostPaths
-from core.simulated.kernel import SimulatedKernel
-from core.snapshot import load_snapshot
-from core.snapshot_record import record_host
 from tests.fixture_paths import RECORDED
+from vfio_tui.core.host import Host
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.simulated.kernel import SimulatedKernel
+from vfio_tui.core.snapshot import load_snapshot
+from vfio_tui.core.snapshot_record import record_host
 
 
 def host_state(paths: HostPaths) -> dict[str, Any]:

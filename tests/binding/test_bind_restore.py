@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
-from core.address import PciAddress
-from core.binding import BindPlan, StepEvent, apply_plan, pending_recovery, plan_bind, restore, undo_plan
-from core.binding.state import verify_group
-from core.errors import InputError
-from core.host import Host
 from tests.binding.bind_helpers import host_state, journal_files, lab_snapshot, lab_snapshot_names
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding import BindPlan, StepEvent, apply_plan, pending_recovery, plan_bind, restore, undo_plan
+from vfio_tui.core.binding.state import verify_group
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import Host
 
 
 def drivers(host: Host, group: int) -> dict[str, str | None]:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from core.binding.journal import writer_lock
-from core.host import Host
-from core.simulated.kernel import SimulatedKernel
 from tests.binding.bind_helpers import host_state, journal_files, lab_snapshot
+from vfio_tui.core.binding.journal import writer_lock
+from vfio_tui.core.host import Host
+from vfio_tui.core.simulated.kernel import SimulatedKernel
 
 Run = Callable[..., Any]
 
@@ -162,10 +162,10 @@ def test_second_writer_is_refused_naming_the_holder(make_host: Callable[..., Hos
 
 def test_not_root_on_a_live_host_lists_the_writes(monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    import core.binding.apply
-    from tui.cli import main
+    import vfio_tui.core.binding.apply
+    from vfio_tui.tui.cli import main
 
-    monkeypatch.setattr(core.binding.apply, "needs_root", lambda host: True)
+    monkeypatch.setattr(vfio_tui.core.binding.apply, "needs_root", lambda host: True)
     assert main(["bind", "0b:00.0", "--yes", "--demo"]) == 2
     out = capsys.readouterr()
     assert "needs root for: /sys/bus/pci/devices/0000:0b:00.0/driver_override <- vfio-pci;" in out.err

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from core.address import PciAddress
-from core.host import Host
-from core.usage import uses_from_extras
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import Host
+from vfio_tui.core.usage import uses_from_extras
 
 
 def test_two_default_routes_one_use(demo_host: Host) -> None:

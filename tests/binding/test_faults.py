@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from core.binding import BindFailedError, apply_plan, pending_recovery, plan_bind, restore
-from core.host import Host
 from tests.binding.bind_helpers import host_state, journal_files, set_faults
+from vfio_tui.core.binding import BindFailedError, apply_plan, pending_recovery, plan_bind, restore
+from vfio_tui.core.host import Host
 
 REPO = Path(__file__).resolve().parents[2]
 FORCE_8 = ("0000:03:00.0", "0000:05:00.1")
@@ -82,7 +82,7 @@ def test_a_hung_unbind_of_an_open_group_is_abandoned_and_restore_finishes_later(
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "vfio_tui", *args], capture_output=True, text=True, cwd=REPO,
                           timeout=60, check=False)
 
 

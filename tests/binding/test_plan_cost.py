@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-import core.usage
-from core.address import PciAddress
-from core.binding import plan_bind
-from core.host import Host
-from core.hostpaths import HostPaths
-from core.usage import gather_live_extras, usage_source
+import vfio_tui.core.usage
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding import plan_bind
+from vfio_tui.core.host import Host
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.usage import gather_live_extras, usage_source
 
 
 def test_plan_reads_no_pci_ids_but_inventory_does(make_host: Callable[..., Host]) -> None:
@@ -45,7 +45,7 @@ def test_display_scan_only_for_a_group_with_a_display_device(
         asked.append(processes)
         return {}
 
-    monkeypatch.setattr(core.usage, "gather_live_extras", fake_gather)
+    monkeypatch.setattr(vfio_tui.core.usage, "gather_live_extras", fake_gather)
     provide = usage_source(HostPaths(Path("/")), None)  # the live host's source: gathers when asked
     provide(inventory, PciAddress.parse(focus) if focus else None)
     assert asked == [scan]
@@ -58,7 +58,7 @@ def test_no_process_scan_when_not_asked(tmp_path: Path, monkeypatch: pytest.Monk
         raise AssertionError("process scan")
 
     monkeypatch.setattr(psutil, "process_iter", boom)
-    monkeypatch.setattr(core.usage, "_process_names", None)
+    monkeypatch.setattr(vfio_tui.core.usage, "_process_names", None)
     assert gather_live_extras(HostPaths(tmp_path), processes=False)["display_servers"] == []
 
 
@@ -73,7 +73,7 @@ def test_process_names_are_cached_per_process(monkeypatch: pytest.MonkeyPatch) -
         return real(*args, **kwargs)
 
     monkeypatch.setattr(psutil, "process_iter", counting)
-    monkeypatch.setattr(core.usage, "_process_names", None)
-    first = core.usage.running_process_names()
-    assert core.usage.running_process_names() is first
+    monkeypatch.setattr(vfio_tui.core.usage, "_process_names", None)
+    first = vfio_tui.core.usage.running_process_names()
+    assert vfio_tui.core.usage.running_process_names() is first
     assert len(calls) == 1

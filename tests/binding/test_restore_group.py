@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from core.binding import apply_plan, plan_bind, restore
-from core.host import Host
 from tests.binding.bind_helpers import host_state, journal_files
+from vfio_tui.core.binding import apply_plan, plan_bind, restore
+from vfio_tui.core.host import Host
 
 Run = Callable[..., Any]
 

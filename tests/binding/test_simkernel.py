@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from core.address import PciAddress
-from core.errors import SysfsWriteError, VfioError
-from core.host import Host
-from core.simulated.kernel import SimulatedKernel
-from core.viability import group_viable, viability_problems
 from tests.binding.bind_helpers import lab_snapshot, read_meta
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import SysfsWriteError, VfioError
+from vfio_tui.core.host import Host
+from vfio_tui.core.simulated.kernel import SimulatedKernel
+from vfio_tui.core.viability import group_viable, viability_problems
 
 
 def drv(host: Host, addr: str) -> str | None:
@@ -154,7 +154,7 @@ def test_faults_fire_once_at_the_nth_matching_write(make_host: Callable[..., Hos
 
 
 def test_unbind_of_an_open_group_blocks_until_the_timeout(make_host: Callable[..., Host]) -> None:
-    from core.errors import SysfsTimeoutError
+    from vfio_tui.core.errors import SysfsTimeoutError
 
     demo = make_host()
     kernel = demo.kernel

@@ -10,12 +10,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.address import PciAddress
-from core.binding import BindFailedError, StepEvent, apply_plan, plan_bind
-from core.errors import SysfsWriteError
-from core.host import Host
-from core.hostpaths import HostPaths
-from core.usage import _live_blocks, uses_from_extras
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding import BindFailedError, StepEvent, apply_plan, plan_bind
+from vfio_tui.core.errors import SysfsWriteError
+from vfio_tui.core.host import Host
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.usage import _live_blocks, uses_from_extras
 
 
 def _block(root: Path, name: str, real: str, *, partition: bool = False, slaves: tuple[str, ...] = (),

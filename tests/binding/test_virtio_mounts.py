@@ -7,13 +7,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from core.address import PciAddress
-from core.binding import plan_bind
-from core.host import Host
-from core.hostpaths import HostPaths
-from core.simulated.demo_host import demo_snapshot
-from core.usage import gather_live_extras, uses_from_extras
-from core.virtio_mounts import parse_mounts, read_mounts, virtio_fs_mounts, virtio_mount_tags
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.binding import plan_bind
+from vfio_tui.core.host import Host
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.simulated.demo_host import demo_snapshot
+from vfio_tui.core.usage import gather_live_extras, uses_from_extras
+from vfio_tui.core.virtio_mounts import parse_mounts, read_mounts, virtio_fs_mounts, virtio_mount_tags
 
 PROC_MOUNTS = """\
 lab_root / 9p rw,relatime,cache=loose,access=client,trans=virtio 0 0

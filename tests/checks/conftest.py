@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.host import Host, HostOptions
-from core.hostpaths import HostPaths
-from core.open_host import open_host
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import open_host
 
 
 @pytest.fixture

@@ -7,16 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.checks.grubdefaults import add_kernel_param, parse_grub_defaults, remove_kernel_param
-from core.checks.linefiles import (
+from vfio_tui.core.checks.grubdefaults import add_kernel_param, parse_grub_defaults, remove_kernel_param
+from vfio_tui.core.checks.linefiles import (
     kernel_cmdline_add,
     modprobe_drop_option,
     modprobe_options,
     modules_load_add,
     modules_load_names,
 )
-from core.checks.textfile import ConfigParseError, decode, encode
-from core.checks.virconf import comment_out, parse_virconf, remove_list_items
+from vfio_tui.core.checks.textfile import ConfigParseError, decode, encode
+from vfio_tui.core.checks.virconf import comment_out, parse_virconf, remove_list_items
 
 TRICKY_GRUB = (
     "# grub defaults, with Latin-1 \xe9 bytes kept as they are\r\n"

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from core.checks import apply_fix, restore_config, run_checks, undo_fix
-from core.checks.textfile import ConfigParseError
-from core.errors import InputError, VfioError
-from core.host import Host
+from vfio_tui.core.checks import apply_fix, restore_config, run_checks, undo_fix
+from vfio_tui.core.checks.textfile import ConfigParseError
+from vfio_tui.core.errors import InputError, VfioError
+from vfio_tui.core.host import Host
 
 TRICKY_GRUB = (b"# \xe9t\xe9 2015: blog step 1\r\nGRUB_DEFAULT=0\n"
                b'GRUB_CMDLINE_LINUX=""   # was: "intel_iommu=on"\n'

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from core.checks import CheckResult, run_checks
-from core.errors import InputError
-from core.host import Host, HostOptions
-from core.open_host import open_host
 from tests.fixture_paths import RECORDED
+from vfio_tui.core.checks import CheckResult, run_checks
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.open_host import open_host
 
 
 def by_id(results: list[CheckResult]) -> dict[str, CheckResult]:

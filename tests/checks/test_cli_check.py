@@ -6,8 +6,8 @@ import json
 import subprocess
 from collections.abc import Callable
 
-from core.hostpaths import HostPaths
 from tests.fixture_paths import RECORDED
+from vfio_tui.core.hostpaths import HostPaths
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

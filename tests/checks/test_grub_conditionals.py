@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.checks import ConfigParseError, apply_fix, run_checks
-from core.checks.grubdefaults import add_kernel_param, parse_grub_defaults
-from core.host import Host
 from tests.checks.test_check_fixes import _no_iommu
+from vfio_tui.core.checks import ConfigParseError, apply_fix, run_checks
+from vfio_tui.core.checks.grubdefaults import add_kernel_param, parse_grub_defaults
+from vfio_tui.core.host import Host
 
 CONDITIONAL = {
     "if/else": 'if [ -d /sys/firmware/efi ]; then\n  GRUB_CMDLINE_LINUX="quiet"\nelse\n  GRUB_CMDLINE_LINUX="nomodeset"\nfi\n',

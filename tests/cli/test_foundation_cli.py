@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.simulated.synthetic import synthetic_snapshot
 from tests.conftest import cli_env
 from tests.fixture_paths import RECORDED, REPO_ROOT
+from vfio_tui.core.simulated.synthetic import synthetic_snapshot
 
 
 def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
@@ -119,8 +119,9 @@ def test_help_teaches(run_cli) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_importing_core_loads_neither_textual_nor_libvirt() -> None:
-    code = ("import sys, core, core.host, core.sysfs_reader, core.snapshot, core.inventory_format, core.simulated.demo_host;"
-            "import core.passthrough, core.open_host as o, core.host as h;"
+    code = ("import sys, vfio_tui, vfio_tui.core, vfio_tui.core.host, vfio_tui.core.sysfs_reader, vfio_tui.core.snapshot;"
+            "import vfio_tui.core.inventory_format, vfio_tui.core.simulated.demo_host, vfio_tui.core.passthrough;"
+            "import vfio_tui.core.open_host as o, vfio_tui.core.host as h;"
             "host = o.open_host(h.HostOptions(demo=True)); host.inventory(); host.close();"
             "print(','.join(m for m in ('textual', 'libvirt', 'rich') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
@@ -132,8 +133,8 @@ def test_importing_core_loads_neither_textual_nor_libvirt() -> None:
 
 def test_options_before_the_command_and_values_named_like_commands(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     weird = tmp_path / "check"
-    from core.open_host import create_sim_host
-    from core.simulated.demo_host import demo_snapshot
+    from vfio_tui.core.open_host import create_sim_host
+    from vfio_tui.core.simulated.demo_host import demo_snapshot
 
     create_sim_host(weird, demo_snapshot())
     res = run_cli("--root", str(weird), "inventory", "--json")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.configspace import ConfigFacts, parse_config
+from vfio_tui.core.configspace import ConfigFacts, parse_config
 
 FIXTURE = Path(__file__).parent / "data" / "pciutils-dumps.json.gz"
 

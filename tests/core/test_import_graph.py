@@ -11,20 +11,20 @@ CORE = Path(__file__).resolve().parents[2] / "core"
 
 
 def _unit(module: str) -> str:
-    return ".".join(module.split(".")[:2])  # core.binding.plan -> core.binding; core.host -> core.host
+    return ".".join(module.split(".")[:3])  # vfio_tui.core.binding.plan -> vfio_tui.core.binding
 
 
 def _edges() -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {}
     for path in CORE.rglob("*.py"):
         parts = path.relative_to(CORE.parent).with_suffix("").parts
-        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        module = ".".join(("vfio_tui", *(parts[:-1] if parts[-1] == "__init__" else parts)))
         for node in ast.walk(ast.parse(path.read_text())):
             targets: list[str] = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("core"):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vfio_tui.core"):
                 targets = [node.module]
             elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names if a.name.startswith("core")]
+                targets = [a.name for a in node.names if a.name.startswith("vfio_tui.core")]
             for t in targets:
                 if _unit(t) != _unit(module):
                     edges.setdefault(_unit(module), set()).add(_unit(t))
@@ -64,12 +64,12 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycles_in_core() -> None:
     edges = _edges()
-    assert "core.libvirt" in edges["core.passthrough"]  # the graph is really read
+    assert "vfio_tui.core.libvirt" in edges["vfio_tui.core.passthrough"]  # the graph is really read
     assert _cycles(edges) == []
 
 
 def test_the_named_directions() -> None:
     edges = _edges()
-    assert "core.libvirt" not in edges.get("core.binding", set())
-    assert not {"core.simulated", "core.libvirt", "core.binding"} & edges.get("core.host", set())
-    assert "core.host" not in edges.get("core.usage", set())
+    assert "vfio_tui.core.libvirt" not in edges.get("vfio_tui.core.binding", set())
+    assert not {"vfio_tui.core.simulated", "vfio_tui.core.libvirt", "vfio_tui.core.binding"} & edges.get("vfio_tui.core.host", set())
+    assert "vfio_tui.core.host" not in edges.get("vfio_tui.core.usage", set())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from core.address import PciAddress
-from core.host import Host
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import Host
 
 
 def test_seed_hba_is_alone_in_group_19(demo_host: Host) -> None:
@@ -41,7 +41,7 @@ def test_vf_already_on_vfio_is_ready(demo_host: Host) -> None:
 
 
 def test_vf_with_hardware_ffff_ids_uses_the_kernel_ids(sim_root) -> None:  # type: ignore[no-untyped-def]
-    from core.sysfs_reader import read_inventory
+    from vfio_tui.core.sysfs_reader import read_inventory
 
     cfg = sim_root.pci_device("0000:07:10.0") / "config"
     raw = bytearray(cfg.read_bytes())

@@ -15,11 +15,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.address import PciAddress
-from core.configspace import ConfigSpaceError, parse_config
-from core.errors import InputError
-from core.pciids import PciIds
-from core.simulated.synthetic import make_config
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.configspace import ConfigSpaceError, parse_config
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.pciids import PciIds
+from vfio_tui.core.simulated.synthetic import make_config
 
 CI = os.environ.get("CI", "").lower() == "true"
 settings.register_profile("parsers-ci", max_examples=10_000, deadline=None,

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.address import PciAddress
-from core.configspace import ConfigSpaceError, parse_config
-from core.errors import InputError
-from core.pciids import PciIds
-from core.simulated.synthetic import make_config
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.configspace import ConfigSpaceError, parse_config
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.pciids import PciIds
+from vfio_tui.core.simulated.synthetic import make_config
 
 
 @pytest.mark.parametrize("text,expected", [

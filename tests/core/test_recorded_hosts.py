@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from core.address import PciAddress
-from core.host import HostOptions
-from core.model import NEEDS_ROOT, AcsState
-from core.open_host import open_host
 from tests.fixture_paths import RECORDED
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.model import NEEDS_ROOT, AcsState
+from vfio_tui.core.open_host import open_host
 
 
 def _recorded(path: Path) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from core.address import PciAddress
-from core.errors import HostDataError
-from core.hostpaths import HostPaths
-from core.model import NEEDS_ROOT
-from core.pciids import PciIds
-from core.sysfs_reader import read_inventory
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.model import NEEDS_ROOT
+from vfio_tui.core.pciids import PciIds
+from vfio_tui.core.sysfs_reader import read_inventory
 
 HBA = PciAddress.parse("0000:0b:00.0")  # the demo's QLogic HBA (the seed's group 19)
 PF = PciAddress.parse("0000:07:00.0")

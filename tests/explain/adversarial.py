@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from core.explain.catalog import load_catalog
-from core.explain.normalize import normalize_line
 from tests.explain.explain_messages import REAL_MESSAGES
+from vfio_tui.core.explain.catalog import load_catalog
+from vfio_tui.core.explain.normalize import normalize_line
 
 #: Texts for the catalog patterns that no message in explain_messages.py exercises (from the sources).
 EXTRA_SAMPLES = (

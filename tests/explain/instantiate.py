@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from core.explain.fmtmatch import _CONV
-from core.explain.sources import Message
+from vfio_tui.core.explain.fmtmatch import _CONV
+from vfio_tui.core.explain.sources import Message
 
 BDF = "0000:02:00.0"
 _PREFIX = {

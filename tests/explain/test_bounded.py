@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 import pytest
 
-from core.explain import checks, collect, engine, explain_text, fmtmatch, load_catalog, normalize, scan
-from core.explain.sources import message_matchers
 from tests.explain.adversarial import catalog_patterns, hostile_log, near_miss_lines, one_long_line
 from tests.explain.instantiate import instantiate
+from vfio_tui.core.explain import checks, collect, engine, explain_text, fmtmatch, load_catalog, normalize, scan
+from vfio_tui.core.explain.sources import message_matchers
 
 FULL = os.environ.get("CI") == "true"
 MB = 1 << 20

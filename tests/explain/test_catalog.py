@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.errors import HostDataError
-from core.explain import explain_text, load_catalog
-from core.explain.catalog import parse_entry
 from tests.explain.explain_messages import REAL_MESSAGES, REFERENCE_IDS
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.explain import explain_text, load_catalog
+from vfio_tui.core.explain.catalog import parse_entry
 
 CATALOG = load_catalog()
 IDS = [e.id for e in CATALOG]
@@ -38,10 +38,10 @@ def test_a_specific_cause_ranks_first_on_its_own_message(cause_id: str) -> None:
 
 @pytest.mark.parametrize("entry", CATALOG, ids=IDS)
 def test_every_cause_is_complete(entry: object) -> None:
-    from core.explain.model import CauseEntry
+    from vfio_tui.core.explain.model import CauseEntry
 
     assert isinstance(entry, CauseEntry)
-    from core.explain.sources import mappings
+    from vfio_tui.core.explain.sources import mappings
 
     assert entry.title and entry.explanation and entry.fix and entry.source
     # recognised by its own patterns, or by the source messages mapped to it (inventory/mapping.toml)

@@ -13,9 +13,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.explain import explain_text
-from core.explain.model import ExplainReport
-from core.explain.render import format_report
+from vfio_tui.core.explain import explain_text
+from vfio_tui.core.explain.model import ExplainReport
+from vfio_tui.core.explain.render import format_report
 
 NEEDLES = [
     "group 13 is not viable", "failed to open /dev/vfio/vfio: ", "/dev/vfio/", "failed to setupcontainer for group",

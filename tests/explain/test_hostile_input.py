@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from core.explain import explain_text
-from core.explain.render import format_report
-from core.host import Host
-from core.hostpaths import HostPaths
-from core.loginput import MAX_INPUT
+from vfio_tui.core.explain import explain_text
+from vfio_tui.core.explain.render import format_report
+from vfio_tui.core.host import Host
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.loginput import MAX_INPUT
 
 REPO = Path(__file__).resolve().parents[2]
 #: What must never come out of explain: C0 controls but newline, DEL, C1 controls (U+009B is the 8-bit
@@ -42,7 +42,7 @@ HOSTILE_UNKNOWN = f"qemu-system-x86_64: something failed {CLEAR}{OSC52} with an 
 def _cli(*args: str, stdin: Any = None, timeout: float = 60) -> tuple[subprocess.CompletedProcess[str], float]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tui", "explain", *args], stdin=stdin, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "vfio_tui", "explain", *args], stdin=stdin, capture_output=True,
                           text=True, timeout=timeout, cwd=REPO, env=env, check=False)
     return proc, time.perf_counter() - start
 
@@ -143,7 +143,7 @@ def test_escape_sequences_and_controls_from_a_log_never_reach_the_output(text: s
 
 @pytest.mark.parametrize("text", [HOSTILE, HOSTILE_UNKNOWN], ids=["finding", "no-known-cause"])
 def test_the_cli_prints_no_escape_from_a_log(text: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "tui", "explain", "-", "--demo"], input=text, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "vfio_tui", "explain", "-", "--demo"], input=text, capture_output=True,
                           text=True, timeout=60, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     assert proc.returncode in (0, 1), proc.stderr
     assert "group 13" in proc.stdout or "something failed" in proc.stdout
@@ -151,8 +151,8 @@ def test_the_cli_prints_no_escape_from_a_log(text: str) -> None:
 
 
 def test_the_app_shows_no_escape_from_a_log(demo_host: Host, tmp_path: Path) -> None:
-    from tui.backend import Backend
-    from tui.widgets.explain_panel import explanation_text
+    from vfio_tui.tui.backend import Backend
+    from vfio_tui.tui.widgets.explain_panel import explanation_text
 
     backend = Backend(demo_host)
     for text in (HOSTILE, HOSTILE_UNKNOWN):
@@ -166,7 +166,7 @@ def test_the_app_shows_no_escape_from_a_log(demo_host: Host, tmp_path: Path) -> 
     assert not FORBIDDEN.search(loaded)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    from core.errors import VfioError
+    from vfio_tui.core.errors import VfioError
 
     with pytest.raises(VfioError, match="FIFO"):
         backend.read_log_file(str(fifo))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core.explain import explain_text, load_catalog
-from core.explain.scan import GATES
-from core.explain.sources import FAILURE, Mapping, load_inventory, mappings
 from tests.explain.instantiate import instantiate
+from vfio_tui.core.explain import explain_text, load_catalog
+from vfio_tui.core.explain.scan import GATES
+from vfio_tui.core.explain.sources import FAILURE, Mapping, load_inventory, mappings
 
 MAPPINGS = mappings()
 CAUSES = {e.id: e for e in load_catalog()}

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from core.explain import explain_text
 from tests.fixture_paths import LAB_RESULTS
+from vfio_tui.core.explain import explain_text
 
 #: error lines in the lab transcripts that are not passthrough problems (the lab VM has no KVM/cgroups)
 NOT_OURS = ("Failed to start domain", "Failed to attach device", "Unable to initialize cgroups")

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.explain.normalize import normalize_line, safe_multiline, safe_text
+from vfio_tui.core.explain.normalize import normalize_line, safe_multiline, safe_text
 
 FORBIDDEN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 #: Pieces people's logs really contain, so that the examples reach every branch of the normalizer.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.explain import explain_text
-from core.host import Host
+from vfio_tui.core.explain import explain_text
+from vfio_tui.core.host import Host
 
 NORMAL_BOOT_DMESG = """\
 [    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0) #1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)

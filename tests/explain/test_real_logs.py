@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.explain import explain_text, load_catalog
+from vfio_tui.core.explain import explain_text, load_catalog
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "explain" / "real_logs.toml"
 DATA = tomllib.loads(FIXTURES.read_text(encoding="utf-8"))

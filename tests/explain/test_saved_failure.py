@@ -6,9 +6,9 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from core.host import HostOptions
-from core.libvirt.failure import FailureRecord, save_failure
-from core.open_host import open_host
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.libvirt.failure import FailureRecord, save_failure
+from vfio_tui.core.open_host import open_host
 
 
 def _record(vm: str) -> FailureRecord:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from core.errors import InputError
-from core.explain import collect_vm_logs, explain_failure, explain_stream, explain_text
-from core.explain.scan import BLOCK
-from core.host import Host
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.explain import collect_vm_logs, explain_failure, explain_stream, explain_text
+from vfio_tui.core.explain.scan import BLOCK
+from vfio_tui.core.host import Host
 
 UTC = {"TZ": "UTC"}  # the demo's kern.log is in syslog format (local time, no zone)
 
@@ -186,7 +186,7 @@ def test_session_uri_is_named_for_permission_errors(run_cli: Any) -> None:
 
 
 def test_evidence_is_highlighted_only_with_color() -> None:
-    from core.explain.render import format_report
+    from vfio_tui.core.explain.render import format_report
 
     report = explain_text(GROUP13)
     plain = format_report(report, color=False)

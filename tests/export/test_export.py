@@ -14,12 +14,6 @@ from typing import Any
 
 import pytest
 
-from core.export import GroupCandidate, host_candidates, local_node, render
-from core.host import Host, HostOptions
-from core.open_host import materialized_host, open_host
-from core.simulated.synthetic import HostBuilder
-from core.usage import EXTRAS_SCHEMA
-from core.vmholds import VM_DEVICES_KEY
 from tests.export.engine_schemas import (
     KUBEVIRT_PCI_HOST_DEVICE_SCHEMA,
     NOVA_ALIAS_SCHEMA,
@@ -31,6 +25,12 @@ from tests.export.engine_schemas import (
     validate,
 )
 from tests.fixture_paths import RECORDED
+from vfio_tui.core.export import GroupCandidate, host_candidates, local_node, render
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.open_host import materialized_host, open_host
+from vfio_tui.core.simulated.synthetic import HostBuilder
+from vfio_tui.core.usage import EXTRAS_SCHEMA
+from vfio_tui.core.vmholds import VM_DEVICES_KEY
 
 
 def farm_snapshot() -> dict[str, Any]:
@@ -64,7 +64,7 @@ def hosts() -> Iterator[dict[str, Host]]:
     opened = {"host192": open_host(HostOptions(demo=True)),
               "farm1": materialized_host(farm_snapshot(), "snapshot", "recorded: farm1 (synthetic GPU farm)")}
     for path in sorted(RECORDED.glob("*.json")):
-        from core.snapshot import load_snapshot
+        from vfio_tui.core.snapshot import load_snapshot
 
         opened[path.stem] = materialized_host(load_snapshot(path), "snapshot", f"recorded: {path.stem}")
     yield opened

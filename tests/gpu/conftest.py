@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.host import Host, HostOptions
-from core.libvirt.connection import Hypervisor
-from core.libvirt.for_host import hypervisor_for
-from core.open_host import create_sim_host, demo_host_snapshot, open_host
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.libvirt.connection import Hypervisor
+from vfio_tui.core.libvirt.for_host import hypervisor_for
+from vfio_tui.core.open_host import create_sim_host, demo_host_snapshot, open_host
 
 Session = Callable[[], tuple[Host, Hypervisor]]
 

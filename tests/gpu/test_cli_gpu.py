@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from core.hostpaths import HostPaths
-from core.simulated.kernel import SimulatedKernel
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.simulated.kernel import SimulatedKernel
 
 
 def test_demo_names(run_cli: Any) -> None:

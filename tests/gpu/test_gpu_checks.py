@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from core.checks.result import CheckResult
-from core.checks.runner import run_checks
-from core.host import Host
-from core.libvirt.for_host import hypervisor_for
+from vfio_tui.core.checks.result import CheckResult
+from vfio_tui.core.checks.runner import run_checks
+from vfio_tui.core.host import Host
+from vfio_tui.core.libvirt.for_host import hypervisor_for
 
 
 def _by_id(results: list[CheckResult]) -> dict[str, CheckResult]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.address import PciAddress
-from core.gpu.steps import GpuStep
-from core.host import Host
-from core.inventory_format import inventory_json
-from core.libvirt.for_host import hypervisor_for
-from core.passthrough import plan_passthrough, run_passthrough, undo_passthrough
 from tests.gpu.conftest import Session
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.gpu.steps import GpuStep
+from vfio_tui.core.host import Host
+from vfio_tui.core.inventory_format import inventory_json
+from vfio_tui.core.libvirt.for_host import hypervisor_for
+from vfio_tui.core.passthrough import plan_passthrough, run_passthrough, undo_passthrough
 
 NVIDIA = ("0000:01:00.0", "0000:01:00.1", "0000:01:00.2", "0000:01:00.3")
 
@@ -152,7 +152,7 @@ def test_igpu_over_ssh_console_and_display_manager_back_on_undo(ws_session: Sess
 
 
 def test_a_failed_bind_gives_console_and_display_back(sg_session: Session, sg_tree: Path) -> None:
-    from core.simulated.kernel import SimulatedKernel
+    from vfio_tui.core.simulated.kernel import SimulatedKernel
 
     host, hv = sg_session()
     plan = plan_passthrough(host, hv, "0a:00.0", "win11", stop_display_manager=True, checks=False)
@@ -167,7 +167,7 @@ def test_a_failed_bind_gives_console_and_display_back(sg_session: Session, sg_tr
 
 
 def test_gpu_steps_round_trip_and_check_against_the_host(single_gpu: Host) -> None:
-    from core.gpu.apply import check_step
+    from vfio_tui.core.gpu.apply import check_step
 
     plan = _plan(single_gpu, "0a:00.0", "win11", stop_display_manager=True)
     assert plan.gpu is not None
@@ -185,7 +185,7 @@ def test_gpu_steps_round_trip_and_check_against_the_host(single_gpu: Host) -> No
 def test_a_recorded_step_may_only_touch_its_own_attributes(single_gpu: Host) -> None:
     import pytest
 
-    from core.gpu.apply import GpuStepError, check_step
+    from vfio_tui.core.gpu.apply import GpuStepError, check_step
 
     bad = GpuStep("unbind-vtconsole", "vtcon1", "/sys/bus/pci/devices/0000:0a:00.0/remove", "1")
     with pytest.raises(GpuStepError, match="not a vtconsole bind attribute"):

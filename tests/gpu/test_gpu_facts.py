@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.address import PciAddress
-from core.gpu.facts import GpuFacts, ModuleState, NodeUser, _iomem_owners, module_closure, read_gpu_facts
-from core.hostpaths import HostPaths
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.gpu.facts import GpuFacts, ModuleState, NodeUser, _iomem_owners, module_closure, read_gpu_facts
+from vfio_tui.core.hostpaths import HostPaths
 
 IOMEM = """\
 00000000-00000fff : Reserved
@@ -67,12 +67,12 @@ def test_a_tree_without_gpu_facts_reads_as_nothing(tmp_path: Path) -> None:
 def test_precise_facts_replace_the_coarse_ones() -> None:
     """A usage recording's coarse facts (a display server -> the boot VGA; fbcon -> every framebuffer's
     device) give way where the tree shows who really holds which card."""
-    from core.gpu.facts import NodeUser, VtConsole
-    from core.gpu.inventory import annotate
-    from core.host import HostOptions
-    from core.model import HostUse
-    from core.open_host import open_host
-    from core.verdict import with_verdicts
+    from vfio_tui.core.gpu.facts import NodeUser, VtConsole
+    from vfio_tui.core.gpu.inventory import annotate
+    from vfio_tui.core.host import HostOptions
+    from vfio_tui.core.model import HostUse
+    from vfio_tui.core.open_host import open_host
+    from vfio_tui.core.verdict import with_verdicts
 
     with open_host(HostOptions(demo=True, demo_name="workstation")) as host:
         inv = host.inventory()

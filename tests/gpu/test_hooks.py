@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from core.gpu.hookplan import HOOK_SCRIPT
-from core.hooks.layout import MARKER, plan_path
-from core.host import HostOptions
-from core.open_host import open_host
 from tests.conftest import cli_env
 from tests.fixture_paths import REPO_ROOT
-from tui.cli import main
+from vfio_tui.core.gpu.hookplan import HOOK_SCRIPT
+from vfio_tui.core.hooks.layout import MARKER, plan_path
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli import main
 
 GPU = "0000:0a:00.0"
 AUDIO = "0000:0a:00.1"
@@ -46,7 +46,7 @@ def files_of(root: Path, top: str = "etc") -> dict[str, tuple[bytes, int]]:
 
 
 def vm_xml(root: Path) -> str:
-    from core.libvirt.for_host import hypervisor_for
+    from vfio_tui.core.libvirt.for_host import hypervisor_for
 
     with open_host(HostOptions(root=root)) as host, hypervisor_for(host) as hv:
         return hv.xml("win11", inactive=True)
@@ -60,8 +60,8 @@ def driver(root: Path, address: str) -> str | None:
 @pytest.fixture
 def no_libvirt(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Any attempt to open libvirt fails loudly (the CLI turns it into exit 70)."""
-    import core.libvirt.connection as connection
-    import core.libvirt.for_host as for_host
+    import vfio_tui.core.libvirt.connection as connection
+    import vfio_tui.core.libvirt.for_host as for_host
 
     def refuse(*_a: object, **_k: object) -> Any:
         raise AssertionError("the hook opened libvirt")
@@ -105,7 +105,7 @@ def test_install_writes_the_script_and_the_private_plan(capsys: pytest.CaptureFi
     assert text.startswith("#!/bin/sh\n") and MARKER in text
     assert f"--root {sg_tree}" in text and "hooks run \"$1\" \"$2\" \"$3\"" in text
     assert "virsh" not in text and "libvirt" not in text.split("case")[1]  # the script calls no libvirt
-    assert f"exec {os.path.abspath(__import__('sys').executable)} -P -m tui" in text
+    assert f"exec {os.path.abspath(__import__('sys').executable)} -P -m vfio_tui" in text
     plan = sg_tree / plan_path("win11").lstrip("/")
     assert stat.S_IMODE(plan.stat().st_mode) == 0o600
     assert stat.S_IMODE(plan.parent.stat().st_mode) == 0o700
@@ -337,8 +337,8 @@ def test_refuses_when_a_device_is_now_host_used(capsys: pytest.CaptureFixture[st
 
 def test_a_failed_bind_gives_console_and_display_back(capsys: pytest.CaptureFixture[str], installed: Path,
                                                       no_libvirt: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.passthrough.run as run_mod
-    from core.errors import VfioError
+    import vfio_tui.core.passthrough.run as run_mod
+    from vfio_tui.core.errors import VfioError
 
     def fail(*_a: object, **_k: object) -> Any:
         raise VfioError("vfio-pci would not take 0000:0a:00.0 (simulated)")
@@ -353,7 +353,7 @@ def test_a_failed_bind_gives_console_and_display_back(capsys: pytest.CaptureFixt
 
 def test_watchdog_gives_the_gpu_back_when_the_vm_never_started(capsys: pytest.CaptureFixture[str],
                                                                 installed: Path, no_libvirt: None) -> None:
-    from core.hooks.run import watchdog
+    from vfio_tui.core.hooks.run import watchdog
 
     root = installed
     assert cli(capsys, "hooks", "run", "win11", "prepare", "begin", "--root", str(root))[0] == 0

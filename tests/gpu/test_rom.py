@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.gpu.rom import check_against, parse_rom, rom_checksum32
-from core.simulated.synthetic_rom import make_option_rom, shadow_copy
+from vfio_tui.core.gpu.rom import check_against, parse_rom, rom_checksum32
+from vfio_tui.core.simulated.synthetic_rom import make_option_rom, shadow_copy
 
 #: Debian packages (dev.sh TEST_PACKAGES): seabios (vgabios-*.bin), ipxe-qemu (efi-*.rom).
 STDVGA = Path("/usr/share/seabios/vgabios-stdvga.bin")

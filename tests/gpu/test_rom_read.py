@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from core.errors import InputError
-from core.gpu.romread import read_rom, rom_xml, save_rom
-from core.host import Host
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.gpu.romread import read_rom, rom_xml, save_rom
+from vfio_tui.core.host import Host
 
 
 def test_good_rom_is_read_closed_again_and_saved(workstation: Host) -> None:

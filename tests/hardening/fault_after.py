@@ -48,12 +48,12 @@ def main() -> int:
             os.kill(os.getpid(), signal.SIGKILL)
         return result
 
-    from core import safefile
+    from vfio_tui.core import safefile
 
     real_replace, real_unlink = safefile.replace, safefile.unlink
     safefile.replace = lambda root_, path, data, **kw: commit(real_replace, path, root_, path, data, **kw)
     safefile.unlink = lambda root_, path, **kw: commit(real_unlink, path, root_, path, **kw)
-    from tui.cli import main as cli
+    from vfio_tui.tui.cli import main as cli
 
     rc = cli(sys.argv[4:])
     print(f"COMMITS {seen[0]}", file=sys.stderr)

@@ -8,8 +8,8 @@ import io
 import re
 from dataclasses import dataclass
 
-from tui.cli import main
-from tui.cli.registry import COMMANDS
+from vfio_tui.tui.cli import main
+from vfio_tui.tui.cli.registry import COMMANDS
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from tui.cli import build_parser
-from tui.cli.registry import COMMANDS
+from vfio_tui.tui.cli import build_parser
+from vfio_tui.tui.cli.registry import COMMANDS
 
 DOCUMENTED = frozenset({0, 1, 2, 3})
 """0 ok, 1 a check failed / no known cause / VM did not start, 2 bad input, 3 plan refused."""

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.open_host import create_sim_host
-from core.simulated.demo_host import demo_snapshot
-from core.snapshot import load_snapshot
 from tests.conftest import cli_env
 from tests.fixture_paths import RECORDED, REPO_ROOT
 from tests.hardening.misuse import DIR_KINDS, EXPENSIVE, FILE_KINDS, OUT_KINDS, Case, accepts_connect
+from vfio_tui.core.open_host import create_sim_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
+from vfio_tui.core.snapshot import load_snapshot
 
 NOBODY = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
 DEAD_LIBVIRT = "qemu+unix:///system?socket=/nonexistent/vfio-tui-test/libvirt-sock"

@@ -56,7 +56,7 @@ def _fed_fifo(scratch: str) -> str:
 
 
 def run_case(argv: list[str], limit: float, scratch: str = "/tmp") -> dict[str, Any]:
-    from tui.cli import main
+    from vfio_tui.tui.cli import main
 
     argv = [_fed_fifo(scratch) if word == "{FIFO}" else word for word in argv]
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from core.host import HostOptions
-from core.hostpaths import HostPaths
-from core.open_host import create_sim_host, open_host
-from core.simulated.demo_host import demo_snapshot
 from tests.binding.bind_helpers import host_state
 from tests.conftest import cli_env
 from tests.fixture_paths import REPO_ROOT
 from tests.hardening.inproc import run_main
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
 
 FAULT = str(Path(__file__).resolve().parent / "fault_after.py")
 COUNT = {"points": 0, "restored": 0, "lost": 0}

@@ -12,7 +12,7 @@ import pytest
 from tests.hardening.inproc import hinted_commands
 from tests.hardening.misuse import ANY, DOCUMENTED, Case, cases
 from tests.hardening.misuse_envs import ENVS, Env, Workspace
-from tui.cli.registry import COMMANDS
+from vfio_tui.tui.cli.registry import COMMANDS
 
 CATEGORIES = ("missing-args", "extra-args", "bad-option", "bad-address", "unknown-vm", "bad-run", "file", "valid",
               "write")

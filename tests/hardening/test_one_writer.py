@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from core.hostpaths import HostPaths
-from core.open_host import create_sim_host
-from core.simulated.demo_host import demo_snapshot
 from tests.conftest import cli_env
 from tests.fixture_paths import REPO_ROOT
 from tests.hardening.inproc import run_main
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import create_sim_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from core.binding.journal import writer_lock
-from core.hostpaths import HostPaths
+from vfio_tui.core.binding.journal import writer_lock
+from vfio_tui.core.hostpaths import HostPaths
 with writer_lock(HostPaths(Path(sys.argv[1])), "a test holding the lock"):
     print("held", flush=True)
     time.sleep(120)
@@ -115,7 +115,7 @@ def test_two_fixes_at_once_never_lose_an_edit(tmp_path: Path, capsys: pytest.Cap
     fixes = ("qemu-conf-relaxed-acs", "qemu-conf-acl")
     for n in range(RACES):
         root = create_sim_host(tmp_path / f"h{n}", demo_snapshot())
-        procs = [subprocess.Popen([sys.executable, "-m", "tui", "check", "--fix", f, "--yes", "--root", str(root.root)],
+        procs = [subprocess.Popen([sys.executable, "-m", "vfio_tui", "check", "--fix", f, "--yes", "--root", str(root.root)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
                                   env=cli_env()) for f in fixes]
         outs = [(p.wait(60), *p.communicate()) for p in procs]

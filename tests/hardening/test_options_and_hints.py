@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.binding import apply_plan, plan_bind, restore
-from core.errors import InputError
-from core.host import HostOptions
-from core.hostpaths import HostPaths
-from core.open_host import open_host
 from tests.binding.bind_helpers import host_state
 from tests.hardening.inproc import hinted_commands, run_main
-from tui.cli import build_parser
-from tui.cli.common import with_host_args
-from tui.cli.registry import COMMANDS
+from vfio_tui.core.binding import apply_plan, plan_bind, restore
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli import build_parser
+from vfio_tui.tui.cli.common import with_host_args
+from vfio_tui.tui.cli.registry import COMMANDS
 
 BAD_SECONDS = ["-1", "0", "nan", "NaN", "inf", "-inf", "1e300", "abc", "", "0x10"]
 TIMEOUT_OPTIONS = [("bind", "0b:00.0", "--timeout"), ("restore", "--all", "--timeout"), ("pass", "0b:00.0 vm", "--timeout"),
@@ -90,7 +90,7 @@ def test_core_refuses_a_timeout_that_cannot_work(sim_root: HostPaths, value: flo
 def test_the_hint_of_an_interrupted_bind_names_the_tree_and_works_when_copied(sim_root: HostPaths) -> None:
     """The issue's case: "run `vfio-tui restore --all` first" copied from a --root session acted on the
     live host. Now the hint carries --root, and running exactly the hint repairs the tree."""
-    from core.simulated.kernel import SimulatedKernel
+    from vfio_tui.core.simulated.kernel import SimulatedKernel
 
     root = str(sim_root.root)
     with open_host(HostOptions(root=sim_root.root)) as host:
@@ -101,7 +101,7 @@ def test_the_hint_of_an_interrupted_bind_names_the_tree_and_works_when_copied(si
 
     from tests.conftest import cli_env
     from tests.fixture_paths import REPO_ROOT
-    killed = subprocess.run([sys.executable, "-m", "tui", "bind", "0b:00.0", "--yes", "--root", root],
+    killed = subprocess.run([sys.executable, "-m", "vfio_tui", "bind", "0b:00.0", "--yes", "--root", root],
                             capture_output=True, text=True, cwd=REPO_ROOT, env=cli_env(), timeout=60, check=False)
     assert killed.returncode == -9
     refused = run_main("bind", "02:00.0", "--yes", "--root", root)

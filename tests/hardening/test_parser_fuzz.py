@@ -14,14 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import address
-from core.address import PciAddress
-from core.checks import grubdefaults, linefiles, virconf
-from core.checks.grubdefaults import add_kernel_param, parse_grub_defaults, remove_kernel_param
-from core.checks.textfile import ConfigParseError
-from core.checks.virconf import comment_out, parse_virconf, remove_list_items
-from core.errors import InputError
 from tests.hardening.fuzzing import COUNTS, EXAMPLES, FUZZ, bounded
+from vfio_tui.core import address
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.checks import grubdefaults, linefiles, virconf
+from vfio_tui.core.checks.grubdefaults import add_kernel_param, parse_grub_defaults, remove_kernel_param
+from vfio_tui.core.checks.textfile import ConfigParseError
+from vfio_tui.core.checks.virconf import comment_out, parse_virconf, remove_list_items
+from vfio_tui.core.errors import InputError
 
 JUNK = st.sampled_from(["\r", "\x00", "é", "\\", "'", '"', "`", "$", "#", ";", "\n", "\t", " ", "=", "[", "]", ",",
                         "(", ")", "{", "}", "&", "|", "\ufeff", "\u202e", "\udcff"])
@@ -148,9 +148,9 @@ _CTX: list[object] = []
 def _demo_context() -> object:
     """One check context on the demo host for every example (its other reads stay cached)."""
     if not _CTX:
-        from core.checks.runner import make_context
-        from core.host import HostOptions
-        from core.open_host import open_host
+        from vfio_tui.core.checks.runner import make_context
+        from vfio_tui.core.host import HostOptions
+        from vfio_tui.core.open_host import open_host
 
         host = open_host(HostOptions(demo=True))
         _CTX.append(make_context(host))
@@ -162,8 +162,8 @@ def _demo_context() -> object:
 def test_proc_cmdline_as_the_checks_read_it(text: str) -> None:
     """/proc/cmdline of any shape: the command-line checks answer (never raise), and intel_iommu=on as a
     word of it is seen as set."""
-    from core.checks.checks_platform import check_cmdline_flags, check_iommu_cmdline
-    from core.checks.context import CheckContext, FileRead
+    from vfio_tui.core.checks.checks_platform import check_cmdline_flags, check_iommu_cmdline
+    from vfio_tui.core.checks.context import CheckContext, FileRead
 
     ctx = _demo_context()
     assert isinstance(ctx, CheckContext)
@@ -260,7 +260,7 @@ SCANNING = ("search", "finditer", "sub")
 
 def _patterns() -> list[tuple[str, re.Pattern[str], tuple[str, ...]]]:
     """Every module-level pattern of the parsers (and the hint rewriter), with how the code uses it."""
-    from tui.cli.common import _command_pattern
+    from vfio_tui.tui.cli.common import _command_pattern
 
     scanning = {"_VAR_REF"}
     found = [(f"{mod.__name__}.{name}", value, SCANNING if name in scanning else ANCHORED)

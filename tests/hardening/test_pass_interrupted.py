@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.hostpaths import HostPaths
 from tests.conftest import cli_env
 from tests.hardening.inproc import run_main
 from tests.passthrough.test_fault_matrix import _snapshot
+from vfio_tui.core.hostpaths import HostPaths
 
 SIGNAL_AFTER = str(Path(__file__).resolve().parent / "signal_after.py")
 COUNT = {"points": 0, "restored": 0, "lost": 0}

@@ -68,7 +68,7 @@ class Bench:
         self.verify_restored()
 
     def vfio_tui(self) -> None:
-        from tui.cli import main
+        from vfio_tui.tui.cli import main
 
         sink = io.StringIO()
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
@@ -83,9 +83,9 @@ class Bench:
         self.verify_restored()
 
     def core_api(self) -> None:
-        from core.binding import apply_plan, plan_bind, restore
-        from core.host import HostOptions
-        from core.open_host import open_host
+        from vfio_tui.core.binding import apply_plan, plan_bind, restore
+        from vfio_tui.core.host import HostOptions
+        from vfio_tui.core.open_host import open_host
 
         with open_host(HostOptions()) as host:
             plan = plan_bind(host, self.addr)
@@ -102,7 +102,7 @@ class Bench:
         env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
         env.pop("VFIO_TUI_TESTING", None)
         for args in (["bind", self.addr, "--yes"], ["restore", self.addr]):
-            res = subprocess.run([sys.executable, "-m", "tui", *args], cwd=REPO, env=env,
+            res = subprocess.run([sys.executable, "-m", "vfio_tui", *args], cwd=REPO, env=env,
                                  capture_output=True, text=True, check=False)
             if res.returncode != 0:
                 raise RuntimeError(f"vfio-tui {' '.join(args)} -> {res.returncode}: {res.stderr[-500:]}")
@@ -128,7 +128,7 @@ def write_profile(bench: Bench, out: Path) -> None:
     text = io.StringIO()
     pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(40)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "tui", "inventory", "--json"], cwd=REPO,
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "vfio_tui", "inventory", "--json"], cwd=REPO,
                          env=env, capture_output=True, text=True, check=False)
     rows = [line.split("|") for line in res.stderr.splitlines() if line.startswith("import time:")]
     rows = [r for r in rows if len(r) == 3 and r[1].strip().isdigit()]
@@ -143,7 +143,7 @@ def write_profile(bench: Bench, out: Path) -> None:
 
 
 def has_binding() -> bool:
-    from tui.cli.registry import COMMANDS
+    from vfio_tui.tui.cli.registry import COMMANDS
 
     return "bind" in COMMANDS and "restore" in COMMANDS
 

@@ -145,7 +145,7 @@ class Cli:
         self.calls: list[tuple[str, float, int]] = []
 
     def __call__(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return self.python("-m", "tui", *args, timeout=timeout)
+        return self.python("-m", "vfio_tui", *args, timeout=timeout)
 
     def python(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """This venv's python with ARGS (e.g. a wrapper script that then runs the CLI)."""
@@ -180,7 +180,7 @@ def vt() -> Iterator[Cli]:
 
 
 def has_command(name: str) -> bool:
-    from tui.cli.registry import COMMANDS
+    from vfio_tui.tui.cli.registry import COMMANDS
 
     return name in COMMANDS
 

@@ -63,7 +63,7 @@ def main() -> None:
         atexit.register(report)
     sys.argv = ["vfio-tui", *args]
     try:
-        runpy.run_module("tui", run_name="__main__", alter_sys=True)
+        runpy.run_module("vfio_tui", run_name="__main__", alter_sys=True)
     finally:
         if mode == "count":
             sys.stderr.flush()

@@ -105,7 +105,7 @@ def prepare(work: Path, port: int) -> dict[str, str]:
     wrapper = bin_dir / "vfio-tui"
     wrapper.write_text("#!/bin/sh\n"
                        f"export PYTHONPATH={CHECKOUT} PYTHONDONTWRITEBYTECODE=1\n"
-                       f"exec {sys.executable} -m tui \"$@\"\n")
+                       f"exec {sys.executable} -m vfio_tui \"$@\"\n")
     wrapper.chmod(0o755)
     path = f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     (work / "authorized_keys").write_text(f'environment="PATH={path}" {(keys / "userkey.pub").read_text()}')
@@ -161,7 +161,7 @@ def _exercise(check: Check, work: Path, out: Path, boot: subprocess.Popen[bytes]
         merged.write_text((work / "lab_ssh_config").read_text() + merged.read_text())
 
         def cli(*words: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "tui", *words], capture_output=True, text=True,
+            return subprocess.run([sys.executable, "-m", "vfio_tui", *words], capture_output=True, text=True,
                                   cwd=CHECKOUT, env=cli_env, timeout=timeout, check=False)
 
         tree = sshd.dir / "host-tree"

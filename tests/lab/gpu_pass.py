@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def main() -> int:
-    from core.host import HostOptions
-    from core.open_host import open_host
-    from core.passthrough import plan_passthrough, run_passthrough, undo_passthrough
+    from vfio_tui.core.host import HostOptions
+    from vfio_tui.core.open_host import open_host
+    from vfio_tui.core.passthrough import plan_passthrough, run_passthrough, undo_passthrough
 
     verb, arg = sys.argv[1], sys.argv[2]
     with open_host(HostOptions()) as host:

@@ -27,12 +27,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from core.address import PciAddress
-from core.errors import VfioError
-from core.libvirt.guestpci import ENDPOINT_BUSES, GuestPci, machine_family
-from core.libvirt.policy import place_hostdevs
-from core.libvirt.xml import DomainXml, Hostdev, interface_hostdev
-from core.libvirt.xmltext import line_indent
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.libvirt.guestpci import ENDPOINT_BUSES, GuestPci, machine_family
+from vfio_tui.core.libvirt.policy import place_hostdevs
+from vfio_tui.core.libvirt.xml import DomainXml, Hostdev, interface_hostdev
+from vfio_tui.core.libvirt.xmltext import line_indent
 
 SINGLE = PciAddress(0, 0x0B, 0, 0)
 CARD = [PciAddress(0, 0x0A, 0, 0), PciAddress(0, 0x0A, 0, 1)]

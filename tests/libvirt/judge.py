@@ -131,8 +131,8 @@ class _Embedded:
     """The QEMU driver of libvirt, embedded in this (child) process."""
 
     def __init__(self, root: Path) -> None:
-        from core.libvirt.connection import import_libvirt
-        from core.libvirt.watch import enable_events
+        from vfio_tui.core.libvirt.connection import import_libvirt
+        from vfio_tui.core.libvirt.watch import enable_events
 
         enable_events()  # the embedded driver needs an event loop
         # QEMU's capabilities are probed as the user the driver runs QEMU as; when that is not

@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from core.host import HostOptions
-from core.libvirt import hostdev_xml, open_hypervisor, start_domain
-from core.open_host import open_host
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.libvirt import hostdev_xml, open_hypervisor, start_domain
+from vfio_tui.core.open_host import open_host
 
 ADDR = "0000:0b:00.0"
 
@@ -53,7 +53,7 @@ def main() -> int:
         hv.define(domain_xml("vfiotui-cli"))
     (work / "core.json").write_text(json.dumps(out, indent=2))
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tui", "attach", ADDR, "vfiotui-cli", "--root", sim_root,
+    proc = subprocess.run([sys.executable, "-m", "vfio_tui", "attach", ADDR, "vfiotui-cli", "--root", sim_root,
                            "--connect", "qemu:///system", "--start", "--json"],
                           capture_output=True, text=True, timeout=120, check=False)
     (work / "cli.json").write_text(proc.stdout)

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from core.address import PciAddress
-from core.libvirt.policy import place_hostdevs
-from core.libvirt.xml import DomainXml, GuestAddress, Hostdev, PciController
 from tests.libvirt.corpus import CARD, Summary, domain_files, exercise, run
 from tests.libvirt.judge import (
     NOT_X86,
@@ -26,6 +23,9 @@ from tests.libvirt.judge import (
     virt_xml_validate,
     virt_xml_validate_missing,
 )
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.libvirt.policy import place_hostdevs
+from vfio_tui.core.libvirt.xml import DomainXml, GuestAddress, Hostdev, PciController
 
 SAMPLE = Path(__file__).resolve().parent / "libvirt_test_data"
 REPO = SAMPLE.parents[2]

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from core.address import PciAddress
-from core.libvirt.connection import Hypervisor, open_hypervisor
-from core.libvirt.usage import domain_uses
-from core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, interface_hostdev
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.libvirt.connection import Hypervisor, open_hypervisor
+from vfio_tui.core.libvirt.usage import domain_uses
+from vfio_tui.core.libvirt.xml import DomainXml, Hostdev, element_text, hostdev_text, interface_hostdev
 
 A = PciAddress.parse
 HERE = Path(__file__).resolve().parent

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from core.address import PciAddress
-from core.host import Host
-from core.libvirt.policy import NoGuestSlotError, build_hostdevs, guest_layout, needed_functions, slot_functions
-from core.libvirt.xml import DomainXml, GuestAddress, PciController
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import Host
+from vfio_tui.core.libvirt.policy import (
+    NoGuestSlotError,
+    build_hostdevs,
+    guest_layout,
+    needed_functions,
+    slot_functions,
+)
+from vfio_tui.core.libvirt.xml import DomainXml, GuestAddress, PciController
 
 A = PciAddress.parse
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from core.open_host import create_sim_host
-from core.simulated.demo_host import demo_snapshot
+from vfio_tui.core.open_host import create_sim_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.host import HostOptions
-from core.libvirt.start import _ensure_vfio_loaded
-from core.open_host import create_sim_host, open_host
-from core.simulated.synthetic import HostBuilder
-from core.steps import StepEvent, StepReporter
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.libvirt.start import _ensure_vfio_loaded
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.simulated.synthetic import HostBuilder
+from vfio_tui.core.steps import StepEvent, StepReporter
 
 
 def test_vfio_pci_is_loaded_before_the_start(tmp_path: Path) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from core.address import PciAddress
-from core.errors import InputError
-from core.host import Host
-from core.libvirt import (
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import Host
+from vfio_tui.core.libvirt import (
     ConnectError,
     FailureRecord,
     Hypervisor,
@@ -24,7 +24,7 @@ from core.libvirt import (
     start_domain,
     watch_domain,
 )
-from core.libvirt.xml import DomainXml
+from vfio_tui.core.libvirt.xml import DomainXml
 
 A = PciAddress.parse
 GOLDEN_DIFF = "tests/libvirt/golden/diff-vfio_test-0b00.diff"
@@ -155,7 +155,7 @@ def test_failure_record_captures_libvirt_error_qemu_log_and_kernel(demo_host: Ho
     assert record.groups == {"0000:02:00.0": 13}
     assert any("DMAR" in line for line in record.kernel_log)
     assert FailureRecord.from_json(record.to_json()) == record
-    from core.libvirt import load_failure, save_failure
+    from vfio_tui.core.libvirt import load_failure, save_failure
 
     saved = save_failure(demo_host, record)
     assert saved is not None and saved.stat().st_mode & 0o777 == 0o600
@@ -228,7 +228,7 @@ class _Err(Exception):
     (5, "no connection driver available for foo:///", "check the URI"),
 ])
 def test_connect_error_translation(code: int, message: str, fix: str) -> None:
-    from core.libvirt.errors import connect_error
+    from vfio_tui.core.libvirt.errors import connect_error
 
     err = connect_error("qemu:///system", _Err(code, 7, message))
     assert fix in err.fix and message in str(err) and err.exit_code == 2
@@ -237,7 +237,7 @@ def test_connect_error_translation(code: int, message: str, fix: str) -> None:
 def test_a_device_the_host_uses_is_refused(demo_host: Host, hv: Hypervisor, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from core.model import HostUse
+    from vfio_tui.core.model import HostUse
 
     inv = demo_host.inventory()
     used = replace(inv, host_use={A("0000:0a:00.1"): (HostUse("sound", "PipeWire has /dev/snd/pcmC1D3p open"),)})
@@ -248,7 +248,7 @@ def test_a_device_the_host_uses_is_refused(demo_host: Host, hv: Hypervisor, monk
 
 
 def test_domain_uses_for_the_binding_guard(hv: Hypervisor) -> None:
-    from core.libvirt import domain_uses
+    from vfio_tui.core.libvirt import domain_uses
 
     uses = domain_uses(hv)
     assert sorted(uses) == [A("0000:02:00.0"), A("0000:07:10.2")]

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from core.address import PciAddress
-from core.libvirt import hostdev_xml
-from core.libvirt.xml import DomainXml, GuestAddress, Hostdev, hostdev_from_element, hostdev_to_element
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.libvirt import hostdev_xml
+from vfio_tui.core.libvirt.xml import DomainXml, GuestAddress, Hostdev, hostdev_from_element, hostdev_to_element
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -40,7 +40,7 @@ def test_domain_round_trip_keeps_unknown_elements() -> None:
 
 def test_libvirt_formatted_domain_round_trips_byte_for_byte() -> None:
     # libvirt's own formatting (single quotes, two-space indent): the diff must show only real changes.
-    from core.libvirt import open_hypervisor
+    from vfio_tui.core.libvirt import open_hypervisor
 
     with open_hypervisor(None, demo=True) as hv:
         for name in ("vfio_test", "router", "win10"):

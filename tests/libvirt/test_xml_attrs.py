@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from core.address import PciAddress
-from core.errors import InputError
-from core.libvirt.xml import DomainXml, GuestAddress, Hostdev, hostdev_from_element
-from core.libvirt.xmlattrs import UINT_MAX, read_pci_address, strtoul_uint
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.libvirt.xml import DomainXml, GuestAddress, Hostdev, hostdev_from_element
+from vfio_tui.core.libvirt.xmlattrs import UINT_MAX, read_pci_address, strtoul_uint
 
 
 def c_forms(value: int) -> st.SearchStrategy[str]:
@@ -113,7 +113,7 @@ def test_every_hostdev_variant_is_read_right() -> None:
                              st.booleans()))
 def test_every_field_survives_write_then_read(addr: PciAddress, managed: bool, rom: bool | None, rom_file: str | None,
                                               rom_enabled: bool | None, guest: GuestAddress | None) -> None:
-    from core.libvirt.xml import hostdev_to_element
+    from vfio_tui.core.libvirt.xml import hostdev_to_element
 
     if rom_file is not None:
         rom_file = "".join(c for c in rom_file if c.isprintable() and c not in "\x00")

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from core.address import PciAddress
-from core.errors import VfioError
-from core.libvirt.guestpci import GuestPci
-from core.libvirt.policy import guest_layout
-from core.libvirt.xml import DomainXml, Hostdev, interface_hostdev
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.libvirt.guestpci import GuestPci
+from vfio_tui.core.libvirt.policy import guest_layout
+from vfio_tui.core.libvirt.xml import DomainXml, Hostdev, interface_hostdev
 
 CI = os.environ.get("CI") == "true"
 settings.register_profile("xml-fuzz-ci", max_examples=10_000, deadline=None, database=None,

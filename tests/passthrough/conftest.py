@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from core.host import Host, HostOptions
-from core.libvirt.connection import Hypervisor
-from core.libvirt.for_host import hypervisor_for
-from core.open_host import create_sim_host, open_host
-from core.simulated.demo_host import demo_snapshot
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.libvirt.connection import Hypervisor
+from vfio_tui.core.libvirt.for_host import hypervisor_for
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 from lxml import etree
 
-from core.libvirt.connection import Hypervisor
+from vfio_tui.core.libvirt.connection import Hypervisor
 
 
 class GuestDomain:

@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def main() -> int:
     n = int(sys.argv[1])
-    import core.passthrough as passthrough
-    import core.passthrough.run as run_module
-    from core.steps import StepEvent
+    import vfio_tui.core.passthrough as passthrough
+    import vfio_tui.core.passthrough.run as run_module
+    from vfio_tui.core.steps import StepEvent
 
     real = run_module.run_passthrough
     seen = [0]
@@ -37,7 +37,7 @@ def main() -> int:
         return real(plan, step, **kwargs)
 
     passthrough.run_passthrough = run_and_kill
-    from tui.cli import main as cli
+    from vfio_tui.tui.cli import main as cli
 
     rc = cli(sys.argv[2:])
     print(f"EVENTS {seen[0]}", file=sys.stderr)

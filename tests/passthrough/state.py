@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from core.host import Host
-from core.libvirt.connection import Hypervisor
-from core.libvirt.xml import DomainXml
+from vfio_tui.core.host import Host
+from vfio_tui.core.libvirt.connection import Hypervisor
+from vfio_tui.core.libvirt.xml import DomainXml
 
 
 def host_state(host: Host) -> dict[str, Any]:

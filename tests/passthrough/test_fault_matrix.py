@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from core.host import Host, HostOptions
-from core.libvirt.connection import Hypervisor
-from core.libvirt.for_host import hypervisor_for
-from core.open_host import open_host
-from core.passthrough import list_runs, plan_passthrough, run_passthrough, undo_passthrough
-from core.simulated.kernel import SimulatedKernel
 from tests.conftest import cli_env
 from tests.passthrough.state import domains_state, host_state
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.libvirt.connection import Hypervisor
+from vfio_tui.core.libvirt.for_host import hypervisor_for
+from vfio_tui.core.open_host import open_host
+from vfio_tui.core.passthrough import list_runs, plan_passthrough, run_passthrough, undo_passthrough
+from vfio_tui.core.simulated.kernel import SimulatedKernel
 
 HERE = Path(__file__).resolve().parent
 COUNT = {"points": 0, "restored": 0, "lost": 0}
@@ -110,7 +110,7 @@ def test_kill_9_after_every_step_then_undo_puts_everything_back(tree: Path) -> N
                            env=env, timeout=120, check=False)
     assert count.returncode == 0, count.stderr
     total = int(count.stderr.rsplit("EVENTS ", 1)[1].split()[0])
-    undo = [sys.executable, "-m", "tui", "undo", "--root", str(tree), "--stop-vm", "--yes"]
+    undo = [sys.executable, "-m", "vfio_tui", "undo", "--root", str(tree), "--stop-vm", "--yes"]
     assert subprocess.run(undo, capture_output=True, text=True, env=env, timeout=120, check=False).returncode == 0
     assert _snapshot(tree) == before
     assert total >= 15

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.host import Host
-from core.libvirt.connection import Hypervisor
-from core.passthrough import list_runs, plan_passthrough, run_passthrough, undo_passthrough
 from tests.passthrough.guest import with_guest
 from tests.passthrough.state import domains_state, host_state
+from vfio_tui.core.host import Host
+from vfio_tui.core.libvirt.connection import Hypervisor
+from vfio_tui.core.passthrough import list_runs, plan_passthrough, run_passthrough, undo_passthrough
 
 Session = Callable[[], tuple[Host, Hypervisor]]
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import pytest
 
-from core.errors import PlanRefusedError
-from core.host import Host
-from core.libvirt.connection import Hypervisor
-from core.passthrough import list_runs, plan_passthrough, plan_undo, run_passthrough, undo_passthrough
-from core.steps import StepEvent
 from tests.passthrough.state import domains_state, host_state
+from vfio_tui.core.errors import PlanRefusedError
+from vfio_tui.core.host import Host
+from vfio_tui.core.libvirt.connection import Hypervisor
+from vfio_tui.core.passthrough import list_runs, plan_passthrough, plan_undo, run_passthrough, undo_passthrough
+from vfio_tui.core.steps import StepEvent
 
 Session = Callable[[], tuple[Host, Hypervisor]]
 
@@ -75,8 +75,8 @@ def test_undo_while_the_vm_runs_is_refused_naming_it_and_changes_nothing(session
 
 
 def test_restore_is_refused_while_the_vm_holds_the_device(session: Session) -> None:
-    from core.binding.restore import restore
-    from core.libvirt.for_host import domain_facts
+    from vfio_tui.core.binding.restore import restore
+    from vfio_tui.core.libvirt.for_host import domain_facts
 
     host, hv = session()
     assert run_passthrough(plan_passthrough(host, hv, "0000:0b:00.0", "vfio_test", "config", True)).ok
@@ -105,7 +105,7 @@ def test_live_undo_where_the_hypervisor_cannot_unplug_fails_cleanly(session: Ses
 
 
 def test_a_failed_start_is_explained_and_undone(session: Session) -> None:
-    from core.explain import explain_failure
+    from vfio_tui.core.explain import explain_failure
 
     host, hv = session()
     before_host, before_domains = host_state(host), domains_state(hv)
@@ -126,7 +126,7 @@ def test_a_failed_start_is_explained_and_undone(session: Session) -> None:
 def test_a_failed_bind_rolls_itself_back_and_leaves_nothing_to_undo(session: Session) -> None:
     import errno
 
-    from core.simulated.kernel import SimulatedKernel
+    from vfio_tui.core.simulated.kernel import SimulatedKernel
 
     host, hv = session()
     before = host_state(host), domains_state(hv)
@@ -182,7 +182,7 @@ def test_undo_takes_out_the_controller_the_run_added(session: Session) -> None:
 def test_open_run_for_names_the_run_that_holds_a_device(session: Session) -> None:
     """The app offers "undo the run that put it there" for a device a VM holds: open_run_for finds it
     by any device of the run's group, and not once the run is undone."""
-    from core.passthrough import open_run_for
+    from vfio_tui.core.passthrough import open_run_for
 
     host, hv = session()
     assert open_run_for(host, "0000:0b:00.0") is None

@@ -34,7 +34,7 @@ def install_fake_ssh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ssh.chmod(0o755)
     vt = bin_dir / "vfio-tui"
     vt.write_text(f"#!/bin/sh\nexport PYTHONPATH={REPO_ROOT} PYTHONDONTWRITEBYTECODE=1\n"
-                  f"exec {sys.executable} -m tui \"$@\"\n")
+                  f"exec {sys.executable} -m vfio_tui \"$@\"\n")
     vt.chmod(0o755)
     monkeypatch.setenv("VFIO_TUI_SSH", str(ssh))
     monkeypatch.setenv("FAKE_BIN", str(bin_dir))

@@ -70,7 +70,7 @@ class TestSshd:
         wrapper.write_text(
             "#!/bin/sh\n"
             f"export PYTHONPATH={REPO_ROOT} PYTHONDONTWRITEBYTECODE=1 VFIO_TUI_TESTING=1\n"
-            f"exec {sys.executable} -m tui \"$@\"\n")
+            f"exec {sys.executable} -m vfio_tui \"$@\"\n")
         wrapper.chmod(0o755)
 
     def start(self) -> TestSshd:

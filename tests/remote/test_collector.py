@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from core.hostpaths import HostPaths
-from core.livefacts import ProcFacts
-from core.remote.bundle import carried_modules, collector_source
-from core.remote.collect import SIM_METADATA
-from core.simulated.materialize import SIM_METADATA as MATERIALIZED_METADATA
-from core.usage import PsutilFacts
 from tests.conftest import cli_env
 from tests.fixture_paths import REPO_ROOT
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.livefacts import ProcFacts
+from vfio_tui.core.remote.bundle import carried_modules, collector_source
+from vfio_tui.core.remote.collect import SIM_METADATA
+from vfio_tui.core.simulated.materialize import SIM_METADATA as MATERIALIZED_METADATA
+from vfio_tui.core.usage import PsutilFacts
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -36,7 +36,7 @@ def _collect(*args: str) -> dict[str, Any]:
 
 
 def _snapshot(*args: str) -> dict[str, Any]:
-    res = subprocess.run([sys.executable, "-m", "tui", "snapshot", "-", *args], capture_output=True, text=True,
+    res = subprocess.run([sys.executable, "-m", "vfio_tui", "snapshot", "-", *args], capture_output=True, text=True,
                          timeout=120, check=True, cwd=REPO_ROOT, env=cli_env())
     data = json.loads(res.stdout)
     assert isinstance(data, dict)
@@ -56,8 +56,8 @@ def _comparable(snap: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_collector_carries_only_core_and_runs_without_site_packages(sim_root: HostPaths) -> None:
-    assert all(name == "core" or name.startswith("core.") for name in carried_modules())
-    assert "core.simulated" not in carried_modules() and "core.libvirt" not in carried_modules()
+    assert all(name in ("vfio_tui", "vfio_tui.core") or name.startswith("vfio_tui.core.") for name in carried_modules())
+    assert "vfio_tui.core.simulated" not in carried_modules() and "vfio_tui.core.libvirt" not in carried_modules()
     assert len(collector_source()) < 64 * 1024
     assert _collect("--root", str(sim_root.root))["schema"] == "vfio-lab-sysfs-snapshot/1"
 
@@ -95,7 +95,7 @@ def test_collector_refuses_what_it_cannot_do(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("version", [(3, 9), (3, 10)])
 def test_an_old_python_is_named(version: tuple[int, int]) -> None:
-    from core.remote.fetch import _VERSION_GUARD
+    from vfio_tui.core.remote.fetch import _VERSION_GUARD
 
     fake = f"import sys\nsys.version_info = {(*version, 0, 'final', 0)!r}\n"
     res = subprocess.run([sys.executable, "-I", "-"], input=fake + _VERSION_GUARD, capture_output=True, text=True,
@@ -104,7 +104,7 @@ def test_an_old_python_is_named(version: tuple[int, int]) -> None:
 
 
 def test_collector_reads_hostdevs_from_domain_xml() -> None:
-    from core.remote.collect import hostdev_addresses
+    from vfio_tui.core.remote.collect import hostdev_addresses
 
     demo = (REPO_ROOT / "core" / "data" / "demo-libvirt.xml").read_text()
     found = set(hostdev_addresses(demo))  # the test driver's file holds every demo domain

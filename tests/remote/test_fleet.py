@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from core.fleet import device_class, fleet_json, free_devices, read_fleet, summarize
-from core.host import Host
-from core.hostpaths import HostPaths
-from core.remote.hosts import make_entry
 from tests.remote.fake_ssh import install_fake_ssh
+from vfio_tui.core.fleet import device_class, fleet_json, free_devices, read_fleet, summarize
+from vfio_tui.core.host import Host
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.remote.hosts import make_entry
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_fleet_reads_in_parallel_and_keeps_going_past_failures(fake_ssh: Path, s
 
 
 def test_the_last_snapshot_is_kept_privately(fake_ssh: Path, sim_root: HostPaths) -> None:
-    from core.remote.fetch import fetch_snapshot
+    from vfio_tui.core.remote.fetch import fetch_snapshot
 
     got = fetch_snapshot(make_entry("a", "a", root=str(sim_root.root)))
     assert got.path == fake_ssh / "cache" / "vfio-tui" / "hosts" / "a.json"
@@ -75,8 +75,8 @@ def test_the_last_snapshot_is_kept_privately(fake_ssh: Path, sim_root: HostPaths
 
 
 def test_a_host_that_sends_junk_is_a_data_error(fake_ssh: Path) -> None:
-    from core.errors import HostDataError
-    from core.remote.fetch import fetch_snapshot
+    from vfio_tui.core.errors import HostDataError
+    from vfio_tui.core.remote.fetch import fetch_snapshot
 
     junk = fake_ssh / "bin" / "vfio-tui"
     junk.write_text('#!/bin/sh\necho \'{"schema": "something else"}\'\n')
@@ -85,8 +85,8 @@ def test_a_host_that_sends_junk_is_a_data_error(fake_ssh: Path) -> None:
 
 
 def test_remote_pass_and_undo_as_cores_types(fake_ssh: Path, sim_root: HostPaths) -> None:
-    from core.remote.transaction import remote_pass, remote_undo
-    from core.steps import StepEvent
+    from vfio_tui.core.remote.transaction import remote_pass, remote_undo
+    from vfio_tui.core.steps import StepEvent
 
     entry = make_entry("a", "a", root=str(sim_root.root))
     steps: list[StepEvent] = []

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from core.errors import HostDataError, InputError
-from core.host import HostOptions
-from core.remote.fetch import parse_marks, probe_script
-from core.remote.hosts import HostEntry, load_hosts, make_entry, parse_destination
-from core.remote.run import command_script
-from core.remote.ssh import classify_ssh_failure, ssh_argv
-from tui.cli.remote import forwarded, remote_words
+from vfio_tui.core.errors import HostDataError, InputError
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.remote.fetch import parse_marks, probe_script
+from vfio_tui.core.remote.hosts import HostEntry, load_hosts, make_entry, parse_destination
+from vfio_tui.core.remote.run import command_script
+from vfio_tui.core.remote.ssh import classify_ssh_failure, ssh_argv
+from vfio_tui.tui.cli.remote import forwarded, remote_words
 
 
 @pytest.mark.parametrize(("text", "dest", "port"), [

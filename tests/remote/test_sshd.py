@@ -33,7 +33,7 @@ def sshd() -> Iterator[TestSshd]:
 @pytest.fixture(scope="module")
 def cli(sshd: TestSshd) -> Cli:
     def run(*args: str, timeout: float = 180, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True, text=True, input=stdin,
+        return subprocess.run([sys.executable, "-m", "vfio_tui", *args], capture_output=True, text=True, input=stdin,
                               cwd=REPO_ROOT, env={**cli_env(), **sshd.env}, timeout=timeout, check=False)
 
     return run

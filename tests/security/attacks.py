@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.simulated.synthetic import HostBuilder
+from vfio_tui.core.simulated.synthetic import HostBuilder
 
 Snapshot = dict[str, Any]
 

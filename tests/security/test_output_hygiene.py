@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from core.textsafe import is_printable, printable, printable_keep_colors
 from tests.security.attacks import _dev, base
-from tui.cli import main
+from vfio_tui.core.textsafe import is_printable, printable, printable_keep_colors
+from vfio_tui.tui.cli import main
 
 HOSTILE = {
     "clear": "\x1b[2J\x1b[H",

@@ -8,10 +8,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from core.checks.context import CheckContext
-from core.host import HostOptions
-from core.hostpaths import HostPaths
-from core.open_host import open_host
+from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import open_host
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from core import safefile
-from core.host import HostOptions
-from core.open_host import create_sim_host, open_host
-from core.simulated.demo_host import demo_snapshot
 from tests.security.audit import listing, recording
-from tui.cli import main
+from vfio_tui.core import safefile
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
+from vfio_tui.tui.cli import main
 
 HBA = "0000:0b:00.0"  # group 19, bindable on the demo host
 
@@ -175,8 +175,8 @@ def test_a_link_to_slash_is_this_machine_too(tmp_path: Path) -> None:
 
 def test_a_plain_tree_never_reaches_the_live_libvirt(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.libvirt.connection as connection
-    import core.libvirt.for_host as for_host
+    import vfio_tui.core.libvirt.connection as connection
+    import vfio_tui.core.libvirt.for_host as for_host
 
     opened: list[str | None] = []
     real = connection.open_hypervisor

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from core import safefile
-from core.binding.journal import writer_lock
-from core.configfiles import FileChange, apply_changes, undo_changes
-from core.host import Host, HostOptions
-from core.open_host import create_sim_host, open_host
-from core.simulated.demo_host import demo_snapshot
-from core.simulated.kernel import STATE_NAME
-from tui.cli import main
+from vfio_tui.core import safefile
+from vfio_tui.core.binding.journal import writer_lock
+from vfio_tui.core.configfiles import FileChange, apply_changes, undo_changes
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
+from vfio_tui.core.simulated.kernel import STATE_NAME
+from vfio_tui.tui.cli import main
 
 HBA = "0000:0b:00.0"
 

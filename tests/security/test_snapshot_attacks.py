@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import VfioError
-from core.simulated import materialize as materialize_module
-from core.snapshot import load_snapshot
 from tests.security.attacks import ATTACKS, RAW_ATTACKS, write_attacks
 from tests.security.audit import listing, recording
-from tui.cli import main
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.simulated import materialize as materialize_module
+from vfio_tui.core.snapshot import load_snapshot
+from vfio_tui.tui.cli import main
 
 COMMANDS: list[list[str]] = [
     ["inventory"], ["inventory", "--json"], ["check"], ["check", "--fix", "qemu-conf-relaxed-acs", "--yes"],
@@ -52,7 +52,7 @@ def attack_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
 
 @pytest.fixture
 def scene(attack_files: tuple[Path, dict[str, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Scene]:
-    from tui.cli.web_server import WebServer
+    from vfio_tui.tui.cli.web_server import WebServer
 
     def no_serving(self: WebServer, debug: bool = False) -> None:
         raise AssertionError("vfio-tui web started serving a refused host")
@@ -78,7 +78,7 @@ def test_every_attack_is_refused_by_the_schema_or_the_builder(scene: Scene) -> N
     assert len(scene.attacks) == len(ATTACKS) + len(RAW_ATTACKS) >= 30
     for name, path in scene.attacks.items():
         with pytest.raises(VfioError):
-            from core.open_host import materialized_host
+            from vfio_tui.core.open_host import materialized_host
 
             materialized_host(load_snapshot(path), "snapshot", name).close()
 

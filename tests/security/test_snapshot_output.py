@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixture_paths import RECORDED
-from tui.cli import main
+from vfio_tui.tui.cli import main
 
 SMALL = RECORDED / "host-firecracker-noiommu.json"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.host import Host, HostOptions
-from core.open_host import create_sim_host, open_host
-from core.simulated.demo_host import demo_snapshot
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.address import PciAddress
-from core.errors import SysfsTimeoutError, SysfsWriteError
-from core.host import Host
-from core.simulated.kernel import SimulatedKernel
-from core.simulated.sriov import SriovRefused, parse_u16
-from core.simulated.synthetic import ACS_FULL, HostBuilder
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import SysfsTimeoutError, SysfsWriteError
+from vfio_tui.core.host import Host
+from vfio_tui.core.simulated.kernel import SimulatedKernel
+from vfio_tui.core.simulated.sriov import SriovRefused, parse_u16
+from vfio_tui.core.simulated.synthetic import ACS_FULL, HostBuilder
 
 PF = "0000:07:00.1"   # the demo's second 82599 port: 0 of 63 VFs, not used by the host
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.hostpaths import HostPaths
-from core.open_host import create_sim_host
-from core.simulated.demo_host import demo_snapshot
-from core.simulated.kernel import SimulatedKernel
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import create_sim_host
+from vfio_tui.core.simulated.demo_host import demo_snapshot
+from vfio_tui.core.simulated.kernel import SimulatedKernel
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.host import Host
-from core.simulated.synthetic import HostBuilder
-from core.sriov import apply_sriov, plan_sriov
-from core.sriovinfo.netinfo import normalize_vf, parse_ip_link, recorded_sriov_nics
+from vfio_tui.core.host import Host
+from vfio_tui.core.simulated.synthetic import HostBuilder
+from vfio_tui.core.sriov import apply_sriov, plan_sriov
+from vfio_tui.core.sriovinfo.netinfo import normalize_vf, parse_ip_link, recorded_sriov_nics
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

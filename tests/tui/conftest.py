@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from core.host import Host, HostOptions
-from core.open_host import open_host
-from core.simulated.kernel import SimulatedKernel
-from tui.app import VfioApp, make_app
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.core.simulated.kernel import SimulatedKernel
+from vfio_tui.tui.app import VfioApp, make_app
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def main() -> int:
-    from core.host import HostOptions
-    from tui.app import run_app
+    from vfio_tui.core.host import HostOptions
+    from vfio_tui.tui.app import run_app
 
     pace = float(sys.argv[sys.argv.index("--demo-pace") + 1]) if "--demo-pace" in sys.argv else None
     return run_app(HostOptions(demo=True, demo_pace=pace))

@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 from textual.widgets import Input, Static
 
-from core.address import PciAddress
 from tests.tui.tui_helpers import SIZE, settle
-from tui.app import VfioApp
-from tui.modals.sriov import SriovModal
-from tui.modals.undo import UndoModal
-from tui.screens.devices import DevicesScreen
-from tui.widgets.iommu_tree import IommuTree, NodeRef
+from vfio_tui.core.address import PciAddress
+from vfio_tui.tui.app import VfioApp
+from vfio_tui.tui.modals.sriov import SriovModal
+from vfio_tui.tui.modals.undo import UndoModal
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.widgets.iommu_tree import IommuTree, NodeRef
 
 
 def tree_text(app: VfioApp) -> str:

@@ -8,21 +8,21 @@ from collections.abc import Callable
 import pytest
 from textual.widgets import OptionList
 
-from core.address import PciAddress
-from core.errors import HostDataError
-from core.libvirt.xml import DomainXml
 from tests.tui.tui_helpers import SIZE, options_text, settle, static_text, tree_text
-from tui.app import VfioApp
-from tui.modals.undo import UndoModal
-from tui.screens.checks import ChecksScreen
-from tui.screens.devices import DevicesScreen
-from tui.screens.explain import ExplainScreen
-from tui.screens.help import HelpScreen
-from tui.screens.journal import JournalScreen
-from tui.screens.run import RunScreen
-from tui.screens.wizard import WizardScreen
-from tui.widgets.iommu_tree import IommuTree, NodeRef
-from tui.widgets.step_list import StepList
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import HostDataError
+from vfio_tui.core.libvirt.xml import DomainXml
+from vfio_tui.tui.app import VfioApp
+from vfio_tui.tui.modals.undo import UndoModal
+from vfio_tui.tui.screens.checks import ChecksScreen
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.screens.explain import ExplainScreen
+from vfio_tui.tui.screens.help import HelpScreen
+from vfio_tui.tui.screens.journal import JournalScreen
+from vfio_tui.tui.screens.run import RunScreen
+from vfio_tui.tui.screens.wizard import WizardScreen
+from vfio_tui.tui.widgets.iommu_tree import IommuTree, NodeRef
+from vfio_tui.tui.widgets.step_list import StepList
 
 
 class TestBrowse:
@@ -336,7 +336,7 @@ class TestOtherScreens:
 
     async def test_palette_lists_every_action(self, make_demo_app: Callable[..., VfioApp]) -> None:
         """The command palette offers every action of the app."""
-        from tui.app import ACTIONS
+        from vfio_tui.tui.app import ACTIONS
 
         app = make_demo_app()
         async with app.run_test(size=SIZE) as pilot:

@@ -39,9 +39,9 @@ def audit(event, args):
     if event == "open" and isinstance(args[0], str) and args[0].startswith("/sys"):
         opened.append(args[0])
 sys.addaudithook(audit)
-from core.host import HostOptions
-from core.open_host import open_host
-from tui.app import make_app
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.app import make_app
 
 async def main():
     with open_host(HostOptions(demo=True)) as host:
@@ -66,7 +66,7 @@ def test_the_running_app_opens_no_sys_path() -> None:
 
 
 def test_core_does_not_import_textual() -> None:
-    code = "import core.host, core.inventory_format, sys; print('textual' in sys.modules)"
+    code = "import vfio_tui.core.host, vfio_tui.core.inventory_format, sys; print('textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=cli_env(), capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "False"

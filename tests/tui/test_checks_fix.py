@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.tui.tui_helpers import SSH, options_text, screen_text, settle, static_text
-from tui.app import VfioApp
-from tui.modals.fix import FixModal
-from tui.screens.checks import ChecksScreen
-from tui.widgets.nav_list import NavList
+from vfio_tui.tui.app import VfioApp
+from vfio_tui.tui.modals.fix import FixModal
+from vfio_tui.tui.screens.checks import ChecksScreen
+from vfio_tui.tui.widgets.nav_list import NavList
 
 CHECK = "qemu-conf-relaxed-acs"
 

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, OptionList, Static
 
-from core.hostpaths import HostPaths
-from core.open_host import create_sim_host
-from core.remote.hosts import load_hosts, make_entry
-from core.simulated.demo_host import demo_snapshot
 from tests.remote.fake_ssh import install_fake_ssh
 from tests.tui.tui_helpers import SIZE, settle
-from tui.app import VfioApp
-from tui.modals.hosts import HostSwitchModal
-from tui.screens.devices import DevicesScreen
-from tui.screens.fleet import FleetScreen
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.open_host import create_sim_host
+from vfio_tui.core.remote.hosts import load_hosts, make_entry
+from vfio_tui.core.simulated.demo_host import demo_snapshot
+from vfio_tui.tui.app import VfioApp
+from vfio_tui.tui.modals.hosts import HostSwitchModal
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.screens.fleet import FleetScreen
 
 
 @pytest.fixture
@@ -70,8 +70,8 @@ async def test_fleet_screen_fills_in_and_opens_a_host(make_demo_app: Callable[..
 
 async def test_a_run_on_a_named_host_is_made_there(make_demo_app: Callable[..., VfioApp],
                                                    remote_tree: HostPaths) -> None:
-    from core.steps import StepEvent
-    from tui.remote_backend import remote_run, remote_undo_run
+    from vfio_tui.core.steps import StepEvent
+    from vfio_tui.tui.remote_backend import remote_run, remote_undo_run
 
     app = make_demo_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -8,16 +8,16 @@ from collections.abc import Iterator
 import pytest
 from textual.widgets import Static
 
-from core.address import PciAddress
-from core.host import HostOptions
-from core.open_host import open_host
 from tests.tui.tui_helpers import SIZE, settle
-from tui.app import VfioApp, make_app
-from tui.describe import device_detail
-from tui.rows import device_row
-from tui.screens.devices import DevicesScreen
-from tui.screens.wizard import WizardScreen
-from tui.widgets.iommu_tree import NodeRef
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.app import VfioApp, make_app
+from vfio_tui.tui.describe import device_detail
+from vfio_tui.tui.rows import device_row
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.screens.wizard import WizardScreen
+from vfio_tui.tui.widgets.iommu_tree import NodeRef
 
 
 @pytest.fixture

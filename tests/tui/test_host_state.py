@@ -11,19 +11,19 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from core.address import PciAddress
-from core.host import HostOptions
-from core.libvirt.for_host import domain_holds, hypervisor_for
-from core.open_host import create_sim_host, open_host
-from core.passthrough import plan_passthrough, run_passthrough
-from core.simulated.demo_host import demo_snapshot
 from tests.tui.tui_helpers import SSH, screen_text, select, settle, static_text
-from tui.app import VfioApp, make_app
-from tui.modals.undo import UndoModal
-from tui.rows import group_state
-from tui.screens.devices import DevicesScreen
-from tui.screens.journal import JournalScreen
-from tui.widgets.iommu_tree import IommuTree
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.libvirt.for_host import domain_holds, hypervisor_for
+from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.passthrough import plan_passthrough, run_passthrough
+from vfio_tui.core.simulated.demo_host import demo_snapshot
+from vfio_tui.tui.app import VfioApp, make_app
+from vfio_tui.tui.modals.undo import UndoModal
+from vfio_tui.tui.rows import group_state
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.screens.journal import JournalScreen
+from vfio_tui.tui.widgets.iommu_tree import IommuTree
 
 HBA = "0000:0b:00.0"
 GROUP = 19

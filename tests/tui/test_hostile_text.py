@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.address import PciAddress
-from core.host import HostOptions
-from core.open_host import open_host
 from tests.security.attacks import _dev, base
 from tests.tui.tui_helpers import SIZE, settle
-from tui.app import make_app
-from tui.screens.devices import DevicesScreen
-from tui.widgets.iommu_tree import IommuTree, NodeRef
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.app import make_app
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.widgets.iommu_tree import IommuTree, NodeRef
 
 EVIL = "\x1b]0;pwned\x07\x1b[2J\x9b2J[@click=app.quit]x[/] [b]bold[/b]"
 CONTROLS = ("\x1b", "\x07", "\x9b")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.tui.tui_helpers import SSH, screen_lines, screen_text, select, settle, static_text
-from tui.app import VfioApp
-from tui.screens.devices import DevicesScreen
-from tui.widgets.iommu_tree import IommuTree
+from vfio_tui.tui.app import VfioApp
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.widgets.iommu_tree import IommuTree
 
 
 class TestLayout:
@@ -97,7 +97,7 @@ class TestKeys:
     async def test_keys_typed_ahead_in_the_wizard_are_kept(self, make_demo_app: Callable[..., VfioApp]) -> None:
         """`p ↓ ↓ Enter` at once, before the VM list has loaded: the second VM (hba_test is first,
         then nic_test), not "bind only"."""
-        from tui.screens.wizard import WizardScreen
+        from vfio_tui.tui.screens.wizard import WizardScreen
 
         app = make_demo_app()
         async with app.run_test(size=SSH) as pilot:
@@ -110,7 +110,7 @@ class TestKeys:
             assert wizard.plan.vm == "nic_test"
 
     async def test_short_lists_do_not_wrap_around(self, make_demo_app: Callable[..., VfioApp]) -> None:
-        from tui.widgets.nav_list import NavList
+        from vfio_tui.tui.widgets.nav_list import NavList
 
         app = make_demo_app()
         async with app.run_test(size=SSH) as pilot:
@@ -127,7 +127,7 @@ class TestKeys:
             assert vms.highlighted == vms.option_count - 1
 
     async def test_q_asks_while_a_run_changes_the_host(self, make_demo_app: Callable[..., VfioApp]) -> None:
-        from tui.modals.confirm import ConfirmModal
+        from vfio_tui.tui.modals.confirm import ConfirmModal
 
         app = make_demo_app(pace=0.3)
         async with app.run_test(size=SSH) as pilot:
@@ -165,8 +165,8 @@ class TestKeys:
         from textual import events
         from textual.widgets import TextArea
 
-        from tui.screens.checks import ChecksScreen
-        from tui.screens.explain import ExplainScreen
+        from vfio_tui.tui.screens.checks import ChecksScreen
+        from vfio_tui.tui.screens.explain import ExplainScreen
 
         app = make_demo_app()
         async with app.run_test(size=SSH) as pilot:
@@ -243,7 +243,7 @@ class TestColours:
     async def test_sixteen_colours_use_the_ansi_theme(self, make_demo_app: Callable[..., VfioApp]) -> None:
         """On a 16-colour terminal the app uses the terminal's own palette (the tmux test checks
         the escape codes: bindable yellow, blocked red)."""
-        from tui.app import make_app
+        from vfio_tui.tui.app import make_app
 
         app = make_demo_app()
         ansi = make_app(app.backend.host, ansi=True)

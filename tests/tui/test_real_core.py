@@ -3,14 +3,14 @@ kernel, so bind, verify and undo really change driver links (the VM stories are 
 
 from __future__ import annotations
 
-from core.address import PciAddress
-from core.host import Host
 from tests.tui.tui_helpers import SIZE, settle
-from tui.app import make_app
-from tui.screens.devices import DevicesScreen
-from tui.screens.run import RunScreen
-from tui.screens.wizard import WizardScreen
-from tui.widgets.iommu_tree import NodeRef
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.host import Host
+from vfio_tui.tui.app import make_app
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.screens.run import RunScreen
+from vfio_tui.tui.screens.wizard import WizardScreen
+from vfio_tui.tui.widgets.iommu_tree import NodeRef
 
 
 def drivers(host: Host, group: int) -> list[str | None]:
@@ -70,7 +70,7 @@ async def test_refused_plan_cannot_be_confirmed(host: Host) -> None:
 
 async def test_explain_the_demo_vm_log(host: Host) -> None:
     """The demo's vfio_test log explained by the real catalog: the group-13 viability cause."""
-    from tui.screens.explain import ExplainScreen
+    from vfio_tui.tui.screens.explain import ExplainScreen
 
     app = make_app(host)
     async with app.run_test(size=SIZE) as pilot:

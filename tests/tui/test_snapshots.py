@@ -14,11 +14,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import OptionList
 
-from core.address import PciAddress
 from tests.tui.tui_helpers import SIZE, SSH
-from tui.app import VfioApp
-from tui.screens.devices import DevicesScreen
-from tui.widgets.iommu_tree import NodeRef
+from vfio_tui.core.address import PciAddress
+from vfio_tui.tui.app import VfioApp
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.widgets.iommu_tree import NodeRef
 
 SnapCompare = Callable[..., bool]
 
@@ -44,7 +44,7 @@ def _mask_times(pilot: Pilot[Any]) -> None:
     from rich.text import Text
     from textual.widgets import RichLog
 
-    from tui.widgets.step_list import StepList
+    from vfio_tui.tui.widgets.step_list import StepList
 
     for steps_widget in pilot.app.screen.query(StepList):
         for step in steps_widget._steps:

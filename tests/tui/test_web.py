@@ -106,7 +106,7 @@ async def read_terminal(url: str, devtools_port: int, want: str, timeout: float 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package (dev.sh installs it)")
 def test_web_app_renders_the_tree_and_stops_within_2s_of_sigterm(tmp_path: Path) -> None:
     port, devtools = free_port(), free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tui", "web", "--demo", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "vfio_tui", "web", "--demo", "--port", str(port)],
                               cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert server.stdout is not None
     browser = None
@@ -143,7 +143,7 @@ def test_web_app_renders_the_tree_and_stops_within_2s_of_sigterm(tmp_path: Path)
 def test_web_child_dies_with_a_killed_server() -> None:
     """Even SIGKILL on the parent stops the app: the child asked for PR_SET_PDEATHSIG."""
     code = ("import subprocess,sys,time; p=subprocess.Popen([sys.executable,'-c',"
-            "'from tui.cli.web_child import die_with_parent; die_with_parent(); import time; time.sleep(60)']);"
+            "'from vfio_tui.tui.cli.web_child import die_with_parent; die_with_parent(); import time; time.sleep(60)']);"
             "print(p.pid, flush=True); time.sleep(60)")
     parent = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE,
                               text=True)
@@ -159,6 +159,6 @@ def test_web_child_dies_with_a_killed_server() -> None:
 
 
 def test_web_help_teaches() -> None:
-    out = subprocess.run([sys.executable, "-m", "tui", "web", "--help"], cwd=REPO_ROOT, env=cli_env(),
+    out = subprocess.run([sys.executable, "-m", "vfio_tui", "web", "--help"], cwd=REPO_ROOT, env=cli_env(),
                          capture_output=True, text=True, check=True).stdout
     assert "localhost" in out and "vfio-tui web --demo" in out

@@ -39,7 +39,7 @@ class Served:
 def served(tmp_path: Path) -> object:
     port = free_port()
     env = {**cli_env(), "TMPDIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "tui", "web", "--demo", "--port", str(port)], cwd=REPO_ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "vfio_tui", "web", "--demo", "--port", str(port)], cwd=REPO_ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     try:
@@ -145,7 +145,7 @@ def test_requests_are_logged_only_with_verbose(served: Served) -> None:
 
 
 def test_reach_notes_say_who_can_connect() -> None:
-    from tui.cli.cmd_web import reach_notes
+    from vfio_tui.tui.cli.cmd_web import reach_notes
 
     exposed = " ".join(reach_notes("0.0.0.0", 8000))
     assert "0.0.0.0:8000" in exposed and "token" in exposed

@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
-from core.address import PciAddress
-from tui.app import VfioApp
-from tui.screens.devices import DevicesScreen
-from tui.widgets.iommu_tree import IommuTree, NodeRef
+from vfio_tui.core.address import PciAddress
+from vfio_tui.tui.app import VfioApp
+from vfio_tui.tui.screens.devices import DevicesScreen
+from vfio_tui.tui.widgets.iommu_tree import IommuTree, NodeRef
 
 SIZE = (100, 32)
 """The terminal size of most pilot and snapshot tests."""

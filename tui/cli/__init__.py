@@ -15,15 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import VfioError
-from core.textsafe import printable
-from tui.cli.argtypes import OneLineParser
-from tui.cli.common import add_host_options, host_options_from_args, normalize_demo
-from tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
-from tui.cli.registry import COMMANDS, load_command
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.textsafe import printable
+from vfio_tui.tui.cli.argtypes import OneLineParser
+from vfio_tui.tui.cli.common import add_host_options, host_options_from_args, normalize_demo
+from vfio_tui.tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
+from vfio_tui.tui.cli.registry import COMMANDS, load_command
 
 if TYPE_CHECKING:  # core.host (and what it imports) is loaded by the command that needs a host:
-    from core.host import HostOptions  # `vfio-tui --version` never does
+    from vfio_tui.core.host import HostOptions  # `vfio-tui --version` never does
 
 PROG = "vfio-tui"
 
@@ -91,7 +91,7 @@ def _chosen_command(words: list[str]) -> str | None:
 
 
 def _version() -> str:
-    from core import __version__
+    from vfio_tui.core import __version__
 
     return __version__
 
@@ -100,9 +100,9 @@ def _notice_interrupted(options: HostOptions) -> None:
     """Say what a killed vfio-tui left half-done, with the command that repairs it on this same host."""
     if options.demo or options.snapshot is not None or options.on is not None:
         return  # a fresh temp copy: no history (a remote host's own vfio-tui says what it left)
-    from core.hostpaths import HostPaths
-    from core.passthrough.records import interrupted_work
-    from tui.cli.common import host_args
+    from vfio_tui.core.hostpaths import HostPaths
+    from vfio_tui.core.passthrough.records import interrupted_work
+    from vfio_tui.tui.cli.common import host_args
 
     try:
         if options.root is not None and not options.root.is_dir():
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # Ctrl-C, or a hang-up/termination turned into one (hangups_interrupt): what was being changed
         # rolled itself back or left a record; say which, with the command that finishes it.
-        from tui.cli.safe_output import guarded_output
+        from vfio_tui.tui.cli.safe_output import guarded_output
 
         with contextlib.suppress(OSError), guarded_output():  # after a hang-up the terminal may be gone
             print(f"{PROG}: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
@@ -159,19 +159,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, options: HostOptions, argv: Sequence[str] | None) -> int:
-    from tui.cli.safe_output import guarded_output
+    from vfio_tui.tui.cli.safe_output import guarded_output
 
     module = getattr(args, "_module", None)
     if module is None:
         with guarded_output():
             _notice_interrupted(options)
-        from tui.cli.app_launcher import launch_app
+        from vfio_tui.tui.cli.app_launcher import launch_app
 
         return launch_app(args, options)  # the app owns the terminal: no stream is wrapped
     # Terminal controls neutralised (outside), hints naming the host (inside: verbatim() skips only them),
     # a hang-up stopping the command as Ctrl-C does.
     if options.on is not None:
-        from tui.cli.remote import forward, forwarded, refuse_on
+        from vfio_tui.tui.cli.remote import forward, forwarded, refuse_on
 
         refuse_on(args.command)
         if forwarded(args.command, args):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from core.host import HostOptions
+from vfio_tui.core.host import HostOptions
 
 
 def launch_app(args: argparse.Namespace, options: HostOptions) -> int:
-    from tui.app import run_app
+    from vfio_tui.tui.app import run_app
 
     return run_app(options, args)

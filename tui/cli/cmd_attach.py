@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from core.host import HostOptions
-from tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args, open_host_and_hypervisor
-from tui.cli.output import verbatim
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args, open_host_and_hypervisor
+from vfio_tui.tui.cli.output import verbatim
 
 HELP = "attach a PCI device (and the group members it needs) to a libvirt VM; --start starts it"
 DESCRIPTION = """\
@@ -69,10 +69,10 @@ def print_plan(plan: Any) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.libvirt import apply_attach, format_step, plan_attach, start_domain
-    from core.libvirt.failure import save_failure
-    from core.libvirt.policy import parse_rom_bar
-    from tui.cli.common import print_json
+    from vfio_tui.core.libvirt import apply_attach, format_step, plan_attach, start_domain
+    from vfio_tui.core.libvirt.failure import save_failure
+    from vfio_tui.core.libvirt.policy import parse_rom_bar
+    from vfio_tui.tui.cli.common import print_json
 
     out: dict[str, Any] = {}
     host, hv = open_host_and_hypervisor(args, options)

@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from core.host import HostOptions
-from core.open_host import open_host
-from tui.cli.argtypes import WRITE_TIMEOUT
-from tui.cli.libvirt_args import add_connect_option
-from tui.cli.output import verbatim
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT
+from vfio_tui.tui.cli.libvirt_args import add_connect_option
+from vfio_tui.tui.cli.output import verbatim
 
 HELP = "bind a device's whole IOMMU group to vfio-pci (plan shown first; undo with `restore`)"
 DESCRIPTION = """\
@@ -85,9 +85,9 @@ def _print_plan(plan: Any, label: str, out: Any) -> None:
 def _persist(host: Any, plan: Any, changes: Any, timeout: float) -> Any:
     """Write the persistence files; when that fails (or is interrupted) the binding is undone too, so
     `bind --persist` is all or nothing (the files roll themselves back)."""
-    from core.binding import undo_plan
-    from core.configfiles import apply_changes
-    from core.errors import VfioError
+    from vfio_tui.core.binding import undo_plan
+    from vfio_tui.core.configfiles import apply_changes
+    from vfio_tui.core.errors import VfioError
 
     try:
         return apply_changes(host, changes, what="bind --persist")
@@ -103,13 +103,13 @@ def _persist(host: Any, plan: Any, changes: Any, timeout: float) -> Any:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.binding import apply_plan, plan_bind
-    from core.binding.apply import needs_root
-    from core.binding.journal import writer_lock
-    from core.binding.persist import persist_changes
-    from core.libvirt.for_host import domain_facts_for
-    from core.steps import StepEvent
-    from tui.cli.common import confirm, print_json
+    from vfio_tui.core.binding import apply_plan, plan_bind
+    from vfio_tui.core.binding.apply import needs_root
+    from vfio_tui.core.binding.journal import writer_lock
+    from vfio_tui.core.binding.persist import persist_changes
+    from vfio_tui.core.libvirt.for_host import domain_facts_for
+    from vfio_tui.core.steps import StepEvent
+    from vfio_tui.tui.cli.common import confirm, print_json
 
     with open_host(options) as host:
         plan = plan_bind(host, args.address, force_host_devices=args.force_host_device,

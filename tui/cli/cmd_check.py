@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from core.host import HostOptions
-from core.open_host import open_host
-from tui.cli.output import verbatim
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli.output import verbatim
 
 HELP = "check what passthrough needs (CPU, IOMMU, bootloader, modules, libvirt) and fix it"
 DESCRIPTION = """\
@@ -91,8 +91,8 @@ def _confirm(question: str) -> bool:
 
 def run_undo(host: Any, ident: str, *, yes: bool, as_json: bool) -> int:
     """Undo a config change made by `check --fix` (also `vfio-tui restore --config ID`)."""
-    from core.checks import undo_fix
-    from tui.cli.common import print_json
+    from vfio_tui.core.checks import undo_fix
+    from vfio_tui.tui.cli.common import print_json
 
     preview = undo_fix(host, ident, yes=False)
     if not as_json:
@@ -113,9 +113,9 @@ def run_undo(host: Any, ident: str, *, yes: bool, as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.checks import apply_fix, overall_exit_code, run_checks
-    from core.errors import InputError
-    from tui.cli.common import print_json, use_color
+    from vfio_tui.core.checks import apply_fix, overall_exit_code, run_checks
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.tui.cli.common import print_json, use_color
 
     if args.fix and args.undo:
         raise InputError("give --fix or --undo, not both")

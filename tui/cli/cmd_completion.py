@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.host import HostOptions
+from vfio_tui.core.host import HostOptions
 
 HELP = "print the shell completion script (bash or zsh)"
 DESCRIPTION = """\
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from tui.cli import completion
+    from vfio_tui.tui.cli import completion
 
     sys.stdout.write(completion.bash() if args.shell == "bash" else completion.zsh())
     return 0

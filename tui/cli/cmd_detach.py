@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.host import HostOptions
-from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
 
 HELP = "detach a PCI device (with the other functions of its group the VM holds) from a VM"
 DESCRIPTION = """\
@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.libvirt import detach, format_step
-    from tui.cli.common import print_json
+    from vfio_tui.core.libvirt import detach, format_step
+    from vfio_tui.tui.cli.common import print_json
 
     events: list[Any] = []
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
-from core.host import HostOptions
-from core.open_host import open_host
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
 
 HELP = "explain a failed VM start (virsh error, QEMU log, dmesg) and check the cause on this host"
 DESCRIPTION = """\
@@ -47,12 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.errors import InputError
-    from core.explain import collect_vm_logs, explain_stream, explain_text
-    from core.explain.collect import open_hypervisor_if_available
-    from core.explain.render import format_report
-    from core.loginput import MAX_INPUT
-    from tui.cli.common import print_json, use_color
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.explain import collect_vm_logs, explain_stream, explain_text
+    from vfio_tui.core.explain.collect import open_hypervisor_if_available
+    from vfio_tui.core.explain.render import format_report
+    from vfio_tui.core.loginput import MAX_INPUT
+    from vfio_tui.tui.cli.common import print_json, use_color
 
     if args.file is None and args.vm is None:
         if sys.stdin.isatty():
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
 def _open_file(name: str) -> BinaryIO:
     """A log file, opened at once: a FIFO, device (/dev/zero), socket or directory is refused (use - for a pipe)."""
-    from core.errors import InputError
-    from core.loginput import open_log
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.loginput import open_log
 
     try:
         return open_log(Path(name), name)
@@ -94,7 +94,7 @@ def _open_file(name: str) -> BinaryIO:
 
 def _read_file(name: str) -> tuple[bytes, bool]:
     """The text of FILE or stdin given next to --vm, capped (and whether there was more)."""
-    from core.loginput import read_stream
+    from vfio_tui.core.loginput import read_stream
 
     if name == "-":
         return read_stream(sys.stdin.buffer)

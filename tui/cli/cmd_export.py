@@ -7,11 +7,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from core.host import HostOptions
-from tui.cli.argtypes import WRITE_TIMEOUT
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT
 
 if TYPE_CHECKING:
-    from core.export import GroupCandidate
+    from vfio_tui.core.export import GroupCandidate
 
 HELP = "OpenStack Nova / KubeVirt / Proxmox passthrough config for the safe devices (whole IOMMU groups)"
 DESCRIPTION = """\
@@ -34,7 +34,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from core.export import FORMATS
+    from vfio_tui.core.export import FORMATS
 
     parser.add_argument("--format", required=True, choices=FORMATS, help="the engine")
     parser.add_argument("--fleet", action="store_true", help="every host added with `vfio-tui hosts add`")
@@ -48,8 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     import re
 
-    from core.errors import InputError
-    from core.export import host_candidates, local_node, node_name, render
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.export import host_candidates, local_node, node_name, render
 
     if args.fleet and (options.demo or options.root or options.snapshot or options.on):
         raise InputError("--fleet reads every named host; give no host option with it")
@@ -65,15 +65,15 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     if args.fleet:
         down = _fleet(per_host, args.timeout)
     elif options.on is not None:
-        from core.open_host import remote_host
-        from core.remote.hosts import load_hosts
+        from vfio_tui.core.open_host import remote_host
+        from vfio_tui.core.remote.hosts import load_hosts
 
         entry = load_hosts().get(options.on)
         host, fetched = remote_host(entry, options)
         with host:
             per_host[entry.name] = host_candidates(host, entry.name, args.node or node_name(fetched.node or entry.name))
     else:
-        from core.open_host import open_host
+        from vfio_tui.core.open_host import open_host
 
         with open_host(options) as host:
             node = args.node or local_node(host)
@@ -91,11 +91,11 @@ def _fleet(per_host: dict[str, list[GroupCandidate]], timeout: float) -> list[st
     """Every named host's candidates, read in parallel; the hosts that did not answer, with why."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.errors import InputError, VfioError
-    from core.export import host_candidates, node_name
-    from core.fleet import MAX_WORKERS
-    from core.open_host import remote_host
-    from core.remote.hosts import HostEntry, load_hosts
+    from vfio_tui.core.errors import InputError, VfioError
+    from vfio_tui.core.export import host_candidates, node_name
+    from vfio_tui.core.fleet import MAX_WORKERS
+    from vfio_tui.core.open_host import remote_host
+    from vfio_tui.core.remote.hosts import HostEntry, load_hosts
 
     entries = list(load_hosts().hosts.values())
     if not entries:

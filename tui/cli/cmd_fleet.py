@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from core.host import HostOptions
-from tui.cli.argtypes import WRITE_TIMEOUT
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT
 
 if TYPE_CHECKING:
-    from core.fleet import HostSummary
+    from vfio_tui.core.fleet import HostSummary
 
 HELP = "all named hosts in parallel: IOMMU state, free passable devices by class, VMs, failing checks"
 DESCRIPTION = """\
@@ -33,7 +33,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from core.fleet import CLASSES
+    from vfio_tui.core.fleet import CLASSES
 
     parser.add_argument("--json", action="store_true", help="print JSON (schema vfio-tui/fleet/1)")
     parser.add_argument("--class", dest="device_class", choices=CLASSES, metavar="CLASS",
@@ -44,10 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.errors import InputError
-    from core.fleet import fleet_json, read_fleet
-    from core.remote.hosts import load_hosts
-    from tui.cli.common import print_json
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.fleet import fleet_json, read_fleet
+    from vfio_tui.core.remote.hosts import load_hosts
+    from vfio_tui.tui.cli.common import print_json
 
     if options.demo or options.root is not None or options.snapshot is not None:
         raise InputError("`vfio-tui fleet` reads the named hosts (`vfio-tui hosts`); it takes no host option")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.errors import InputError
-from core.host import HostOptions
-from tui.cli.argtypes import seconds
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import seconds
 
 HELP = "install, remove or show the libvirt hook that hands a GPU to a VM whenever it starts (single-GPU hosts)"
 DESCRIPTION = """\
@@ -103,9 +103,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
 
 def _status(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.hooks.install import hook_status
-    from core.open_host import open_host
-    from tui.cli.common import print_json
+    from vfio_tui.core.hooks.install import hook_status
+    from vfio_tui.core.open_host import open_host
+    from vfio_tui.tui.cli.common import print_json
 
     with open_host(options) as host:
         status = hook_status(host)
@@ -141,9 +141,9 @@ def _status(args: argparse.Namespace, options: HostOptions) -> int:
 
 def _run(args: argparse.Namespace, options: HostOptions) -> int:
     """What the installed script calls: never opens libvirt, never asks."""
-    from core.hooks.run import run_hook, spawn_watchdog, watchdog
-    from core.open_host import open_host
-    from tui.cli.common import host_args
+    from vfio_tui.core.hooks.run import run_hook, spawn_watchdog, watchdog
+    from vfio_tui.core.open_host import open_host
+    from vfio_tui.tui.cli.common import host_args
 
     with open_host(options) as host:
         if args.action == "watchdog":
@@ -159,13 +159,13 @@ def _run(args: argparse.Namespace, options: HostOptions) -> int:
 
 
 def _change(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.hooks.install import RESTART_NOTE, apply_install, apply_remove, plan_install, plan_remove
-    from tui.cli.common import host_args, print_json
-    from tui.cli.libvirt_args import open_host_and_hypervisor
-    from tui.cli.output import verbatim
+    from vfio_tui.core.hooks.install import RESTART_NOTE, apply_install, apply_remove, plan_install, plan_remove
+    from vfio_tui.tui.cli.common import host_args, print_json
+    from vfio_tui.tui.cli.libvirt_args import open_host_and_hypervisor
+    from vfio_tui.tui.cli.output import verbatim
 
     if args.action == "remove":
-        from core.open_host import open_host
+        from vfio_tui.core.open_host import open_host
 
         with open_host(options) as host:
             rplan = plan_remove(host, args.vm)
@@ -181,7 +181,7 @@ def _change(args: argparse.Namespace, options: HostOptions) -> int:
                 return 0
             hv = None
             if rplan.hostdevs:
-                from core.libvirt.for_host import hypervisor_for
+                from vfio_tui.core.libvirt.for_host import hypervisor_for
 
                 hv = hypervisor_for(host, args.connect)
             try:

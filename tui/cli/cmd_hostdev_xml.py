@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.host import HostOptions
-from tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args
 
 HELP = "print the libvirt <hostdev> XML for a PCI device (for virsh attach-device)"
 DESCRIPTION = """\
@@ -55,16 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.address import PciAddress
-    from core.errors import InputError
-    from core.libvirt import hostdev_xml
-    from core.libvirt.policy import parse_rom_bar, slot_functions
-    from core.open_host import open_host
+    from vfio_tui.core.address import PciAddress
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.libvirt import hostdev_xml
+    from vfio_tui.core.libvirt.policy import parse_rom_bar, slot_functions
+    from vfio_tui.core.open_host import open_host
 
     address = PciAddress.parse(args.address)
     nic = nic_from_args(args)
     if nic is not None:
-        from core.libvirt.xml import hostdev_text, interface_hostdev
+        from vfio_tui.core.libvirt.xml import hostdev_text, interface_hostdev
 
         if args.all_functions or args.guest_slot is not None:
             raise InputError("--as-interface gives one VF; it goes with neither --all-functions nor --guest-slot")
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 raise InputError(f"no PCI device {address} on {host.label}",
                                  fix="`vfio-tui inventory` lists the devices")
     if args.vm is not None:
-        from core.libvirt.for_host import hypervisor_for
+        from vfio_tui.core.libvirt.for_host import hypervisor_for
 
         with open_host(options) as host, hypervisor_for(host, args.connect) as hv:
             hv.xml(args.vm, inactive=True)  # an unknown VM is an error, not ignored
@@ -96,9 +96,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                   file=sys.stderr)
     managed, rom_bar = args.managed == "yes", parse_rom_bar(args.rom_bar)
     if args.vm is not None and len(addresses) > 1 and args.guest_slot is None:
-        from core.libvirt.for_host import hypervisor_for
-        from core.libvirt.policy import build_hostdevs
-        from core.libvirt.xml import DomainXml, hostdev_text
+        from vfio_tui.core.libvirt.for_host import hypervisor_for
+        from vfio_tui.core.libvirt.policy import build_hostdevs
+        from vfio_tui.core.libvirt.xml import DomainXml, hostdev_text
 
         with open_host(options) as host, hypervisor_for(host, args.connect) as hv:
             domain = DomainXml(hv.xml(args.vm, inactive=True))

@@ -6,12 +6,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from core.host import HostOptions
+from vfio_tui.core.host import HostOptions
 
 if TYPE_CHECKING:
-    from core.errors import VfioError
-    from core.remote.hosts import HostEntry, HostsConfig
-    from core.remote.probe import HostProbe
+    from vfio_tui.core.errors import VfioError
+    from vfio_tui.core.remote.hosts import HostEntry, HostsConfig
+    from vfio_tui.core.remote.probe import HostProbe
 
 HELP = "name the hypervisors vfio-tui reaches over ssh (add, list, remove, check)"
 DESCRIPTION = """\
@@ -64,8 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.errors import InputError
-    from core.remote.hosts import load_hosts, make_entry
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.remote.hosts import load_hosts, make_entry
 
     if options.demo or options.root is not None or options.snapshot is not None:
         raise InputError("`vfio-tui hosts` manages the named hosts; it takes no host option")
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         config.add(entry, replace_existing=args.replace)
         line = "not checked (--no-check)"
         if not args.no_check:
-            from core.remote.probe import probe_host
+            from vfio_tui.core.remote.probe import probe_host
 
             line = probe_host(entry).summary  # unreachable or unknown key: the error, and nothing added
         config.save()
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
 
 def _list(config: HostsConfig, *, as_json: bool) -> int:
-    from tui.cli.common import print_json
+    from vfio_tui.tui.cli.common import print_json
 
     if as_json:
         print_json({"schema": "vfio-tui/hosts/1", "hosts": [e.to_json() for e in config.hosts.values()]})
@@ -112,9 +112,9 @@ def _list(config: HostsConfig, *, as_json: bool) -> int:
 def _check(config: HostsConfig, names: list[str], *, as_json: bool) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from core.errors import VfioError
-    from core.remote.probe import probe_host
-    from tui.cli.common import print_json
+    from vfio_tui.core.errors import VfioError
+    from vfio_tui.core.remote.probe import probe_host
+    from vfio_tui.tui.cli.common import print_json
 
     entries = [config.get(n) for n in names] if names else list(config.hosts.values())
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from core.host import HostOptions
-from core.open_host import open_host
-from tui.cli.argtypes import GROUP
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli.argtypes import GROUP
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.model import HostInventory
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.model import HostInventory
 
 HELP = "list IOMMU groups -> bridges -> devices, with what passthrough would take"
 DESCRIPTION = """\
@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.inventory_format import format_inventory, inventory_json
-    from tui.cli.common import print_json, use_color
+    from vfio_tui.core.inventory_format import format_inventory, inventory_json
+    from vfio_tui.tui.cli.common import print_json, use_color
 
     with open_host(options) as host:
         inv = host.inventory()
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         if args.group:
             from dataclasses import replace
 
-            from core.errors import InputError
+            from vfio_tui.core.errors import InputError
 
             missing = [g for g in args.group if g not in inv.groups]
             if missing:
@@ -65,9 +65,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
 def _with_vf_holders(host: Host, inv: HostInventory) -> HostInventory:
     """Which VMs hold each VF: asked of the libvirt that goes with the host, or as recorded."""
-    from core.libvirt.for_host import NoHypervisorError, domain_facts_for
-    from core.sriovinfo.read import with_holds
-    from core.vmholds import recorded_holds
+    from vfio_tui.core.libvirt.for_host import NoHypervisorError, domain_facts_for
+    from vfio_tui.core.sriovinfo.read import with_holds
+    from vfio_tui.core.vmholds import recorded_holds
 
     try:
         holds = domain_facts_for(host)()

@@ -6,13 +6,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from core.host import HostOptions
-from tui.cli.argtypes import WRITE_TIMEOUT
-from tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args, open_host_and_hypervisor
-from tui.cli.output import verbatim
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT
+from vfio_tui.tui.cli.libvirt_args import add_connect_option, add_nic_options, nic_from_args, open_host_and_hypervisor
+from vfio_tui.tui.cli.output import verbatim
 
 if TYPE_CHECKING:
-    from core.passthrough import PassthroughPlan
+    from vfio_tui.core.passthrough import PassthroughPlan
 
 HELP = "pass a device (its whole IOMMU group) to a VM: bind, verify, attach, start — undo with `vfio-tui undo`"
 DESCRIPTION = """\
@@ -123,11 +123,11 @@ def print_plan(plan: PassthroughPlan) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.explain import explain_failure
-    from core.explain.render import format_report
-    from core.passthrough import plan_passthrough, run_passthrough
-    from core.steps import StepEvent, format_step
-    from tui.cli.common import confirm, emit_json_line, host_args
+    from vfio_tui.core.explain import explain_failure
+    from vfio_tui.core.explain.render import format_report
+    from vfio_tui.core.passthrough import plan_passthrough, run_passthrough
+    from vfio_tui.core.steps import StepEvent, format_step
+    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args
 
     host, hv = open_host_and_hypervisor(args, options)
     with host, hv:

@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from core.host import HostOptions
-from core.open_host import open_host
-from tui.cli.argtypes import WRITE_TIMEOUT
-from tui.cli.libvirt_args import add_connect_option
-from tui.cli.output import verbatim
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT
+from vfio_tui.tui.cli.libvirt_args import add_connect_option
+from vfio_tui.tui.cli.output import verbatim
 
 HELP = "put devices back on their original drivers (undo `bind`; finishes interrupted runs)"
 DESCRIPTION = """\
@@ -47,22 +47,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.address import PciAddress
-    from core.binding import restore
-    from core.binding.apply import needs_root
-    from core.binding.journal import writer_lock
-    from core.binding.persist import MODPROBE_CONF, UDEV_RULES, persistence_left, unpersist_changes
-    from core.configfiles import apply_changes
-    from core.errors import InputError, NeedsRootError, VfioError
-    from core.libvirt.for_host import domain_facts_for
-    from tui.cli.common import print_json
+    from vfio_tui.core.address import PciAddress
+    from vfio_tui.core.binding import restore
+    from vfio_tui.core.binding.apply import needs_root
+    from vfio_tui.core.binding.journal import writer_lock
+    from vfio_tui.core.binding.persist import MODPROBE_CONF, UDEV_RULES, persistence_left, unpersist_changes
+    from vfio_tui.core.configfiles import apply_changes
+    from vfio_tui.core.errors import InputError, NeedsRootError, VfioError
+    from vfio_tui.core.libvirt.for_host import domain_facts_for
+    from vfio_tui.tui.cli.common import print_json
 
     if args.config is not None:
         if not args.config.strip():
             raise InputError("--config needs the id of a change: cfg-N (printed when it was made) or its fix id")
         if args.all or args.addresses:
             raise InputError("--config undoes a file change; give it alone")
-        from tui.cli.cmd_check import run_undo
+        from vfio_tui.tui.cli.cmd_check import run_undo
 
         with open_host(options) as host:
             return run_undo(host, args.config, yes=args.yes, as_json=args.json)

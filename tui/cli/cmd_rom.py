@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import InputError
-from core.host import HostOptions
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import HostOptions
 
 if TYPE_CHECKING:
-    from core.address import PciAddress
-    from core.gpu.rom import RomReport
+    from vfio_tui.core.address import PciAddress
+    from vfio_tui.core.gpu.rom import RomReport
 
 HELP = "read a card's option ROM from sysfs (or check a ROM file), validate it, save it, give the <rom> XML"
 DESCRIPTION = """\
@@ -86,13 +86,13 @@ def _read_rom_file(path: Path) -> bytes:
 
 
 def _check_file(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.gpu.rom import check_against, parse_rom
-    from tui.cli.common import print_json
+    from vfio_tui.core.gpu.rom import check_against, parse_rom
+    from vfio_tui.tui.cli.common import print_json
 
     data = _read_rom_file(args.check)
     report = parse_rom(data)
     if args.for_address:
-        from core.open_host import open_host
+        from vfio_tui.core.open_host import open_host
 
         with open_host(options) as host:
             dev = host.inventory(names=False).device(_parse(args.for_address))
@@ -102,7 +102,7 @@ def _check_file(args: argparse.Namespace, options: HostOptions) -> int:
     if args.strip is not None:
         if not report.images:
             raise InputError(f"{args.check}: no ROM image found to strip to")
-        from core.safefile import write_output
+        from vfio_tui.core.safefile import write_output
 
         write_output(args.strip, data[report.start:report.start + report.used_length])
     if args.json:
@@ -118,7 +118,7 @@ def _check_file(args: argparse.Namespace, options: HostOptions) -> int:
 
 
 def _parse(text: str) -> PciAddress:
-    from core.address import PciAddress
+    from vfio_tui.core.address import PciAddress
 
     return PciAddress.parse(text)
 
@@ -132,9 +132,9 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         raise InputError("give the card's address, or --check FILE", fix="vfio-tui rom 01:00.0")
     if args.for_address or args.strip:
         raise InputError("--for and --strip go with --check FILE")
-    from core.gpu.romread import read_rom, rom_xml, save_rom
-    from core.open_host import open_host
-    from tui.cli.common import print_json
+    from vfio_tui.core.gpu.romread import read_rom, rom_xml, save_rom
+    from vfio_tui.core.open_host import open_host
+    from vfio_tui.tui.cli.common import print_json
 
     with open_host(options) as host:
         read = read_rom(host, args.address)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.host import HostOptions
+from vfio_tui.core.host import HostOptions
 
 HELP = "create a writable simulated host (from the demo or a recording) to use with --root DIR"
 DESCRIPTION = """\
@@ -24,15 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.open_host import create_sim_host
-    from core.snapshot import load_snapshot
+    from vfio_tui.core.open_host import create_sim_host
+    from vfio_tui.core.snapshot import load_snapshot
 
     if args.source is not None:
         snap = load_snapshot(args.source)
     elif options.snapshot is not None:
         snap = load_snapshot(options.snapshot)
     else:
-        from core.open_host import demo_host_snapshot
+        from vfio_tui.core.open_host import demo_host_snapshot
 
         snap = demo_host_snapshot(options.demo_name)[1]
     create_sim_host(args.directory, snap)

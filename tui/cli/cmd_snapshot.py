@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.host import HostOptions
-from core.open_host import open_host
+from vfio_tui.core.host import HostOptions
+from vfio_tui.core.open_host import open_host
 
 if TYPE_CHECKING:
-    from core.host import Host
+    from vfio_tui.core.host import Host
 
 HELP = "record the host (read-only) as JSON that anyone can replay with --host-snapshot"
 DESCRIPTION = """\
@@ -31,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.errors import InputError
-    from core.snapshot_record import record_host
-    from core.usage import record_usage_extras
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.snapshot_record import record_host
+    from vfio_tui.core.usage import record_usage_extras
 
     if options.on is not None:
         return _save_remote(args, options.on)
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     if str(args.output) == "-":
         sys.stdout.write(text)
         return 0
-    from core.safefile import write_output
+    from vfio_tui.core.safefile import write_output
 
     try:
         # A random O_EXCL temp beside it, fsync, rename; a device node, FIFO or symlink is refused.
@@ -63,8 +63,8 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
 def _record_vm_devices(host: Host, extras: dict[str, Any]) -> None:
     """Which VM holds which device, when libvirt answers (a replay, and the fleet, show them)."""
-    from core.libvirt.for_host import domain_facts_for
-    from core.vmholds import VM_DEVICES_KEY, holds_to_extras
+    from vfio_tui.core.libvirt.for_host import domain_facts_for
+    from vfio_tui.core.vmholds import VM_DEVICES_KEY, holds_to_extras
 
     if VM_DEVICES_KEY in extras:
         return
@@ -76,7 +76,7 @@ def _record_vm_devices(host: Host, extras: dict[str, Any]) -> None:
 
 def _record_check_files(host: Host, extras: dict[str, Any]) -> None:
     """The small files the checks read, so `check` on the replay answers as on the host."""
-    from core.recordfiles import record_check_files
+    from vfio_tui.core.recordfiles import record_check_files
 
     files = record_check_files(host.paths)
     if files:
@@ -85,16 +85,16 @@ def _record_check_files(host: Host, extras: dict[str, Any]) -> None:
 
 def _save_remote(args: argparse.Namespace, name: str) -> int:
     """`snapshot --on NAME OUT.json`: the host's own recording, as fetched (checked), saved here."""
-    from core.remote.fetch import fetch_snapshot
-    from core.remote.hosts import load_hosts
+    from vfio_tui.core.remote.fetch import fetch_snapshot
+    from vfio_tui.core.remote.hosts import load_hosts
 
     fetched = fetch_snapshot(load_hosts().get(name))
     data = fetched.path.read_bytes()
     if str(args.output) == "-":
         sys.stdout.write(data.decode())
         return 0
-    from core.errors import InputError
-    from core.safefile import write_output
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.safefile import write_output
 
     try:
         write_output(args.output, data)  # a device node, FIFO or symlink is refused, as for a local recording

@@ -6,14 +6,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from core.host import HostOptions
-from tui.cli.argtypes import WRITE_TIMEOUT, integer
-from tui.cli.libvirt_args import add_connect_option
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT, integer
+from vfio_tui.tui.cli.libvirt_args import add_connect_option
 
 if TYPE_CHECKING:
-    from core.host import Host
-    from core.model import PfSriov
-    from core.sriov import SriovPlan
+    from vfio_tui.core.host import Host
+    from vfio_tui.core.model import PfSriov
+    from vfio_tui.core.sriov import SriovPlan
 
 HELP = "an SR-IOV PF's VFs (groups, drivers, MAC/VLAN, VMs), and setting their number (plan, undo)"
 DESCRIPTION = """\
@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def print_status(info: PfSriov, host: Host) -> None:
-    from core.sriovinfo.format import pf_text, vf_text
+    from vfio_tui.core.sriovinfo.format import pf_text, vf_text
 
     print(f"{info.address} on {host.label}: {pf_text(info)}"
           + (f", netdev {info.ifname}" if info.ifname else ""))
@@ -103,14 +103,14 @@ def print_plan(plan: SriovPlan, label: str) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.address import PciAddress
-    from core.errors import InputError
-    from core.libvirt.for_host import domain_facts_for
-    from core.open_host import open_host
-    from core.sriov import apply_sriov, plan_sriov
-    from core.sriovinfo.read import with_holds
-    from core.steps import StepEvent, format_step
-    from tui.cli.common import confirm, emit_json_line, host_args
+    from vfio_tui.core.address import PciAddress
+    from vfio_tui.core.errors import InputError
+    from vfio_tui.core.libvirt.for_host import domain_facts_for
+    from vfio_tui.core.open_host import open_host
+    from vfio_tui.core.sriov import apply_sriov, plan_sriov
+    from vfio_tui.core.sriovinfo.read import with_holds
+    from vfio_tui.core.steps import StepEvent, format_step
+    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args
 
     if not args.timeout > 0 or args.timeout == float("inf"):
         raise InputError(f"--timeout {args.timeout}: give a positive number of seconds")
@@ -135,7 +135,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             except Exception:  # noqa: BLE001 - no libvirt: the VFs' VMs are not shown
                 pass
             if args.json:
-                from core.sriovinfo.format import sriov_json
+                from vfio_tui.core.sriovinfo.format import sriov_json
 
                 emit_json_line({"event": "status", "pf": str(addr), "sriov": sriov_json(inv, inv.devices[addr])})
             else:

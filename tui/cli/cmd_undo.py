@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.host import HostOptions
-from tui.cli.argtypes import WRITE_TIMEOUT, seconds
-from tui.cli.libvirt_args import add_connect_option
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import WRITE_TIMEOUT, seconds
+from vfio_tui.tui.cli.libvirt_args import add_connect_option
 
 HELP = ("take a `vfio-tui pass` run back (out of the VM first, then the drivers; refuses while the VM holds it),"
         " or a `vfio-tui sriov` change (the previous number of VFs)")
@@ -59,13 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.errors import InputError, VfioError
-    from core.libvirt.for_host import NoHypervisorError, domain_facts, hypervisor_for
-    from core.open_host import open_host
-    from core.passthrough import find_run, list_runs, plan_undo, undo_passthrough
-    from core.sriov import plan_sriov_undo, undo_sriov
-    from core.steps import StepEvent, format_step
-    from tui.cli.common import confirm, emit_json_line, host_args
+    from vfio_tui.core.errors import InputError, VfioError
+    from vfio_tui.core.libvirt.for_host import NoHypervisorError, domain_facts, hypervisor_for
+    from vfio_tui.core.open_host import open_host
+    from vfio_tui.core.passthrough import find_run, list_runs, plan_undo, undo_passthrough
+    from vfio_tui.core.sriov import plan_sriov_undo, undo_sriov
+    from vfio_tui.core.steps import StepEvent, format_step
+    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args
 
     if args.run_id is not None and not args.run_id.strip():
         raise InputError("RUN_ID is empty", fix="`vfio-tui undo --list` lists the runs")

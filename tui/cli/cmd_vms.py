@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.host import HostOptions
-from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
 
 HELP = "list libvirt VMs with their state and PCI hostdevs (with IOMMU groups)"
 DESCRIPTION = """\
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from tui.cli.common import print_json
+    from vfio_tui.tui.cli.common import print_json
 
     host, hv = open_host_and_hypervisor(args, options)
     with host, hv:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from core.host import HostOptions
-from tui.cli.argtypes import seconds
-from tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import seconds
+from vfio_tui.tui.cli.libvirt_args import add_connect_option, open_host_and_hypervisor
 
 HELP = "wait until a VM stops (libvirt events), then restore its devices to their host drivers"
 DESCRIPTION = """\
@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
-    from core.libvirt import watch_domain
-    from core.libvirt.watch import binding_restore
+    from vfio_tui.core.libvirt import watch_domain
+    from vfio_tui.core.libvirt.watch import binding_restore
 
     def show(event: Any) -> None:
         print(f"event: {event.vm} {event.event} (detail {event.detail})", flush=True)

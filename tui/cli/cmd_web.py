@@ -8,9 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from core.errors import InputError
-from core.host import HostOptions
-from tui.cli.argtypes import PORT
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import HostOptions
+from vfio_tui.tui.cli.argtypes import PORT
 
 HELP = "serve the interactive app in a web browser (localhost only by default)"
 DESCRIPTION = """\
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def child_command(options: HostOptions) -> str:
     """The shell command textual-serve runs per browser tab: the app on the same host options."""
-    argv = [sys.executable, "-m", "tui.cli.web_child"]
+    argv = [sys.executable, "-m", "vfio_tui.tui.cli.web_child"]
     if options.demo:
         argv += ["--demo", options.demo_name]
     if options.root is not None:
@@ -69,15 +69,17 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     import shutil
     import tempfile
 
-    from tui.cli.web_server import WebServer
+    from vfio_tui.tui.cli.web_server import WebServer
 
     if options.snapshot is not None or options.root is not None:
         # Checked here, once: a refused recording or tree is one line now, not a blank browser tab later.
-        from core.open_host import open_host
+        from vfio_tui.core.open_host import open_host
 
         with open_host(options):
             pass
-    root = str(Path(__file__).resolve().parents[2])
+    import vfio_tui
+
+    root = str(Path(vfio_tui.__file__).resolve().parent.parent)  # the checkout, or site-packages of the wheel
     # The app processes must run this same code, whatever the working directory.
     os.environ["PYTHONPATH"] = root + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH")
                                        else "")

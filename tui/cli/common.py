@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.demos import DEMO_NAMES
-from tui.cli.argtypes import seconds
+from vfio_tui.core.demos import DEMO_NAMES
+from vfio_tui.tui.cli.argtypes import seconds
 
 if TYPE_CHECKING:
-    from core.host import HostOptions
+    from vfio_tui.core.host import HostOptions
 
 
 def normalize_demo(argv: list[str]) -> list[str]:
@@ -70,7 +70,7 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
 
 
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
-    from core.host import HostOptions
+    from vfio_tui.core.host import HostOptions
 
     demo = getattr(args, "demo", False)
     options = HostOptions(
@@ -158,7 +158,7 @@ _HOST_SELECTORS = ("--root", "--demo", "--host-snapshot")
 
 
 def _command_pattern() -> re.Pattern[str]:
-    from tui.cli.registry import COMMANDS
+    from vfio_tui.tui.cli.registry import COMMANDS
 
     # sim-host makes a host and completion prints a script: neither acts on one.
     names = sorted((c for c in COMMANDS if c not in ("sim-host", "completion")), key=len, reverse=True)
@@ -184,7 +184,7 @@ def host_args(options: HostOptions) -> str:
 
 def confirm(question: str, *, how: str = "review the plan with --dry-run, then add --yes") -> bool:
     """Ask on the terminal before a change; refuse (bad input, exit 2) when there is no terminal to ask on."""
-    from core.errors import InputError
+    from vfio_tui.core.errors import InputError
 
     if not sys.stdin.isatty():
         raise InputError("refusing to change the host without --yes (no terminal to ask on)", fix=how)

@@ -71,7 +71,7 @@ _HOST_DESTS = frozenset({"demo", "root", "host_snapshot", "pci_ids", "as_user", 
 
 def commands() -> tuple[list[Option], list[Command]]:
     """The top-level options and every command, as the parser defines them."""
-    from tui.cli import build_parser
+    from vfio_tui.tui.cli import build_parser
 
     parser = build_parser([])
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from core.host import Host, HostOptions
-from core.open_host import open_host
-from tui.cli.argtypes import integer
+from vfio_tui.core.host import Host, HostOptions
+from vfio_tui.core.open_host import open_host
+from vfio_tui.tui.cli.argtypes import integer
 
 if TYPE_CHECKING:
-    from core.libvirt.connection import Hypervisor
-    from core.libvirt.vfnic import NicOptions
+    from vfio_tui.core.libvirt.connection import Hypervisor
+    from vfio_tui.core.libvirt.vfnic import NicOptions
 
 CONNECT_HELP = ("libvirt URI (default: qemu:///system on this machine; the demo VMs for --demo, a recording or a"
                 " sim-host tree; a plain --root tree has none unless given)")
@@ -28,7 +28,7 @@ def open_host_and_hypervisor(args: argparse.Namespace, options: HostOptions, *,
     The pairing is core's one rule (core.libvirt.hypervisor_for): the demo VMs for a simulated
     host, qemu:///system for this machine, none for a plain tree unless --connect names one.
     """
-    from core.libvirt.for_host import hypervisor_for
+    from vfio_tui.core.libvirt.for_host import hypervisor_for
 
     host = open_host(options)
     try:
@@ -52,7 +52,7 @@ def add_nic_options(parser: argparse.ArgumentParser) -> None:
 
 
 def nic_from_args(args: argparse.Namespace) -> NicOptions | None:
-    from core.libvirt.vfnic import NicOptions
+    from vfio_tui.core.libvirt.vfnic import NicOptions
 
     if not (args.as_interface or args.mac is not None or args.vlan is not None):
         return None

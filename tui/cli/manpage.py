@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tui.cli.completion import Command, Option, commands
+from vfio_tui.tui.cli.completion import Command, Option, commands
 
 EXIT_STATUS = (("0", "success (or a dry run)"),
                ("1", "a check failed, explain found no known cause, or the VM did not start"),
@@ -54,8 +54,8 @@ _HOST_FLAGS = ("--demo", "--root", "--host-snapshot", "--pci-ids", "--as-user", 
 
 
 def manpage() -> str:
-    from core import __version__
-    from tui.cli import DESCRIPTION, EPILOG
+    from vfio_tui.core import __version__
+    from vfio_tui.tui.cli import DESCRIPTION, EPILOG
 
     top, cmds = commands()
     lines = [f'.TH VFIO\\-TUI 1 "" "vfio-tui {__version__}" "User Commands"',

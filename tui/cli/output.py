@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from tui.cli.common import host_args, with_host_args
+from vfio_tui.tui.cli.common import host_args, with_host_args
 
 if TYPE_CHECKING:
-    from core.host import HostOptions
+    from vfio_tui.core.host import HostOptions
 
 
 class HintStream:
@@ -126,6 +126,6 @@ def environment_error(exc: BaseException) -> str | None:
 
 def print_error(prog: str, text: str, options: HostOptions | None) -> None:
     """`prog: error: text` on one line, with the host options in any command it names."""
-    from core.textsafe import printable
+    from vfio_tui.core.textsafe import printable
 
     print(f"{prog}: error: {one_line(with_host_args(printable(text), options))}", file=sys.stderr)

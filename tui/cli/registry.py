@@ -35,4 +35,4 @@ COMMANDS: Final[tuple[str, ...]] = (
 
 
 def load_command(name: str) -> ModuleType:
-    return importlib.import_module(f"tui.cli.cmd_{name.replace('-', '_')}")
+    return importlib.import_module(f"vfio_tui.tui.cli.cmd_{name.replace('-', '_')}")

@@ -12,8 +12,8 @@ import re
 import sys
 from typing import Final
 
-from core.errors import InputError
-from core.host import HostOptions
+from vfio_tui.core.errors import InputError
+from vfio_tui.core.host import HostOptions
 
 FORWARDED: Final = frozenset({"pass", "undo", "bind", "restore", "attach", "detach", "vms", "watch"})
 """Run by vfio-tui on the host: the transaction and its journal live there, and so do its VMs."""
@@ -63,9 +63,9 @@ def remote_words(command: str, argv: list[str]) -> list[str]:
 
 def forward(command: str, argv: list[str], args: argparse.Namespace, options: HostOptions) -> int:
     """Run the command by vfio-tui on `options.on`; its exit status is this command's."""
-    from core.remote.hosts import load_hosts
-    from core.remote.run import run_remote
-    from tui.cli.common import confirm
+    from vfio_tui.core.remote.hosts import load_hosts
+    from vfio_tui.core.remote.run import run_remote
+    from vfio_tui.tui.cli.common import confirm
 
     assert options.on is not None
     entry = load_hosts().get(options.on)

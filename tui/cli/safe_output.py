@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from core.textsafe import printable_keep_colors
+from vfio_tui.core.textsafe import printable_keep_colors
 
 
 class GuardedStream:

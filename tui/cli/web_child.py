@@ -29,7 +29,7 @@ def die_with_parent() -> None:
 
 def main() -> int:
     die_with_parent()
-    from tui.cli import main as cli_main
+    from vfio_tui.tui.cli import main as cli_main
 
     return cli_main(sys.argv[1:])
 

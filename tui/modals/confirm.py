@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from tui.safe_text import SafeText as Text
+from vfio_tui.tui.safe_text import SafeText as Text
 
 
 class ConfirmModal(ModalScreen[bool]):

@@ -13,11 +13,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from core.checks import FixResult
-from core.errors import VfioError
-from tui.backend import Backend
-from tui.safe_text import SafeText as Text
-from tui.screen_base import ChangesHost
+from vfio_tui.core.checks import FixResult
+from vfio_tui.core.errors import VfioError
+from vfio_tui.tui.backend import Backend
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import ChangesHost
 
 
 def diff_text(result: FixResult) -> Text:

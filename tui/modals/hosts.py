@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.safe_text import SafeText as Text
+from vfio_tui.tui.safe_text import SafeText as Text
 
 HOME = "\0home"
 """The choice that means "the host the app was opened on"."""

@@ -15,10 +15,10 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, Switch
 
-from core.errors import VfioError
-from core.sriov import SriovPlan, SriovResult
-from core.steps import StepEvent, format_step
-from tui.backend import Backend
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.sriov import SriovPlan, SriovResult
+from vfio_tui.core.steps import StepEvent, format_step
+from vfio_tui.tui.backend import Backend
 
 
 class SriovModal(ModalScreen[SriovResult | None]):
@@ -181,7 +181,7 @@ class SriovModal(ModalScreen[SriovResult | None]):
     def action_undo(self) -> None:
         if self.result is None or self.result.run_id is None or self.running:
             return
-        from tui.modals.undo import UndoModal
+        from vfio_tui.tui.modals.undo import UndoModal
 
         self.app.push_screen(UndoModal(self.backend, self.result.run_id))
 

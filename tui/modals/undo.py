@@ -15,12 +15,12 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from core.errors import VfioError
-from core.passthrough import UndoPlan, UndoResult
-from core.steps import StepEvent, format_step
-from tui.backend import Backend
-from tui.safe_text import SafeText as Text
-from tui.screen_base import ChangesHost
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.passthrough import UndoPlan, UndoResult
+from vfio_tui.core.steps import StepEvent, format_step
+from vfio_tui.tui.backend import Backend
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import ChangesHost
 
 
 class UndoModal(ChangesHost, ModalScreen[UndoResult | None]):

@@ -10,13 +10,13 @@ from textual.binding import Binding
 from textual.widgets import Header, LoadingIndicator, Static
 from textual.widgets.option_list import Option
 
-from core.checks import FixResult
-from core.checks.result import CheckResult
-from core.textsafe import printable
-from tui.safe_text import SafeText as Text
-from tui.screen_base import VfioScreen
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.nav_list import NavList
+from vfio_tui.core.checks import FixResult
+from vfio_tui.core.checks.result import CheckResult
+from vfio_tui.core.textsafe import printable
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import VfioScreen
+from vfio_tui.tui.widgets.key_footer import KeyFooter
+from vfio_tui.tui.widgets.nav_list import NavList
 
 STATUS_STYLE = {"pass": ("✓ PASS", "bold green"), "warn": ("! WARN", "bold yellow"),
                 "fail": ("✗ FAIL", "bold red"), "n/a": ("- n/a ", "dim"), "skip": ("- SKIP", "dim")}
@@ -81,7 +81,7 @@ class ChecksScreen(VfioScreen):
         """{check id: journal id} of the fixes applied from this screen (U undoes them, newest first)."""
 
     def compose(self) -> ComposeResult:
-        from tui.app import HEADER_ICON
+        from vfio_tui.tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
         scope = f" for {self.address}" if self.address else ""
@@ -141,7 +141,7 @@ class ChecksScreen(VfioScreen):
             self.notify(printable(f"Nothing for f to apply on {row.id}: {why}"), severity="warning", timeout=8,
                         markup=False)
             return
-        from tui.modals.fix import FixModal
+        from vfio_tui.tui.modals.fix import FixModal
 
         self.app.push_screen(FixModal(self.vfio_app.backend, row.id, "apply"), self._fixed)
 
@@ -152,7 +152,7 @@ class ChecksScreen(VfioScreen):
             (next(reversed(self.applied.values())) if self.applied else (row.id if row is not None else None))
         if ident is None:
             return
-        from tui.modals.fix import FixModal
+        from vfio_tui.tui.modals.fix import FixModal
 
         self.app.push_screen(FixModal(self.vfio_app.backend, ident, "undo"), self._undone)
 

@@ -11,20 +11,20 @@ from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
 from textual.widgets import Header, Input, Static
 
-from core.passthrough import RunRecord
-from core.textsafe import printable
-from tui.backend import HostView
-from tui.describe import device_detail, group_detail
-from tui.messages import HostStateChanged
-from tui.rows import group_state, running_holds
-from tui.safe_text import SafeText as Text
-from tui.screen_base import VfioScreen
-from tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.sriov_rows import sriov_detail
+from vfio_tui.core.passthrough import RunRecord
+from vfio_tui.core.textsafe import printable
+from vfio_tui.tui.backend import HostView
+from vfio_tui.tui.describe import device_detail, group_detail
+from vfio_tui.tui.messages import HostStateChanged
+from vfio_tui.tui.rows import group_state, running_holds
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import VfioScreen
+from vfio_tui.tui.widgets.iommu_tree import IommuTree, NodeRef, TreeFilter
+from vfio_tui.tui.widgets.key_footer import KeyFooter
+from vfio_tui.tui.widgets.sriov_rows import sriov_detail
 
 if TYPE_CHECKING:
-    from core.model import HostInventory
+    from vfio_tui.core.model import HostInventory
 
 
 class DevicesScreen(VfioScreen):
@@ -61,7 +61,7 @@ class DevicesScreen(VfioScreen):
         return view.inventory if view is not None else None
 
     def compose(self) -> ComposeResult:
-        from tui.app import HEADER_ICON
+        from vfio_tui.tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
         with Container(id="panes"):
@@ -221,7 +221,7 @@ class DevicesScreen(VfioScreen):
         if address is None:
             self.notify("Highlight a device (or a group with one) first.", severity="warning")
             return
-        from tui.screens.wizard import WizardScreen
+        from vfio_tui.tui.screens.wizard import WizardScreen
 
         self.app.push_screen(WizardScreen(address))
 
@@ -256,7 +256,7 @@ class DevicesScreen(VfioScreen):
                                   f" (virsh shutdown {vms[0]}) or detach it (vfio-tui detach), then press r."),
                         severity="warning", timeout=12, markup=False)
             return
-        from tui.modals.undo import UndoModal
+        from vfio_tui.tui.modals.undo import UndoModal
 
         self.app.push_screen(UndoModal(self.vfio_app.backend, run.id), self._given_back)
 
@@ -272,7 +272,7 @@ class DevicesScreen(VfioScreen):
         if pf is None:
             self.notify("Highlight an SR-IOV PF (or one of its VFs) first.", severity="warning")
             return
-        from tui.modals.sriov import SriovModal
+        from vfio_tui.tui.modals.sriov import SriovModal
 
         modal = SriovModal(self.vfio_app.backend, str(pf.address), pf.num_vfs, pf.total_vfs)
         self.app.push_screen(modal, lambda result: self.action_refresh())

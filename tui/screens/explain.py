@@ -9,14 +9,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Header, Input, Static, TextArea
 from textual.widgets.option_list import Option
 
-from core.errors import VfioError
-from core.explain.model import ExplainReport
-from core.libvirt.connection import DomainInfo
-from tui.safe_text import SafeText as Text
-from tui.screen_base import VfioScreen
-from tui.widgets.explain_panel import ExplainPanel
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.nav_list import NavList
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.explain.model import ExplainReport
+from vfio_tui.core.libvirt.connection import DomainInfo
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import VfioScreen
+from vfio_tui.tui.widgets.explain_panel import ExplainPanel
+from vfio_tui.tui.widgets.key_footer import KeyFooter
+from vfio_tui.tui.widgets.nav_list import NavList
 
 
 class ExplainScreen(VfioScreen):
@@ -37,7 +37,7 @@ class ExplainScreen(VfioScreen):
         """The last explanation shown."""
 
     def compose(self) -> ComposeResult:
-        from tui.app import HEADER_ICON
+        from vfio_tui.tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
         with Horizontal(id="explain-inputs"):

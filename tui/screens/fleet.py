@@ -9,9 +9,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Header, Static
 
-from core.fleet import CLASSES, HostSummary
-from tui.safe_text import SafeText as Text
-from tui.screen_base import VfioScreen
+from vfio_tui.core.fleet import CLASSES, HostSummary
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import VfioScreen
 
 COLUMNS = ("Host", "Kernel", "IOMMU", "IR", "Groups", "Free (whole group, no VM)", "In VMs", "Failing checks")
 FILTERS = (None, *CLASSES)
@@ -83,7 +83,7 @@ class FleetScreen(VfioScreen):
         self.device_class: str | None = None
 
     def compose(self) -> ComposeResult:
-        from tui.app import HEADER_ICON
+        from vfio_tui.tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
         yield Static("Reading the hosts…", id="fleet-status")
@@ -100,7 +100,7 @@ class FleetScreen(VfioScreen):
         self.action_reload()
 
     def action_reload(self) -> None:
-        from tui.fleet_session import named_hosts
+        from vfio_tui.tui.fleet_session import named_hosts
 
         table: DataTable[Text] = self.query_one(DataTable)
         table.clear()
@@ -117,7 +117,7 @@ class FleetScreen(VfioScreen):
 
     @work(thread=True, exclusive=True, group="fleet", exit_on_error=False, description="Reading the hosts")
     def read_fleet(self) -> None:
-        from tui.fleet_session import fleet
+        from vfio_tui.tui.fleet_session import fleet
 
         result = fleet(lambda s: self.app.call_from_thread(self._show_host, s))
         down = [s.name for s in result if not s.ok]

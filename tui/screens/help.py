@@ -10,8 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tui.rows import STATE_STYLE
-from tui.safe_text import SafeText as Text
+from vfio_tui.tui.rows import STATE_STYLE
+from vfio_tui.tui.safe_text import SafeText as Text
 
 NAVIGATION: tuple[tuple[str, str], ...] = (
     ("↑ ↓  k j", "move (lists stop at their ends; keys typed while a list loads are kept)"),
@@ -56,13 +56,13 @@ def _keys(bindings: list[BindingType]) -> list[tuple[str, str]]:
 
 
 def help_text() -> Text:
-    from tui.app import ACTIONS, VfioApp
-    from tui.screens.checks import ChecksScreen
-    from tui.screens.devices import DevicesScreen
-    from tui.screens.explain import ExplainScreen
-    from tui.screens.journal import JournalScreen
-    from tui.screens.run import RunScreen
-    from tui.screens.wizard import WizardScreen
+    from vfio_tui.tui.app import ACTIONS, VfioApp
+    from vfio_tui.tui.screens.checks import ChecksScreen
+    from vfio_tui.tui.screens.devices import DevicesScreen
+    from vfio_tui.tui.screens.explain import ExplainScreen
+    from vfio_tui.tui.screens.journal import JournalScreen
+    from vfio_tui.tui.screens.run import RunScreen
+    from vfio_tui.tui.screens.wizard import WizardScreen
 
     text = Text()
     text.append("vfio-tui: pass PCI devices through to VMs, safely\n\n", style="bold")

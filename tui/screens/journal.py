@@ -12,18 +12,18 @@ from textual.containers import VerticalScroll
 from textual.widgets import Header, Static
 from textual.widgets.option_list import Option
 
-from core.binding.restore import PendingRun, RestoreResult
-from core.errors import VfioError
-from core.passthrough import RunRecord, UndoResult
-from core.passthrough.records import FINISHED
-from core.textsafe import printable
-from tui.messages import HostStateChanged
-from tui.modals.confirm import ConfirmModal
-from tui.modals.undo import UndoModal
-from tui.safe_text import SafeText as Text
-from tui.screen_base import ChangesHost, VfioScreen
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.nav_list import NavList
+from vfio_tui.core.binding.restore import PendingRun, RestoreResult
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.passthrough import RunRecord, UndoResult
+from vfio_tui.core.passthrough.records import FINISHED
+from vfio_tui.core.textsafe import printable
+from vfio_tui.tui.messages import HostStateChanged
+from vfio_tui.tui.modals.confirm import ConfirmModal
+from vfio_tui.tui.modals.undo import UndoModal
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import ChangesHost, VfioScreen
+from vfio_tui.tui.widgets.key_footer import KeyFooter
+from vfio_tui.tui.widgets.nav_list import NavList
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class JournalScreen(ChangesHost, VfioScreen):
         return "Restore all is giving devices back to their drivers." if self._restoring else None
 
     def compose(self) -> ComposeResult:
-        from tui.app import HEADER_ICON
+        from vfio_tui.tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
         yield Static("Undo / journal: what vfio-tui changed on this host", classes="section-title",

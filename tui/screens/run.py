@@ -12,15 +12,15 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Header, RichLog, Static
 
-from core.explain.model import ExplainReport
-from core.passthrough import PassthroughPlan, RunResult, UndoResult
-from core.steps import StepEvent
-from tui.modals.undo import UndoModal
-from tui.safe_text import SafeText as Text
-from tui.screen_base import ChangesHost, VfioScreen
-from tui.widgets.explain_panel import ExplainPanel
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.step_list import StepList
+from vfio_tui.core.explain.model import ExplainReport
+from vfio_tui.core.passthrough import PassthroughPlan, RunResult, UndoResult
+from vfio_tui.core.steps import StepEvent
+from vfio_tui.tui.modals.undo import UndoModal
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import ChangesHost, VfioScreen
+from vfio_tui.tui.widgets.explain_panel import ExplainPanel
+from vfio_tui.tui.widgets.key_footer import KeyFooter
+from vfio_tui.tui.widgets.step_list import StepList
 
 STEP_TITLES = {"bind": "Bind the group to vfio-pci", "verify": "Verify every member is on vfio-pci",
                "attach": "Add the hostdev to the VM", "start": "Start the VM"}
@@ -60,7 +60,7 @@ class RunScreen(ChangesHost, VfioScreen):
         self.undo_result: UndoResult | None = None
 
     def compose(self) -> ComposeResult:
-        from tui.app import HEADER_ICON
+        from vfio_tui.tui.app import HEADER_ICON
 
         steps = ["bind", "verify"] + (["attach"] if self.plan.vm else []) + (["start"] if self.plan.start else [])
         yield Header(icon=HEADER_ICON)

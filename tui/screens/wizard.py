@@ -11,18 +11,18 @@ from textual.containers import Container, Vertical, VerticalScroll
 from textual.widgets import Collapsible, Header, Static
 from textual.widgets.option_list import Option
 
-from core.address import PciAddress
-from core.errors import VfioError
-from core.libvirt.connection import DomainInfo
-from core.passthrough import PassthroughPlan
-from core.textsafe import printable
-from tui.modals.confirm import ConfirmModal
-from tui.plan_text import plan_body, plan_text
-from tui.rows import STATE_STYLE, group_state
-from tui.safe_text import SafeText as Text
-from tui.screen_base import VfioScreen
-from tui.widgets.key_footer import KeyFooter
-from tui.widgets.nav_list import NavList
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.errors import VfioError
+from vfio_tui.core.libvirt.connection import DomainInfo
+from vfio_tui.core.passthrough import PassthroughPlan
+from vfio_tui.core.textsafe import printable
+from vfio_tui.tui.modals.confirm import ConfirmModal
+from vfio_tui.tui.plan_text import plan_body, plan_text
+from vfio_tui.tui.rows import STATE_STYLE, group_state
+from vfio_tui.tui.safe_text import SafeText as Text
+from vfio_tui.tui.screen_base import VfioScreen
+from vfio_tui.tui.widgets.key_footer import KeyFooter
+from vfio_tui.tui.widgets.nav_list import NavList
 
 NO_VM = "__bind_only__"
 """The option id for binding to vfio-pci without attaching to a VM."""
@@ -58,7 +58,7 @@ class WizardScreen(VfioScreen):
         self._typed_ahead: list[str] = []
 
     def compose(self) -> ComposeResult:
-        from tui.app import HEADER_ICON
+        from vfio_tui.tui.app import HEADER_ICON
 
         yield Header(icon=HEADER_ICON)
         yield Static(self._title(), id="wizard-title", classes="section-title")
@@ -235,6 +235,6 @@ class WizardScreen(VfioScreen):
 
     def _confirmed(self, yes: bool | None) -> None:
         if yes and self.plan is not None:
-            from tui.screens.run import RunScreen
+            from vfio_tui.tui.screens.run import RunScreen
 
             self.app.switch_screen(RunScreen(self.plan))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from core.explain.model import ExplainReport
-from tui.safe_text import SafeText as Text
+from vfio_tui.core.explain.model import ExplainReport
+from vfio_tui.tui.safe_text import SafeText as Text
 
 
 def explanation_text(report: ExplainReport | None, note: str = "") -> Text:

@@ -16,13 +16,13 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from core.address import PciAddress
-from core.model import PciDevice
-from tui.backend import HostView
-from tui.describe import haystack
-from tui.rows import device_row, group_row, group_state
-from tui.widgets.sriov_rows import vf_row
-from tui.widgets.tree_model import OPEN_MATCHES_UP_TO, NodeRef, TreeFilter, depth_of, search_index, walk
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.model import PciDevice
+from vfio_tui.tui.backend import HostView
+from vfio_tui.tui.describe import haystack
+from vfio_tui.tui.rows import device_row, group_row, group_state
+from vfio_tui.tui.widgets.sriov_rows import vf_row
+from vfio_tui.tui.widgets.tree_model import OPEN_MATCHES_UP_TO, NodeRef, TreeFilter, depth_of, search_index, walk
 
 __all__ = ["IommuTree", "NodeRef", "TreeFilter"]
 

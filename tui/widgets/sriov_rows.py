@@ -4,10 +4,10 @@ settings the PF driver reports and the VM that holds it."""
 
 from __future__ import annotations
 
-from core.model import HostInventory, PciDevice
-from core.sriovinfo.format import pf_text, vf_text
-from tui.rows import Holds, device_row
-from tui.safe_text import SafeText as Text
+from vfio_tui.core.model import HostInventory, PciDevice
+from vfio_tui.core.sriovinfo.format import pf_text, vf_text
+from vfio_tui.tui.rows import Holds, device_row
+from vfio_tui.tui.safe_text import SafeText as Text
 
 
 def vf_row(inv: HostInventory, dev: PciDevice, holds: Holds, width: int) -> Text:

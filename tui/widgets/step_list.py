@@ -8,7 +8,7 @@ from typing import Final
 
 from textual.widgets import Static
 
-from tui.safe_text import SafeText as Text
+from vfio_tui.tui.safe_text import SafeText as Text
 
 SPINNER: Final = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 """Braille spinner frames (present in DejaVu Sans Mono)."""

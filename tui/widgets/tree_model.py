@@ -8,10 +8,10 @@ from typing import Final, Literal
 
 from textual.widgets.tree import TreeNode
 
-from core.address import PciAddress
-from tui.backend import HostView
-from tui.describe import haystack
-from tui.rows import group_state
+from vfio_tui.core.address import PciAddress
+from vfio_tui.tui.backend import HostView
+from vfio_tui.tui.describe import haystack
+from vfio_tui.tui.rows import group_state
 
 OPEN_MATCHES_UP_TO: Final = 24
 """A filter opens the groups it matches when there are at most this many (more would be a tree as
