@@ -47,6 +47,7 @@ from vfio_tui.core.steps import OnStep
 
 if TYPE_CHECKING:
     from vfio_tui.core.binding.restore import PendingRun
+    from vfio_tui.core.hooks.install import InstallPlan
 
 HypervisorFactory = Callable[[], Hypervisor]
 LOG_FILE_LIMIT = 32 << 20
@@ -119,6 +120,25 @@ class Backend:
 
     def checks(self, *, for_address: str | None = None, vm: str | None = None) -> list[CheckResult]:
         return run_checks(self.host, for_address=for_address, vm=vm, hypervisor=self.hypervisor_or_none())
+
+    # -- the libvirt hook of a single-GPU host (core.hooks) ----------------------------------------
+    def hook_install_plan(self, vm: str) -> InstallPlan:
+        """What `vfio-tui hooks install VM` would write and change (nothing is changed)."""
+        from vfio_tui.core.hooks.install import plan_install
+
+        return plan_install(self.host, self.hypervisor(), vm)
+
+    def hook_install(self, plan: InstallPlan) -> list[str]:
+        """Install it (journaled; `hooks remove VM` undoes it): what was done, as lines to show."""
+        from vfio_tui.core.hooks.install import RESTART_NOTE, apply_install
+
+        applied = apply_install(self.host, self.hypervisor(), plan)
+        lines = [f"Installed the libvirt hook of {plan.vm}" + (f" (journal {applied.journal_id})" if applied else "")]
+        if plan.new_script:
+            lines.append(RESTART_NOTE)
+        lines.append(f"undo: vfio-tui hooks remove {plan.vm} --yes")
+        self.session_log.append(lines[0])
+        return lines
 
     # -- the passthrough transaction -------------------------------------------------------------
     def plan(self, address: str, vm: str | None, *, start: bool = True, mode: str = "config",

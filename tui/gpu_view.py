@@ -75,6 +75,10 @@ def gpu_plan_text(plan: PassthroughPlan) -> Text:
         text.append("The libvirt hook would do it at every start\n", style="bold underline")
         for line in gpu.hook.lines():
             text.append(f"  {line}\n", style="dim" if line.startswith("    ") else "")
+        if plan.vm is not None:
+            text.append("Press ", style="dim")
+            text.append("h", style="bold")
+            text.append(f" to install it for {plan.vm} here: its plan first, nothing changes before y.\n", style="dim")
     if not gpu.stop_display_manager and any("--stop-display-manager" in r.fix for r in plan.refusals):
         text.append("Press ", style="dim")
         text.append("s", style="bold")

@@ -68,3 +68,36 @@ async def test_single_gpu_wizard_warns_and_plans_with_the_display_manager_stoppe
         assert wizard.plan is not None and wizard.plan.ok, wizard.plan.refusals
         plan_text = str(wizard.query_one("#plan", Static).render())
         assert "systemctl stop gdm.service" in plan_text
+
+
+async def test_the_wizard_installs_the_hook_after_showing_its_plan(single_gpu_app: VfioApp) -> None:
+    """h on the refused single-GPU plan: the hook's install plan in a confirm dialog, y installs it (the same
+    core call as `vfio-tui hooks install win11 --yes`), and the hook is then in the host tree."""
+    from vfio_tui.core.hooks.install import hook_status
+    from vfio_tui.tui.modals.confirm import ConfirmModal
+
+    app = single_gpu_app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, DevicesScreen)
+        assert screen.select(NodeRef("device", 11, PciAddress.parse("0a:00.0")))
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        wizard = app.screen
+        assert isinstance(wizard, WizardScreen)
+        await pilot.press("down", "enter")  # win11
+        await settle(pilot, app)
+        assert "Press h to install it for win11 here" in str(wizard.query_one("#plan", Static).render())
+        assert not hook_status(app.backend.host)["plans"]
+        await pilot.press("h")
+        await settle(pilot, app)
+        modal = app.screen
+        assert isinstance(modal, ConfirmModal)
+        body = "\n".join(str(s.render()) for s in modal.query(Static))
+        assert "Plan: install the libvirt hook for win11" in body and "/etc/libvirt/hooks/qemu.d/vfio-tui" in body
+        await pilot.press("y")
+        await settle(pilot, app)
+        plans = hook_status(app.backend.host)["plans"]
+        assert [p["vm"] for p in plans] == ["win11"]

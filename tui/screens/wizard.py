@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -24,6 +24,9 @@ from vfio_tui.tui.screen_base import VfioScreen
 from vfio_tui.tui.widgets.key_footer import KeyFooter
 from vfio_tui.tui.widgets.nav_list import NavList
 
+if TYPE_CHECKING:
+    from vfio_tui.core.hooks.install import InstallPlan
+
 NO_VM = "__bind_only__"
 """The option id for binding to vfio-pci without attaching to a VM."""
 TYPE_AHEAD: Final = frozenset({"down", "up", "j", "k", "g", "G", "home", "end", "pageup", "pagedown", "enter"})
@@ -41,6 +44,7 @@ class WizardScreen(VfioScreen):
         Binding("y", "confirm", "Confirm plan"),
         Binding("r", "reload_vms", "Reload VMs", show=False),
         Binding("s", "toggle_stop_dm", "Stop display manager", show=False),
+        Binding("h", "install_hook", "Install libvirt hook", show=False),
     ]
 
     def __init__(self, address: str) -> None:
@@ -214,6 +218,48 @@ class WizardScreen(VfioScreen):
         self.notify("Planning with the display manager stopped first" if self.stop_display_manager
                     else "Planning without stopping the display manager")
         self._start_plan(self.vm)
+
+    def action_install_hook(self) -> None:
+        """h on a GPU plan for a VM: the libvirt hook's install plan, then (on y) the install — the same
+        core call as `vfio-tui hooks install VM --yes`."""
+        plan = self.plan
+        if plan is None or plan.gpu is None or plan.vm is None:
+            self.notify("The libvirt hook is for a GPU and a VM: pick the VM first.", severity="warning")
+            return
+        self._plan_hook(plan.vm)
+
+    @work(thread=True, exclusive=True, group="wizard-hook", exit_on_error=False)
+    def _plan_hook(self, vm: str) -> None:
+        try:
+            hook = self.vfio_app.backend.hook_install_plan(vm)
+        except VfioError as exc:
+            self.app.call_from_thread(self.notify, printable(f"Cannot plan the hook: {exc}"), severity="error",
+                                      markup=False)
+            return
+        self.app.call_from_thread(self._ask_hook, hook)
+
+    def _ask_hook(self, hook: InstallPlan) -> None:
+        if not hook.ok:
+            self.notify(printable(f"The hook is refused: {hook.refusals[0][0]}"), severity="error", markup=False,
+                        timeout=12)
+            return
+        lines = [*hook.lines(), "", f"Undo: vfio-tui hooks remove {hook.vm} --yes"]
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._install_hook(hook)
+
+        self.app.push_screen(ConfirmModal(f"Install the libvirt hook for {hook.vm}?", lines, yes="Install it"),
+                             answered)
+
+    @work(thread=True, exclusive=True, group="wizard-hook", exit_on_error=False)
+    def _install_hook(self, hook: InstallPlan) -> None:
+        try:
+            lines = self.vfio_app.backend.hook_install(hook)
+        except VfioError as exc:
+            self.app.call_from_thread(self.notify, printable(f"The hook was not installed: {exc}"),
+                                      severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, printable("\n".join(lines)), timeout=15, markup=False)
 
     def action_confirm(self) -> None:
         plan = self.plan
