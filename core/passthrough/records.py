@@ -27,7 +27,7 @@ from vfio_tui.core.binding.journal import (
     write_private,
 )
 from vfio_tui.core.clock import utc
-from vfio_tui.core.errors import HostDataError, InputError
+from vfio_tui.core.errors import HostDataError, InputError, VfioError
 from vfio_tui.core.hostpaths import HostPaths
 
 RUN_SCHEMA: Final = "vfio-tui/passthrough-run/1"
@@ -119,7 +119,13 @@ class RunRecord:
         self.save()
 
     def save(self) -> None:
-        write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=False)
+        try:
+            write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=False)
+        except OSError as exc:
+            # The host may be part-way through the run: the record still names the run and what it started
+            # from, which is all its undo needs.
+            raise VfioError(f"cannot update the run record of {self.id} ({exc.strerror}); the run stopped here:"
+                            f" take it back with `vfio-tui undo {self.id}`, then run the command again") from None
 
     def summary(self) -> str:
         """One line for journals: "run-3: 0000:0b:00.0 (group 19) → vfio_test, attached ..., done"."""
@@ -151,7 +157,12 @@ def new_run(paths: HostPaths, fields: dict[str, Any]) -> RunRecord:
             "started": utc(),
             "phases": dict.fromkeys(PHASES, "planned"), **fields}
     record = RunRecord(rdir / f"{run_id}.json", data, paths.root)
-    write_private(paths.root, record.path, json.dumps(data, indent=1) + "\n")
+    try:
+        write_private(paths.root, record.path, json.dumps(data, indent=1) + "\n")
+    except OSError as exc:
+        # Saved before anything changes: a record that cannot be written stops the run with the host as it was.
+        raise VfioError(f"cannot write the run record {paths.display(record.path)} ({exc.strerror}): nothing was"
+                        " changed", fix="free space or fix the state directory, then run the command again") from None
     return record
 
 

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def main() -> int:
     mode, n, root = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]).resolve()
-    watched = (str(root / "etc") + "/", str(root / "var/lib/vfio-tui/config") + "/")
+    watched = (str(root / "etc") + "/", str(root / "var/lib/vfio-tui/config") + "/",
+               str(root / "var/lib/vfio-tui/runs") + "/")  # the run records of SR-IOV changes
     seen = [0]
 
     def step(target: Any) -> bool:
