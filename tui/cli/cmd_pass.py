@@ -126,8 +126,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from vfio_tui.core.explain import explain_failure
     from vfio_tui.core.explain.render import format_report
     from vfio_tui.core.passthrough import plan_passthrough, run_passthrough
-    from vfio_tui.core.steps import StepEvent, format_step
-    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args
+    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args, step_reporter
 
     host, hv = open_host_and_hypervisor(args, options)
     with host, hv:
@@ -151,11 +150,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             print("nothing changed", file=sys.stderr)
             return 1
 
-        def on_step(event: StepEvent) -> None:
-            if args.json:
-                emit_json_line({"event": "step", **event.to_json()})
-            else:
-                print(format_step(event), flush=True)
+        on_step = step_reporter(args.json)
 
         result = run_passthrough(plan, on_step, timeout=args.timeout)
         explanation = explain_failure(result.failure, host) if result.failure is not None else None

@@ -109,8 +109,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from vfio_tui.core.open_host import open_host
     from vfio_tui.core.sriov import apply_sriov, plan_sriov
     from vfio_tui.core.sriovinfo.read import with_holds
-    from vfio_tui.core.steps import StepEvent, format_step
-    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args
+    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args, step_reporter
 
     if not args.timeout > 0 or args.timeout == float("inf"):
         raise InputError(f"--timeout {args.timeout}: give a positive number of seconds")
@@ -168,11 +167,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
             print("nothing changed", file=sys.stderr)
             return 1
 
-        def on_step(event: StepEvent) -> None:
-            if args.json:
-                emit_json_line({"event": "step", **event.to_json()})
-            else:
-                print(format_step(event), flush=True)
+        on_step = step_reporter(args.json)
 
         result = apply_sriov(host, plan, on_step=on_step, timeout=args.timeout)
         if args.json:

@@ -64,8 +64,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
     from vfio_tui.core.open_host import open_host
     from vfio_tui.core.passthrough import find_run, list_runs, plan_undo, undo_passthrough
     from vfio_tui.core.sriov import plan_sriov_undo, undo_sriov
-    from vfio_tui.core.steps import StepEvent, format_step
-    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args
+    from vfio_tui.tui.cli.common import confirm, emit_json_line, host_args, step_reporter
 
     if args.run_id is not None and not args.run_id.strip():
         raise InputError("RUN_ID is empty", fix="`vfio-tui undo --list` lists the runs")
@@ -119,11 +118,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                 print("nothing changed", file=sys.stderr)
                 return 1
 
-            def on_step(event: StepEvent) -> None:
-                if args.json:
-                    emit_json_line({"event": "step", **event.to_json()})
-                else:
-                    print(format_step(event), flush=True)
+            on_step = step_reporter(args.json)
 
             if sriov:
                 result = undo_sriov(host, plan.run.id, on_step, domains=None if hv is None else domain_facts(hv),

@@ -14,7 +14,10 @@ from vfio_tui.core.demos import DEMO_NAMES
 from vfio_tui.tui.cli.argtypes import seconds
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from vfio_tui.core.host import HostOptions
+    from vfio_tui.core.steps import StepEvent
 
 
 def normalize_demo(argv: list[str]) -> list[str]:
@@ -197,3 +200,16 @@ def emit_json_line(obj: dict[str, Any]) -> None:
     """One JSON object on one line, flushed: the --json event stream of pass/undo (JSON Lines)."""
     sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+
+
+def step_reporter(as_json: bool) -> Callable[[StepEvent], None]:
+    """The live steps of pass, undo and sriov: a `step` event per line with --json, else one readable line."""
+    from vfio_tui.core.steps import format_step
+
+    def on_step(event: StepEvent) -> None:
+        if as_json:
+            emit_json_line({"event": "step", **event.to_json()})
+        else:
+            print(format_step(event), flush=True)
+
+    return on_step
