@@ -13,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -78,7 +77,7 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
                 fix="wait for it to finish (or stop it), then retry", path=paths.display(lock_path),
             ) from None
         info = {"pid": os.getpid(), "what": what, "command": " ".join(sys.argv),
-                "host": socket.gethostname(), "since": utc()}
+                "host": os.uname().nodename, "since": utc()}
         # Rewritten whole under the flock, so a lock file left truncated or garbled is repaired here.
         os.ftruncate(fd, 0)
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)

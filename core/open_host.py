@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vfio_tui.core.errors import HostDataError, InputError
-from vfio_tui.core.gpu.inventory import annotate as gpu_annotate
 from vfio_tui.core.host import Host, HostKind, HostOptions
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.simulated.kernel import SimulatedKernel
@@ -22,11 +21,25 @@ from vfio_tui.core.simulated.materialize import SIM_METADATA, materialize, read_
 from vfio_tui.core.snapshot import load_snapshot
 from vfio_tui.core.usage import facts_recorded, usage_source
 
-ANNOTATORS = (gpu_annotate,)
-"""What open_host adds to every host whose usage it knows: the GPU facts (docs/gpu.md)."""
 if TYPE_CHECKING:
+    from vfio_tui.core.address import PciAddress
+    from vfio_tui.core.model import HostInventory
     from vfio_tui.core.remote.fetch import FetchedSnapshot
     from vfio_tui.core.remote.hosts import HostEntry
+
+
+def gpu_annotate(paths: HostPaths, inv: HostInventory, focus: PciAddress | None = None) -> HostInventory:
+    """core.gpu.inventory.annotate, imported only where a display or audio function exists (its modules
+    cost ~7 ms of start-up, and most hosts in a fleet have no GPU to pass)."""
+    if not any(d.class_code.startswith(("03", "0403")) for d in inv):
+        return inv
+    from vfio_tui.core.gpu.inventory import annotate
+
+    return annotate(paths, inv, focus)
+
+
+ANNOTATORS = (gpu_annotate,)
+"""What open_host adds to every host whose usage it knows: the GPU facts (docs/gpu.md)."""
 
 
 def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -120,7 +119,7 @@ def _keep_attrs(w: Walk, name: str, tmp_fd: int, mode: int | None) -> None:
 
 def temp_name(name: str) -> str:
     """A fresh hidden temp name beside `name` (".name.<pid>.<random>.tmp")."""
-    return f".{name}.{os.getpid()}.{secrets.token_hex(6)}{TMP_SUFFIX}"
+    return f".{name}.{os.getpid()}.{os.urandom(6).hex()}{TMP_SUFFIX}"
 
 
 def _replace_in(w: Walk, name: str, data: bytes, *, mode: int | None, private: bool, fsync: bool,

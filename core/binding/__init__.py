@@ -9,12 +9,32 @@ Public API (the CLI and the TUI call only these):
   pending_recovery(host) -> list[PendingRun]
 """
 
-from vfio_tui.core.binding.apply import BindFailedError, BindResult, apply_plan, undo_plan
-from vfio_tui.core.binding.journal import LockedError
-from vfio_tui.core.binding.plan import BindPlan, DevicePlan, Refusal, Step, plan_bind
-from vfio_tui.core.binding.restore import PendingRun, RestoreResult, pending_recovery, restore
-from vfio_tui.core.errors import PlanRefusedError
-from vfio_tui.core.steps import StepEvent
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+# `restore` is also the name of a submodule: importing core.binding.restore from anywhere sets the
+# package's `restore` to that module, so the function is bound here, after it (as it always was).
+from vfio_tui.core.binding.restore import restore
+from vfio_tui.core.lazyexports import lazy_exports
+
+if TYPE_CHECKING:
+    from vfio_tui.core.binding.apply import BindFailedError, BindResult, apply_plan, undo_plan
+    from vfio_tui.core.binding.journal import LockedError
+    from vfio_tui.core.binding.plan import BindPlan, DevicePlan, Refusal, Step, plan_bind
+    from vfio_tui.core.binding.restore import PendingRun, RestoreResult, pending_recovery
+    from vfio_tui.core.errors import PlanRefusedError
+    from vfio_tui.core.steps import StepEvent
+
+_WHERE = {
+    "BindFailedError": "apply", "BindResult": "apply", "apply_plan": "apply", "undo_plan": "apply",
+    "LockedError": "journal",
+    "BindPlan": "plan", "DevicePlan": "plan", "Refusal": "plan", "Step": "plan", "plan_bind": "plan",
+    "PendingRun": "restore", "RestoreResult": "restore", "pending_recovery": "restore",
+    "PlanRefusedError": "vfio_tui.core.errors", "StepEvent": "vfio_tui.core.steps",
+}
+# Loaded on first use: the journal and lock are needed by every command, the engine only by `bind`.
+__getattr__ = lazy_exports(__name__, _WHERE, globals())
 
 __all__ = [
     "BindFailedError", "BindPlan", "BindResult", "DevicePlan", "LockedError", "PendingRun", "PlanRefusedError",

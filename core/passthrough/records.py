@@ -251,11 +251,13 @@ class Interrupted:
 def interrupted_work(paths: HostPaths) -> list[Interrupted]:
     """What a killed vfio-tui left half-done on the host under `paths` (cheap: one listdir when all is
     well, so every command can ask at its start)."""
-    from vfio_tui.core.configfiles import interrupted_changes
-
     binds = interrupted_names(paths)
     rdir = runs_dir(paths)
-    configs = interrupted_changes(paths)
+    configs: list[str] = []
+    if (paths.state_dir / "config" / "journal.json").is_file():  # (configfiles costs 3 ms to import)
+        from vfio_tui.core.configfiles import interrupted_changes
+
+        configs = interrupted_changes(paths)
     if not binds and not rdir.is_dir() and not configs:
         return []
     free = lock_is_free(paths)

@@ -35,7 +35,6 @@ from vfio_tui.core.address import PciAddress
 from vfio_tui.core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
-from vfio_tui.core.simulated import gpu_kernel
 from vfio_tui.core.simulated.materialize import SIM_METADATA
 from vfio_tui.core.simulated.sriov import SimSriov, SriovBlocked, SriovRefused, can_probe
 
@@ -148,6 +147,8 @@ class SimulatedKernel:
 
     # -- KernelInterface -------------------------------------------------------------------
     def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
+        from vfio_tui.core.simulated import gpu_kernel  # on first use: read-only commands skip its GPU tables
+
         shown = self.paths.display(path)
         gpu_op = gpu_kernel.classify(self.paths, path)
         if gpu_op is not None:  # vtconsole, firmware framebuffer, ROM attribute (core/simulated/gpu_kernel.py)
@@ -198,6 +199,8 @@ class SimulatedKernel:
 
     def unload_module(self, name: str) -> None:
         """modprobe -r: only the recorded GPU stack's modules can go (the rest of the simulated host is fixed)."""
+        from vfio_tui.core.simulated import gpu_kernel  # on first use: read-only commands skip its GPU tables
+
         mod = name.replace("-", "_")
         with self._state() as meta:
             if not gpu_kernel.is_gpu_module(meta, mod):
@@ -211,6 +214,8 @@ class SimulatedKernel:
             gpu_kernel.unload(self.paths, meta, mod, unbind)
 
     def load_module(self, name: str) -> None:
+        from vfio_tui.core.simulated import gpu_kernel  # on first use: read-only commands skip its GPU tables
+
         mod = name.replace("-", "_")
         with self._state() as meta:
             if gpu_kernel.is_gpu_module(meta, mod):
@@ -275,6 +280,8 @@ class SimulatedKernel:
 
     def _apply(self, meta: dict[str, Any], op: str, addr: str | None, driver: str | None, path: Path,
                value: str, *, silent: bool) -> None:
+        from vfio_tui.core.simulated import gpu_kernel  # on first use: read-only commands skip its GPU tables
+
         text = value[:-1] if value.endswith("\n") else value
         if op == "driver_override":
             if len(value) > MAX_OVERRIDE:
@@ -456,6 +463,8 @@ class SimulatedKernel:
         return 0
 
     def _unbind(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> None:
+        from vfio_tui.core.simulated import gpu_kernel  # on first use: read-only commands skip its GPU tables
+
         group = self._group_of(dev)
         if driver == VFIO and group is not None and int(group) in meta.get("open_groups", []):
             raise _Blocked()

@@ -65,3 +65,19 @@ def test_a_mapped_message_as_printed_gives_its_cause(mapping: Mapping) -> None:
 def test_a_benign_message_is_never_a_finding(mapping: Mapping) -> None:
     for finding in explain_text(instantiate(mapping.message)).findings:
         assert mapping.message.id not in finding.messages
+
+
+def test_each_searched_piece_stands_for_its_gate_whatever_surrounds_it() -> None:
+    """Phase 1 searches a piece of at most 5 bytes of each gate (faster in CPython): a piece must occur
+    wherever its gate does, so that no line with a gate is missed, and a line holding a piece of a
+    gate but not the gate costs a candidate, not a finding."""
+    from vfio_tui.core.explain.scan import SEARCHED
+
+    assert set(SEARCHED) <= set(GATES)
+    for gate, piece in SEARCHED.items():
+        assert piece in gate and len(piece) <= 5, (gate, piece)
+    near_miss = "Nov 25 10:00:00 host kernel: that domain is not in use, job failed, write enable\n" * 3
+    assert explain_text(near_miss).findings == []
+    # virsh's reason on the line after "Failed to start domain" (found through the piece "t dom")
+    text = "error: Failed to start domain 'vm1'\nerror: internal error: Multiple USB devices for 046d:c52b\n"
+    assert explain_text(text.upper().replace("'VM1'", "'vm1'")).candidate_lines >= 2

@@ -93,8 +93,12 @@ def host_options_from_args(args: argparse.Namespace) -> HostOptions:
 def print_json(data: Any) -> None:
     """Indented for a person at a terminal; compact (several times faster) for a pipe or a file."""
     # json.dumps + one write: json.dump() streams thousands of tiny writes.
+    from vfio_tui.tui.cli.safe_output import unguarded
+
     text = json.dumps(data, indent=2) if sys.stdout.isatty() else json.dumps(data, separators=(",", ":"))
-    sys.stdout.write(text + "\n")
+    out = unguarded(sys.stdout)  # json.dumps (ASCII) escapes every control character itself
+    out.write(text)
+    out.write("\n")
 
 
 def use_color(stream: Any = None) -> bool:

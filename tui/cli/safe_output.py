@@ -37,6 +37,13 @@ class GuardedStream:
         return getattr(self._stream, name)
 
 
+def unguarded(stream: TextIO) -> TextIO:
+    """The stream under the guard, for text that cannot hold a control (json.dumps escapes every
+    one as \\u00XX): scanning megabytes of inventory JSON for them cost more than making it."""
+    inner = getattr(stream, "_stream", None) if isinstance(stream, GuardedStream) else None
+    return inner if inner is not None else stream
+
+
 @contextmanager
 def guarded_output() -> Iterator[None]:
     out, err = sys.stdout, sys.stderr
