@@ -68,12 +68,15 @@ def open_by(paths: HostPaths, nodes: Iterable[str]) -> tuple[dict[str, list[str]
     wanted = set(nodes)
     found: dict[str, list[str]] = {}
     complete = True
+    proc = str(paths.proc)
     try:
-        pids = [p for p in os.listdir(paths.proc) if p.isdigit()]
+        pids = [p for p in os.listdir(proc) if p.isdigit()]
     except OSError:
         return found, False
+    # Strings, not Paths: a host runs hundreds of processes with thousands of fds, and a pathlib join
+    # per fd was most of restore's time on the lab's (TCG) kernel.
     for pid in pids:
-        fd_dir = paths.proc / pid / "fd"
+        fd_dir = f"{proc}/{pid}/fd/"
         try:
             fds = os.listdir(fd_dir)
         except PermissionError:
@@ -83,7 +86,7 @@ def open_by(paths: HostPaths, nodes: Iterable[str]) -> tuple[dict[str, list[str]
             continue  # the process ended meanwhile
         for fd in fds:
             try:
-                target = os.readlink(fd_dir / fd)
+                target = os.readlink(fd_dir + fd)
             except OSError:
                 continue
             if target in wanted:
@@ -101,8 +104,20 @@ def holders_of(paths: HostPaths, addresses: Iterable[str | PciAddress],
     """
     wanted = [str(a) for a in addresses]
     out: dict[str, list[Holder]] = {}
+    nodes: dict[str, list[str]] = {}
+    for a in wanted:
+        group = _group_of(paths, a)
+        if group is not None:
+            nodes.setdefault(paths.display(paths.dev_vfio / str(group)), []).append(a)
+        for node in _cdev_nodes(paths, a):
+            nodes.setdefault(node, []).append(a)
+    users, complete = open_by(paths, nodes) if nodes else ({}, True)
     holds: DomainHolds = {}
-    if domains is not None:
+    # A running VM holds its VFIO devices' /dev/vfio/N (or cdev) open for as long as it has them (K07), so
+    # libvirt is asked only to name the VM behind an open node, or when some processes' fds could not be
+    # read (not root): with every fd seen and none of these open, no VM holds them. Connecting to libvirt
+    # was the slowest step of a restore on the lab's kernel.
+    if domains is not None and (users or not complete):
         try:
             holds = domains()
         except Exception:  # noqa: BLE001 - an unreachable libvirt: the /dev/vfio check below still runs
@@ -114,21 +129,12 @@ def holders_of(paths: HostPaths, addresses: Iterable[str | PciAddress],
                 out.setdefault(a, []).append(Holder(
                     "vm", vm, f"running VM {vm!r} holds it",
                     fix=f"stop {vm} first (virsh shutdown {vm}), or undo with --stop-vm / --live"))
-    nodes: dict[str, list[str]] = {}
-    for a in wanted:
-        group = _group_of(paths, a)
-        if group is not None:
-            nodes.setdefault(paths.display(paths.dev_vfio / str(group)), []).append(a)
-        for node in _cdev_nodes(paths, a):
-            nodes.setdefault(node, []).append(a)
-    if nodes:
-        users, _complete = open_by(paths, nodes)
-        for node, procs in users.items():
-            for a in nodes[node]:
-                for who in procs:
-                    if any(h.kind == "vm" for h in out.get(a, ())) and "qemu" in who:
-                        continue  # the VM above, seen from the kernel's side: said once
-                    out.setdefault(a, []).append(Holder(
-                        "process", who, f"{who} has {node} open",
-                        fix=f"stop {who.split(' ')[0]} (it uses the device through VFIO) and retry"))
+    for node, procs in users.items():
+        for a in nodes[node]:
+            for who in procs:
+                if any(h.kind == "vm" for h in out.get(a, ())) and "qemu" in who:
+                    continue  # the VM above, seen from the kernel's side: said once
+                out.setdefault(a, []).append(Holder(
+                    "process", who, f"{who} has {node} open",
+                    fix=f"stop {who.split(' ')[0]} (it uses the device through VFIO) and retry"))
     return out

@@ -143,6 +143,10 @@ def _sysfs(host: Host, *parts: str) -> str:
     return host.paths.display(host.paths.pci_bus.joinpath(*parts))
 
 
+_PASSTHROUGH_DRIVERS = frozenset({"pci-stub", "pciback", "xen-pciback"})
+"""Drivers besides vfio's that hold a function for a guest (legacy KVM assignment, Xen)."""
+
+
 def running_domain_uses(domains: DomainFacts | None, addresses: set[PciAddress]
                         ) -> dict[PciAddress, tuple[HostUse, ...]]:
     """Members of the group that a running libvirt domain holds as a <hostdev>, when libvirt answers.
@@ -219,7 +223,11 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
         raise InputError(f"--force-host-device {outside[0]}: not in IOMMU group {dev.iommu_group}")
 
     members = inv.members(dev.iommu_group)
-    in_domains = running_domain_uses(domains, {m.address for m in members})
+    # A running VM can hold a PCI function only through a driver that hands it over (vfio-pci or a variant,
+    # Xen's pciback): a group wholly on host drivers or none is held by no VM, and libvirt is not asked
+    # (a connection was a third of a bind's time on the lab's kernel).
+    held_possible = any(m.on_vfio or m.driver in _PASSTHROUGH_DRIVERS for m in members)
+    in_domains = running_domain_uses(domains if held_possible else None, {m.address for m in members})
     released = released or {}
     unloaded = unloaded or {}
     notices: list[str] = []
