@@ -34,6 +34,8 @@ def ensure_state_dir(paths: HostPaths) -> Path:
     vfio-tui left there are removed. (The binding journal's dir, made here because taking the lock
     makes it; core.binding.journal re-exports this.)"""
     jdir = paths.state_dir / "journal"
+    if _holds_lock(paths):
+        return jdir  # made and checked when this thread took the lock (a bind's journal, a run's record)
     safefile.private_dir(paths.root, paths.state_dir)
     safefile.private_dir(paths.root, jdir)
     safefile.sweep_temp_files(paths.root, jdir)
@@ -47,11 +49,15 @@ another thread of the same process (an app worker) is another writer and is refu
 _held_guard = threading.Lock()
 
 
+def _holds_lock(paths: HostPaths) -> bool:
+    with _held_guard:
+        return bool(_held.get((str(paths.state_dir / "lock"), threading.get_ident())))
+
+
 @contextmanager
 def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
     """Hold the one-writer lock; refuse (naming the holder) when another vfio-tui holds it.
     Re-entrant within one process."""
-    ensure_state_dir(paths)
     lock_path = paths.state_dir / "lock"
     key = (str(lock_path), threading.get_ident())
     with _held_guard:
@@ -60,6 +66,8 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
             reentered = True
         else:
             reentered = False
+    if not reentered:
+        ensure_state_dir(paths)
     if reentered:
         try:
             yield

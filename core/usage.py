@@ -45,7 +45,8 @@ def usage_source(paths: HostPaths, extras: Mapping[str, Any] | None) -> UsageSou
 
     def provide(inventory: HostInventory, focus: PciAddress | None) -> UsageMap:
         if extras is None:
-            live = gather_live_extras(paths, processes=focus is None or _group_has_display(inventory, focus))
+            live = gather_live_extras(paths, processes=focus is None or _group_has_display(inventory, focus),
+                                      sriov_nics=False)
             return uses_from_extras(live, inventory)
         return uses_from_extras(extras, inventory)
 
@@ -306,12 +307,14 @@ def established_tcp(paths: HostPaths) -> list[tuple[str, int, str, int]]:
     return out
 
 
-def gather_live_extras(paths: HostPaths, *, processes: bool = True,
+def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: bool = True,
                        facts: LiveFacts | None = None) -> dict[str, Any]:
     """Host usage facts of the live host (read-only), in the recorded-host schema.
 
     Args:
         processes: scan processes for a display server; without it `display_servers` is [].
+        sriov_nics: ask `ip link` for the VF settings of every PF with VFs (a recording keeps them; the
+            host-use guard does not read them, so it skips a read per function and a command per PF).
         facts: where mounts, addresses, link states and process names come from (default psutil;
             the remote collector reads them from /proc and /sys with the standard library).
     """
@@ -375,7 +378,7 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True,
                 keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
     from vfio_tui.core.sriovinfo.netinfo import EXTRAS_KEY, live_sriov_nics
 
-    return {"schema": EXTRAS_SCHEMA, EXTRAS_KEY: live_sriov_nics(paths),
+    return {"schema": EXTRAS_SCHEMA, EXTRAS_KEY: live_sriov_nics(paths) if sriov_nics else {},
             "mounts": mounts, "swaps": swaps, "block_devices": blocks,
             "virtio_tags": virtio_mount_tags(paths, virtio_mounts),
             "net_interfaces": net, "routes": routes, "sessions": sessions, "consoles": consoles,

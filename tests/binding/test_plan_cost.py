@@ -39,16 +39,16 @@ def test_chipset_refusal_still_names_the_class_without_pci_ids(make_host: Callab
 def test_display_scan_only_for_a_group_with_a_display_device(
         make_host: Callable[..., Host], monkeypatch: pytest.MonkeyPatch, focus: str | None, scan: bool) -> None:
     inventory = make_host().inventory()
-    asked: list[bool] = []
+    asked: list[tuple[bool, bool]] = []
 
-    def fake_gather(paths: HostPaths, *, processes: bool = True) -> dict[str, Any]:
-        asked.append(processes)
+    def fake_gather(paths: HostPaths, *, processes: bool = True, sriov_nics: bool = True) -> dict[str, Any]:
+        asked.append((processes, sriov_nics))
         return {}
 
     monkeypatch.setattr(vfio_tui.core.usage, "gather_live_extras", fake_gather)
     provide = usage_source(HostPaths(Path("/")), None)  # the live host's source: gathers when asked
     provide(inventory, PciAddress.parse(focus) if focus else None)
-    assert asked == [scan]
+    assert asked == [(scan, False)]  # the guard never asks `ip link` for VF settings it does not read
 
 
 def test_no_process_scan_when_not_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,7 +78,9 @@ class DevicesScreen(VfioScreen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
+        box = self.query_one("#filter", Input)
+        box.display = False
+        self.watch(box, "value", self.filter_changed, init=False)
         self.query_one("#detail-pane").border_title = "detail"
         if self.view is not None:
             self._show(self.view)
@@ -192,10 +194,11 @@ class DevicesScreen(VfioScreen):
         box.display = True
         box.focus()
 
-    @on(Input.Changed, "#filter")
-    def filter_changed(self, event: Input.Changed) -> None:
-        self.tree_filter = TreeFilter(event.value.strip(), self.tree_filter.hide_bridges,
-                                      self.tree_filter.hide_empty)
+    def filter_changed(self, value: str) -> None:
+        """Watches the filter box's value: runs as the keystroke changes it, so the tree is filtered in
+        the same frame that shows the letter (an Input.Changed message arrives after that frame has been
+        painted, and the filtered tree only one frame later)."""
+        self.tree_filter = TreeFilter(value.strip(), self.tree_filter.hide_bridges, self.tree_filter.hide_empty)
         self._apply_filter()
 
     @on(Input.Submitted, "#filter")
