@@ -15,82 +15,23 @@ readlink per function. Groups are read from each function's own iommu_group link
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from vfio_tui.core.address import PciAddress
-from vfio_tui.core.configspace import ConfigFacts, ConfigSpaceError, parse_config
 from vfio_tui.core.errors import HostDataError
 from vfio_tui.core.hostpaths import HostPaths
-from vfio_tui.core.model import NEEDS_ROOT, AcsState, HostInventory, HostUse, IommuGroup, NeedsRoot, PciDevice
+from vfio_tui.core.model import HostInventory, HostUse, IommuGroup, PciDevice
 from vfio_tui.core.pciids import PciIds
+from vfio_tui.core.sysfs_function import (
+    AddressCache,
+    FunctionReader,
+    list_dir,
+    read_attr,
+)
 
 #: A function that says what on the host uses which device (the binding guard fills it in).
 UsageProvider = Callable[[HostInventory], Mapping[PciAddress, tuple[HostUse, ...]]]
-
-_O_RDONLY = os.O_RDONLY | os.O_NOFOLLOW
-"""sysfs attributes are never symlinks: one planted in a host tree (config -> /etc/shadow) is not followed."""
-
-
-def _read(path: str) -> str | None:
-    # os.open/os.read: a third of the cost of open() per small sysfs attribute, which adds
-    # up over thousands of functions.
-    try:
-        fd = os.open(path, _O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 65536).decode("utf-8", "replace").strip()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _link_name(path: str) -> str | None:
-    try:
-        return os.readlink(path).rpartition("/")[2]
-    except OSError:
-        return None
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
-
-
-_ADDRESS_RE = re.compile(r"^([0-9a-f]{4,8}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$")
-
-
-class _AddressCache(dict[str, "PciAddress | None"]):
-    """Parses the canonical sysfs spelling of addresses, once per distinct path component."""
-
-    def __missing__(self, text: str) -> PciAddress | None:
-        m = _ADDRESS_RE.match(text)
-        value = None
-        if m and int(m.group(3), 16) <= 0x1F:
-            value = PciAddress(int(m.group(1), 16), int(m.group(2), 16), int(m.group(3), 16), int(m.group(4)))
-        self[text] = value
-        return value
-
-
-class _UpstreamCache(dict[str, tuple[PciAddress, ...]]):
-    """The bridges above a device, nearest first, from its sysfs directory's parent path
-    (many functions share one parent, so each distinct path is split once)."""
-
-    def __init__(self, addresses: _AddressCache) -> None:
-        super().__init__()
-        self._addresses = addresses
-
-    def __missing__(self, parent_path: str) -> tuple[PciAddress, ...]:
-        cache = self._addresses
-        value = tuple(a for a in (cache[part] for part in reversed(parent_path.split("/"))) if a is not None)
-        self[parent_path] = value
-        return value
 
 
 def _kernel_has_reset_method(release: str | None) -> bool | None:
@@ -105,14 +46,14 @@ def _kernel_has_reset_method(release: str | None) -> bool | None:
     return (major, minor) >= (5, 15)
 
 
-def _bound_drivers(drivers_dir: str, cache: _AddressCache) -> dict[str, str]:
+def _bound_drivers(drivers_dir: str, cache: AddressCache) -> dict[str, str]:
     """{function: driver} from one listing per PCI driver: its bound functions are links named by
     address beside bind/unbind/new_id (the kernel's driver_sysfs_add() makes that link together
     with the function's own `driver` link). A listing per driver instead of a readlink per
     function: a tenth of the cost on a host of thousands of functions, about even on a small one."""
     out: dict[str, str] = {}
-    for driver in _listdir(drivers_dir):
-        for entry in _listdir(f"{drivers_dir}/{driver}"):
+    for driver in list_dir(drivers_dir):
+        for entry in list_dir(f"{drivers_dir}/{driver}"):
             if cache[entry] is not None:
                 out[entry] = driver
     return out
@@ -148,9 +89,9 @@ def read_inventory(
             f"no PCI devices directory ({exc.strerror})", path=paths.display(devdir),
             fix="is this a Linux host, or the right --root?",
         ) from None
-    release = _read(str(paths.proc / "sys" / "kernel" / "osrelease"))
-    cache = _AddressCache()
-    reader = _DeviceReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache,
+    release = read_attr(str(paths.proc / "sys" / "kernel" / "osrelease"))
+    cache = AddressCache()
+    reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache,
                            _bound_drivers(str(paths.pci_drivers), cache))
 
     devices: dict[PciAddress, PciDevice] = {}
@@ -173,7 +114,7 @@ def read_inventory(
     for vf, pf in reader.virtfns(devices).items():
         devices[vf] = replace(devices[vf], physfn=pf)
 
-    group_names = _listdir(str(paths.iommu_groups))
+    group_names = list_dir(str(paths.iommu_groups))
     members: dict[int, list[PciAddress]] = {}
     for dev in devices.values():
         if dev.iommu_group is not None:
@@ -182,7 +123,7 @@ def read_inventory(
         if gname.isdigit():
             members.setdefault(int(gname), [])
     groups = {gid: IommuGroup(gid, tuple(sorted(m))) for gid, m in sorted(members.items())}
-    units = tuple(sorted(_listdir(str(paths.class_iommu))))
+    units = tuple(sorted(list_dir(str(paths.class_iommu))))
 
     inventory = HostInventory(
         devices=devices,
@@ -196,229 +137,3 @@ def read_inventory(
 
     host_use = usage(inventory) if usage is not None else {}
     return with_verdicts(inventory, host_use)
-
-
-def _tree_root(paths: HostPaths) -> str:
-    """The tree's root, after checking that the sysfs directories read through it resolve inside it (a
-    planted `sys/devices -> /sys/devices` would read this machine's devices as the tree's)."""
-    root = os.path.realpath(paths.root) + "/"
-    for d in (paths.sys / "devices", paths.pci_devices, paths.pci_drivers, paths.iommu_groups):
-        if os.path.lexists(d) and not os.path.realpath(d).startswith(root):
-            raise HostDataError("this host tree leads outside itself", path=paths.display(d),
-                                fix="use an intact tree (or a recording)")
-    return os.path.normpath(paths.root) + "/"
-
-
-class _DeviceReader:
-    """Reads one function's directory; holds what every function shares (caches, the PFs seen)."""
-
-    def __init__(self, paths: HostPaths, ids: PciIds, unprivileged: bool, has_reset_method: bool | None,
-                 cache: _AddressCache, driver_of: dict[str, str]) -> None:
-        self.paths = paths
-        self.devdir = str(paths.pci_devices)
-        self.ids = ids
-        self.unprivileged = unprivileged
-        self.has_reset_method = has_reset_method
-        self.cache = cache
-        self.upstream = _UpstreamCache(cache)
-        self.names: dict[tuple[str, str], tuple[str | None, str | None]] = {}
-        self.class_names: dict[str, str | None] = {}
-        self.pfs: list[str] = []
-        self.driver_of = driver_of
-        self.tree_root = None if paths.is_live else _tree_root(paths)
-        """A host tree's root: its device links must stay below it (None for this machine)."""
-
-    def config(self, base: str) -> tuple[ConfigFacts, bytes, bool]:
-        """Parse the config space: 256 bytes (64 as a normal user) and the extended headers."""
-        path = base + "/config"
-        try:
-            fd = os.open(path, _O_RDONLY)
-        except OSError as exc:
-            raise HostDataError(f"cannot read config space: {exc.strerror}", path=path) from None
-
-        def read_ext(offset: int) -> bytes:
-            # On real hardware every config dword is an uncached ECAM or port-I/O access, so
-            # reading all 4 KiB of thousands of functions is what makes `lspci -vvv` slow.
-            try:
-                return os.pread(fd, 8, offset)
-            except OSError:
-                return b""
-
-        try:
-            # As root: the standard 256 bytes and the first extended header in one read (a
-            # 256-byte file just returns 256).
-            data = os.pread(fd, 64 if self.unprivileged else 0x108, 0)
-            # 64 bytes is all a reader without CAP_SYS_ADMIN gets (or all a non-root recording has).
-            complete = not self.unprivileged and len(data) > 64
-            if complete and len(data) < 256:
-                # Between 64 and 256 bytes: a short file (a recording) is whole; a long one read
-                # short is the kernel's cut.
-                size = os.fstat(fd).st_size
-                complete = len(data) >= min(size, 256) if size else True
-            if data[:4] == b"\xff\xff\xff\xff":
-                data = self._vf_ids(base, data)
-            try:
-                facts = parse_config(data, complete=complete,
-                                     read_ext=read_ext if complete and len(data) >= 256 else None)
-            except ConfigSpaceError as exc:
-                raise HostDataError(f"garbage config space ({exc})",
-                                    path=self.paths.display(Path(path))) from None
-        except OSError as exc:
-            raise HostDataError(f"cannot read config space: {exc.strerror}", path=path) from None
-        finally:
-            os.close(fd)
-        return facts, data, complete
-
-    @staticmethod
-    def _vf_ids(base: str, data: bytes) -> bytes:
-        # SR-IOV VFs read 0xffff for vendor and device id in hardware; the kernel keeps the
-        # real ids (from the PF's SR-IOV capability) in the vendor/device attributes.
-        vid, did = _read(base + "/vendor"), _read(base + "/device")
-        if vid and did and vid.startswith("0x") and did.startswith("0x"):
-            try:
-                return int(vid, 16).to_bytes(2, "little") + int(did, 16).to_bytes(2, "little") + data[4:]
-            except (ValueError, OverflowError):
-                pass
-        return data
-
-    def read(self, addr: PciAddress, name: str) -> PciDevice:
-        base = f"{self.devdir}/{name}"
-        try:
-            link = os.readlink(base)
-        except OSError:
-            link = ""
-        if self.tree_root is not None and not (link.startswith("../../../devices/") and "/." not in link) \
-                and not os.path.normpath(os.path.join(self.devdir, link)).startswith(self.tree_root):
-            # A host tree's device link must stay inside the tree (sysfs' own links all do); checked on the
-            # link's text, which is read anyway: no extra system call per function. The kernel's own
-            # spelling (../../../devices/..., no dot component) stays inside without normalising it.
-            raise HostDataError(f"{name} in this host tree leads outside it ({link})",
-                                path=self.paths.display(Path(base)), fix="use an intact tree (or a recording)")
-        facts, data, complete = self.config(base)
-        upstream = self.upstream[link.rpartition("/")[0]]
-
-        vendor_id = f"{facts.vendor_id:04x}"
-        device_id = f"{facts.device_id:04x}"
-        class_code = f"{facts.class_code:06x}"
-        if len(data) < 12:
-            class_code = (_read(base + "/class") or "0x000000")[2:].rjust(6, "0")
-
-        driver = self.driver_of.get(name)
-        override = _read(base + "/driver_override")
-        if override in ("(null)", ""):
-            override = None
-        group = _link_name(base + "/iommu_group")
-
-        acs: AcsState | NeedsRoot | None
-        if facts.acs_cap is not None and facts.acs_ctrl is not None:
-            acs = AcsState(facts.acs_cap, facts.acs_ctrl)
-        elif complete:
-            acs = None
-        else:
-            acs = NEEDS_ROOT
-
-        reset = self._reset(base, facts, complete, upstream)
-        flr: bool | NeedsRoot
-        if complete:
-            flr = facts.pcie_flr or facts.af_flr
-        elif isinstance(reset, tuple) and ("flr" in reset or "af_flr" in reset):
-            flr = True
-        else:
-            flr = NEEDS_ROOT
-
-        port_type: str | NeedsRoot | None = facts.pcie_port_type
-        if port_type is None and not complete:
-            port_type = NEEDS_ROOT
-
-        boot_vga = class_code.startswith("03") and _read(base + "/boot_vga") == "1"
-        total_vfs = num_vfs = None
-        if facts.sriov_cap or not complete:
-            tv = _read(base + "/sriov_totalvfs")
-            if tv is not None and tv.isdigit():
-                total_vfs = int(tv)
-                nv = _read(base + "/sriov_numvfs")
-                num_vfs = int(nv) if nv and nv.isdigit() else 0
-                self.pfs.append(name)
-
-        # Variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...) show a vfio-dev directory (kernel >= 6.1).
-        has_vfio_dev = driver == "vfio-pci" or (
-            driver is not None and "vfio" in driver and os.path.isdir(base + "/vfio-dev"))
-        nets: tuple[str, ...] = ()
-        if driver is not None and class_code.startswith("02"):
-            nets = tuple(sorted(_listdir(base + "/net")))
-
-        key = (vendor_id, device_id)
-        names = self.names.get(key)
-        if names is None:
-            names = self.names[key] = (self.ids.vendor(vendor_id), self.ids.device(vendor_id, device_id))
-        class_name = self.class_names.get(class_code)
-        if class_name is None and class_code not in self.class_names:
-            class_name = self.class_names[class_code] = self.ids.class_name(class_code)
-
-        return PciDevice(
-            address=addr,
-            vendor_id=vendor_id,
-            device_id=device_id,
-            class_code=class_code,
-            revision=f"{facts.revision:02x}",
-            subsystem_vendor_id=None if facts.subsystem_vendor_id is None else f"{facts.subsystem_vendor_id:04x}",
-            subsystem_device_id=None if facts.subsystem_device_id is None else f"{facts.subsystem_device_id:04x}",
-            vendor_name=names[0],
-            device_name=names[1],
-            class_name=class_name,
-            driver=driver,
-            driver_override=override,
-            iommu_group=int(group) if group and group.isdigit() else None,
-            header_type=facts.header_type,
-            multifunction=facts.multifunction,
-            pcie_port_type=port_type,
-            acs=acs,
-            flr=flr,
-            reset_methods=reset,
-            boot_vga=boot_vga,
-            sriov_total_vfs=total_vfs,
-            sriov_num_vfs=num_vfs,
-            parent=upstream[0] if upstream else None,
-            upstream=upstream,
-            has_vfio_dev=has_vfio_dev,
-            net_interfaces=nets,
-            config_complete=complete,
-        )
-
-    def _reset(self, base: str, facts: ConfigFacts, complete: bool,
-               upstream: tuple[PciAddress, ...]) -> tuple[str, ...] | NeedsRoot:
-        raw = _read(base + "/reset_method")
-        if raw is not None:
-            return tuple(raw.split())
-        if self.has_reset_method is True:
-            return ()
-        if not complete:
-            return NEEDS_ROOT
-        # A kernel before 5.15 has no reset_method: say what it would have listed.
-        derived = []
-        if facts.pcie_flr:
-            derived.append("flr")
-        if facts.af_flr:
-            derived.append("af_flr")
-        if facts.has_pm and not facts.pm_no_soft_reset:
-            derived.append("pm")
-        if upstream:
-            derived.append("bus")
-        return tuple(derived)
-
-    def virtfns(self, devices: Mapping[PciAddress, PciDevice]) -> dict[PciAddress, PciAddress]:
-        """{VF: PF} from the virtfnN links of the PFs read (the kernel makes them with each VF's physfn)."""
-        out: dict[PciAddress, PciAddress] = {}
-        for name in self.pfs:
-            pf = self.cache[name]
-            base = f"{self.devdir}/{name}"
-            for entry in _listdir(base):
-                if not entry.startswith("virtfn"):
-                    continue
-                try:
-                    vf = self.cache[os.path.basename(os.readlink(f"{base}/{entry}"))]
-                except OSError:
-                    continue
-                if vf is not None and pf is not None and vf in devices:
-                    out[vf] = pf
-        return out

@@ -17,13 +17,15 @@ latest one are kept, at most MAX_KEPT_LINES other lines, and the last TAIL_BYTES
 from __future__ import annotations
 
 import re
-from collections import deque
-from dataclasses import dataclass, field
-from functools import lru_cache
 
+from vfio_tui.core.explain.gates import CONTEXT_KEYWORDS, FOLLOW, FOLLOW_AT, FOLLOW_NEEDLE, GATES, NEEDLES, SEARCHED
 from vfio_tui.core.explain.model import CauseEntry
 from vfio_tui.core.explain.normalize import is_record_start, join_wrapped, normalize_line
+from vfio_tui.core.explain.scanresult import LineMatch, ScanResult
 from vfio_tui.core.explain.sources import MessageMatcher
+from vfio_tui.core.explain.wordindex import WORDS, IndexItem, build_index
+
+__all__ = ["BLOCK", "GATES", "SEARCHED", "LineMatch", "ScanResult", "Scanner", "clean_line"]
 
 BLOCK = 4 << 20
 """Bytes read per step."""
@@ -41,7 +43,6 @@ WINDOW = 2048
 """Bytes either side of a gate hit inside an over-long line; also the regex window around a keyword."""
 EVIDENCE_CHARS = 400
 MAX_PER_CAUSE = 50
-MAX_KEPT_LINES = 200
 TAIL_BYTES = 64 << 10
 """The end of the input is kept to pick "relevant lines" when nothing matched."""
 MAX_WRAP = 3
@@ -49,132 +50,14 @@ MAX_WRAP = 3
 MAX_WRAPPED = 1024
 """Physical lines longer than this are never joined with their neighbours (a wrapped line is short)."""
 
-#: The prefilter, searched in the lowercased block: every message the catalog and the mapped source
-#: inventory can recognise contains one of them (tests/explain/test_inventory.py proves it for each).
-#: Each gate costs one pass over every block (the bulk of explain's time on a big log), so a gate is only
-#: here when some message has no other. "mdev" never was the only one; "monitor" and "hostdev" were only for
-#: two libvirt texts that virsh prints on the line after "Failed to start domain" (see FOLLOW). "oom-kill"
-#: is the only word of the kernel's memory-cgroup OOM report that kills QEMU under a too small <hard_limit>
-#: (K02; nothing else in that failure names VFIO, PCI or IOMMU).
-GATES: tuple[bytes, ...] = (
-    b"vfio", b"iommu", b"dmar", b"amd-vi", b"pci", b"locked memory", b"write error", b"start domain",
-    b"starting domain", b"start failed", b"(xen)", b"0000:", b"oom-kill",
-    # The GPU steps (catalog/gpu.toml): NVIDIA's driver, module unloads, libvirt hooks, the display manager,
-    # firmware framebuffers.
-    b"nvrm", b"is in use", b"hook script", b"job for", b"framebuffer",
-    # libvirt's "Cannot set interface MAC to ... for ifname PF vf N" (catalog/sriov.toml SR5) names no PCI device
-    b"cannot set interface",
-)
-#: virsh prints a failed start as "error: Failed to start domain 'NAME'" and libvirt's reason on the next
-#: line, which may have no gate of its own ("error: internal error: Multiple USB devices for ..."): the
-#: line after such a line is a candidate too.
-FOLLOW: bytes = b"start domain"
-
-#: What phase 1 searches for each gate: a piece of it of at most 5 bytes. CPython's bytes.find switches to
-#: its two-way search for needles of 6 bytes or more in a long haystack, about twice the time per pass on
-#: log text (bench/explain.py: 19 passes over 50 MB went from ~320 ms to ~230 ms). A piece matches
-#: wherever its gate does, so no candidate line is lost; a piece matching elsewhere only adds a candidate
-#: that the matcher then finds nothing in. Each piece is the fastest specific one (measured on
-#: journal/dmesg text).
-SEARCHED: dict[bytes, bytes] = {
-    b"amd-vi": b"amd-v", b"locked memory": b"locke", b"write error": b"ite e", b"start domain": b"t dom",
-    b"starting domain": b"g dom", b"start failed": b"t fai", b"oom-kill": b"oom-k", b"is in use": b" in u",
-    b"hook script": b"hook ", b"job for": b"job f", b"framebuffer": b"ebuff", b"cannot set interface": b"canno",
-}
-_NEEDLES: tuple[bytes, ...] = tuple(SEARCHED.get(gate, gate) for gate in GATES)
-_FOLLOW_NEEDLE = SEARCHED.get(FOLLOW, FOLLOW)
-_FOLLOW_AT = FOLLOW.index(_FOLLOW_NEEDLE)
-
-#: Lines worth remembering for the checks even when no cause matches them
-#: (the QEMU command line, interrupt-remapping status, the libvirt URI).
-CONTEXT_KEYWORDS: tuple[str, ...] = ("guest=", "qemu:///", "dmar-ir", "interrupt remapping", "irq remapping",
-                                     "intremap")
-
 #: libvirt quotes QEMU's stderr after "qemu unexpectedly closed the monitor: ..." (L14); QEMU prefixes
 #: each of its messages with the binary name (Proxmox's is "kvm"). Splitting there keeps one message's
 #: "(?P<err>.+)" from swallowing the next one. The seed's copy lost the space before "qemu-kvm:".
 QEMU_PREFIX = re.compile(r"(?:qemu-(?:system-[\w.+-]{1,40}|kvm(?:-rhev)?)|(?<![\w-])kvm): ")
-_WORDS = re.compile(r"[a-z0-9]{3,}+")
 #: The PCI address right before a message ("vfio 0000:02:00.0: group 13 is not viable"), for the catalog
 #: patterns that start at the message itself.
 _BDF_BEFORE = re.compile(r"([0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])[:,]? {0,2}(?:vfio:? ?)?$")
 _DIGITS = b"0123456789"
-
-
-@dataclass
-class LineMatch:
-    """One pattern of one cause matched in one line."""
-
-    entry: CauseEntry
-    values: dict[str, str]
-    line: str
-    matched: str
-    offset: int
-    message_id: str = ""
-    """The inventory message (project:hash) when a source format matched, else ""."""
-
-
-@dataclass
-class ScanResult:
-    matches: list[LineMatch] = field(default_factory=list)
-    dropped: dict[str, int] = field(default_factory=dict)
-    """Matches not kept per cause id (beyond MAX_PER_CAUSE), still counted as occurrences."""
-    context_lines: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
-    unmatched_candidates: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
-    supporting: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=MAX_KEPT_LINES))
-    """(cause id or "", line) for source messages mapped to "context"."""
-    tail: bytes = b""
-    candidates: int = 0
-    bytes: int = 0
-    repeats: int = 0
-    """Candidate lines skipped because an identical line (digits aside) matched nothing before."""
-    truncated: bool = False
-    budget_lines: int = 0
-    """Lines where MAX_TRIES_PER_LINE stopped the matching (only hostile or pasted-document lines)."""
-
-
-@dataclass(frozen=True)
-class _Item:
-    entry: CauseEntry | None
-    keyword: str
-    message: MessageMatcher | None = None
-
-
-@dataclass(frozen=True)
-class Index:
-    by_word: dict[str, tuple[_Item, ...]]
-    causes: dict[str, CauseEntry]
-
-
-def _rarest(words: list[str], freq: dict[str, int]) -> str:
-    return min(words, key=lambda w: (freq.get(w, 0), -len(w)))
-
-
-@lru_cache(maxsize=4)
-def build_index(catalog: tuple[CauseEntry, ...], messages: tuple[MessageMatcher, ...]) -> Index:
-    """Word → the catalog keywords and source messages that contain it (each under its rarest word)."""
-    freq: dict[str, int] = {}
-    kw_words = {k: _WORDS.findall(k) for e in catalog for k in e.keywords}
-    msg_words = [m.matcher.words() for m in messages]
-    for words in [*kw_words.values(), *msg_words]:
-        for w in set(words):
-            freq[w] = freq.get(w, 0) + 1
-    by_word: dict[str, list[_Item]] = {}
-    for entry in catalog:
-        for k in entry.keywords:
-            words = kw_words[k]
-            if not words:
-                raise ValueError(f"catalog {entry.id}: keyword {k!r} has no word of 3+ letters to index")
-            # under every word: pasted 2015 texts glue words together ("setupcontainer for group19")
-            for w in set(words):
-                by_word.setdefault(w, []).append(_Item(entry, k))
-    causes = {e.id: e for e in catalog}
-    for mm, words in zip(messages, msg_words, strict=True):
-        target = causes.get(mm.mapping.cause or "") if mm.mapping.kind == "cause" else None
-        if mm.mapping.kind == "cause" and target is None:
-            raise ValueError(f"mapping: {mm.mapping.message.id} names unknown cause {mm.mapping.cause}")
-        by_word.setdefault(_rarest(words, freq), []).append(_Item(target, "", mm))
-    return Index({w: tuple(items) for w, items in by_word.items()}, causes)
 
 
 class Scanner:
@@ -269,11 +152,11 @@ class Scanner:
         hits: list[int] = []
         add = hits.append
         follow: list[int] = []
-        for needle in _NEEDLES:
+        for needle in NEEDLES:
             step = len(needle)
             prev = -WINDOW
             pos = find(needle)
-            if needle == _FOLLOW_NEEDLE:
+            if needle == FOLLOW_NEEDLE:
                 start_of_follow = len(hits)
             while pos != -1:
                 add(pos)
@@ -281,8 +164,8 @@ class Scanner:
                     prev, pos = pos, find(needle, pos + WINDOW)
                 else:
                     prev, pos = pos, find(needle, pos + step)
-            if needle == _FOLLOW_NEEDLE:
-                at = _FOLLOW_AT
+            if needle == FOLLOW_NEEDLE:
+                at = FOLLOW_AT
                 follow = [p for p in hits[start_of_follow:] if p >= at and low.startswith(FOLLOW, p - at)]
         # the line after virsh's "Failed to start domain 'NAME'" holds libvirt's reason
         if self._follow_next and size:  # the previous block ended with such a line
@@ -391,9 +274,9 @@ class Scanner:
         if any(k in low for k in self._context):
             self.result.context_lines.append(line[:4096])
         by_word = self.index.by_word
-        items: list[_Item] = []
+        items: list[IndexItem] = []
         words = MAX_WORDS_PER_LINE
-        for word in dict.fromkeys(_WORDS.findall(low)):
+        for word in dict.fromkeys(WORDS.findall(low)):
             got = by_word.get(word)
             if got:
                 items.extend(got)
@@ -465,7 +348,7 @@ class Scanner:
                 return True
         return False
 
-    def _try_message(self, item: _Item, line: str, low: str, parts: list[str], offset: int) -> bool:
+    def _try_message(self, item: IndexItem, line: str, low: str, parts: list[str], offset: int) -> bool:
         mm = item.message
         assert mm is not None
         req = mm.mapping.requires

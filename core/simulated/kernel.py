@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from vfio_tui.core import safefile
-from vfio_tui.core.address import PciAddress
 from vfio_tui.core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
+from vfio_tui.core.simulated.driver_model import VFIO, Blocked, Refused, SimDriverModel, log_line, parse_ids
 from vfio_tui.core.simulated.materialize import SIM_METADATA
 from vfio_tui.core.simulated.sriov import SimSriov, SriovBlocked, SriovRefused, can_probe
 
@@ -42,7 +42,6 @@ LOCK_NAME: Final = ".vfio-tui-sim.lock"
 STATE_NAME: Final = ".vfio-tui-sim-state.json"
 #: What the simulated kernel changes at run time (the rest of the metadata is read-only).
 STATE_KEYS: Final = ("dynids", "kernel_log", "faults", "faults_fired", "open_groups", "dev_vfio", "gpu")
-VFIO: Final = "vfio-pci"
 _MAX_STATE: Final = 4 * 1024 * 1024
 _MAX_METADATA: Final = 64 * 1024 * 1024
 #: driver_set_override() refuses a value of PAGE_SIZE bytes or more (drivers/base/driver.c).
@@ -50,13 +49,7 @@ MAX_OVERRIDE: Final = 4095
 _DRIVER_FILES: Final = ("bind", "unbind", "new_id", "remove_id", "uevent")
 
 
-class _Refused(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-class SimulatedKernel:
+class SimulatedKernel(SimDriverModel):
     """The simulated kernel of a materialized host tree (see the module docstring)."""
 
     def __init__(self, paths: HostPaths) -> None:
@@ -95,7 +88,7 @@ class SimulatedKernel:
                     merged[key] = json.loads(json.dumps(static[key]))
             try:
                 yield merged
-            except (_Refused, SysfsWriteError):
+            except (Refused, SysfsWriteError):
                 self._save(merged, text)  # a refused write still leaves its kernel log lines
                 raise
             self._save(merged, text)
@@ -167,9 +160,9 @@ class SimulatedKernel:
                 try:
                     self._apply(meta, op, addr_text, driver, path, value, silent=False)
                     return
-                except _Blocked:
+                except Blocked:
                     pass
-                except _Refused as exc:
+                except Refused as exc:
                     raise SysfsWriteError(shown, _short(value), exc.code, os.strerror(exc.code)) from None
         if fault is not None:
             if fault.get("kill") == "before":
@@ -187,12 +180,12 @@ class SimulatedKernel:
                 with self._state() as meta:
                     self._apply(meta, op, addr_text, driver, path, value, silent=bool(fault and fault.get("silent")))
                 break
-            except _Blocked:
+            except Blocked:
                 # vfio-pci's remove() waits for the user to close the device: poll, then give up.
                 if time.monotonic() >= deadline:
                     raise SysfsTimeoutError(shown, value, timeout) from None
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-            except _Refused as exc:
+            except Refused as exc:
                 raise SysfsWriteError(shown, _short(value), exc.code, os.strerror(exc.code)) from None
         if fault is not None and fault.get("kill") == "after":
             os.kill(os.getpid(), signal.SIGKILL)
@@ -246,7 +239,7 @@ class SimulatedKernel:
                 safefile.create_exclusive(root, self.paths.dev_vfio / "vfio")
                 meta.setdefault("dev_vfio", {})["vfio"] = {"major": 10, "minor": 196, "mode": "0o666",
                                                           "uid": 0, "gid": 0}
-            _log(meta, f"modprobe {mod}")
+            log_line(meta, f"modprobe {mod}")
 
     # -- what a path means -----------------------------------------------------------------
     def _classify(self, path: Path) -> tuple[str, str | None, str | None]:
@@ -285,11 +278,11 @@ class SimulatedKernel:
         text = value[:-1] if value.endswith("\n") else value
         if op == "driver_override":
             if len(value) > MAX_OVERRIDE:
-                raise _Refused(errno.EINVAL)
+                raise Refused(errno.EINVAL)
             try:
                 safefile.write_in_place(self.paths.root, path, ((text if text else "(null)") + "\n").encode())
             except safefile.UnsafePathError:
-                raise _Refused(errno.EACCES) from None
+                raise Refused(errno.EACCES) from None
             return
         if op == "new_id":
             assert driver is not None
@@ -299,45 +292,45 @@ class SimulatedKernel:
             assert addr is not None
             pf = self._device_dir(addr)
             if pf is None:
-                raise _Refused(errno.ENODEV)
+                raise Refused(errno.ENODEV)
             try:
                 if op == "sriov_numvfs":
                     SimSriov(self).write_numvfs(meta, addr, pf, value)
                 else:
                     SimSriov(self).write_autoprobe(meta, pf, value)
             except SriovRefused as exc:
-                raise _Refused(exc.code) from None
+                raise Refused(exc.code) from None
             except SriovBlocked:
-                raise _Blocked() from None
+                raise Blocked() from None
             return
         if op == "remove_id":
             assert driver is not None
-            ids = _parse_ids(text)
+            ids = parse_ids(text)
             dyn = meta.setdefault("dynids", {}).setdefault(driver, [])
             if ids[:2] not in dyn:
-                raise _Refused(errno.ENODEV)
+                raise Refused(errno.ENODEV)
             dyn.remove(ids[:2])
             return
         target = text.strip()
         dev = self._device_dir(target)
         if dev is None:
-            raise _Refused(errno.ENODEV)
+            raise Refused(errno.ENODEV)
         if op == "unbind":
             assert driver is not None
             if self._driver_of(dev) != driver:
-                raise _Refused(errno.ENODEV)
+                raise Refused(errno.ENODEV)
             self._unbind(meta, target, dev, driver)
         elif op == "bind":
             assert driver is not None
             if not self._matches(meta, target, dev, driver):
-                raise _Refused(errno.ENODEV)
+                raise Refused(errno.ENODEV)
             if self._driver_of(dev) is not None:
-                raise _Refused(errno.EBUSY)
+                raise Refused(errno.EBUSY)
             if not can_probe(dev):
-                raise _Refused(errno.ENODEV)  # pci_device_probe(): a VF with sriov_drivers_autoprobe=0
+                raise Refused(errno.ENODEV)  # pci_device_probe(): a VF with sriov_drivers_autoprobe=0
             code = self._probe(meta, target, dev, driver, silent=silent)
             if code:
-                raise _Refused(code)
+                raise Refused(code)
         elif op == "drivers_probe" and self._driver_of(dev) is None and can_probe(dev):
             for cand in self._candidates(meta, target, dev):
                 # Probe errors are only logged; drivers_probe itself reports success.
@@ -363,182 +356,10 @@ class SimulatedKernel:
 
     @staticmethod
     def log(meta: dict[str, Any], line: str) -> None:
-        _log(meta, line)
-
-    # -- devices and drivers -----------------------------------------------------------------
-    def _device_dir(self, addr: str) -> Path | None:
-        parsed = PciAddress.try_parse(addr)
-        if parsed is None or str(parsed) != addr:
-            return None
-        link = self.paths.pci_device(addr)
-        try:
-            # Resolved inside the tree: a device link that leads out of it is no device.
-            return safefile.resolve(self.paths.root, link)
-        except (OSError, safefile.UnsafePathError):
-            return None
-
-    @staticmethod
-    def _driver_of(dev: Path) -> str | None:
-        link = dev / "driver"
-        return os.path.basename(os.readlink(link)) if link.is_symlink() else None
-
-    @staticmethod
-    def _ids(dev: Path) -> list[str]:
-        """vendor and device as the kernel matches them: the sysfs attributes (a VF's config space
-        says ffff:ffff; the kernel takes its ids from the PF's SR-IOV capability)."""
-        try:
-            return [f"{int((dev / name).read_text().strip(), 16):04x}" for name in ("vendor", "device")]
-        except (OSError, ValueError):
-            cfg = (dev / "config").read_bytes()[:4]
-            return [f"{int.from_bytes(cfg[0:2], 'little'):04x}", f"{int.from_bytes(cfg[2:4], 'little'):04x}"]
-
-    @staticmethod
-    def _override(dev: Path) -> str | None:
-        try:
-            text = (dev / "driver_override").read_text().strip()
-        except OSError:
-            return None
-        return None if text in ("", "(null)") else text
-
-    def _matches(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> bool:
-        """pci_match_device(): with an override only that driver matches; else dynids, then the table."""
-        override = self._override(dev)
-        if override is not None:
-            return override == driver
-        ids = self._ids(dev)
-        return ids in meta.get("dynids", {}).get(driver, []) or ids in meta.get("driver_ids", {}).get(driver, [])
-
-    def _candidates(self, meta: dict[str, Any], addr: str, dev: Path) -> list[str]:
-        override = self._override(dev)
-        if override is not None:
-            return [override] if self.paths.pci_driver(override).is_dir() else []
-        ids = self._ids(dev)
-        loaded = [d for d in meta.get("dynids", {}) if self.paths.pci_driver(d).is_dir()]
-        out = [d for d in loaded if ids in meta["dynids"][d]]
-        out += [d for d, table in meta.get("driver_ids", {}).items()
-                if ids in table and self.paths.pci_driver(d).is_dir() and d not in out]
-        return out
-
-    def _group_of(self, dev: Path) -> str | None:
-        link = dev / "iommu_group"
-        return os.path.basename(os.readlink(link)) if link.is_symlink() else None
-
-    def _probe(self, meta: dict[str, Any], addr: str, dev: Path, driver: str, *, silent: bool = False) -> int:
-        """Bind `dev` to `driver`; returns 0 or the positive errno the probe failed with."""
-        if driver == VFIO:
-            header = (dev / "config").read_bytes()[0x0E] & 0x7F
-            code = 0
-            if header != 0 or self._group_of(dev) is None:  # vfio_pci_core_register_device(): only normal headers
-                code = errno.EINVAL
-            elif _int_attr(dev / "sriov_numvfs") > 0:  # "Cannot bind to PF with SR-IOV enabled"
-                code = errno.EBUSY
-            if silent and not code:
-                code = errno.EINVAL
-            if code:
-                _log(meta, f"{VFIO}: probe of {addr} failed with error -{code}")
-                return code
-        else:
-            group = self._group_of(dev)
-            if group is not None and int(group) in meta.get("open_groups", []):
-                # iommu_device_use_default_domain(): the group is owned by VFIO.
-                _log(meta, f"{driver}: probe of {addr} failed with error -{errno.EBUSY}")
-                return errno.EBUSY
-            if silent:
-                _log(meta, f"{driver}: probe of {addr} failed with error -{errno.EIO}")
-                return errno.EIO
-        ddir = self.paths.pci_driver(driver)
-        root = self.paths.root
-        safefile.symlink(root, dev / "driver", os.path.relpath(ddir, dev))
-        safefile.symlink(root, ddir / addr, os.path.relpath(dev, ddir))
-        if driver == VFIO:
-            group = self._group_of(dev)
-            assert group is not None
-            safefile.mkdirs(root, dev / "vfio-dev" / f"vfio{group}")
-            node = self.paths.dev_vfio / group
-            if safefile.create_exclusive(root, node, mode=0o600):
-                nodes = meta.setdefault("dev_vfio", {})
-                minor = 1 + max((int(v.get("minor", 0)) for k, v in nodes.items() if k != "vfio"), default=-1)
-                nodes[group] = {"major": 246, "minor": minor, "mode": "0o600", "uid": 0, "gid": 0}
-        _log(meta, f"{driver} {addr}: bound")
-        return 0
-
-    def _unbind(self, meta: dict[str, Any], addr: str, dev: Path, driver: str) -> None:
-        from vfio_tui.core.simulated import gpu_kernel  # on first use: read-only commands skip its GPU tables
-
-        group = self._group_of(dev)
-        if driver == VFIO and group is not None and int(group) in meta.get("open_groups", []):
-            raise _Blocked()
-        if driver == "nvidia" and gpu_kernel.nvidia_held(self.paths, meta, addr):
-            if not any("non-zero usage count" in line for line in meta.get("kernel_log", [])[-3:]):
-                _log(meta, f"NVRM: Attempting to remove device {addr} with non-zero usage count!")
-            raise _Blocked()
-        root = self.paths.root
-        safefile.unlink(root, dev / "driver")
-        safefile.unlink(root, self.paths.pci_driver(driver) / addr)
-        vdir = dev / "vfio-dev"
-        if vdir.is_dir() and not vdir.is_symlink():
-            for child in vdir.iterdir():
-                safefile.rmdir(root, child)
-            safefile.rmdir(root, vdir)
-        if driver == VFIO and group is not None and not self._group_has_vfio(group):
-            # A regular file in the tree, or a link (removed itself): never what a link points to.
-            safefile.unlink(root, self.paths.dev_vfio / group)
-            meta.get("dev_vfio", {}).pop(group, None)
-        _log(meta, f"{driver} {addr}: unbound")
-
-    def _group_has_vfio(self, group: str) -> bool:
-        gdir = self.paths.iommu_groups / group / "devices"
-        try:
-            members = os.listdir(gdir)
-        except OSError:
-            return False
-        return any(self._driver_of(gdir / m) == VFIO for m in members)
-
-    def _new_id(self, meta: dict[str, Any], driver: str, text: str) -> None:
-        ids = _parse_ids(text)
-        fields = len(text.split())
-        dyn = meta.setdefault("dynids", {}).setdefault(driver, [])
-        known = ids[:2] in dyn or ids[:2] in meta.get("driver_ids", {}).get(driver, [])
-        if fields < 7 and known:
-            raise _Refused(errno.EEXIST)
-        if ids[:2] not in dyn:
-            dyn.append(ids[:2])
-        # driver_attach(): every unbound device that now matches is probed.
-        for name in sorted(os.listdir(self.paths.pci_devices)):
-            dev = self._device_dir(name)
-            if dev is None or self._driver_of(dev) is not None:
-                continue
-            if self._matches(meta, name, dev, driver):
-                self._probe(meta, name, dev, driver)
-
+        log_line(meta, line)
 
 def _short(value: str) -> str:
     return value if len(value) <= 64 else f"{value[:40]}... ({len(value)} bytes)"
-
-
-class _Blocked(Exception):
-    """An unbind that waits for userspace to let go of the device."""
-
-
-def _int_attr(path: Path) -> int:
-    try:
-        return int(path.read_text().strip() or 0)
-    except (OSError, ValueError):
-        return 0
-
-
-def _parse_ids(text: str) -> list[str]:
-    """new_id/remove_id fields "VVVV DDDD [...]" → [vendor, device]; EINVAL on garbage."""
-    fields = text.split()
-    if len(fields) < 2 or len(fields) > 7:
-        raise _Refused(errno.EINVAL)
-    out = []
-    for f in fields[:6]:
-        try:
-            out.append(f"{int(f, 16):04x}")
-        except ValueError:
-            raise _Refused(errno.EINVAL) from None
-    return out
 
 
 def _take_fault(meta: dict[str, Any], op: str, shown: str) -> dict[str, Any] | None:
@@ -560,7 +381,3 @@ def _take_fault(meta: dict[str, Any], op: str, shown: str) -> dict[str, Any] | N
     return None
 
 
-def _log(meta: dict[str, Any], line: str) -> None:
-    log = meta.setdefault("kernel_log", [])
-    log.append(line)
-    del log[:-200]
