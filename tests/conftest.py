@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,24 @@ def demo_host() -> Iterator[Host]:
     """The built-in demo host, materialized in a temp dir (writable through the simulated kernel)."""
     with open_host(HostOptions(demo=True)) as host:
         yield host
+
+
+@pytest.fixture
+def make_host(tmp_path: Path) -> Iterator[Callable[..., Host]]:
+    """make_host(snapshot_dict | None, name="h") -> a simulated host at tmp_path/name (the demo by default),
+    persistent (a sim-host tree) and closed at the end."""
+    opened: list[Host] = []
+
+    def make(snapshot: dict[str, Any] | None = None, name: str = "h") -> Host:
+        root = tmp_path / name
+        create_sim_host(root, snapshot if snapshot is not None else demo_snapshot())
+        host = open_host(HostOptions(root=root))
+        opened.append(host)
+        return host
+
+    yield make
+    for h in opened:
+        h.close()
 
 
 @pytest.fixture

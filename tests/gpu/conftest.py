@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.sim_sessions import Session, reopened_sessions
 from vfio_tui.core.host import Host, HostOptions
-from vfio_tui.core.libvirt.connection import Hypervisor
-from vfio_tui.core.libvirt.for_host import hypervisor_for
 from vfio_tui.core.open_host import create_sim_host, demo_host_snapshot, open_host
-
-Session = Callable[[], tuple[Host, Hypervisor]]
 
 
 @pytest.fixture
@@ -25,21 +22,6 @@ def workstation() -> Iterator[Host]:
 def single_gpu() -> Iterator[Host]:
     with open_host(HostOptions(demo=True, demo_name="single-gpu")) as host:
         yield host
-
-
-def _session(root: Path) -> Iterator[Session]:
-    opened: list[tuple[Host, Hypervisor]] = []
-
-    def make() -> tuple[Host, Hypervisor]:
-        host = open_host(HostOptions(root=root))
-        hv = hypervisor_for(host)
-        opened.append((host, hv))
-        return host, hv
-
-    yield make
-    for host, hv in opened:
-        hv.close()
-        host.close()
 
 
 @pytest.fixture
@@ -58,9 +40,9 @@ def sg_tree(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ws_session(ws_tree: Path) -> Iterator[Session]:
-    yield from _session(ws_tree)
+    yield from reopened_sessions(ws_tree)
 
 
 @pytest.fixture
 def sg_session(sg_tree: Path) -> Iterator[Session]:
-    yield from _session(sg_tree)
+    yield from reopened_sessions(sg_tree)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.gpu.conftest import Session
+from tests.sim_sessions import Session
 from vfio_tui.core.address import PciAddress
 from vfio_tui.core.gpu.steps import GpuStep
 from vfio_tui.core.host import Host

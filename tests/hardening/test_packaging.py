@@ -98,7 +98,12 @@ def test_a_built_wheel_installs_and_runs_in_a_fresh_venv(tmp_path: Path) -> None
     and run the installed `vfio-tui` from outside the checkout. The wheel has one top-level package,
     vfio_tui (no generic `core` or `tui` in site-packages), and its data files."""
     dist = tmp_path / "dist"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO_ROOT)],
+    # From a copy of the sources: setuptools stages a build in the checkout's build/lib and packs what an
+    # older build left there too (a stale top-level core/ and tui/ from before the vfio_tui namespace).
+    src = tmp_path / "src"
+    shutil.copytree(REPO_ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache", "screenshots"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)],
                            capture_output=True, text=True, timeout=600, check=False)
     if built.returncode != 0:
         pytest.skip(f"cannot build the wheel here (is the package index reachable?): {built.stderr.strip()[-300:]}")

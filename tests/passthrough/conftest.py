@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from vfio_tui.core.host import Host, HostOptions
+from tests.sim_sessions import reopened_sessions
+from vfio_tui.core.host import Host
 from vfio_tui.core.libvirt.connection import Hypervisor
-from vfio_tui.core.libvirt.for_host import hypervisor_for
-from vfio_tui.core.open_host import create_sim_host, open_host
+from vfio_tui.core.open_host import create_sim_host
 from vfio_tui.core.simulated.demo_host import demo_snapshot
 
 
@@ -25,15 +25,4 @@ def tree(tmp_path: Path) -> Path:
 @pytest.fixture
 def session(tree: Path) -> Iterator[Callable[[], tuple[Host, Hypervisor]]]:
     """session() -> (host, hypervisor) on the tree; every pair is closed (demo state saved) at the end."""
-    opened: list[tuple[Host, Hypervisor]] = []
-
-    def make() -> tuple[Host, Hypervisor]:
-        host = open_host(HostOptions(root=tree))
-        hv = hypervisor_for(host)
-        opened.append((host, hv))
-        return host, hv
-
-    yield make
-    for host, hv in opened:
-        hv.close()
-        host.close()
+    yield from reopened_sessions(tree)

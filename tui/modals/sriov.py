@@ -6,22 +6,21 @@ The same core calls as `vfio-tui sriov ADDR --vfs N` and `vfio-tui undo`."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static, Switch
 
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.sriov import SriovPlan, SriovResult
-from vfio_tui.core.steps import StepEvent, format_step
 from vfio_tui.tui.backend import Backend
+from vfio_tui.tui.modals.step_log import StepLog
+from vfio_tui.tui.safe_text import SafeText as Text
 
 
-class SriovModal(ModalScreen[SriovResult | None]):
+class SriovModal(StepLog, ModalScreen[SriovResult | None]):
     """Plan → confirm → apply → result (→ undo) for a PF's number of VFs; dismisses with the result."""
 
     DEFAULT_CSS = """
@@ -37,11 +36,6 @@ class SriovModal(ModalScreen[SriovResult | None]):
     SriovModal Button { margin-left: 1; }
     """
     BINDINGS = [Binding("escape", "close", "Close"), Binding("y", "apply", "Apply", show=False)]
-
-    class Step(Message):
-        def __init__(self, event: StepEvent) -> None:
-            super().__init__()
-            self.event = event
 
     def __init__(self, backend: Backend, pf: str, current: int, total: int) -> None:
         super().__init__()
@@ -141,27 +135,16 @@ class SriovModal(ModalScreen[SriovResult | None]):
 
     @work(thread=True, exclusive=True, group="sriov-run", exit_on_error=False)
     def run_apply(self, plan: SriovPlan) -> None:
-        def on_step(event: StepEvent) -> None:
-            self.post_message(self.Step(event))
-
         try:
-            result = self.backend.apply_sriov(plan, on_step)
+            result = self.backend.apply_sriov(plan, self.post_step)
         except VfioError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         self.app.call_from_thread(self._done, result)
 
-    @on(Step)
-    def _step(self, message: Step) -> None:
-        e = message.event
-        if e.state in ("done", "failed", "info"):
-            self._lines.append(Text(format_step(e), style="red" if e.state == "failed" else "dim"))
-            self._say(Text("\n").join(self._lines[-14:]))
-
     def _failed(self, error: str) -> None:
         self.running = False
-        self._lines.append(Text(error, style="bold red"))
-        self._say(Text("\n").join(self._lines[-14:]))
+        self.log_line(Text(error, style="bold red"))
 
     def _done(self, result: SriovResult) -> None:
         self.running = False

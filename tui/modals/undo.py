@@ -11,19 +11,18 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.passthrough import UndoPlan, UndoResult
-from vfio_tui.core.steps import StepEvent, format_step
 from vfio_tui.tui.backend import Backend
+from vfio_tui.tui.modals.step_log import StepLog
 from vfio_tui.tui.safe_text import SafeText as Text
 from vfio_tui.tui.screen_base import ChangesHost
 
 
-class UndoModal(ChangesHost, ModalScreen[UndoResult | None]):
+class UndoModal(StepLog, ChangesHost, ModalScreen[UndoResult | None]):
     """Shows plan_undo(), asks, runs undo_passthrough(), shows the result; dismisses with it."""
 
     DEFAULT_CSS = """
@@ -41,11 +40,6 @@ class UndoModal(ChangesHost, ModalScreen[UndoResult | None]):
         Binding("s", "undo_stop", "Stop VM and undo", show=False),
         Binding("l", "undo_live", "Hot-unplug and undo", show=False),
     ]
-
-    class Step(Message):
-        def __init__(self, event: StepEvent) -> None:
-            super().__init__()
-            self.event = event
 
     def __init__(self, backend: Backend, run_id: str | None) -> None:
         super().__init__()
@@ -146,33 +140,21 @@ class UndoModal(ChangesHost, ModalScreen[UndoResult | None]):
 
     @work(thread=True, exclusive=True, group="undo-run", exit_on_error=False)
     def run_undo(self, live: bool, stop_vm: bool) -> None:
-        def on_step(event: StepEvent) -> None:
-            self.post_message(self.Step(event))
-
         try:
-            result = self.backend.undo(self.run_id, on_step, live=live, stop_vm=stop_vm)
+            result = self.backend.undo(self.run_id, self.post_step, live=live, stop_vm=stop_vm)
         except VfioError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
         self.app.call_from_thread(self._done, result)
 
-    @on(Step)
-    def _step(self, message: Step) -> None:
-        e = message.event
-        if e.state in ("done", "failed", "info"):
-            self._lines.append(Text(format_step(e), style="red" if e.state == "failed" else "dim"))
-            self._say(Text("\n").join(self._lines[-14:]))
-
     def _failed(self, error: str) -> None:
         self.running = False
-        self._lines.append(Text(f"Nothing was undone: {error}", style="bold red"))
-        self._say(Text("\n").join(self._lines[-14:]))
+        self.log_line(Text(f"Nothing was undone: {error}", style="bold red"))
 
     def _done(self, result: UndoResult) -> None:
         self.running = False
         self.result = result
-        self._lines.append(Text(result.summary, style="bold green" if result.ok else "bold red"))
-        self._say(Text("\n").join(self._lines[-14:]))
+        self.log_line(Text(result.summary, style="bold green" if result.ok else "bold red"))
         self.query_one("#title", Static).update(Text("Undone" if result.ok else "Undo stopped"))
 
     def busy(self) -> str | None:
