@@ -10,6 +10,7 @@ import ast
 import base64
 import functools
 import json
+import threading
 import zlib
 from pathlib import Path
 from typing import Final
@@ -113,9 +114,19 @@ def carried_modules(entry: str = ENTRY) -> dict[str, tuple[bool, str]]:
     return out
 
 
-@functools.cache
+_BUILDING = threading.Lock()
+
+
 def collector_source() -> str:
     """The program for `python3 -` (about 20 kB; built once per process)."""
+    # `fleet` asks from one thread per host: one builds it, the others wait. CPython 3.11's ast.parse()
+    # is not thread-safe (two at once: "SystemError: AST constructor recursion depth mismatch").
+    with _BUILDING:
+        return _collector_source()
+
+
+@functools.cache
+def _collector_source() -> str:
     modules = {name: [pkg, src] for name, (pkg, src) in sorted(carried_modules().items())}
     payload = base64.b64encode(zlib.compress(json.dumps(modules).encode(), 9)).decode()
     return f"# vfio-tui read-only collector (core modules carried in memory)\n_PAYLOAD = {payload!r}\n{_BOOT}"

@@ -111,3 +111,37 @@ def test_collector_reads_hostdevs_from_domain_xml() -> None:
     assert {"0000:07:10.2", "0000:02:00.0"} <= found
     assert hostdev_addresses("<domain><devices><hostdev mode='subsystem' type='usb'/></devices></domain>") == []
     assert hostdev_addresses("not xml <") == []
+
+
+def test_the_collector_is_built_once_when_every_fleet_thread_asks_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fleet` fetches each bare host in its own thread: the program is built by one of them (CPython 3.11's
+    ast.parse() is not thread-safe: two at once can fail with "AST constructor recursion depth mismatch")."""
+    import threading
+    import time
+
+    from vfio_tui.core.remote import bundle
+
+    built: list[int] = []
+    real = bundle.carried_modules
+
+    def slow_carried(entry: str = bundle.ENTRY) -> dict[str, tuple[bool, str]]:
+        built.append(threading.get_ident())
+        time.sleep(0.05)  # long enough for every other thread to ask meanwhile
+        return real(entry)
+
+    monkeypatch.setattr(bundle, "carried_modules", slow_carried)
+    bundle._collector_source.cache_clear()
+    start = threading.Barrier(6)
+    programs: list[str] = []
+
+    def ask() -> None:
+        start.wait()
+        programs.append(bundle.collector_source())
+
+    threads = [threading.Thread(target=ask) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bundle._collector_source.cache_clear()
+    assert len(built) == 1 and len(programs) == 6 and len(set(programs)) == 1
