@@ -101,7 +101,7 @@ def config_dir(host: Host) -> Path:
 
 
 def _journal_path(host: Host) -> Path:
-    return config_dir(host) / "journal.json"
+    return host.paths.config_journal
 
 
 def _bad_journal(host: Host, what: str) -> VfioError:
@@ -386,7 +386,7 @@ def list_changes(host: Host) -> list[dict[str, Any]]:
 def interrupted_changes(paths: HostPaths) -> list[str]:
     """Ids of config changes a killed vfio-tui left half-done ("applying"): cheap (one stat when there
     is no journal), and silent about a journal it cannot read (the command that uses it says so)."""
-    p = paths.state_dir / "config" / "journal.json"
+    p = paths.config_journal
     try:
         raw = safefile.read_bytes(paths.root, p, limit=MAX_JOURNAL_BYTES, follow=False) if p.is_file() else b"{}"
         data = json.loads(raw) if len(raw) <= MAX_JOURNAL_BYTES else {}

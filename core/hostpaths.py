@@ -76,6 +76,11 @@ class HostPaths:
         return self.var_lib / "vfio-tui"
 
     @property
+    def config_journal(self) -> Path:
+        """The journal of config-file changes (GRUB, modprobe.d, qemu.conf)."""
+        return self.state_dir / "config" / "journal.json"
+
+    @property
     def pci_bus(self) -> Path:
         return self.sys / "bus" / "pci"
 

@@ -22,39 +22,33 @@ def acs_json(dev: PciDevice) -> Any:
 
 
 def device_json(inv: HostInventory, dev: PciDevice) -> dict[str, Any]:
-    """One function as the JSON (the keys of vfio-tui/inventory/1, plus more)."""
-    # Written for speed (thousands of functions per `inventory --json`): each property is read once.
-    address = dev.address
-    uses = inv.host_use.get(address, ()) if inv.host_use else ()
-    vendor_name, device_name, class_code = dev.vendor_name, dev.device_name, dev.class_code
-    subsystem_vendor = dev.subsystem_vendor_id
-    reset = dev.reset_methods
-    header_type = dev.header_type
-    gpu = inv.gpu.get(address) if inv.gpu else None
+    """One function as JSON (the keys of vfio-tui/inventory/1, plus more)."""
+    uses = inv.uses_of(dev.address)
     return {
-        "address": str(address),
+        "address": str(dev.address),
         "vendor_id": dev.vendor_id,
         "device_id": dev.device_id,
-        "class": class_code[:4],
-        "class_code": class_code,
+        "class": dev.class_short,
+        "class_code": dev.class_code,
         "class_name": dev.class_name,
-        "name": dev.name if not (vendor_name and device_name) else f"{vendor_name} {device_name}",
-        "vendor_name": vendor_name,
-        "device_name": device_name,
+        "name": dev.name,
+        "vendor_name": dev.vendor_name,
+        "device_name": dev.device_name,
         "revision": dev.revision,
-        "subsystem": f"{subsystem_vendor}:{dev.subsystem_device_id}" if subsystem_vendor is not None else None,
+        "subsystem": (f"{dev.subsystem_vendor_id}:{dev.subsystem_device_id}"
+                      if dev.subsystem_vendor_id is not None else None),
         "driver": dev.driver,
         "driver_override": dev.driver_override,
         "iommu_group": dev.iommu_group,
-        "is_bridge": header_type in (1, 2),
-        "header_type": header_type,
+        "is_bridge": dev.is_bridge,
+        "header_type": dev.header_type,
         "pcie_port_type": dev.pcie_port_type,
-        "acs": acs_json(dev) if dev.acs is not None else None,
-        "reset_methods": list(reset) if isinstance(reset, tuple) else NEEDS_ROOT,
+        "acs": acs_json(dev),
+        "reset_methods": list(dev.reset_methods) if isinstance(dev.reset_methods, tuple) else NEEDS_ROOT,
         "flr": dev.flr,
         "boot_vga": dev.boot_vga,
         "multifunction": dev.multifunction,
-        "sriov": sriov_json(inv, dev) if dev.sriov_total_vfs is not None else None,
+        "sriov": sriov_json(inv, dev),
         "physfn": str(dev.physfn) if dev.physfn else None,
         "parent": str(dev.parent) if dev.parent else None,
         "on_vfio": dev.on_vfio,
@@ -62,7 +56,7 @@ def device_json(inv: HostInventory, dev: PciDevice) -> dict[str, Any]:
         "host_use": [u.describe() for u in uses],
         "host_use_detail": [{"kind": u.kind, "detail": u.detail, "fix": u.fix, "blocking": u.blocking}
                             for u in uses],
-        "gpu": gpu.to_json() if gpu is not None else None,
+        "gpu": gpu.to_json() if (gpu := inv.gpu.get(dev.address)) is not None else None,
     }
 
 

@@ -66,8 +66,6 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
             reentered = True
         else:
             reentered = False
-    if not reentered:
-        ensure_state_dir(paths)
     if reentered:
         try:
             yield
@@ -75,6 +73,7 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
             with _held_guard:
                 _held[key] -= 1
         return
+    ensure_state_dir(paths)
     with safefile.open_lock_file(paths.root, lock_path) as fd:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

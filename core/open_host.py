@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vfio_tui.core.errors import HostDataError, InputError
+from vfio_tui.core.gpu import AUDIO_CLASS, DISPLAY_CLASS
 from vfio_tui.core.host import Host, HostKind, HostOptions
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.simulated.kernel import SimulatedKernel
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 def gpu_annotate(paths: HostPaths, inv: HostInventory, focus: PciAddress | None = None) -> HostInventory:
     """core.gpu.inventory.annotate, imported only where a display or audio function exists (its modules
     cost ~7 ms of start-up, and most hosts in a fleet have no GPU to pass)."""
-    if not any(d.class_code.startswith(("03", "0403")) for d in inv):
+    if not any(d.class_code.startswith((DISPLAY_CLASS, AUDIO_CLASS)) for d in inv):
         return inv
     from vfio_tui.core.gpu.inventory import annotate
 

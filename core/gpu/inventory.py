@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from vfio_tui.core.address import PciAddress
+from vfio_tui.core.gpu import AUDIO_CLASS, DISPLAY_CLASS
 from vfio_tui.core.gpu.facts import GpuFacts, NodeUser, holders_of_nodes, module_closure, read_gpu_facts
-from vfio_tui.core.gpu.known import DISPLAY_CLASS, driver_info, reset_bug
+from vfio_tui.core.gpu.known import driver_info, reset_bug
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.model import GpuInfo, HostInventory, HostUse, PciDevice
 from vfio_tui.core.verdict import with_verdicts
 
 #: Classes worth a GPU look besides the display itself: the HDMI/DP audio (0403) of a card.
-_AUDIO_CLASS = "0403"
 
 
 def cards(inv: HostInventory) -> dict[PciAddress, list[PciDevice]]:
@@ -38,7 +38,7 @@ def wants_facts(inv: HostInventory, focus: PciAddress | None) -> bool:
     group = inv.group_of(focus)
     members = group.members if group is not None else (focus,)
     devs = [d for d in map(inv.device, members) if d is not None]
-    return any(d.class_code.startswith((DISPLAY_CLASS, _AUDIO_CLASS)) for d in devs)
+    return any(d.class_code.startswith((DISPLAY_CLASS, AUDIO_CLASS)) for d in devs)
 
 
 def _boot_vga(inv: HostInventory) -> PciAddress | None:

@@ -13,8 +13,6 @@ from typing import Any, Final
 
 DATA: Final = Path(__file__).resolve().parent.parent / "data" / "gpu.json"
 
-#: Display-class devices (base class 03: VGA, XGA, 3D controller, other display).
-DISPLAY_CLASS: Final = "03"
 #: Platform drivers of firmware framebuffers, as sysfs names them (/sys/bus/platform/drivers/NAME).
 FIRMWARE_FB_DRIVERS: Final = ("simple-framebuffer", "efi-framebuffer", "vesa-framebuffer")
 #: fb names a firmware framebuffer registers (/sys/class/graphics/fbN/name, /proc/fb).

@@ -253,3 +253,10 @@ def survey(host: Host) -> OtherHooks:
         elif _executable(os.stat(p) if stat.S_ISLNK(st.st_mode) and os.path.exists(p) else st):
             scripts.append(f"{QEMU_D}/{name}")
     return OtherHooks(dispatcher, tuple(scripts), per_vm, ours, ours_mode)
+
+
+def created_dirs(value: object) -> list[str]:
+    """The hook dirs a recorded plan says install created (only libvirt's hook dirs: a plan is data)."""
+    if not isinstance(value, list):
+        return []
+    return [d for d in (QEMU_D, HOOKS_DIR) if d in value]

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vfio_tui.core.errors import VfioError
-from vfio_tui.core.hooks.install import hook_run_of
 from vfio_tui.core.hooks.layout import HookRecord, check_vm_name, read_record
+from vfio_tui.core.hooks.remove import hook_run_of
 
 if TYPE_CHECKING:
     from vfio_tui.core.host import Host

@@ -254,7 +254,7 @@ def interrupted_work(paths: HostPaths) -> list[Interrupted]:
     binds = interrupted_names(paths)
     rdir = runs_dir(paths)
     configs: list[str] = []
-    if (paths.state_dir / "config" / "journal.json").is_file():  # (configfiles costs 3 ms to import)
+    if paths.config_journal.is_file():  # (configfiles costs 3 ms to import)
         from vfio_tui.core.configfiles import interrupted_changes
 
         configs = interrupted_changes(paths)

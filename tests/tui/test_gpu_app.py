@@ -73,7 +73,7 @@ async def test_single_gpu_wizard_warns_and_plans_with_the_display_manager_stoppe
 async def test_the_wizard_installs_the_hook_after_showing_its_plan(single_gpu_app: VfioApp) -> None:
     """h on the refused single-GPU plan: the hook's install plan in a confirm dialog, y installs it (the same
     core call as `vfio-tui hooks install win11 --yes`), and the hook is then in the host tree."""
-    from vfio_tui.core.hooks.install import hook_status
+    from vfio_tui.core.hooks.remove import hook_status
     from vfio_tui.tui.modals.confirm import ConfirmModal
 
     app = single_gpu_app

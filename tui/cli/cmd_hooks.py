@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
 
 
 def _status(args: argparse.Namespace, options: HostOptions) -> int:
-    from vfio_tui.core.hooks.install import hook_status
+    from vfio_tui.core.hooks.remove import hook_status
     from vfio_tui.core.open_host import open_host
     from vfio_tui.tui.cli.common import print_json
 
@@ -159,7 +159,8 @@ def _run(args: argparse.Namespace, options: HostOptions) -> int:
 
 
 def _change(args: argparse.Namespace, options: HostOptions) -> int:
-    from vfio_tui.core.hooks.install import RESTART_NOTE, apply_install, apply_remove, plan_install, plan_remove
+    from vfio_tui.core.hooks.install import RESTART_NOTE, apply_install, plan_install
+    from vfio_tui.core.hooks.remove import apply_remove, plan_remove
     from vfio_tui.tui.cli.common import host_args, print_json
     from vfio_tui.tui.cli.libvirt_args import open_host_and_hypervisor
     from vfio_tui.tui.cli.output import verbatim
