@@ -9,7 +9,6 @@ facts of which VM holds which device are passed to the plans that need them.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +159,8 @@ class Host:
     def close(self) -> None:
         """Remove the temp copy of a recorded or demo host."""
         if self._tmpdir is not None:
+            import shutil
+
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 

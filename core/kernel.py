@@ -10,8 +10,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -93,6 +91,9 @@ class LiveKernel:
             raise exc
 
     def load_module(self, name: str) -> None:
+        import shutil
+        import subprocess
+
         modprobe = shutil.which("modprobe") or "/sbin/modprobe"
         try:
             proc = subprocess.run([modprobe, name], capture_output=True, text=True, timeout=60, check=False)
@@ -103,6 +104,9 @@ class LiveKernel:
                             fix=f"is {name} blacklisted? grep -r {name.replace('-', '_')} /etc/modprobe.d")
 
     def unload_module(self, name: str) -> None:
+        import shutil
+        import subprocess
+
         modprobe = shutil.which("modprobe") or "/sbin/modprobe"
         try:
             # One module per call: the plan orders them (users first), so a failure names the one in use.

@@ -8,8 +8,6 @@ simulated kernel; nothing ever reaches this machine's /sys.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +15,6 @@ from vfio_tui.core.errors import HostDataError, InputError
 from vfio_tui.core.gpu import AUDIO_CLASS, DISPLAY_CLASS
 from vfio_tui.core.host import Host, HostKind, HostOptions
 from vfio_tui.core.hostpaths import HostPaths
-from vfio_tui.core.simulated.kernel import SimulatedKernel
 from vfio_tui.core.simulated.materialize import SIM_METADATA, materialize, read_sim_metadata
 from vfio_tui.core.snapshot import load_snapshot
 from vfio_tui.core.usage import facts_recorded, usage_source
@@ -27,6 +24,8 @@ if TYPE_CHECKING:
     from vfio_tui.core.model import HostInventory
     from vfio_tui.core.remote.fetch import FetchedSnapshot
     from vfio_tui.core.remote.hosts import HostEntry
+    from vfio_tui.core.simulated.kernel import SimulatedKernel
+    from vfio_tui.core.simulated.services import SimulatedServices
 
 
 def gpu_annotate(paths: HostPaths, inv: HostInventory, focus: PciAddress | None = None) -> HostInventory:
@@ -46,6 +45,9 @@ ANNOTATORS = (gpu_annotate,)
 def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
                       options: HostOptions | None = None) -> Host:
     """A simulated host in a fresh temp dir, built from a recorded host."""
+    import shutil
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix="vfio-tui-host-"))
     try:
         paths = materialize(snapshot, tmp)
@@ -54,20 +56,31 @@ def materialized_host(snapshot: dict[str, Any], kind: HostKind, label: str,
         raise
     opts = options or HostOptions()
     if opts.demo_pace:
-        SimulatedKernel(paths).update_metadata(pace=opts.demo_pace)
+        _simulated_kernel(paths).update_metadata(pace=opts.demo_pace)
     return _simulated(paths, kind, label, read_sim_metadata(paths) or {}, opts, tmp)
+
+
+def _simulated_kernel(paths: HostPaths) -> SimulatedKernel:
+    # Imported when the first write comes: a read-only command (most of them) never loads the simulator.
+    from vfio_tui.core.simulated.kernel import SimulatedKernel
+
+    return SimulatedKernel(paths)
+
+
+def _simulated_services(paths: HostPaths) -> SimulatedServices:
+    from vfio_tui.core.simulated.services import SimulatedServices
+
+    return SimulatedServices(paths)
 
 
 def _simulated(paths: HostPaths, kind: HostKind, label: str, metadata: dict[str, Any], options: HostOptions,
                tmpdir: Path | None = None) -> Host:
     extras = metadata.get("host_extras")
     extras = extras if isinstance(extras, dict) else {}
-    from vfio_tui.core.simulated.services import SimulatedServices
-
     return Host(paths=paths, kind=kind, label=label, simulated=True, metadata=metadata,
                 pci_ids_path=options.pci_ids, unprivileged=options.unprivileged,
                 usage=usage_source(paths, extras), host_use_known=facts_recorded(extras), annotators=ANNOTATORS,
-                kernel_factory=SimulatedKernel, services_factory=SimulatedServices, _tmpdir=tmpdir)
+                kernel_factory=_simulated_kernel, services_factory=_simulated_services, _tmpdir=tmpdir)
 
 
 def _is_live_root(root: Path) -> bool:
@@ -169,6 +182,8 @@ def create_sim_host(dest: Path, snapshot: dict[str, Any]) -> HostPaths:
     try:
         return materialize(snapshot, dest)
     except BaseException:
+        import shutil
+
         # A refused recording leaves nothing: not half a tree to mistake for a host later.
         shutil.rmtree(dest, ignore_errors=True)  # rmtree never follows a link inside the tree
         if existed:

@@ -5,12 +5,13 @@ own (core.simulated.services); a plain tree refuses. Like KernelInterface, it is
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from typing import Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Literal, Protocol, TypeAlias
 
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.hostpaths import HostPaths
+
+if TYPE_CHECKING:
+    import subprocess
 
 ServiceState: TypeAlias = Literal["active", "inactive", "failed", "unknown"]
 DEFAULT_SERVICE_TIMEOUT = 60.0
@@ -49,6 +50,9 @@ class LiveServices:
         self.paths = paths
 
     def _run(self, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        import shutil
+        import subprocess  # only a live host's service change needs it (a read-only command starts faster)
+
         systemctl = shutil.which("systemctl") or "/bin/systemctl"
         try:
             return subprocess.run([systemctl, *args], capture_output=True, text=True, timeout=timeout, check=False)

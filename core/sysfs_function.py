@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Final
 
 from vfio_tui.core.address import PciAddress
 from vfio_tui.core.configspace import ConfigFacts, ConfigSpaceError, parse_config
@@ -80,6 +81,16 @@ class UpstreamCache(dict[str, tuple[PciAddress, ...]]):
         return value
 
 
+_DEVICES_LINK: Final = "../../../devices/"
+"""How the kernel spells /sys/bus/pci/devices/X's target (up from bus/pci/devices to /sys, then down)."""
+
+
+def _kernel_spelling(link: str) -> bool:
+    """Whether a device link is ../../../devices/ followed by names only (no `.` or `..` component)."""
+    rest = link[len(_DEVICES_LINK):]
+    return link.startswith(_DEVICES_LINK) and not rest.startswith(".") and "/." not in rest
+
+
 def tree_root_checked(paths: HostPaths) -> str:
     """The tree's root, after checking that the sysfs directories read through it resolve inside it (a
     planted `sys/devices -> /sys/devices` would read this machine's devices as the tree's)."""
@@ -95,7 +106,7 @@ class FunctionReader:
     """Reads one function's directory; holds what every function shares (caches, the PFs seen)."""
 
     def __init__(self, paths: HostPaths, ids: PciIds, unprivileged: bool, has_reset_method: bool | None,
-                 cache: AddressCache, driver_of: dict[str, str]) -> None:
+                 cache: AddressCache, driver_of: dict[str, str], group_of: dict[str, str] | None = None) -> None:
         self.paths = paths
         self.devdir = str(paths.pci_devices)
         self.ids = ids
@@ -107,6 +118,8 @@ class FunctionReader:
         self.class_names: dict[str, str | None] = {}
         self.pfs: list[str] = []
         self.driver_of = driver_of
+        self.group_of = group_of
+        """{function: group} from the group listings, when they are cheaper than a readlink per function."""
         self.tree_root = None if paths.is_live else tree_root_checked(paths)
         """A host tree's root: its device links must stay below it (None for this machine)."""
 
@@ -169,11 +182,11 @@ class FunctionReader:
             link = os.readlink(base)
         except OSError:
             link = ""
-        if self.tree_root is not None and not (link.startswith("../../../devices/") and "/." not in link) \
+        if self.tree_root is not None and not _kernel_spelling(link) \
                 and not os.path.normpath(os.path.join(self.devdir, link)).startswith(self.tree_root):
             # A host tree's device link must stay inside the tree (sysfs' own links all do); checked on the
             # link's text, which is read anyway: no extra system call per function. The kernel's own
-            # spelling (../../../devices/..., no dot component) stays inside without normalising it.
+            # spelling (../../../devices/..., no dot component after it) stays inside without normalising it.
             raise HostDataError(f"{name} in this host tree leads outside it ({link})",
                                 path=self.paths.display(Path(base)), fix="use an intact tree (or a recording)")
         facts, data, complete = self.config(base)
@@ -189,7 +202,7 @@ class FunctionReader:
         override = read_attr(base + "/driver_override")
         if override in ("(null)", ""):
             override = None
-        group = link_name(base + "/iommu_group")
+        group = link_name(base + "/iommu_group") if self.group_of is None else self.group_of.get(name)
 
         acs: AcsState | NeedsRoot | None
         if facts.acs_cap is not None and facts.acs_ctrl is not None:

@@ -7,9 +7,10 @@ extended capability *headers*, 8 bytes each, and only for PCIe/PCI-X functions),
 iommu_group link, driver_override and reset_method; boot_vga, SR-IOV and net only for the
 functions they can concern. Drivers come from one listing per PCI driver (bound functions are
 links by address there), VFs from their PF's virtfn links (only PFs have them), instead of a
-readlink per function. Groups are read from each function's own iommu_group link: a scan of
-/sys/kernel/iommu_groups saves syscalls only where groups are large (4 syscalls per group against
-1 per function; most real groups hold one function).
+readlink per function. Groups come from each function's own iommu_group link, or, where groups
+are large, from one listing per /sys/kernel/iommu_groups/N/devices: a listing costs 4 system calls
+against 1 readlink per function, so it is chosen when there are more than 4 functions per group
+(most real groups hold one function; a board without ACS puts a dozen in one).
 """
 
 from __future__ import annotations
@@ -59,6 +60,17 @@ def _bound_drivers(drivers_dir: str, cache: AddressCache) -> dict[str, str]:
     return out
 
 
+def _grouped(groups_dir: str, group_names: list[str]) -> dict[str, str]:
+    """{function: group} from one listing per group (the kernel's iommu_group_add_device() makes the
+    group's link to the function together with the function's iommu_group link)."""
+    out: dict[str, str] = {}
+    for group in group_names:
+        if group.isdigit():
+            for entry in list_dir(f"{groups_dir}/{group}/devices"):
+                out[entry] = group
+    return out
+
+
 def read_inventory(
     paths: HostPaths,
     *,
@@ -91,8 +103,11 @@ def read_inventory(
         ) from None
     release = read_attr(str(paths.proc / "sys" / "kernel" / "osrelease"))
     cache = AddressCache()
+    group_names = list_dir(str(paths.iommu_groups))
     reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache,
-                           _bound_drivers(str(paths.pci_drivers), cache))
+                           _bound_drivers(str(paths.pci_drivers), cache),
+                           _grouped(str(paths.iommu_groups), group_names) if 4 * len(group_names) < len(names)
+                           else None)
 
     devices: dict[PciAddress, PciDevice] = {}
     privileged = True
@@ -114,7 +129,6 @@ def read_inventory(
     for vf, pf in reader.virtfns(devices).items():
         devices[vf] = replace(devices[vf], physfn=pf)
 
-    group_names = list_dir(str(paths.iommu_groups))
     members: dict[int, list[PciAddress]] = {}
     for dev in devices.values():
         if dev.iommu_group is not None:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -82,6 +80,9 @@ def vf_nic(entry: Mapping[str, Any]) -> VfNic:
 
 def ip_link_vfs(ifname: str) -> list[dict[str, Any]]:
     """The VF list `ip` reports for a PF netdev on this machine ([] without iproute2 or on any error)."""
+    import shutil
+    import subprocess  # only a live PF's VFs need it: the inventory of a host without VFs starts faster
+
     ip = shutil.which("ip") or ("/usr/sbin/ip" if os.path.exists("/usr/sbin/ip") else None)
     if ip is None:
         return []

@@ -8,7 +8,10 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from vfio_tui.core.checks.context import CheckContext
+from vfio_tui.core.errors import HostDataError
 from vfio_tui.core.host import HostOptions
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.open_host import open_host
@@ -30,6 +33,21 @@ def test_a_device_link_leading_out_of_the_tree_is_refused(run_cli: Run, sim_root
     p = run_cli("inventory", "--root", str(root))
     assert p.returncode == 2
     assert "0000:0b:00.0 in this host tree leads outside it" in p.stderr and len(p.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("target", [
+    # The kernel's own prefix, then climbing out to this machine's /sys (the reader's quick check of the
+    # kernel spelling must not take these for it).
+    "../../../devices/../../../../../../../../sys/devices/pci0000:00/0000:00:00.0",
+    "../../../devices/pci0000:00/../../../../../../../../../sys/devices/pci0000:00/0000:00:00.0",
+])
+def test_a_relative_device_link_climbing_out_of_the_tree_is_refused(sim_root: HostPaths, target: str) -> None:
+    root = _plain_tree(sim_root)
+    link = root / "sys/bus/pci/devices/0000:0b:00.0"
+    link.unlink()
+    os.symlink(target, link)
+    with open_host(HostOptions(root=root)) as host, pytest.raises(HostDataError, match="leads outside it"):
+        host.inventory()
 
 
 def test_a_sysfs_directory_leading_out_of_the_tree_is_refused(run_cli: Run, sim_root: HostPaths) -> None:

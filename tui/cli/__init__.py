@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.textsafe import printable
-from vfio_tui.tui.cli.argtypes import OneLineParser
+from vfio_tui.tui.cli.argtypes import HelpFormatter, OneLineParser
 from vfio_tui.tui.cli.common import add_host_options, host_options_from_args, normalize_demo
 from vfio_tui.tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
 from vfio_tui.tui.cli.registry import COMMANDS, load_command
@@ -53,7 +53,7 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     more than the work of a quick command on a slow machine (0.4 s in the TCG lab guest)."""
     parser = OneLineParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     add_host_options(parser, top_level=True)
@@ -69,7 +69,7 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
         module = load_command(name)
         sp = sub.add_parser(
             name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
-            epilog=getattr(module, "EPILOG", None), formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog=getattr(module, "EPILOG", None), formatter_class=HelpFormatter,
         )
         add_host_options(sp, top_level=False)
         module.add_arguments(sp)
@@ -101,8 +101,6 @@ def _notice_interrupted(options: HostOptions) -> None:
     if options.demo or options.snapshot is not None or options.on is not None:
         return  # a fresh temp copy: no history (a remote host's own vfio-tui says what it left)
     from vfio_tui.core.hostpaths import HostPaths
-    from vfio_tui.core.passthrough.records import interrupted_work
-    from vfio_tui.tui.cli.common import host_args
 
     try:
         if options.root is not None and not options.root.is_dir():
@@ -110,6 +108,15 @@ def _notice_interrupted(options: HostOptions) -> None:
         paths = HostPaths(options.root.resolve() if options.root is not None else Path("/"))
     except (OSError, RuntimeError):  # a symlink loop, a path too long: open_host() says so
         return
+    try:
+        os.stat(paths.state_dir)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # vfio-tui never changed this host (the records' modules cost 7 ms to import)
+    except OSError:
+        pass  # (an unreadable root: the full check below says so, as it always has)
+    from vfio_tui.core.passthrough.records import interrupted_work
+    from vfio_tui.tui.cli.common import host_args
+
     for item in interrupted_work(paths):
         print(f"{PROG}: notice: {item.what}; run `{item.command}{host_args(options)}` to put it back",
               file=sys.stderr)

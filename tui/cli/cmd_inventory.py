@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from vfio_tui.core.inventory_format import format_inventory, inventory_json
-    from vfio_tui.tui.cli.common import print_json, use_color
+    from vfio_tui.tui.cli.common import print_json_built, use_color
 
     with open_host(options) as host:
         inv = host.inventory()
@@ -57,7 +57,10 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
                                  f" (groups: {', '.join(map(str, list(inv.groups)[:30]))})")
             inv = replace(inv, groups={g: inv.groups[g] for g in args.group})
         if args.json:
-            print_json(inventory_json(inv, host.label))
+            from vfio_tui.core.inventory_text import inventory_json_text
+
+            final = inv
+            print_json_built(lambda: inventory_json(final, host.label), lambda: inventory_json_text(final, host.label))
         else:
             print(format_inventory(inv, host.label, color=use_color()), end="")
     return 0

@@ -101,6 +101,19 @@ def print_json(data: Any) -> None:
     out.write("\n")
 
 
+def print_json_built(build: Callable[[], Any], compact_text: Callable[[], str]) -> None:
+    """print_json(build()), where `compact_text()` writes the compact form itself (the same bytes, faster:
+    core.inventory_text) and the object is built only for a terminal."""
+    from vfio_tui.tui.cli.safe_output import unguarded
+
+    if sys.stdout.isatty():
+        print_json(build())
+        return
+    out = unguarded(sys.stdout)  # the text is json's: ASCII, every control character escaped
+    out.write(compact_text())
+    out.write("\n")
+
+
 def use_color(stream: Any = None) -> bool:
     stream = stream or sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)()) and "NO_COLOR" not in os.environ
