@@ -21,6 +21,7 @@ from harness import ROUNDS, alternate, synthetic_tree, timed  # noqa: E402
 IDEAS: list[tuple[str, str, str]] = [
     ("driver", "one listing per /sys/bus/pci/drivers/* (links by address)", "readlink DEV/driver per function"),
     ("driver, uevent", "one listing per /sys/bus/pci/drivers/*", "read DEV/uevent per function (DRIVER=)"),
+    # The reader takes the listing when there are more than 4 functions per group (this tree has ~4.5).
     ("group", "readlink DEV/iommu_group per function", "one listing per /sys/kernel/iommu_groups/*/devices"),
     ("VF -> PF", "a listing of each PF and its virtfnN links (the reader knows PFs)",
      "readlink DEV/physfn per function (fails on all but VFs)"),

@@ -8,7 +8,8 @@
  *   ROOT/proc/sys/kernel/osrelease; listings of ROOT/sys/bus/pci/devices,
  *   ROOT/sys/kernel/iommu_groups and ROOT/sys/class/iommu; the names file (pci.ids, read whole,
  *   as vfio-tui does); a listing of ROOT/sys/bus/pci/drivers and of each driver (its bound
- *   functions); per function: readlinks of its devices/ entry and of its iommu_group link;
+ *   functions); with more than 4 functions per IOMMU group, a listing of each group's devices/;
+ *   per function: readlinks of its devices/ entry and (groups not listed) of its iommu_group link;
  *   config (pread 264 bytes, or 64 with -u,
  *   then 8 bytes per extended capability header, only for PCIe/PCI-X functions);
  *   driver_override; reset_method; boot_vga for class 03; sriov_totalvfs/sriov_numvfs for an
@@ -27,7 +28,7 @@
 #include <unistd.h>
 
 
-static int unprivileged;
+static int unprivileged, groups_listed;
 static long n_syscalls, checksum;
 
 typedef int (*entry_fn)(const char *dir, const char *name, void *arg);
@@ -125,6 +126,16 @@ static int virtfn(const char *dir, const char *name, void *arg)
     return 0;
 }
 
+/* One group's devices/ listing (the functions are links named by address there). */
+static int list_group(const char *dir, const char *name, void *arg)
+{
+    char path[4096];
+    (void)arg;
+    snprintf(path, sizeof(path), "%s/%s/devices", dir, name);
+    checksum += list_dir(path, NULL, NULL);
+    return 0;
+}
+
 static void read_device(const char *devdir, int idx)
 {
     char base[4096], path[4096], link[4096], buf[4096];
@@ -175,11 +186,14 @@ static void read_device(const char *devdir, int idx)
     close(fd);
     cls = cfg[0x0b] << 16 | cfg[0x0a] << 8 | cfg[0x09];
 
-    n_syscalls += 2;
+    n_syscalls++;
     checksum += readlink(base, link, sizeof(link));
     has_driver = bsearch(&names[idx], bound, n_bound, sizeof(*bound), cmp_names) != NULL;
-    snprintf(path, sizeof(path), "%s/iommu_group", base);
-    checksum += readlink(path, link, sizeof(link));
+    if (!groups_listed) {
+        n_syscalls++;
+        snprintf(path, sizeof(path), "%s/iommu_group", base);
+        checksum += readlink(path, link, sizeof(link));
+    }
     snprintf(path, sizeof(path), "%s/driver_override", base);
     checksum += read_small(path, buf, sizeof(buf));
     snprintf(path, sizeof(path), "%s/reset_method", base);
@@ -206,7 +220,7 @@ int main(int argc, char **argv)
 {
     char path[4096], buf[4096];
     const char *root, *ids = "/usr/share/hwdata/pci.ids";
-    int i, a = 1;
+    int i, a = 1, n_groups;
     struct stat st;
 
     if (argc > a && !strcmp(argv[a], "-u")) {
@@ -243,11 +257,15 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/sys/bus/pci/drivers", root);
     list_dir(path, scan_driver, NULL);
     qsort(bound, n_bound, sizeof(*bound), cmp_names);
+    snprintf(path, sizeof(path), "%s/sys/kernel/iommu_groups", root);
+    n_groups = list_dir(path, NULL, NULL);
+    if (4 * n_groups < n_names) {
+        groups_listed = 1;
+        list_dir(path, list_group, NULL);
+    }
     snprintf(path, sizeof(path), "%s/sys/bus/pci/devices", root);
     for (i = 0; i < n_names; i++)
         read_device(path, i);
-    snprintf(path, sizeof(path), "%s/sys/kernel/iommu_groups", root);
-    list_dir(path, NULL, NULL);
     snprintf(path, sizeof(path), "%s/sys/class/iommu", root);
     list_dir(path, NULL, NULL);
     printf("%d functions, %ld file operations, checksum %ld\n", n_names, n_syscalls, checksum);
