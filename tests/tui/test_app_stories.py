@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from textual.widgets import OptionList
+from textual.widgets import Input, OptionList
 
 from tests.tui.tui_helpers import SIZE, options_text, settle, static_text, tree_text
 from vfio_tui.core.address import PciAddress
@@ -78,6 +78,24 @@ class TestFilter:
             await pilot.press("escape")
             await settle(pilot, app)
             assert "Group 8 " in tree_text(app)
+
+    async def test_filter_finds_a_vm_by_name_and_takes_every_word(self, make_demo_app: Callable[..., VfioApp]) -> None:
+        """The VMs arrive after the first paint; the filter then finds a device by the VM that holds it, and
+        with two words only the devices that have both."""
+        app = make_demo_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, app)
+            await pilot.press("slash", *"nic_test", "enter")
+            await settle(pilot, app)
+            text = tree_text(app)
+            assert "02:00.0" in text and "Group 19" not in text
+            box = app.screen.query_one("#filter", Input)
+            box.value = "qla2xxx nic_test"  # no device has both
+            await settle(pilot, app)
+            assert "02:00.0" not in tree_text(app) and "0b:00.0" not in tree_text(app)
+            box.value = "qla2xxx 0b:00"
+            await settle(pilot, app)
+            assert "0b:00.0" in tree_text(app)
 
     async def test_hide_empty_groups_and_bridges(self, make_demo_app: Callable[..., VfioApp]) -> None:
         """`e` hides bridge-only groups, `b` hides bridges inside groups."""
