@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -112,6 +115,19 @@ def test_pci_ids_names() -> None:
     assert ids.class_name("0c0400") == "Fibre Channel"
     assert ids.class_name("0200") == "Ethernet controller"
     assert ids.vendor("abcd") is None and ids.vendor("") is None and ids.vendor("10") is None
+
+
+def test_a_process_names_from_the_pci_ids_file_as_it_is_now(tmp_path: Path) -> None:
+    # The app keeps what it loaded across its re-reads of the host, but an update of hwdata shows.
+    path = tmp_path / "pci.ids"
+    path.write_bytes(SAMPLE_IDS)
+    assert PciIds.load(path).vendor("1077") == "QLogic Corp."
+    path.write_bytes(SAMPLE_IDS.replace(b"QLogic Corp.", b"Marvell QLogic"))
+    assert PciIds.load(path).vendor("1077") == "Marvell QLogic"
+    os.utime(path, ns=(0, 10**18))
+    path.write_bytes(SAMPLE_IDS.replace(b"QLogic Corp.", b"Marvell QLogiX"))  # the same size, in place
+    os.utime(path, ns=(0, 2 * 10**18))
+    assert PciIds.load(path).vendor("1077") == "Marvell QLogiX"
 
 
 @given(st.binary(max_size=2000), st.text(max_size=6), st.text(max_size=6))
