@@ -104,3 +104,22 @@ def test_names_come_from_the_file_given(sim_root: HostPaths, tmp_path: Path) -> 
                    "8086  Intel\nC 0c  Serial bus controller\n\t04  Fibre Channel\n")
     dev = read_inventory(sim_root, pci_ids=PciIds.load(ids)).devices[HBA]
     assert (dev.vendor_name, dev.device_name, dev.class_name) == ("QLogic Corp.", "ISP2432-based HBA", "Fibre Channel")
+
+
+def test_large_groups_come_from_their_listings_with_every_function_in_its_group(
+        tmp_path: Path, traced: Counter[str]) -> None:
+    # ~4.5 functions per group: one listing per group is cheaper than a readlink per function.
+    from vfio_tui.core.simulated.materialize import materialize
+    from vfio_tui.core.simulated.synthetic import synthetic_snapshot
+
+    paths = materialize(synthetic_snapshot(256), tmp_path / "host")
+    truth = {name: int(os.path.basename(os.readlink(paths.pci_devices / name / "iommu_group")))
+             for name in os.listdir(paths.pci_devices)}
+    groups = len(os.listdir(paths.iommu_groups))
+    assert 4 * groups < len(truth)
+    traced.clear()
+    inv = read_inventory(paths, pci_ids=PciIds(), unprivileged=False)
+    assert {str(a): d.iommu_group for a, d in inv.devices.items()} == truth
+    assert {g: set(map(str, group.members)) for g, group in inv.groups.items()} == \
+        {g: {n for n, t in truth.items() if t == g} for g in set(truth.values())}
+    assert traced["readlink"] <= len(truth) + 4  # the device links only, no iommu_group link each
