@@ -22,6 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def main() -> int:
     mode, n, root = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]).resolve()
+    # Ctrl-C as a terminal delivers it, even when the tests run in a background job (a shell's `&` starts
+    # its commands with SIGINT ignored, and Python then installs no handler: the fault would be lost).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     watched = (str(root / "etc") + "/", str(root / "var/lib/vfio-tui/config") + "/",
                str(root / "var/lib/vfio-tui/runs") + "/")  # the run records of SR-IOV changes
     seen = [0]

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def main() -> int:
     sig, n = signal.Signals[f"SIG{sys.argv[1]}"], int(sys.argv[2])
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal has it, even in a background job
     import vfio_tui.core.passthrough as passthrough
     import vfio_tui.core.passthrough.run as run_module
     from vfio_tui.core.steps import StepEvent
