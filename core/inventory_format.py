@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from vfio_tui.core.address import PciAddress
-from vfio_tui.core.model import NEEDS_ROOT, AcsState, GpuInfo, HostInventory, PciDevice
+from vfio_tui.core.model import NEEDS_ROOT, AcsState, GpuInfo, HostInventory, HostUse, PciDevice
 from vfio_tui.core.sriovinfo.format import pf_text, sriov_json, vf_lines
 
 INVENTORY_SCHEMA: Final = "vfio-tui/inventory/1"
@@ -54,9 +54,26 @@ def device_json(inv: HostInventory, dev: PciDevice) -> dict[str, Any]:
         "on_vfio": dev.on_vfio,
         "net_interfaces": list(dev.net_interfaces),
         "host_use": [u.describe() for u in uses],
-        "host_use_detail": [{"kind": u.kind, "detail": u.detail, "fix": u.fix, "blocking": u.blocking}
-                            for u in uses],
+        "host_use_detail": uses_json(uses),
         "gpu": gpu.to_json() if (gpu := inv.gpu.get(dev.address)) is not None else None,
+    }
+
+
+def uses_json(uses: tuple[HostUse, ...]) -> list[dict[str, Any]]:
+    """The `host_use_detail` of a device."""
+    return [{"kind": u.kind, "detail": u.detail, "fix": u.fix, "blocking": u.blocking} for u in uses]
+
+
+def inventory_head(inv: HostInventory, label: str | None) -> dict[str, Any]:
+    """The keys of the inventory JSON before its groups."""
+    return {
+        "schema": INVENTORY_SCHEMA,
+        "host": label,
+        "kernel": inv.kernel,
+        "iommu_enabled": inv.iommu_enabled,
+        "iommu_units": list(inv.iommu_units),
+        "privileged": inv.privileged,
+        "host_use_recorded": inv.host_use_known,
     }
 
 
@@ -73,13 +90,7 @@ def inventory_json(inv: HostInventory, label: str | None = None) -> dict[str, An
             "notes": list(verdict.notes) if verdict else [],
         })
     return {
-        "schema": INVENTORY_SCHEMA,
-        "host": label,
-        "kernel": inv.kernel,
-        "iommu_enabled": inv.iommu_enabled,
-        "iommu_units": list(inv.iommu_units),
-        "privileged": inv.privileged,
-        "host_use_recorded": inv.host_use_known,
+        **inventory_head(inv, label),
         "groups": groups,
         "ungrouped_devices": [device_json(inv, d) for d in inv.ungrouped()],
     }

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, Final
 
-from vfio_tui.core.inventory_format import INVENTORY_SCHEMA, acs_json, device_json
+from vfio_tui.core.inventory_format import acs_json, device_json, inventory_head, uses_json
 from vfio_tui.core.model import NEEDS_ROOT, AcsState, HostInventory, PciDevice
 from vfio_tui.core.sriovinfo.format import sriov_json
 
@@ -75,13 +75,9 @@ def device_text(inv: HostInventory, dev: PciDevice) -> str:
         f'"parent":{s(str(dev.parent)) if dev.parent else "null"},'
         f'"on_vfio":{lit[dev.on_vfio]},"net_interfaces":{_strings(dev.net_interfaces) if dev.net_interfaces else "[]"},'
         f'"host_use":{_strings([u.describe() for u in uses]) if uses else "[]"},'
-        f'"host_use_detail":{_uses_detail(uses) if uses else "[]"},'
+        f'"host_use_detail":{_dumps(uses_json(uses)) if uses else "[]"},'
         f'"gpu":{"null" if gpu is None else _dumps(gpu.to_json())}}}'
     )
-
-
-def _uses_detail(uses: Iterable[Any]) -> str:
-    return _dumps([{"kind": u.kind, "detail": u.detail, "fix": u.fix, "blocking": u.blocking} for u in uses])
 
 
 def inventory_json_text(inv: HostInventory, label: str | None = None) -> str:
@@ -96,8 +92,6 @@ def inventory_json_text(inv: HostInventory, label: str | None = None) -> str:
             tail = (f'"verdict":{_value(verdict.kind)},"reasons":{_strings(verdict.reasons)},'
                     f'"notes":{_strings(verdict.notes)}')
         groups.append(f'{{"id":{gid if type(gid) is int else _dumps(gid)},"devices":[{devices}],{tail}}}')
-    head = _dumps({"schema": INVENTORY_SCHEMA, "host": label, "kernel": inv.kernel,
-                   "iommu_enabled": inv.iommu_enabled, "iommu_units": list(inv.iommu_units),
-                   "privileged": inv.privileged, "host_use_recorded": inv.host_use_known})
+    head = _dumps(inventory_head(inv, label))
     ungrouped = ",".join([device_text(inv, d) for d in inv.ungrouped()])
     return f'{head[:-1]},"groups":[{",".join(groups)}],"ungrouped_devices":[{ungrouped}]}}'

@@ -33,8 +33,10 @@ PCI_IDS_LOCATIONS: Final = (
 MAX_PCI_IDS_BYTES: Final = 32 * 1024 * 1024
 
 _HEX4 = re.compile(rb"[0-9a-fA-F]{4}\Z")
-#: Loaded databases kept per process (a few: a host tree may carry its own pci.ids).
+#: Loaded databases kept per process (a few: a host tree may carry its own pci.ids), by file identity.
 _LOADED_KEEP: Final = 4
+_loaded: dict[tuple[str, int, int, int, int], PciIds] = {}
+_loaded_lock = threading.Lock()
 
 #: The line after a vendor's block: the next vendor, a class, or any other top-level line.
 _BLOCK_END = re.compile(rb"\n[^\t#\n]")
@@ -242,7 +244,3 @@ class PciIds:
                         name = sub_name or name
         self._classes[code] = name
         return name
-
-
-_loaded: dict[tuple[str, int, int, int, int], PciIds] = {}
-_loaded_lock = threading.Lock()

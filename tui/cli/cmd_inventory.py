@@ -59,8 +59,7 @@ def run(args: argparse.Namespace, options: HostOptions) -> int:
         if args.json:
             from vfio_tui.core.inventory_text import inventory_json_text
 
-            final = inv
-            print_json_built(lambda: inventory_json(final, host.label), lambda: inventory_json_text(final, host.label))
+            print_json_built(lambda: inventory_json(inv, host.label), lambda: inventory_json_text(inv, host.label))
         else:
             print(format_inventory(inv, host.label, color=use_color()), end="")
     return 0

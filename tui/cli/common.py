@@ -93,24 +93,20 @@ def host_options_from_args(args: argparse.Namespace) -> HostOptions:
 def print_json(data: Any) -> None:
     """Indented for a person at a terminal; compact (several times faster) for a pipe or a file."""
     # json.dumps + one write: json.dump() streams thousands of tiny writes.
-    from vfio_tui.tui.cli.safe_output import unguarded
-
-    text = json.dumps(data, indent=2) if sys.stdout.isatty() else json.dumps(data, separators=(",", ":"))
-    out = unguarded(sys.stdout)  # json.dumps (ASCII) escapes every control character itself
-    out.write(text)
-    out.write("\n")
+    _write_json(json.dumps(data, indent=2) if sys.stdout.isatty() else json.dumps(data, separators=(",", ":")))
 
 
 def print_json_built(build: Callable[[], Any], compact_text: Callable[[], str]) -> None:
     """print_json(build()), where `compact_text()` writes the compact form itself (the same bytes, faster:
     core.inventory_text) and the object is built only for a terminal."""
+    _write_json(json.dumps(build(), indent=2) if sys.stdout.isatty() else compact_text())
+
+
+def _write_json(text: str) -> None:
     from vfio_tui.tui.cli.safe_output import unguarded
 
-    if sys.stdout.isatty():
-        print_json(build())
-        return
-    out = unguarded(sys.stdout)  # the text is json's: ASCII, every control character escaped
-    out.write(compact_text())
+    out = unguarded(sys.stdout)  # json's text (ASCII) has every control character escaped
+    out.write(text)
     out.write("\n")
 
 

@@ -69,9 +69,9 @@ class IommuTree(Tree[NodeRef]):
         """How many devices the filter matches (all of them without a filter)."""
         self._filled: set[int] = set()
         self._haystacks: dict[PciAddress, str] = {}
+        """What the filter searches, per device, for the view shown (made in a worker after it)."""
         self._group_hays: dict[int, list[str]] = {}
         """Each group's members' search texts, in member order (a keystroke tests 4,000 of them)."""
-        """What the filter searches, per device, for the view shown (made in a worker after it)."""
         self._member_lists: dict[int, list[PciDevice]] = {}
         self._layout_shown: tuple[object, ...] = ()
         """What the last rebuild showed (the groups, whether they were opened, bridges) of the devices
