@@ -57,6 +57,13 @@ LOOP_SAMPLE = int(os.environ.get("BENCH_LOOP_SAMPLE", "256"))
 class SizeResult:
     functions: int
     samples: dict[str, Sample]
+    rounds: int = ROUNDS
+
+
+def rounds_for(size: int) -> int:
+    """More rounds where one is cheap (a small host's round takes ~70 ms): a 4 ms read is the
+    size a neighbour's burst distorts most, and its median needs the samples more than a 0.7 s one."""
+    return ROUNDS * 3 if size <= 1024 else ROUNDS
 
 
 @dataclass
@@ -93,7 +100,7 @@ def shell_loop(tree: Path, lspci: str, limit: int | None) -> list[str]:
     return ["bash", "-c", script]
 
 
-def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool) -> SizeResult:
+def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool, rounds: int = ROUNDS) -> SizeResult:
     from vfio_tui.core.host import HostOptions
     from vfio_tui.core.open_host import open_host
 
@@ -107,19 +114,19 @@ def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool)
     if floor is not None:
         contenders["floor"] = lambda: run_child([str(floor), str(tree)])
     if not (with_lspci and lspci):
-        return SizeResult(functions, alternate(contenders))
+        return SizeResult(functions, alternate(contenders, rounds), rounds)
     lspci_argv = [lspci, "-A", "linux-sysfs", "-O", f"sysfs.path={tree}/sys/bus/pci", "-nnk"]
     contenders["lspci"] = lambda: run_child(lspci_argv)
     index = kmod_index()
     if index is None or not can_use_namespaces():
-        return SizeResult(functions, alternate(contenders))
+        return SizeResult(functions, alternate(contenders, rounds), rounds)
     # lspci -nnk as on a host with a module index: in a private mount namespace that has one,
     # with the namespace's own set-up timed alone (to subtract it).
     add_modalias(tree)
     with kmod_namespace(index) as wrap:
         contenders["lspci+kmod"] = lambda: run_child(wrap(lspci_argv))
         contenders["namespace"] = lambda: run_child(wrap(["true"]))
-        return SizeResult(functions, alternate(contenders))
+        return SizeResult(functions, alternate(contenders, rounds), rounds)
 
 
 def measure_loop(tree: Path, functions: int) -> LoopResult:
@@ -138,7 +145,7 @@ def measure_inventory(sizes: list[int] = SIZES) -> InventoryResults:
     out = InventoryResults(floor_built=floor is not None)
     for size in sizes:
         with synthetic_tree(size) as (tree, n):
-            res = measure(tree, n, floor, with_lspci=size == MAIN_SIZE)
+            res = measure(tree, n, floor, with_lspci=size == MAIN_SIZE, rounds=rounds_for(size))
             out.sizes.append(res)
             if size == MAIN_SIZE:
                 out.main = res
@@ -190,7 +197,8 @@ def print_results(res: InventoryResults) -> None:
         lp = res.loop
         print(f"  shell loop {lp.loop_seconds:8.1f} s ({lp.iterations} of {lp.functions} iterations timed),"
               f" vfio-tui {lp.vfio_seconds:.3f} s: {lp.loop_seconds / lp.vfio_seconds:,.0f}x   [goal >= 150x]")
-    print("\nscaling (medians; microseconds per function):")
+    print("\nscaling (medians; microseconds per function; rounds per size: "
+          + ", ".join(f"{r.functions}: {r.rounds}" for r in res.sizes) + "):")
     print(f"{'functions':>9} {'read':>8} {'vfio-tui':>9} {'floor':>8}   "
           f"{'read/fn':>8} {'read CPU/fn':>11} {'vfio-tui/fn':>11} {'floor/fn':>8}")
     for r in res.sizes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -94,12 +95,29 @@ def _kernel_spelling(link: str) -> bool:
 def tree_root_checked(paths: HostPaths) -> str:
     """The tree's root, after checking that the sysfs directories read through it resolve inside it (a
     planted `sys/devices -> /sys/devices` would read this machine's devices as the tree's)."""
+    base = os.path.normpath(paths.root) + "/"
+    if not any(map(_is_link, (base + p for p in _TREE_DIRS))):
+        # No link among the directories between the root and the ones read: each resolves to the
+        # root's own resolution plus its names, inside the tree (a realpath each costs ~10 lstats).
+        return base
     root = os.path.realpath(paths.root) + "/"
     for d in (paths.sys / "devices", paths.pci_devices, paths.pci_drivers, paths.iommu_groups):
         if os.path.lexists(d) and not os.path.realpath(d).startswith(root):
             raise HostDataError("this host tree leads outside itself", path=paths.display(d),
                                 fix="use an intact tree (or a recording)")
-    return os.path.normpath(paths.root) + "/"
+    return base
+
+
+_TREE_DIRS: Final = ("sys", "sys/devices", "sys/bus", "sys/bus/pci", "sys/bus/pci/devices", "sys/bus/pci/drivers",
+                     "sys/kernel", "sys/kernel/iommu_groups")
+"""Every directory from a tree's root down to the four tree_root_checked reads through."""
+
+
+def _is_link(path: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False  # missing: nothing below it is read through it
 
 
 class FunctionReader:

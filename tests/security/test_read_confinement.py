@@ -59,6 +59,32 @@ def test_a_sysfs_directory_leading_out_of_the_tree_is_refused(run_cli: Run, sim_
     assert p.returncode == 2 and "this host tree leads outside itself" in p.stderr
 
 
+_TREE_DIRS = ["sys", "sys/devices", "sys/bus", "sys/bus/pci", "sys/bus/pci/devices", "sys/bus/pci/drivers",
+              "sys/kernel", "sys/kernel/iommu_groups"]
+
+
+@pytest.mark.parametrize("where", _TREE_DIRS)
+def test_a_link_at_any_level_above_what_is_read_is_followed_only_inside(tmp_path: Path, sim_root: HostPaths,
+                                                                       where: str) -> None:
+    # Every directory between the root and the ones read, moved out of the tree and linked back: refused.
+    # The same directory kept inside the tree, beside where it was (its own relative links still resolve),
+    # and linked back relatively, reads the same host as before.
+    root = _plain_tree(sim_root)
+    with open_host(HostOptions(root=root)) as host:
+        before = host.inventory()
+    real = root / where
+    os.rename(real, tmp_path / "moved")
+    os.symlink(tmp_path / "moved", real)
+    with open_host(HostOptions(root=root)) as host, pytest.raises(HostDataError, match="leads outside itself"):
+        host.inventory()
+    real.unlink()
+    os.rename(tmp_path / "moved", real.with_name(real.name + "-kept"))
+    os.symlink(real.name + "-kept", real)
+    with open_host(HostOptions(root=root)) as host:
+        after = host.inventory()
+    assert after.devices == before.devices and after.groups == before.groups
+
+
 def test_checks_read_no_file_through_a_planted_link_and_no_fifo(tmp_path: Path, sim_root: HostPaths) -> None:
     grub = sim_root.under("/etc/default/grub")
     grub.unlink()
