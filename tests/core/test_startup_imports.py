@@ -54,3 +54,19 @@ def test_lazy_package_names_are_the_functions_whatever_was_imported_first() -> N
             "import vfio_tui.core.binding as b\nassert b.restore is restore and b.plan_bind.__name__ == 'plan_bind'\n"
             "try:\n    b.no_such_name\nexcept AttributeError:\n    pass\nelse:\n    raise SystemExit(1)")
     assert "vfio_tui.core.binding.apply" in _loaded_after(code)
+
+
+def test_argparse_searches_the_locale_catalogues_once_per_message() -> None:
+    # A bind then a restore in one process (the app, the lab's bench) built two parsers, and argparse's
+    # gettext searched the locale directories for "usage: " and the rest again each time.
+    probe = ("import gettext\ncalls = []\nreal = gettext.find\n"
+             "def counting(*a, **k):\n    calls.append(a[0])\n    return real(*a, **k)\n"
+             "gettext.find = counting\n"
+             "from vfio_tui.tui.cli import build_parser\n"
+             "build_parser(['bind', '01:00.0', '--yes'])\nfirst = len(calls)\n"
+             "build_parser(['restore', '01:00.0'])\nbuild_parser(['bind', '02:00.0', '--yes'])\n"
+             "print(first, len(calls) - first)")
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,
+                         env={**cli_env(), "LANGUAGE": "de:fr"}, timeout=60, check=True)
+    first, again = map(int, res.stdout.split())
+    assert first > 0 and again == 0

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.textsafe import printable
-from vfio_tui.tui.cli.argtypes import HelpFormatter, OneLineParser
+from vfio_tui.tui.cli.argtypes import HelpFormatter, OneLineParser, memoize_argparse_gettext
 from vfio_tui.tui.cli.common import add_host_options, host_options_from_args, normalize_demo
 from vfio_tui.tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
 from vfio_tui.tui.cli.registry import COMMANDS, load_command
@@ -51,6 +51,7 @@ and then only after showing the plan.
 def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     """The parser. Only the chosen command's options are built: building all of them costs
     more than the work of a quick command on a slow machine (0.4 s in the TCG lab guest)."""
+    memoize_argparse_gettext()
     parser = OneLineParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
         formatter_class=HelpFormatter,

@@ -9,6 +9,7 @@ everything), so "a number" is not enough — it has to be finite and in range.
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import os
 import sys
@@ -89,6 +90,19 @@ def _terminal_columns() -> int:
         except (AttributeError, ValueError, OSError):
             columns = 0
     return columns or 80
+
+
+def memoize_argparse_gettext() -> None:
+    """Make argparse look each of its messages up in the locale catalogues once per process.
+
+    argparse translates every text it builds a parser with ("usage: ", "options", the help
+    action's text) through gettext.gettext, which searches the locale directories again on every
+    call: half of building a command's parser (0.4 of 0.7 ms here, 16 ms of a bind + restore on
+    the TCG lab's kernel). The answer cannot change while the process runs.
+    """
+    names = vars(argparse)  # `_` is argparse's own global (typeshed does not declare it)
+    if not hasattr(names["_"], "cache_info"):
+        names["_"] = functools.cache(names["_"])
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
