@@ -129,6 +129,8 @@ def write_profile(bench: Bench, out: Path) -> None:
     pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(40)
     text.write("\nthe same, by own time (where the time goes below the commands):\n")
     pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(40)
+    text.write("\nthe host-use guard's facts alone (core/usage.py and what it calls):\n")
+    pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(r"usage\.py|livefacts|psutil|virtio_mounts", 30)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     res = subprocess.run([sys.executable, "-X", "importtime", "-m", "vfio_tui", "inventory", "--json"], cwd=REPO,
                          env=env, capture_output=True, text=True, check=False)
