@@ -20,11 +20,13 @@ peak RSS <= 80 MB; time per function flat from 64 to 16,384 functions.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (  # noqa: E402
     ROUNDS,
+    Run,
     Sample,
     add_modalias,
     alternate,
@@ -60,12 +63,6 @@ class SizeResult:
     rounds: int = ROUNDS
 
 
-def rounds_for(size: int) -> int:
-    """More rounds where one is cheap (a small host's round takes ~70 ms): a 4 ms read is the
-    size a neighbour's burst distorts most, and its median needs the samples more than a 0.7 s one."""
-    return ROUNDS * 3 if size <= 1024 else ROUNDS
-
-
 @dataclass
 class LoopResult:
     loop_seconds: float
@@ -83,6 +80,9 @@ class InventoryResults:
     floor_built: bool = False
     instructions: dict[str, int] = field(default_factory=dict)
     """User-space instructions (callgrind) per contender: independent of the load, blind to the kernel."""
+    scaling: dict[int, Sample] = field(default_factory=dict)
+    """{functions: the in-process read of that host}, every size read once per round (see measure_scaling)."""
+    scaling_rounds: int = 0
 
 
 def vfio_argv(tree: Path) -> list[str]:
@@ -140,18 +140,37 @@ def measure_loop(tree: Path, functions: int) -> LoopResult:
     return LoopResult(loop, samples["vfio-tui"].median, limit or functions, functions)
 
 
+def measure_scaling(trees: dict[int, Path], rounds: int) -> dict[int, Sample]:
+    """The in-process read of every host, each size once per round in rotating order: the sizes share
+    the machine's moments (a neighbour's burst, a cache another read emptied) as the contenders of one
+    size do, so their time per function compares like with like."""
+    from vfio_tui.core.host import HostOptions
+    from vfio_tui.core.open_host import open_host
+
+    def reader(tree: Path) -> Callable[[], Run]:
+        return timed(lambda: open_host(HostOptions(root=tree)).inventory())
+
+    samples = alternate({str(n): reader(tree) for n, tree in trees.items()}, rounds)
+    return {int(n): sample for n, sample in samples.items()}
+
+
 def measure_inventory(sizes: list[int] = SIZES) -> InventoryResults:
     floor = build_rawfloor()
     out = InventoryResults(floor_built=floor is not None)
-    for size in sizes:
-        with synthetic_tree(size) as (tree, n):
-            res = measure(tree, n, floor, with_lspci=size == MAIN_SIZE, rounds=rounds_for(size))
+    trees: dict[int, Path] = {}
+    with contextlib.ExitStack() as stack:
+        for size in sizes:
+            tree, n = stack.enter_context(synthetic_tree(size))
+            trees[n] = tree
+            res = measure(tree, n, floor, with_lspci=size == MAIN_SIZE)
             out.sizes.append(res)
             if size == MAIN_SIZE:
                 out.main = res
                 if shutil.which("lspci"):
                     out.loop = measure_loop(tree, n)
                 out.instructions = count_instructions(tree, floor)
+        out.scaling_rounds = max(ROUNDS, 15)
+        out.scaling = measure_scaling(trees, out.scaling_rounds)
     return out
 
 
@@ -197,8 +216,9 @@ def print_results(res: InventoryResults) -> None:
         lp = res.loop
         print(f"  shell loop {lp.loop_seconds:8.1f} s ({lp.iterations} of {lp.functions} iterations timed),"
               f" vfio-tui {lp.vfio_seconds:.3f} s: {lp.loop_seconds / lp.vfio_seconds:,.0f}x   [goal >= 150x]")
-    print("\nscaling (medians; microseconds per function; rounds per size: "
-          + ", ".join(f"{r.functions}: {r.rounds}" for r in res.sizes) + "):")
+    print(f"\nscaling: the read, every size once per round ({res.scaling_rounds} rounds), CPU time per function:")
+    print("  " + ", ".join(f"{n:,}: {s.cpu_median / n * 1e6:.1f} µs" for n, s in res.scaling.items()))
+    print("\neach size with its contenders (medians; microseconds per function):")
     print(f"{'functions':>9} {'read':>8} {'vfio-tui':>9} {'floor':>8}   "
           f"{'read/fn':>8} {'read CPU/fn':>11} {'vfio-tui/fn':>11} {'floor/fn':>8}")
     for r in res.sizes:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import itertools
 import json
 import os
 import statistics
@@ -29,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import ROOT, ROUNDS, fetch_kmod_index, kmod_index, loadavg, lspci_kmod_status, machine  # noqa: E402
 
 if TYPE_CHECKING:
-    from inventory import SizeResult
+    from inventory import InventoryResults
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 LAB_ROW = "real-kernel bind + verify + restore (lab)"
@@ -73,29 +72,18 @@ def _s(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def scaling_rows(sizes: list[SizeResult]) -> list[Row]:
-    """Whether the read scales linearly: the CPU time each added function costs, between one size and
-    the next (flat = no cost that grows with the host), and the time per function of each whole read
-    beside it, which also carries what every read costs once (opening the host, pci.ids, the driver
-    listings, caches cold after the other contenders' processes)."""
-    cpu = [(sz.functions, sz.samples["read"].cpu_median) for sz in sizes]
-    if len(cpu) < 2:
+def scaling_rows(res: InventoryResults) -> list[Row]:
+    """Time per function at each size, from the reads that alternate the sizes in each round (so a
+    burst on the shared machine falls on every size alike). CPU time: on a shared machine the wall
+    time of a 3 ms read is mostly other people's processes."""
+    per_fn = {n: sample.cpu_median / n for n, sample in res.scaling.items()}
+    if len(per_fn) < 2:
         return []
-    slopes = [(t2 - t1) / (n2 - n1) for (n1, t1), (n2, t2) in itertools.pairwise(cpu)]
-    spread = max(slopes) / min(slopes) if min(slopes) > 0 else float("inf")
-    steps = " / ".join(f"{n1:,}→{n2:,}" for (n1, _), (n2, _) in itertools.pairwise(cpu))
-    fixed = cpu[0][1] - slopes[0] * cpu[0][0]
-    whole = [t / n for n, t in cpu]
-    return [
-        Row(f"inventory read, CPU time per added function, {steps} functions",
-            " / ".join(f"{m * 1e6:.0f}" for m in slopes) + " µs", "—", f"max/min {spread:.2f}",
-            "flat (max/min <= 1.5)", spread <= 1.5),
-        Row("inventory read, CPU time per function of the whole read at "
-            + " / ".join(f"{n:,}" for n, _ in cpu) + " functions (for information: a fixed"
-            f" {fixed * 1e3:.1f} ms per read, the line through the two smallest, weighs on the small host)",
-            " / ".join(f"{w * 1e6:.0f}" for w in whole) + " µs", "—", f"max/min {max(whole) / min(whole):.2f}",
-            "—", None),
-    ]
+    spread = max(per_fn.values()) / min(per_fn.values())
+    return [Row("inventory read, CPU time per function at " + " / ".join(f"{k:,}" for k in per_fn)
+                + f" functions (the sizes alternating, {res.scaling_rounds} rounds)",
+                " / ".join(f"{us * 1e6:.0f}" for us in per_fn.values()) + " µs", "—", f"max/min {spread:.2f}",
+                "flat (max/min <= 1.5)", spread <= 1.5)]
 
 
 def inventory_rows() -> tuple[list[Row], list[str]]:
@@ -144,19 +132,21 @@ def inventory_rows() -> tuple[list[Row], list[str]]:
                     "—", f"{rss:.1f} MiB", "<= 80 MB", rss <= 80 * 1e6 / 2**20 if rss else None))
     # Flatness is judged on CPU time: on a shared machine the wall time of a 5 ms read is mostly
     # other people's processes. The wall times are in the table below.
-    rows += scaling_rows(res.sizes)
-    notes.append("Scaling (medians of the alternating rounds shown, µs per function; `read` is in process,"
-                 " wall and CPU; the others are whole processes, wall; a small host gets more rounds, as one"
-                 " costs ~70 ms and a neighbour's burst weighs most on a 4 ms read):")
+    rows += scaling_rows(res)
+    notes.append(f"Scaling (µs per function; medians of {ROUNDS} alternating rounds per size, except the"
+                 f" sizes-alternating read: {res.scaling_rounds} rounds, every size read once per round; `read` is"
+                 " in process, wall and CPU; the others are whole processes, wall):")
     notes.append("")
-    notes.append("| functions | rounds | read | µs/fn | read CPU µs/fn | vfio-tui (process) | µs/fn | C floor"
-                 " | µs/fn |")
+    notes.append("| functions | read | µs/fn | read CPU µs/fn | read CPU µs/fn, sizes alternating | vfio-tui (process)"
+                 " | µs/fn | C floor | µs/fn |")
     notes.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in res.sizes:
         rs, k = size.samples, size.functions
         fl = rs["floor"].median if "floor" in rs else float("nan")
-        notes.append(f"| {k:,} | {size.rounds} | {_s(rs['read'].median)} | {rs['read'].median / k * 1e6:.1f} "
+        alt = res.scaling.get(k)
+        notes.append(f"| {k:,} | {_s(rs['read'].median)} | {rs['read'].median / k * 1e6:.1f} "
                      f"| {rs['read'].cpu_median / k * 1e6:.1f} "
+                     f"| {alt.cpu_median / k * 1e6 if alt else float('nan'):.1f} "
                      f"| {_s(rs['vfio-tui'].median)} | {rs['vfio-tui'].median / k * 1e6:.1f} "
                      f"| {_s(fl)} | {fl / k * 1e6:.1f} |")
     return rows, notes
