@@ -60,7 +60,6 @@ LOOP_SAMPLE = int(os.environ.get("BENCH_LOOP_SAMPLE", "256"))
 class SizeResult:
     functions: int
     samples: dict[str, Sample]
-    rounds: int = ROUNDS
 
 
 @dataclass
@@ -100,7 +99,7 @@ def shell_loop(tree: Path, lspci: str, limit: int | None) -> list[str]:
     return ["bash", "-c", script]
 
 
-def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool, rounds: int = ROUNDS) -> SizeResult:
+def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool) -> SizeResult:
     from vfio_tui.core.host import HostOptions
     from vfio_tui.core.open_host import open_host
 
@@ -114,19 +113,19 @@ def measure(tree: Path, functions: int, floor: Path | None, *, with_lspci: bool,
     if floor is not None:
         contenders["floor"] = lambda: run_child([str(floor), str(tree)])
     if not (with_lspci and lspci):
-        return SizeResult(functions, alternate(contenders, rounds), rounds)
+        return SizeResult(functions, alternate(contenders))
     lspci_argv = [lspci, "-A", "linux-sysfs", "-O", f"sysfs.path={tree}/sys/bus/pci", "-nnk"]
     contenders["lspci"] = lambda: run_child(lspci_argv)
     index = kmod_index()
     if index is None or not can_use_namespaces():
-        return SizeResult(functions, alternate(contenders, rounds), rounds)
+        return SizeResult(functions, alternate(contenders))
     # lspci -nnk as on a host with a module index: in a private mount namespace that has one,
     # with the namespace's own set-up timed alone (to subtract it).
     add_modalias(tree)
     with kmod_namespace(index) as wrap:
         contenders["lspci+kmod"] = lambda: run_child(wrap(lspci_argv))
         contenders["namespace"] = lambda: run_child(wrap(["true"]))
-        return SizeResult(functions, alternate(contenders, rounds), rounds)
+        return SizeResult(functions, alternate(contenders))
 
 
 def measure_loop(tree: Path, functions: int) -> LoopResult:
