@@ -123,6 +123,10 @@ def write_profile(bench: Bench, out: Path) -> None:
     import cProfile
     import pstats
 
+    from bench_phases import phase_report
+
+    phases = phase_report(bench.vfio_tui, bench.vfio_tui)
+    print("  where the time goes (clocks, no profiler):\n" + phases)
     prof = cProfile.Profile()
     prof.runcall(bench.vfio_tui)
     text = io.StringIO()
@@ -140,7 +144,8 @@ def write_profile(bench: Bench, out: Path) -> None:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=False)
     bare = time.perf_counter() - t0
-    out.write_text(f"bare `python -c pass`: {bare * 1000:.0f} ms\n\nimport times of `vfio-tui inventory --json`"
+    out.write_text(f"bare `python -c pass`: {bare * 1000:.0f} ms\n\nwhere one round's time goes, clocked without a"
+                   f" profiler (tests/lab/bench_phases.py):\n{phases}\nimport times of `vfio-tui inventory --json`"
                    " (cumulative us, top 30):\n" + "\n".join(f"{r[1].strip():>10} {r[2].rstrip()}" for r in top)
                    + "\n\ncProfile of one warm bind + verify + restore (in-process):\n" + text.getvalue())
     print(f"  profile written to {out}")

@@ -1,0 +1,153 @@
+"""Where one in-process bind + verify + restore spends its time, measured without a profiler.
+
+cProfile charges every Python call, so it inflates the engine's many small calls against the
+kernel's few long writes. Here the named functions are wrapped with a clock (a few microseconds a
+call) and the round runs as bench_bind.py times it. Times are inclusive: an entry contains the
+entries it calls (plan_bind contains inventory, which contains the guard's facts).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+#: (module, attribute): a function, or Class.method. Patched wherever the same object is bound.
+TARGETS: tuple[tuple[str, str], ...] = (
+    ("vfio_tui.tui.cli", "build_parser"),
+    ("vfio_tui.core.open_host", "open_host"),
+    ("vfio_tui.core.libvirt.for_host", "domain_facts_for"),
+    ("vfio_tui.core.binding.plan", "plan_bind"),
+    ("vfio_tui.core.binding.plan", "vfio_pci_loadable"),
+    ("vfio_tui.core.host", "Host.inventory"),
+    ("vfio_tui.core.sysfs_reader", "read_inventory"),
+    ("vfio_tui.core.verdict", "with_verdicts"),
+    ("vfio_tui.core.sriovinfo.read", "with_sriov"),
+    ("vfio_tui.core.usage", "gather_live_extras"),
+    ("vfio_tui.core.usage", "uses_from_extras"),
+    ("vfio_tui.core.usage", "_live_blocks"),
+    ("vfio_tui.core.usage", "PsutilFacts.mounts"),
+    ("vfio_tui.core.usage", "PsutilFacts.addresses"),
+    ("vfio_tui.core.usage", "PsutilFacts.up"),
+    ("vfio_tui.core.usage", "established_tcp"),
+    ("vfio_tui.core.virtio_mounts", "read_mounts"),
+    ("vfio_tui.core.virtio_mounts", "virtio_mount_tags"),
+    ("vfio_tui.core.binding.apply", "apply_plan"),
+    ("vfio_tui.core.binding.apply", "check_interrupted"),
+    ("vfio_tui.core.binding.journal", "load_journals"),
+    ("vfio_tui.core.binding.journal", "Journal.save"),
+    ("vfio_tui.core.lock", "writer_lock"),
+    ("vfio_tui.core.lock", "ensure_state_dir"),
+    ("vfio_tui.core.kernel", "LiveKernel.write"),
+    ("vfio_tui.core.safepath", "walk_to"),
+    ("vfio_tui.core.binding.state", "verify_group"),
+    ("vfio_tui.core.binding.state", "return_devices"),
+    ("vfio_tui.core.binding.restore", "restore"),
+    ("vfio_tui.core.binding.restore", "holders_of"),
+)
+
+_CONTEXTS = frozenset({"open_host", "writer_lock"})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.total: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+
+    def add(self, name: str, seconds: float) -> None:
+        self.total[name] = self.total.get(name, 0.0) + seconds
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+
+def _timed(fn: Callable[..., Any], name: str, clock: _Clock) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        result = fn(*args, **kwargs)
+        clock.add(name, time.perf_counter() - t0)
+        if name in _CONTEXTS:
+            return _TimedContext(result, name, clock)
+        return result
+
+    return wrapper
+
+
+class _TimedContext:
+    """A context manager's entry and exit are where a lock or a host's opening spends its time."""
+
+    def __init__(self, inner: Any, name: str, clock: _Clock) -> None:
+        self.inner, self.name, self.clock = inner, name, clock
+
+    def __enter__(self) -> Any:
+        t0 = time.perf_counter()
+        value = self.inner.__enter__()
+        self.clock.add(self.name + " enter", time.perf_counter() - t0)
+        return value
+
+    def __exit__(self, *exc: Any) -> Any:
+        t0 = time.perf_counter()
+        value = self.inner.__exit__(*exc)
+        self.clock.add(self.name + " exit", time.perf_counter() - t0)
+        return value
+
+
+@contextmanager
+def _patched(clock: _Clock) -> Iterator[list[str]]:
+    import importlib
+
+    undo: list[tuple[object, str, object]] = []
+    missing: list[str] = []
+    try:
+        for modname, attr in TARGETS:
+            try:
+                mod = importlib.import_module(modname)
+            except ImportError:
+                missing.append(f"{modname} (no such module)")
+                continue
+            owner: object = mod
+            name = attr
+            if "." in attr:
+                cls_name, name = attr.split(".", 1)
+                owner = getattr(mod, cls_name, None)
+            original = getattr(owner, name, None) if owner is not None else None
+            if original is None:
+                missing.append(f"{modname}.{attr}")
+                continue
+            wrapped = _timed(original, attr, clock)
+            holders = [owner] if "." in attr else [m for m in list(sys.modules.values())
+                                                   if getattr(m, "__name__", "").startswith("vfio_tui")
+                                                   and getattr(m, name, None) is original]
+            for holder in holders:
+                undo.append((holder, name, original))
+                setattr(holder, name, wrapped)
+        yield missing
+    finally:
+        for holder, name, original in reversed(undo):
+            setattr(holder, name, original)
+
+
+def phase_report(round_fn: Callable[[], None], total_fn: Callable[[], None], rounds: int = 3) -> str:
+    """Run `round_fn` `rounds` times with the clocks in, and once per round `total_fn` alone."""
+    clock = _Clock()
+    walls = []
+    with _patched(clock) as missing:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            round_fn()
+            walls.append(time.perf_counter() - t0)
+    bare = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        total_fn()
+        bare.append(time.perf_counter() - t0)
+    lines = [f"one round: {sum(walls) / rounds * 1000:.1f} ms with the clocks in,"
+             f" {sum(bare) / rounds * 1000:.1f} ms without (mean of {rounds});"
+             " per round, inclusive, in call order:"]
+    for name in clock.total:
+        lines.append(f"  {clock.total[name] / rounds * 1000:8.1f} ms  {clock.calls[name] / rounds:5.1f} calls  {name}")
+    if missing:
+        lines.append("not found (renamed?): " + ", ".join(missing))
+    return "\n".join(lines) + "\n"
