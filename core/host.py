@@ -132,7 +132,8 @@ class Host:
         value = self.metadata.get("host_extras") or {}
         return value if isinstance(value, dict) else {}
 
-    def inventory(self, *, names: bool = True, focus: PciAddress | None = None) -> HostInventory:
+    def inventory(self, *, names: bool = True, focus: PciAddress | None = None,
+                  group_only: bool = False) -> HostInventory:
         """Read the host's devices and groups, with host usage and verdicts.
 
         Args:
@@ -141,13 +142,16 @@ class Host:
             focus: the device a plan is about. Host-usage facts that cannot concern its IOMMU
                 group are then not gathered on the live host (the display-server process scan
                 runs only when the group holds a display-class device, 03xx).
+            group_only: read only focus's IOMMU group and the PFs of its VFs (HostInventory.partial_group):
+                what a bind plan looks at, a fraction of a whole read on a host of many functions.
         """
         from vfio_tui.core.sysfs_reader import read_inventory
 
         source = self.usage
         inv = read_inventory(self.paths, pci_ids=self.pci_ids if names else PciIds(),
                              unprivileged=self.unprivileged,
-                             usage=None if source is None else (lambda i: source(i, focus)))
+                             usage=None if source is None else (lambda i: source(i, focus)),
+                             only_group_of=focus if group_only else None)
         # VF lists per PF (a few files per PF); the live host's VF NIC settings (`ip link`) only
         # for a whole-host read, not for a plan about one device.
         inv = with_sriov(self.paths, inv, self.extras if self.simulated else None, live_query=focus is None)

@@ -308,6 +308,9 @@ class HostInventory:
     """Per function of every GPU card (core.gpu.inventory adds it)."""
     sriov: Mapping[PciAddress, PfSriov] = field(default_factory=dict)
     """Every SR-IOV PF with its VFs (core.sriovinfo.read.with_sriov fills it in)."""
+    partial_group: int | None = None
+    """Set when only this IOMMU group was read (a bind plan's read, core.sysfs_reader): the devices
+    are its members and the PFs of its VFs, and `groups` holds it alone."""
 
     def __iter__(self) -> Iterator[PciDevice]:
         return iter(self.devices.values())

@@ -27,6 +27,7 @@ from vfio_tui.core.pciids import PciIds
 from vfio_tui.core.sysfs_function import (
     AddressCache,
     FunctionReader,
+    link_name,
     list_dir,
     read_attr,
 )
@@ -71,12 +72,29 @@ def _grouped(groups_dir: str, group_names: list[str]) -> dict[str, str]:
     return out
 
 
+def _group_scope(paths: HostPaths, focus: str, names: list[str]) -> tuple[int, list[str]] | None:
+    """(group, the functions to read) for a read of `focus`'s group: its members as the group's own
+    listing has them, and the PF of every VF among them. None when there is no such function or group."""
+    devdir = str(paths.pci_devices)
+    if focus not in names:
+        return None
+    group = link_name(f"{devdir}/{focus}/iommu_group")
+    if group is None or not group.isdigit():
+        return None
+    members = [n for n in list_dir(f"{paths.iommu_groups}/{group}/devices") if n in names]
+    if focus not in members:
+        return None
+    pfs = [pf for n in members if (pf := link_name(f"{devdir}/{n}/physfn")) is not None and pf in names]
+    return int(group), sorted(set(members) | set(pfs))
+
+
 def read_inventory(
     paths: HostPaths,
     *,
     pci_ids: PciIds | None = None,
     unprivileged: bool | None = None,
     usage: UsageProvider | None = None,
+    only_group_of: PciAddress | None = None,
 ) -> HostInventory:
     """Read every PCI function and IOMMU group under `paths`.
 
@@ -86,6 +104,10 @@ def read_inventory(
         unprivileged: read config space as a normal user would (64 bytes). By default,
             True unless running as root.
         usage: provider of host usage (the guard); none by default.
+        only_group_of: read only this function's IOMMU group (and the PF of each VF in it): what a
+            bind plan looks at. The inventory then holds those functions and that one group
+            (`partial_group`); every fact of theirs is what a whole read gives. When the function or
+            its group is missing, everything is read (the plan's errors speak of the whole host).
 
     Raises:
         HostDataError: there is no /sys/bus/pci/devices under the root.
@@ -104,15 +126,24 @@ def read_inventory(
     release = read_attr(str(paths.proc / "sys" / "kernel" / "osrelease"))
     cache = AddressCache()
     group_names = list_dir(str(paths.iommu_groups))
-    reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache,
-                           _bound_drivers(str(paths.pci_drivers), cache),
-                           _grouped(str(paths.iommu_groups), group_names) if 4 * len(group_names) < len(names)
-                           else None)
+    scope = None if only_group_of is None else _group_scope(paths, str(only_group_of), names)
+    if scope is not None:
+        # A few functions: a readlink each for the driver costs less than listing every driver.
+        drivers = {n: d for n in scope[1] if (d := link_name(f"{devdir}/{n}/driver")) is not None}
+        reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache, drivers)
+    else:
+        reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache,
+                                _bound_drivers(str(paths.pci_drivers), cache),
+                                _grouped(str(paths.iommu_groups), group_names)
+                                if 4 * len(group_names) < len(names) else None)
 
     devices: dict[PciAddress, PciDevice] = {}
     privileged = True
     mf_slots: set[tuple[int, int, int]] = set()
-    for name in names:
+    if scope is not None:
+        # Another function of the slot makes a device multi-function, read or not.
+        mf_slots = {a.slot_key for n in names if (a := cache[n]) is not None and a.function}
+    for name in names if scope is None else scope[1]:
         addr = cache[name] or PciAddress.try_parse(name)
         if addr is None:
             continue
@@ -133,9 +164,13 @@ def read_inventory(
     for dev in devices.values():
         if dev.iommu_group is not None:
             members.setdefault(dev.iommu_group, []).append(dev.address)
-    for gname in group_names:
-        if gname.isdigit():
-            members.setdefault(int(gname), [])
+    if scope is not None:
+        # The PF of a VF in the group was read for its driver; its own group was not.
+        members = {scope[0]: members.get(scope[0], [])}
+    else:
+        for gname in group_names:
+            if gname.isdigit():
+                members.setdefault(int(gname), [])
     groups = {gid: IommuGroup(gid, tuple(sorted(m))) for gid, m in sorted(members.items())}
     units = tuple(sorted(list_dir(str(paths.class_iommu))))
 
@@ -146,6 +181,7 @@ def read_inventory(
         kernel=release,
         privileged=privileged,
         iommu_units=units,
+        partial_group=None if scope is None else scope[0],
     )
     from vfio_tui.core.verdict import with_verdicts
 

@@ -196,8 +196,9 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     """
     addr = address if isinstance(address, PciAddress) else PciAddress.parse(address)
     forced_set = {a if isinstance(a, PciAddress) else PciAddress.parse(a) for a in force_host_devices}
-    # No pci.ids names (the plan speaks in addresses and drivers); usage scoped to this group.
-    inv = inventory if inventory is not None else host.inventory(names=False, focus=addr)
+    # No pci.ids names (the plan speaks in addresses and drivers); only this group's functions (and the
+    # PFs of its VFs) read, and host usage gathered for them alone.
+    inv = inventory if inventory is not None else host.inventory(names=False, focus=addr, group_only=True)
     dev = inv.device(addr)
     if dev is None:
         raise InputError(f"no PCI device {addr} on {host.label}",
@@ -215,7 +216,9 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     if not vfio_pci_loadable(host, inv.kernel):
         raise InputError("vfio-pci is not available in this kernel (not loaded, no module to load)",
                          fix="install a kernel with CONFIG_VFIO_PCI (Debian/Ubuntu kernels have it)")
-    unknown = [str(a) for a in forced_set if inv.device(a) is None]
+    # A read of the group alone (partial_group) holds no other device: ask sysfs whether one exists.
+    unknown = [str(a) for a in forced_set if inv.device(a) is None
+               and (inv.partial_group is None or not host.paths.pci_device(str(a)).exists())]
     if unknown:
         raise InputError(f"--force-host-device {unknown[0]}: no such device on this host")
     outside = [str(a) for a in forced_set if a not in group.members]
