@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from vfio_tui.core.address import PciAddress
@@ -45,8 +45,10 @@ def usage_source(paths: HostPaths, extras: Mapping[str, Any] | None) -> UsageSou
 
     def provide(inventory: HostInventory, focus: PciAddress | None) -> UsageMap:
         if extras is None:
+            # A plan's read of one group (partial_group) asks only about that group's functions.
+            scope = None if inventory.partial_group is None else frozenset(inventory.devices)
             live = gather_live_extras(paths, processes=focus is None or _group_has_display(inventory, focus),
-                                      sriov_nics=False)
+                                      sriov_nics=False, scope=scope)
             return uses_from_extras(live, inventory)
         return uses_from_extras(extras, inventory)
 
@@ -286,8 +288,9 @@ def _hex_ip(text: str) -> str:
     return str(addr)
 
 
-def established_tcp(paths: HostPaths) -> list[tuple[str, int, str, int]]:
-    """(local ip, local port, remote ip, remote port) of every established TCP connection.
+def established_tcp(paths: HostPaths, local_port: int | None = None) -> list[tuple[str, int, str, int]]:
+    """(local ip, local port, remote ip, remote port) of every established TCP connection (only those
+    on `local_port` when given: a busy host has thousands, and the guard asks only about SSH).
 
     Read from /proc/net/tcp and tcp6 directly: psutil.net_connections() also maps every
     socket to its process by walking /proc/*/fd, which costs far more than the guard needs.
@@ -301,40 +304,60 @@ def established_tcp(paths: HostPaths) -> list[tuple[str, int, str, int]]:
             try:
                 lip, lport = f[1].split(":")
                 rip, rport = f[2].split(":")
+                if local_port is not None and int(lport, 16) != local_port:
+                    continue
                 out.append((_hex_ip(lip), int(lport, 16), _hex_ip(rip), int(rport, 16)))
             except ValueError:
                 continue
     return out
 
 
-def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: bool = True,
-                       facts: LiveFacts | None = None) -> dict[str, Any]:
-    """Host usage facts of the live host (read-only), in the recorded-host schema.
+def _has_virtio(paths: HostPaths, wanted: Collection[str]) -> bool:
+    """Whether one of these PCI functions carries a virtio device (virtio-pci puts virtioN right under
+    it), the only kind a 9p or virtiofs mount tag can belong to (core/virtio_mounts.py)."""
+    for name in wanted:
+        try:
+            if any(e.startswith("virtio") for e in os.listdir(paths.pci_device(name))):
+                return True
+        except OSError:
+            continue
+    return False
 
-    Args:
-        processes: scan processes for a display server; without it `display_servers` is [].
-        sriov_nics: ask `ip link` for the VF settings of every PF with VFs (a recording keeps them; the
-            host-use guard does not read them, so it skips a read per function and a command per PF).
-        facts: where mounts, addresses, link states and process names come from (default psutil;
-            the remote collector reads them from /proc and /sys with the standard library).
-    """
-    facts = facts if facts is not None else PsutilFacts()
-    blocks = _live_blocks(paths)
-    mounts = facts.mounts()
-    # psutil leaves out "nodev" filesystems, and 9p/virtiofs are nodev: read them from /proc/mounts.
-    virtio_mounts = virtio_fs_mounts(read_mounts(paths))
-    mounts += [m for m in virtio_mounts if m not in mounts]
-    swaps = []
-    for line in _read(str(paths.proc / "swaps")).splitlines()[1:]:
-        if line.split():
-            swaps.append(os.path.realpath(line.split()[0]))
-    net: dict[str, Any] = {}
-    addrs = facts.addresses()
-    up = facts.up()
-    for ifname in os.listdir(paths.sys / "class" / "net") if (paths.sys / "class" / "net").is_dir() else []:
-        real = os.path.realpath(paths.sys / "class" / "net" / ifname)
-        net[ifname] = {"pci": _last_pci(real), "addresses": list(addrs.get(ifname, [])),
-                       "state": "up" if ifname in up else "down"}
+
+def _class_device_pci(link: str) -> str | None:
+    """The last PCI function on the path of a /sys/class/*/NAME link (None: not under one).
+
+    The kernel spells these links ../../devices/ and names (sysfs_create_link() of the class device),
+    and no directory under /sys/devices is a link, so the link's text names the same functions as its
+    resolution, for one readlink instead of a realpath's lstat per component; any other spelling is
+    resolved."""
+    try:
+        text = os.readlink(link)
+    except OSError:
+        text = ""
+    if text.startswith("../../devices/") and "/." not in text[len("../../devices/") - 1:]:
+        return _last_pci(text)
+    return _last_pci(os.path.realpath(link))
+
+
+def _live_net_devices(paths: HostPaths) -> dict[str, str | None]:
+    """{interface: the PCI function under which it sits (a USB NIC: its USB controller), or None}."""
+    cls = str(paths.sys / "class" / "net")
+    try:
+        names = os.listdir(cls)
+    except OSError:
+        return {}
+    return {ifname: _class_device_pci(f"{cls}/{ifname}") for ifname in names}
+
+
+def _if_up(paths: HostPaths, ifname: str) -> bool:
+    try:
+        return bool(int(_read(str(paths.sys / "class" / "net" / ifname / "flags")) or "0", 16) & 1)
+    except ValueError:
+        return False
+
+
+def _default_routes(paths: HostPaths) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
     for line in _read(str(paths.proc / "net" / "route")).splitlines()[1:]:
         f = line.split()
@@ -345,17 +368,67 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
         f = line.split()
         if len(f) == 10 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo":
             routes.append({"destination": "::/0", "gateway": None, "dev": f[9]})
-    local_ip_dev = {ip: ifname for ifname, lst in addrs.items() for ip in lst}
+    return routes
+
+
+def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: bool = True,
+                       facts: LiveFacts | None = None, scope: Collection[PciAddress] | None = None) -> dict[str, Any]:
+    """Host usage facts of the live host (read-only), in the recorded-host schema.
+
+    Args:
+        processes: scan processes for a display server; without it `display_servers` is [].
+        sriov_nics: ask `ip link` for the VF settings of every PF with VFs (a recording keeps them; the
+            host-use guard does not read them, so it skips a read per function and a command per PF).
+        facts: where mounts, addresses, link states and process names come from (default psutil;
+            the remote collector reads them from /proc and /sys with the standard library).
+        scope: the devices whose use is asked about (a bind plan's group). A family of facts is then
+            gathered only when one of its objects lies under one of them: mounts and swaps when a block
+            device does, 9p/virtiofs mounts when a virtio device does, addresses, routes and SSH sessions
+            when a network interface does, consoles and keyboards likewise. What the facts say about
+            these devices is what a whole gathering says (tests/binding/test_guard_scope.py).
+    """
+    facts = facts if facts is not None else PsutilFacts()
+    wanted = None if scope is None else {str(a) for a in scope}
+
+    def concerns(pcis: Iterable[str | PciAddress | None]) -> bool:
+        return wanted is None or any(p is not None and str(p) in wanted for p in pcis)
+
+    blocks = _live_blocks(paths)
+    on_blocks = concerns(str(c) for name in blocks for c in _block_controllers(name, blocks))
+    mounts = facts.mounts() if on_blocks else []
+    # psutil leaves out "nodev" filesystems, and 9p/virtiofs are nodev: read them from /proc/mounts.
+    virtio_mounts = virtio_fs_mounts(read_mounts(paths)) if wanted is None or _has_virtio(paths, wanted) else []
+    mounts += [m for m in virtio_mounts if m not in mounts]
+    swaps = []
+    for line in _read(str(paths.proc / "swaps")).splitlines()[1:] if on_blocks else []:
+        if line.split():
+            swaps.append(os.path.realpath(line.split()[0]))
+    net_pci = _live_net_devices(paths)
+    net: dict[str, Any] = {}
+    routes: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
-    for lip, lport, rip, rport in established_tcp(paths):
-        if lport == 22:
+    if concerns(net_pci.values()):
+        addrs = facts.addresses()
+        if wanted is None:
+            up = facts.up()
+        else:
+            # Only the interfaces asked about are recorded (IFF_UP is bit 0 of their flags).
+            net_pci = {ifname: pci for ifname, pci in net_pci.items() if concerns([pci])}
+            up = {ifname for ifname in net_pci if _if_up(paths, ifname)}
+        net = {ifname: {"pci": pci, "addresses": list(addrs.get(ifname, [])),
+                        "state": "up" if ifname in up else "down"} for ifname, pci in net_pci.items()}
+        routes = _default_routes(paths)
+        local_ip_dev = {ip: ifname for ifname, lst in addrs.items() for ip in lst}
+        for lip, lport, rip, rport in established_tcp(paths, local_port=22):
             sessions.append({"kind": "ssh", "local": f"{lip}:{lport}", "remote": f"{rip}:{rport}",
                              "dev": local_ip_dev.get(lip), "user": None})
     consoles = []
-    fbcon = any("frame buffer" in _read(str(d / "name")) and _read(str(d / "bind")) == "1"
-                for d in (paths.sys / "class" / "vtconsole").glob("vtcon*"))
-    for fb in sorted((paths.sys / "class" / "graphics").glob("fb*")):
-        pci = _last_pci(os.path.realpath(fb / "device")) if (fb / "device").exists() else None
+    fbs = [(fb, _last_pci(os.path.realpath(fb / "device")) if (fb / "device").exists() else None)
+           for fb in sorted((paths.sys / "class" / "graphics").glob("fb*"))]
+    fbcon = concerns(pci for _, pci in fbs) and any(
+        "frame buffer" in _read(str(d / "name")) and _read(str(d / "bind")) == "1"
+        for d in (paths.sys / "class" / "vtconsole").glob("vtcon*"))
+    for fb, pci in fbs:
         if pci and fbcon:
             consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
     displays = []
@@ -366,6 +439,8 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
                 displays.append({"name": sorted(running & _DISPLAY_SERVERS)[0], "pci": dev.name})
     keyboards = []
     for inp in sorted((paths.sys / "class" / "input").glob("input*")):
+        if wanted is not None and not concerns([_class_device_pci(str(inp))]):
+            continue
         try:
             ev = int(_read(str(inp / "capabilities" / "ev")) or "0", 16)
         except ValueError:

@@ -41,7 +41,8 @@ def test_display_scan_only_for_a_group_with_a_display_device(
     inventory = make_host().inventory()
     asked: list[tuple[bool, bool]] = []
 
-    def fake_gather(paths: HostPaths, *, processes: bool = True, sriov_nics: bool = True) -> dict[str, Any]:
+    def fake_gather(paths: HostPaths, *, processes: bool = True, sriov_nics: bool = True,
+                    scope: object = None) -> dict[str, Any]:
         asked.append((processes, sriov_nics))
         return {}
 

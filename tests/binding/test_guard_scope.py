@@ -1,0 +1,158 @@
+"""The live guard asked about a few devices (a bind plan's group) gathers only the families of facts that
+can concern them, and says about them exactly what a whole gathering says: a fake live host with every
+kind of host use (root on LVM over NVMe, swap on SATA, a NIC with the default route, a USB NIC carrying
+the SSH session, a USB keyboard, the console's framebuffer, 9p and virtiofs mounts) is asked about every
+device alone, every pair and all of them."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.binding.test_virtio_mounts import _fake_guest
+from vfio_tui.core.address import PciAddress
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.usage import UsageMap, gather_live_extras, uses_from_extras
+
+SATA, NVME, NIC, NIC2, USB, VGA, IDLE = ("0000:00:01.0", "0000:00:02.0", "0000:00:03.0", "0000:00:04.0",
+                                         "0000:00:05.0", "0000:00:06.0", "0000:00:07.0")
+VIRTIO = ("0000:00:10.0", "0000:00:11.0", "0000:00:12.0", "0000:00:13.0", "0000:00:14.0")
+DEVICES = (SATA, NVME, NIC, NIC2, USB, VGA, IDLE, *VIRTIO)
+
+
+class CountingFacts:
+    """The psutil facts of this fake host, counting what the guard asks."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def mounts(self) -> list[dict[str, str]]:
+        self.asked.append("mounts")
+        return [{"source": "/dev/mapper/vg-root", "target": "/", "fstype": "ext4"},
+                {"source": "/dev/sda2", "target": "/srv", "fstype": "xfs"}]
+
+    def addresses(self) -> dict[str, list[str]]:
+        self.asked.append("addresses")
+        return {"lo": ["127.0.0.1"], "eth0": ["10.0.0.2", "fe80::1"], "usb0": ["192.168.1.5"]}
+
+    def up(self) -> set[str]:
+        self.asked.append("up")
+        return {"lo", "eth0", "usb0"}
+
+    def process_names(self) -> frozenset[str]:
+        self.asked.append("processes")
+        return frozenset()
+
+
+def _dev(root: Path, rel: str) -> Path:
+    path = root / "sys" / "devices" / rel
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _class_link(root: Path, cls: str, name: str, rel: str) -> None:
+    link = root / "sys" / "class" / cls / name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(f"../../devices/{rel}", link)
+
+
+def _host(root: Path) -> HostPaths:
+    paths = _fake_guest(root)  # the virtio devices and their 9p/virtiofs mounts
+    for pci in DEVICES:
+        _dev(root, f"pci0000:00/{pci}")
+        link = paths.pci_devices / pci
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(f"../../../devices/pci0000:00/{pci}", link)
+    for name, rel in [("sda", f"pci0000:00/{SATA}/ata1/host0/target0:0:0/0:0:0:0/block/sda"),
+                      ("nvme0n1", f"pci0000:00/{NVME}/nvme/nvme0/nvme0n1"),
+                      ("dm-0", "virtual/block/dm-0")]:
+        _dev(root, rel)
+        _class_link(root, "block", name, rel)
+    for part, disk in [("sda1", f"pci0000:00/{SATA}/ata1/host0/target0:0:0/0:0:0:0/block/sda"),
+                       ("sda2", f"pci0000:00/{SATA}/ata1/host0/target0:0:0/0:0:0:0/block/sda"),
+                       ("nvme0n1p1", f"pci0000:00/{NVME}/nvme/nvme0/nvme0n1")]:
+        (_dev(root, f"{disk}/{part}") / "partition").write_text("1\n")
+        _class_link(root, "block", part, f"{disk}/{part}")
+    dm = _dev(root, "virtual/block/dm-0")
+    (dm / "slaves").mkdir()
+    (dm / "slaves" / "nvme0n1p1").write_text("")
+    (dm / "dm").mkdir()
+    (dm / "dm" / "name").write_text("vg-root\n")
+    for ifname, rel in [("eth0", f"pci0000:00/{NIC}/net/eth0"), ("eth1", f"pci0000:00/{NIC2}/net/eth1"),
+                        ("usb0", f"pci0000:00/{USB}/usb1/1-1/1-1:1.0/net/usb0"), ("lo", "virtual/net/lo")]:
+        # IFF_UP is bit 0 of flags: eth1 is down, as CountingFacts.up() says
+        (_dev(root, rel) / "flags").write_text("0x1002\n" if ifname == "eth1" else "0x1003\n")
+        _class_link(root, "net", ifname, rel)
+    kbd = f"pci0000:00/{USB}/usb1/1-2/1-2:1.0/0003:046D:C31C.0001/input/input3"
+    mouse = f"pci0000:00/{USB}/usb1/1-3/1-3:1.0/0003:046D:C077.0002/input/input4"
+    for rel, ev, name in [(kbd, "120013", "Logitech USB Keyboard"), (mouse, "17", "Logitech USB Mouse")]:
+        (_dev(root, rel) / "capabilities").mkdir()
+        (_dev(root, rel) / "capabilities" / "ev").write_text(ev + "\n")
+        (_dev(root, rel) / "name").write_text(name + "\n")
+        _class_link(root, "input", rel.rsplit("/", 1)[1], rel)
+    fb = _dev(root, f"pci0000:00/{VGA}/graphics/fb0")
+    (fb / "name").write_text("EFI VGA\n")
+    os.symlink("../../../" + VGA, fb / "device")
+    _class_link(root, "graphics", "fb0", f"pci0000:00/{VGA}/graphics/fb0")
+    con = _dev(root, "virtual/vtconsole/vtcon1")
+    (con / "name").write_text("(M) frame buffer device\n")
+    (con / "bind").write_text("1\n")
+    _class_link(root, "vtconsole", "vtcon1", "virtual/vtconsole/vtcon1")
+    net = root / "proc" / "net"
+    net.mkdir(parents=True)
+    (net / "route").write_text("Iface\tDestination\tGateway\tFlags\nlo\t0000007F\t00000000\t0001\n"
+                               "eth0\t00000000\t0100000A\t0003\n")
+    (net / "ipv6_route").write_text("")
+    (net / "tcp").write_text("  sl  local_address rem_address   st\n"
+                             "   0: 0501A8C0:0016 0A01A8C0:D431 01 00000000:00000000\n")
+    (net / "tcp6").write_text("")
+    (root / "proc" / "swaps").write_text("Filename\tType\tSize\tUsed\tPriority\n/dev/sda1\tpartition\t1\t0\t-2\n")
+    return paths
+
+
+def _within(uses: UsageMap, scope: tuple[str, ...]) -> dict[str, list[str]]:
+    return {str(a): sorted(f"{u.kind}: {u.detail}" for u in us) for a, us in uses.items() if str(a) in scope}
+
+
+@pytest.fixture(scope="module")
+def fake_host(tmp_path_factory: pytest.TempPathFactory) -> HostPaths:
+    return _host(tmp_path_factory.mktemp("live"))
+
+
+def test_the_fake_host_has_every_kind_of_host_use(fake_host: HostPaths) -> None:
+    uses = _within(uses_from_extras(gather_live_extras(fake_host, processes=False, sriov_nics=False,
+                                                       facts=CountingFacts())), DEVICES)
+    kinds = {a: {u.split(":")[0] for u in us} for a, us in uses.items()}
+    assert kinds[NVME] == {"mount"} and kinds[SATA] == {"mount", "swap"}
+    assert kinds[NIC] == {"netdev-address", "default-route"}
+    assert kinds[USB] == {"netdev-address", "ssh-session", "keyboard"}
+    assert kinds[VGA] == {"console"} and kinds[VIRTIO[1]] == {"mount"}
+    assert NIC2 not in kinds and IDLE not in kinds and VIRTIO[3] not in kinds
+
+
+@pytest.mark.parametrize("scope", [(d,) for d in DEVICES] + list(itertools.combinations(DEVICES[:7], 2)) + [DEVICES])
+def test_a_scoped_guard_says_what_the_whole_guard_says_about_its_devices(
+        fake_host: HostPaths, scope: tuple[str, ...]) -> None:
+    whole = uses_from_extras(gather_live_extras(fake_host, processes=False, sriov_nics=False, facts=CountingFacts()))
+    scoped = gather_live_extras(fake_host, processes=False, sriov_nics=False, facts=CountingFacts(),
+                                scope=[PciAddress.parse(a) for a in scope])
+    assert _within(uses_from_extras(scoped), scope) == _within(whole, scope)
+    whole_net = gather_live_extras(fake_host, processes=False, sriov_nics=False, facts=CountingFacts())["net_interfaces"]
+    for ifname, info in scoped["net_interfaces"].items():
+        assert info == whole_net[ifname]
+
+
+@pytest.mark.parametrize(("scope", "asked"), [
+    ((IDLE,), []), ((NIC2,), ["addresses"]), ((VGA,), []), ((SATA,), ["mounts"]),
+    ((VIRTIO[0],), []), ((USB, SATA), ["mounts", "addresses"]),
+])
+def test_a_scoped_guard_asks_only_for_the_facts_that_can_concern_it(
+        fake_host: HostPaths, scope: tuple[str, ...], asked: list[str]) -> None:
+    facts = CountingFacts()
+    extras = gather_live_extras(fake_host, processes=False, sriov_nics=False, facts=facts,
+                                scope=[PciAddress.parse(a) for a in scope])
+    assert facts.asked == asked
+    assert bool(extras["virtio_tags"]) == (scope == (VIRTIO[0],))
