@@ -1,0 +1,81 @@
+"""LiveKernel's writes: one worker thread serves a command's writes, a write that hangs is abandoned
+with its worker (the next write still goes through), an idle worker ends. Exercised on files and FIFOs
+in a temp dir (never this machine's /sys): opening a FIFO for writing blocks until a reader comes, as
+an unbind blocks until the driver's remove() returns."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from vfio_tui.core import kernel as kernel_module
+from vfio_tui.core.errors import SysfsTimeoutError, SysfsWriteError
+from vfio_tui.core.hostpaths import HostPaths
+from vfio_tui.core.kernel import LiveKernel
+
+
+def _attr(path: Path) -> Path:
+    path.write_text("")  # a sysfs attribute exists before it is written (LiveKernel never creates one)
+    return path
+
+
+def _writers() -> int:
+    return sum(1 for t in threading.enumerate() if t.name == "sysfs-writer" and t.is_alive())
+
+
+def test_a_commands_writes_share_one_worker(tmp_path: Path) -> None:
+    kernel = LiveKernel(HostPaths(tmp_path))
+    before = _writers()
+    for i in range(5):
+        kernel.write(_attr(tmp_path / f"attr{i}"), f"value {i}")
+    assert [(tmp_path / f"attr{i}").read_text() for i in range(5)] == [f"value {i}" for i in range(5)]
+    assert _writers() == before + 1
+
+
+def test_a_refused_write_says_the_kernels_errno(tmp_path: Path) -> None:
+    with pytest.raises(SysfsWriteError) as info:
+        LiveKernel(HostPaths(tmp_path)).write(tmp_path / "missing" / "attr", "1")
+    assert info.value.errno == errno.ENOENT
+
+
+def test_a_hanging_write_is_abandoned_and_the_next_one_goes_through(tmp_path: Path) -> None:
+    fifo = tmp_path / "unbind"
+    os.mkfifo(fifo)
+    kernel = LiveKernel(HostPaths(tmp_path))
+    t0 = time.monotonic()
+    with pytest.raises(SysfsTimeoutError):
+        kernel.write(fifo, "0000:01:00.0", timeout=0.2)
+    assert time.monotonic() - t0 < 2
+    kernel.write(_attr(tmp_path / "driver_override"), "vfio-pci", timeout=2)  # not queued behind the hung one
+    assert (tmp_path / "driver_override").read_text() == "vfio-pci"
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the hung write's "remove()" returns at last
+    try:
+        deadline = time.monotonic() + 5
+        data = b""
+        while not data and time.monotonic() < deadline:
+            try:
+                data = os.read(fd, 64)
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert data == b"0000:01:00.0"
+    finally:
+        os.close(fd)
+
+
+def test_an_idle_worker_ends_and_a_new_one_takes_the_next_write(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernel_module._WriteWorker, "IDLE_SECONDS", 0.05)
+    kernel = LiveKernel(HostPaths(tmp_path))
+    before = _writers()
+    kernel.write(_attr(tmp_path / "a"), "1")
+    deadline = time.monotonic() + 5
+    while _writers() > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _writers() == before
+    kernel.write(_attr(tmp_path / "b"), "2")
+    assert (tmp_path / "b").read_text() == "2"
