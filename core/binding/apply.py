@@ -1,7 +1,8 @@
 """Provides apply_plan() and undo_plan(): make a BindPlan happen, verify it, or roll it all back.
 
-Every step is journaled (fsync) before it is made; a step that fails, hangs past its timeout
-or is cancelled triggers a rollback of everything done so far, by state (core.binding.state).
+Every step is journaled before it is made (the originals fsynced once, before the first write; why
+not each step: Journal.step); a step that fails, hangs past its timeout or is cancelled triggers a
+rollback of everything done so far, by state (core.binding.state).
 """
 
 from __future__ import annotations

@@ -105,10 +105,14 @@ class Journal:
     def save(self, *, sync_dir: bool = True, fsync: bool = True) -> None:
         write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir, fsync=fsync)
 
-    def step(self, index: int, state: str, *, durable: bool = True, **extra: Any) -> None:
-        """Record a step's state. "intent" is fsynced before the write is made and also marks the
-        previous step done (one fsync per step); other states need not be durable: restore works
-        from the originals, whatever the step records say."""
+    def step(self, index: int, state: str, *, durable: bool = False, **extra: Any) -> None:
+        """Record a step's state ("intent" before the write is made also marks the previous step done).
+
+        Not fsynced by default: restore works from the originals (made durable by create()), whatever
+        the step records say, and they only say how far a run got. A killed vfio-tui's records are in
+        the page cache for the next one to read; the crash that loses the page cache reboots the
+        kernel, whose driver bindings are then the boot's, so no record of a write to them outlives
+        the writes themselves."""
         steps = self.data.setdefault("steps", [])
         while len(steps) <= index:
             steps.append({})
