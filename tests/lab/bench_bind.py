@@ -123,9 +123,11 @@ def write_profile(bench: Bench, out: Path) -> None:
     import cProfile
     import pstats
 
-    from bench_phases import phase_report
+    from bench_phases import phase_report, write_cost
 
     phases = phase_report(bench.vfio_tui, bench.vfio_tui)
+    if kview.bindings()[bench.addr][1] in (b"(null)\n", b"\n", b""):  # no override: writing "\n" changes nothing
+        phases += write_cost(f"/sys/bus/pci/devices/{bench.addr}/driver_override")
     print("  where the time goes (clocks, no profiler):\n" + phases)
     prof = cProfile.Profile()
     prof.runcall(bench.vfio_tui)

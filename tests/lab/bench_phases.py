@@ -33,6 +33,11 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("vfio_tui.core.usage", "PsutilFacts.addresses"),
     ("vfio_tui.core.usage", "PsutilFacts.up"),
     ("vfio_tui.core.usage", "established_tcp"),
+    ("vfio_tui.core.usage", "_live_net_devices"),
+    ("vfio_tui.core.usage", "_default_routes"),
+    ("vfio_tui.core.usage", "_has_virtio"),
+    ("vfio_tui.core.binding.journal", "Journal.step"),
+    ("vfio_tui.core.binding.journal", "Journal.create"),
     ("vfio_tui.core.virtio_mounts", "read_mounts"),
     ("vfio_tui.core.virtio_mounts", "virtio_mount_tags"),
     ("vfio_tui.core.binding.apply", "apply_plan"),
@@ -151,3 +156,31 @@ def phase_report(round_fn: Callable[[], None], total_fn: Callable[[], None], rou
     if missing:
         lines.append("not found (renamed?): " + ", ".join(missing))
     return "\n".join(lines) + "\n"
+
+
+def write_cost(path: str, rounds: int = 20) -> str:
+    """What the engine's write adds to the kernel's: `rounds` writes of "\\n" to `path` (a driver_override
+    that is empty: nothing changes) through LiveKernel.write (a thread with a timeout) and directly."""
+    import os
+    from pathlib import Path
+
+    from vfio_tui.core.hostpaths import HostPaths
+    from vfio_tui.core.kernel import LiveKernel
+
+    kernel = LiveKernel(HostPaths(Path("/")))
+
+    def direct() -> None:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, b"\n")
+        finally:
+            os.close(fd)
+
+    timing = {}
+    for name, fn in (("direct", direct), ("LiveKernel.write", lambda: kernel.write(Path(path), "\n"))):
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            fn()
+        timing[name] = (time.perf_counter() - t0) / rounds * 1000
+    return (f"a no-op write to {path}: direct {timing['direct']:.2f} ms, LiveKernel.write"
+            f" {timing['LiveKernel.write']:.2f} ms (mean of {rounds})\n")
