@@ -36,9 +36,7 @@ def ensure_state_dir(paths: HostPaths) -> Path:
     jdir = paths.state_dir / "journal"
     if _holds_lock(paths):
         return jdir  # made and checked when this thread took the lock (a bind's journal, a run's record)
-    safefile.private_dir(paths.root, paths.state_dir)
-    safefile.private_dir(paths.root, jdir)
-    safefile.sweep_temp_files(paths.root, jdir)
+    safefile.private_dirs(paths.root, paths.state_dir, jdir.name)
     return jdir
 
 

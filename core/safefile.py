@@ -73,19 +73,40 @@ def mkdirs(root: Path, path: Path, mode: int = 0o755) -> None:
 def private_dir(root: Path, path: Path) -> None:
     """Create `path` (0700) and make it 0700; refused when it is a symlink or not a directory."""
     with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
-        with suppress(FileExistsError):
-            os.mkdir(name, 0o700, dir_fd=w.fd)
-        try:
-            fd = os.open(name, DIR_FLAGS, dir_fd=w.fd)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafePathError(f"refusing to use {w.where(name)} as vfio-tui's private directory:"
-                                      " it is a symlink or not a directory", path=w.where(name)) from None
-            raise
-        try:
-            os.fchmod(fd, 0o700)
-        finally:
+        os.close(_enter_private(w, name, keep=False))
+
+
+def private_dirs(root: Path, path: Path, child: str) -> None:
+    """private_dir() of `path` and of `path`/`child`, then sweep_temp_files() of the latter, in one walk
+    (the writer lock does this at every start; three walks cost three times the system calls)."""
+    with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
+        _enter_private(w, name, keep=True)
+        _enter_private(w, child, keep=True)
+        _sweep_in(w)
+
+
+def _enter_private(w: Walk, name: str, *, keep: bool) -> int:
+    """Make `name` in the walk's directory a 0700 directory and open it (never through a link); with
+    `keep` the walk goes into it (its fd joins the walk's, closed with them)."""
+    with suppress(FileExistsError):
+        os.mkdir(name, 0o700, dir_fd=w.fd)
+    try:
+        fd = os.open(name, DIR_FLAGS, dir_fd=w.fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UnsafePathError(f"refusing to use {w.where(name)} as vfio-tui's private directory:"
+                                  " it is a symlink or not a directory", path=w.where(name)) from None
+        raise
+    if keep:
+        w.stack.append(fd)
+        w.names.append(name)
+    try:
+        os.fchmod(fd, 0o700)
+    except BaseException:
+        if not keep:
             os.close(fd)
+        raise
+    return fd
 
 
 def _fsync_dir(fd: int) -> None:
@@ -325,23 +346,31 @@ def sweep_temp_files(root: Path, directory: Path) -> int:
     """Remove temp files a killed vfio-tui left in `directory` (their writer's pid is gone)."""
     try:
         with walk_to(root, directory / "_") as (w, _name):
-            names = os.listdir(w.fd)
-            removed = 0
-            for n in names:
-                if not (n.startswith(".") and n.endswith(TMP_SUFFIX)):
-                    continue
-                bits = n[1:-len(TMP_SUFFIX)].rsplit(".", 2)
-                pid = int(bits[1]) if len(bits) == 3 and bits[1].isdigit() else None
-                if pid is not None and _alive(pid):
-                    continue
-                with suppress(OSError):
-                    st = os.stat(n, dir_fd=w.fd, follow_symlinks=False)
-                    if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                        os.unlink(n, dir_fd=w.fd)
-                        removed += 1
-            return removed
+            return _sweep_in(w)
     except (OSError, UnsafePathError):
         return 0
+
+
+def _sweep_in(w: Walk) -> int:
+    """sweep_temp_files() of the walk's directory."""
+    try:
+        names = os.listdir(w.fd)
+    except OSError:
+        return 0
+    removed = 0
+    for n in names:
+        if not (n.startswith(".") and n.endswith(TMP_SUFFIX)):
+            continue
+        bits = n[1:-len(TMP_SUFFIX)].rsplit(".", 2)
+        pid = int(bits[1]) if len(bits) == 3 and bits[1].isdigit() else None
+        if pid is not None and _alive(pid):
+            continue
+        with suppress(OSError):
+            st = os.stat(n, dir_fd=w.fd, follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
+                os.unlink(n, dir_fd=w.fd)
+                removed += 1
+    return removed
 
 
 def _alive(pid: int) -> bool:

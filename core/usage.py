@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from vfio_tui.core.address import PciAddress
@@ -340,6 +341,15 @@ def _class_device_pci(link: str) -> str | None:
     return _last_pci(os.path.realpath(link))
 
 
+def _class_entries(paths: HostPaths, cls: str, prefix: str) -> list[Path]:
+    """/sys/class/CLS/PREFIX*, sorted (a listing: pathlib's glob costs several times more)."""
+    base = paths.sys / "class" / cls
+    try:
+        return [base / n for n in sorted(os.listdir(base)) if n.startswith(prefix)]
+    except OSError:
+        return []
+
+
 def _live_net_devices(paths: HostPaths) -> dict[str, str | None]:
     """{interface: the PCI function under which it sits (a USB NIC: its USB controller), or None}."""
     cls = str(paths.sys / "class" / "net")
@@ -419,15 +429,18 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
                         "state": "up" if ifname in up else "down"} for ifname, pci in net_pci.items()}
         routes = _default_routes(paths)
         local_ip_dev = {ip: ifname for ifname, lst in addrs.items() for ip in lst}
-        for lip, lport, rip, rport in established_tcp(paths, local_port=22):
+        # A session is on the interface holding its local address: none to find when the interfaces asked
+        # about hold no address (link-local included).
+        on_addresses = wanted is None or any(addrs.get(ifname) for ifname in net_pci)
+        for lip, lport, rip, rport in established_tcp(paths, local_port=22) if on_addresses else []:
             sessions.append({"kind": "ssh", "local": f"{lip}:{lport}", "remote": f"{rip}:{rport}",
                              "dev": local_ip_dev.get(lip), "user": None})
     consoles = []
     fbs = [(fb, _last_pci(os.path.realpath(fb / "device")) if (fb / "device").exists() else None)
-           for fb in sorted((paths.sys / "class" / "graphics").glob("fb*"))]
+           for fb in _class_entries(paths, "graphics", "fb")]
     fbcon = concerns(pci for _, pci in fbs) and any(
         "frame buffer" in _read(str(d / "name")) and _read(str(d / "bind")) == "1"
-        for d in (paths.sys / "class" / "vtconsole").glob("vtcon*"))
+        for d in _class_entries(paths, "vtconsole", "vtcon"))
     for fb, pci in fbs:
         if pci and fbcon:
             consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
@@ -438,7 +451,7 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
             if _read(str(dev / "boot_vga")) == "1":
                 displays.append({"name": sorted(running & _DISPLAY_SERVERS)[0], "pci": dev.name})
     keyboards = []
-    for inp in sorted((paths.sys / "class" / "input").glob("input*")):
+    for inp in _class_entries(paths, "input", "input"):
         if wanted is not None and not concerns([_class_device_pci(str(inp))]):
             continue
         try:

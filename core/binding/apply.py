@@ -121,7 +121,10 @@ def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, can
                 # Ctrl-C: put everything back before leaving (a kill -9 is left to `restore --all`).
                 _rollback(host, runner, journal, f"interrupted during step {i + 1}/{len(plan.steps)}")
         if plan.steps:
-            journal.step(len(plan.steps) - 1, "done", durable=False)
+            # Not saved on its own: the status says it (mark(APPLIED) below, or the rollback's removal);
+            # step records only say how far an interrupted run got, and the file is saved again when
+            # restore drops some of its devices.
+            journal.data["steps"][len(plan.steps) - 1]["state"] = "done"
         t_verify = time.perf_counter()
         problems = verify_group(host.paths, plan.group, plan.endpoints, plan.kernel)
         verify_seconds = time.perf_counter() - t_verify

@@ -127,3 +127,36 @@ def test_restore_of_a_device_vfio_tui_never_bound_reattaches_like_libvirt(make_h
     assert (dev.driver, dev.driver_override) == ("ixgbevf", None)
     with pytest.raises(InputError, match="no record"):
         restore(demo, ["0000:0b:00.0"])
+
+
+def test_verify_reads_no_config_space_of_functions_on_vfio_pci(make_host: Callable[..., Host],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading config space wakes a function vfio-pci runtime-suspended (10 ms on the lab's kernel)."""
+    import vfio_tui.core.binding.state as state
+
+    host = make_host()
+    plan = plan_bind(host, "0b:00.0")
+    apply_plan(host, plan, timeout=2)
+
+    def no_read(*_: object) -> bool:
+        raise AssertionError("config space read")
+
+    monkeypatch.setattr(state, "is_bridge_at", no_read)
+    assert verify_group(host.paths, plan.group, plan.endpoints, plan.kernel) == []
+
+
+@pytest.mark.parametrize("release", ["5.10.0", "6.1.0"])
+def test_a_bridge_on_its_port_driver_keeps_a_group_viable_and_an_endpoint_on_a_host_driver_does_not(
+        make_host: Callable[..., Host], release: str) -> None:
+    host = make_host()
+    inv = host.inventory()
+    port = next(d for d in inv if d.is_bridge and d.driver == "pcieport" and d.iommu_group is not None)
+    assert port.iommu_group is not None
+    def viability(group: int) -> list[str]:
+        return [p for p in verify_group(host.paths, group, (), release) if "not viable" in p]
+
+    assert viability(port.iommu_group) == []  # before 5.19 by being a bridge, since by its driver
+    nic = inv.device(PciAddress.parse("0b:00.0"))
+    assert nic is not None and nic.iommu_group is not None and nic.driver not in (None, "vfio-pci")
+    assert viability(nic.iommu_group) == [
+        f"group {nic.iommu_group} is not viable: {nic.address} is bound to {nic.driver}"]

@@ -156,3 +156,21 @@ def test_a_scoped_guard_asks_only_for_the_facts_that_can_concern_it(
                                 scope=[PciAddress.parse(a) for a in scope])
     assert facts.asked == asked
     assert bool(extras["virtio_tags"]) == (scope == (VIRTIO[0],))
+
+
+@pytest.mark.parametrize(("scope", "reads_tcp"), [((NIC2,), False), ((NIC,), True), ((USB,), True), (None, True)])
+def test_tcp_sessions_are_read_only_when_an_interface_asked_about_has_an_address(
+        fake_host: HostPaths, monkeypatch: pytest.MonkeyPatch, scope: tuple[str, ...] | None, reads_tcp: bool) -> None:
+    import vfio_tui.core.usage as usage
+
+    calls: list[int | None] = []
+    real = usage.established_tcp
+
+    def counting(paths: HostPaths, local_port: int | None = None) -> list[tuple[str, int, str, int]]:
+        calls.append(local_port)
+        return real(paths, local_port)
+
+    monkeypatch.setattr(usage, "established_tcp", counting)
+    gather_live_extras(fake_host, processes=False, sriov_nics=False, facts=CountingFacts(),
+                       scope=None if scope is None else [PciAddress.parse(a) for a in scope])
+    assert calls == ([22] if reads_tcp else [])

@@ -20,6 +20,13 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("vfio_tui.tui.cli", "build_parser"),
     ("vfio_tui.core.open_host", "open_host"),
     ("vfio_tui.core.libvirt.for_host", "domain_facts_for"),
+    ("vfio_tui.tui.cli", "_notice_interrupted"),
+    ("vfio_tui.core.passthrough.records", "interrupted_work"),
+    ("vfio_tui.tui.cli.cmd_bind", "_print_plan"),
+    ("vfio_tui.core.binding.persist", "persistence_left"),
+    ("vfio_tui.tui.cli.safe_output", "guarded_output"),
+    ("vfio_tui.tui.cli.output", "hints_for"),
+    ("vfio_tui.tui.cli.output", "hangups_interrupt"),
     ("vfio_tui.core.binding.plan", "plan_bind"),
     ("vfio_tui.core.binding.plan", "vfio_pci_loadable"),
     ("vfio_tui.core.host", "Host.inventory"),
@@ -49,12 +56,22 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("vfio_tui.core.kernel", "LiveKernel.write"),
     ("vfio_tui.core.safepath", "walk_to"),
     ("vfio_tui.core.binding.state", "verify_group"),
+    ("vfio_tui.core.binding.state", "driver_of"),
+    ("vfio_tui.core.binding.state", "override_of"),
+    ("vfio_tui.core.binding.state", "is_bridge_at"),
+    ("vfio_tui.core.binding.state", "group_members"),
+    ("vfio_tui.core.binding.journal", "Journal.mark"),
+    ("vfio_tui.core.binding.journal", "Journal.drop_devices"),
+    ("vfio_tui.core.safefile", "open_lock_file"),
+    ("vfio_tui.core.safefile", "private_dir"),
+    ("vfio_tui.core.safefile", "sweep_temp_files"),
     ("vfio_tui.core.binding.state", "return_devices"),
     ("vfio_tui.core.binding.restore", "restore"),
     ("vfio_tui.core.binding.restore", "holders_of"),
 )
 
-_CONTEXTS = frozenset({"open_host", "writer_lock"})
+_CONTEXTS = frozenset({"open_host", "writer_lock", "guarded_output", "hints_for", "hangups_interrupt",
+                       "open_lock_file"})
 
 
 class _Clock:

@@ -149,3 +149,38 @@ def test_the_simulated_kernel_state_is_replaced_not_rewritten(sim: Host) -> None
     sim.kernel.write(dev / "driver" / "unbind", HBA)
     assert os.stat(state).st_ino != first, "the state file was rewritten in place"
     assert not [p for p in sim.paths.root.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_lock_makes_its_private_dirs_in_one_walk(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    state = root / "var" / "lib" / "vfio-tui"
+    state.mkdir(parents=True)
+    state.chmod(0o755)  # left readable by someone: made private again
+    (state / "journal").mkdir()
+    stale = state / "journal" / f".a.json.{2 ** 22 + 1}.ab12.tmp"  # a pid beyond pid_max: its writer is gone
+    mine = state / "journal" / safefile.temp_name("b.json")  # this process: still writing it
+    stale.write_text("half")
+    mine.write_text("half")
+    safefile.private_dirs(root, state, "journal")
+    assert stat.S_IMODE(state.stat().st_mode) == stat.S_IMODE((state / "journal").stat().st_mode) == 0o700
+    assert not stale.exists() and mine.exists()
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    safefile.private_dirs(fresh, fresh / "var" / "lib" / "vfio-tui", "journal")
+    assert stat.S_IMODE((fresh / "var" / "lib" / "vfio-tui" / "journal").stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("linked", ["state", "journal"])
+def test_the_private_dirs_are_never_links_even_inside_the_tree(tmp_path: Path, linked: str) -> None:
+    state = tmp_path / "var" / "lib" / "vfio-tui"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if linked == "state":
+        state.parent.mkdir(parents=True)
+        state.symlink_to(elsewhere)
+    else:
+        state.mkdir(parents=True)
+        (state / "journal").symlink_to(elsewhere)
+    with pytest.raises(safefile.UnsafePathError, match="private directory"):
+        safefile.private_dirs(tmp_path, state, "journal")
+    assert list(elsewhere.iterdir()) == []
