@@ -197,7 +197,7 @@ def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None 
 def _last_pci(realpath: str) -> str | None:
     found = None
     for part in realpath.split("/"):
-        if PciAddress.try_parse(part) is not None and part.count(":") == 2:
+        if part.count(":") == 2 and PciAddress.try_parse(part) is not None:  # the cheap test first
             found = part
     return found
 

@@ -98,7 +98,7 @@ def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, can
         if plan.nothing_to_do:
             problems = verify_group(host.paths, plan.group, plan.endpoints, plan.kernel)
             return BindResult(plan, (), 0.0, time.perf_counter() - t_start, None, tuple(problems))
-        journal = Journal.create(host.paths, {
+        journal = Journal.create(host.paths, hold=True, data={
             "schema": JOURNAL_SCHEMA, "group": plan.group, "target": plan.target, "pid": os.getpid(),
             "started": utc(),
             "devices": [{"address": d.address, "driver": d.from_driver, "override": d.from_override}
@@ -106,31 +106,34 @@ def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, can
             "run": run_id,
             "steps": [{"path": s.path, "value": s.value, "state": "planned"} for s in plan.steps],
         })
-        for i, step in enumerate(plan.steps):
-            if _cancelled(cancel):
-                _rollback(host, runner, journal, f"cancelled before step {i + 1}/{len(plan.steps)}"
-                          f" ({step.describe()})")
-            journal.step(i, "intent")
-            try:
-                runner.run(step)
-            except VfioError as exc:
-                journal.step(i, "failed", durable=False, error=str(exc))
-                _rollback(host, runner, journal,
-                          f"step {i + 1}/{len(plan.steps)} ({step.describe()}) failed: {exc.detail}")
-            except KeyboardInterrupt:
-                # Ctrl-C: put everything back before leaving (a kill -9 is left to `restore --all`).
-                _rollback(host, runner, journal, f"interrupted during step {i + 1}/{len(plan.steps)}")
-        if plan.steps:
-            # Not saved on its own: the status says it (mark(APPLIED) below, or the rollback's removal);
-            # step records only say how far an interrupted run got, and the file is saved again when
-            # restore drops some of its devices.
-            journal.data["steps"][len(plan.steps) - 1]["state"] = "done"
-        t_verify = time.perf_counter()
-        problems = verify_group(host.paths, plan.group, plan.endpoints, plan.kernel)
-        verify_seconds = time.perf_counter() - t_verify
-        if problems:
-            _rollback(host, runner, journal, "verification failed: " + "; ".join(problems))
-        journal.mark(APPLIED)
+        try:
+            for i, step in enumerate(plan.steps):
+                if _cancelled(cancel):
+                    _rollback(host, runner, journal, f"cancelled before step {i + 1}/{len(plan.steps)}"
+                              f" ({step.describe()})")
+                journal.step(i, "intent")
+                try:
+                    runner.run(step)
+                except VfioError as exc:
+                    journal.step(i, "failed", durable=False, error=str(exc))
+                    _rollback(host, runner, journal,
+                              f"step {i + 1}/{len(plan.steps)} ({step.describe()}) failed: {exc.detail}")
+                except KeyboardInterrupt:
+                    # Ctrl-C: put everything back before leaving (a kill -9 is left to `restore --all`).
+                    _rollback(host, runner, journal, f"interrupted during step {i + 1}/{len(plan.steps)}")
+            if plan.steps:
+                # Not saved on its own: the status says it (mark(APPLIED) below, or the rollback's removal);
+                # step records only say how far an interrupted run got, and the file is saved again when
+                # restore drops some of its devices.
+                journal.data["steps"][len(plan.steps) - 1]["state"] = "done"
+            t_verify = time.perf_counter()
+            problems = verify_group(host.paths, plan.group, plan.endpoints, plan.kernel)
+            verify_seconds = time.perf_counter() - t_verify
+            if problems:
+                _rollback(host, runner, journal, "verification failed: " + "; ".join(problems))
+            journal.mark(APPLIED)
+        finally:
+            journal.release()
         return BindResult(plan, tuple(runner.times), verify_seconds, time.perf_counter() - t_start,
                           host.paths.display(journal.path))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -93,17 +93,37 @@ class Journal:
         """{address: {"driver": ..., "override": ...}} as they were before the first write."""
         return {d["address"]: d for d in self.data["devices"]}
 
+    held: safefile.HeldDir | None = field(default=None, repr=False, compare=False)
+    """Its directory held open by the run writing it (create(hold=True)): saves skip the walk there."""
+
     @classmethod
-    def create(cls, paths: HostPaths, data: dict[str, Any]) -> Journal:
+    def create(cls, paths: HostPaths, data: dict[str, Any], *, hold: bool = False) -> Journal:
+        """Write a new journal (durably). With `hold`, its directory stays open for this run's saves
+        until release() (the writer lock is held all along, so nothing else changes it)."""
         jdir = ensure_state_dir(paths)
         now = time.time_ns()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}-{os.getpid()}"
-        journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data, paths.root)
-        journal.save()
+        journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data, paths.root,
+                      safefile.HeldDir(paths.root, jdir) if hold else None)
+        try:
+            journal.save()
+        except BaseException:
+            journal.release()
+            raise
         return journal
 
+    def release(self) -> None:
+        """Close the held directory (saves walk to it again)."""
+        if self.held is not None:
+            self.held.close()
+            self.held = None
+
     def save(self, *, sync_dir: bool = True, fsync: bool = True) -> None:
-        write_private(self.root, self.path, json.dumps(self.data, indent=1) + "\n", sync_dir=sync_dir, fsync=fsync)
+        text = json.dumps(self.data, indent=1) + "\n"
+        if self.held is not None and self.held.path == self.path.parent:
+            self.held.replace_private(self.path.name, text.encode(), fsync=fsync, sync_dir=sync_dir)
+        else:
+            write_private(self.root, self.path, text, sync_dir=sync_dir, fsync=fsync)
 
     def step(self, index: int, state: str, *, durable: bool = False, **extra: Any) -> None:
         """Record a step's state ("intent" before the write is made also marks the previous step done).
@@ -123,7 +143,10 @@ class Journal:
 
     def mark(self, status: str) -> None:
         new = self.path.with_name(self.path.name.replace(f".{self.status}.json", f".{status}.json"))
-        safefile.rename(self.root, self.path, new)
+        if self.held is not None and self.held.path == self.path.parent:
+            self.held.rename(self.path.name, new.name)
+        else:
+            safefile.rename(self.root, self.path, new)
         self.path = new
 
     def drop_devices(self, addresses: set[str]) -> None:

@@ -184,3 +184,35 @@ def test_the_private_dirs_are_never_links_even_inside_the_tree(tmp_path: Path, l
     with pytest.raises(safefile.UnsafePathError, match="private directory"):
         safefile.private_dirs(tmp_path, state, "journal")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_held_directory_writes_and_renames_as_the_walking_calls_do(tmp_path: Path) -> None:
+    jdir = tmp_path / "var" / "lib" / "vfio-tui" / "journal"
+    jdir.mkdir(parents=True)
+    held = safefile.HeldDir(tmp_path, jdir)
+    try:
+        held.replace_private("a.applying.json", b"{}\n", fsync=True, sync_dir=True)
+        held.replace_private("a.applying.json", b'{"x": 1}\n', fsync=False, sync_dir=False)
+        held.rename("a.applying.json", "a.applied.json")
+        (tmp_path / "victim").write_text("victim\n")
+        (jdir / "b.json").symlink_to(tmp_path / "victim")
+        with pytest.raises(safefile.UnsafePathError, match="not a regular file"):
+            held.replace_private("b.json", b"{}\n", fsync=False, sync_dir=False)
+        with pytest.raises(safefile.UnsafePathError, match="refusing to rename"):
+            held.rename("b.json", "c.json")
+    finally:
+        held.close()
+    assert sorted(p.name for p in jdir.iterdir()) == ["a.applied.json", "b.json"]
+    assert (jdir / "a.applied.json").read_bytes() == b'{"x": 1}\n'
+    assert stat.S_IMODE((jdir / "a.applied.json").stat().st_mode) == 0o600
+    assert (tmp_path / "victim").read_text() == "victim\n"
+
+
+def test_a_held_directory_is_reached_only_inside_the_tree(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    (root / "var" / "lib").mkdir(parents=True)
+    (root / "var" / "lib" / "vfio-tui").symlink_to(outside)
+    with pytest.raises(safefile.UnsafePathError):
+        safefile.HeldDir(root, root / "var" / "lib" / "vfio-tui")
