@@ -71,8 +71,9 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
             with _held_guard:
                 _held[key] -= 1
         return
-    ensure_state_dir(paths)
-    with safefile.open_lock_file(paths.root, lock_path) as fd:
+    # The state and journal dirs made private and the lock file opened, in one walk.
+    fd = safefile.private_dirs_and_lock(paths.root, paths.state_dir, "journal", lock_path.name)
+    try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -93,7 +94,8 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
         finally:
             with _held_guard:
                 _held.pop(key, None)
-    # closing the fd released the flock; the kernel does the same on kill -9
+    finally:
+        os.close(fd)  # releases the flock; the kernel does the same on kill -9
 
 
 def _read_holder(root: Path, lock_path: Path) -> str:

@@ -79,10 +79,29 @@ def private_dir(root: Path, path: Path) -> None:
 def private_dirs(root: Path, path: Path, child: str) -> None:
     """private_dir() of `path` and of `path`/`child`, then sweep_temp_files() of the latter, in one walk
     (the writer lock does this at every start; three walks cost three times the system calls)."""
+    _private_dirs(root, path, child, None)
+
+
+def private_dirs_and_lock(root: Path, path: Path, child: str, lock: str) -> int:
+    """private_dirs(), and open_lock_file() of `path`/`lock` on the same walk: its fd, for the caller to close."""
+    fd = _private_dirs(root, path, child, lock)
+    if fd is None:  # pragma: no cover - _private_dirs opens it whenever a lock name is given
+        raise UnsafePathError(f"cannot open {path / lock}", path=str(path / lock))
+    return fd
+
+
+def _private_dirs(root: Path, path: Path, child: str, lock: str | None) -> int | None:
     with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
         _enter_private(w, name, keep=True)
-        _enter_private(w, child, keep=True)
-        _sweep_in(w)
+        fd = _open_lock_at(w, lock) if lock is not None else None
+        try:
+            _enter_private(w, child, keep=True)
+            _sweep_in(w)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            raise
+        return fd
 
 
 def _enter_private(w: Walk, name: str, *, keep: bool) -> int:
@@ -339,14 +358,23 @@ def symlink(root: Path, link: Path, target: str, *, replace_existing: bool = Tru
 def open_lock_file(root: Path, path: Path) -> Iterator[int]:
     """A private lock file's fd (O_RDWR, created 0600, never through a link, regular only)."""
     with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
-        fd = open_regular_at(w, name, os.O_RDWR | os.O_CREAT, 0o600, what="lock")
+        fd = _open_lock_at(w, name)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _open_lock_at(w: Walk, name: str) -> int:
+    fd = open_regular_at(w, name, os.O_RDWR | os.O_CREAT, 0o600, what="lock")
     try:
         st = os.fstat(fd)
         if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != 0o600:
             os.fchmod(fd, 0o600)
-        yield fd
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
 
 
 def write_output(path: Path, data: bytes) -> None:

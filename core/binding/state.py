@@ -8,6 +8,7 @@ point a run stopped at (a failed write, a hang, kill -9 between two writes).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -22,18 +23,31 @@ from vfio_tui.core.steps import OnStep, Phase, StepEvent
 from vfio_tui.core.viability import binding_keeps_viable
 
 
+@functools.lru_cache(maxsize=16)
+def _devices_dir(paths: HostPaths) -> str:
+    # A string, once per host: a bind and its restore read these attributes a dozen times, and
+    # three pathlib joins per read were most of it on the lab's (TCG) kernel.
+    return str(paths.pci_devices)
+
+
 def driver_of(paths: HostPaths, address: str) -> str | None:
     try:
-        return os.path.basename(os.readlink(paths.pci_device(address) / "driver"))
+        return os.path.basename(os.readlink(f"{_devices_dir(paths)}/{address}/driver"))
     except OSError:
         return None
 
 
 def override_of(paths: HostPaths, address: str) -> str | None:
     try:
-        text = (paths.pci_device(address) / "driver_override").read_text().strip()
+        fd = os.open(f"{_devices_dir(paths)}/{address}/driver_override", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        text = os.read(fd, 4096).decode(errors="replace").strip()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     return None if text in ("", "(null)") else text
 
 

@@ -62,16 +62,14 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("vfio_tui.core.binding.state", "group_members"),
     ("vfio_tui.core.binding.journal", "Journal.mark"),
     ("vfio_tui.core.binding.journal", "Journal.drop_devices"),
-    ("vfio_tui.core.safefile", "open_lock_file"),
-    ("vfio_tui.core.safefile", "private_dir"),
-    ("vfio_tui.core.safefile", "sweep_temp_files"),
+    ("vfio_tui.core.safefile", "private_dirs_and_lock"),
+    ("vfio_tui.core.binding.persist", "persisted_addresses"),
     ("vfio_tui.core.binding.state", "return_devices"),
     ("vfio_tui.core.binding.restore", "restore"),
     ("vfio_tui.core.binding.restore", "holders_of"),
 )
 
-_CONTEXTS = frozenset({"open_host", "writer_lock", "guarded_output", "hints_for", "hangups_interrupt",
-                       "open_lock_file"})
+_CONTEXTS = frozenset({"open_host", "writer_lock", "guarded_output", "hints_for", "hangups_interrupt"})
 
 
 class _Clock:

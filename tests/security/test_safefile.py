@@ -216,3 +216,19 @@ def test_a_held_directory_is_reached_only_inside_the_tree(tmp_path: Path) -> Non
     (root / "var" / "lib" / "vfio-tui").symlink_to(outside)
     with pytest.raises(safefile.UnsafePathError):
         safefile.HeldDir(root, root / "var" / "lib" / "vfio-tui")
+
+
+def test_the_lock_file_is_opened_on_the_same_walk_and_never_through_a_link(tmp_path: Path) -> None:
+    state = tmp_path / "var" / "lib" / "vfio-tui"
+    fd = safefile.private_dirs_and_lock(tmp_path, state, "journal", "lock")
+    try:
+        assert os.fstat(fd).st_ino == (state / "lock").stat().st_ino
+        assert stat.S_IMODE((state / "lock").stat().st_mode) == 0o600 and (state / "journal").is_dir()
+    finally:
+        os.close(fd)
+    (state / "lock").unlink()
+    (tmp_path / "victim").write_text("victim\n")
+    (state / "lock").symlink_to(tmp_path / "victim")
+    with pytest.raises(safefile.UnsafePathError):
+        safefile.private_dirs_and_lock(tmp_path, state, "journal", "lock")
+    assert (tmp_path / "victim").read_text() == "victim\n"
