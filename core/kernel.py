@@ -103,8 +103,8 @@ class LiveKernel:
 
     def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
         timeout = checked_timeout(timeout)
-        result: list[BaseException | None] = []
-        done = threading.Event()
+        # The worker hands back None or what the write raised (a C queue: lighter than an Event).
+        result: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
 
         def work() -> None:
             try:
@@ -113,20 +113,19 @@ class LiveKernel:
                     os.write(fd, value.encode())
                 finally:
                     os.close(fd)
-                result.append(None)
+                result.put(None)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                result.append(exc)
-            finally:
-                done.set()
+                result.put(exc)
 
         worker = self._worker
         if worker is None or not worker.submit(work):
             worker = self._worker = _WriteWorker()
             worker.submit(work)
-        if not done.wait(timeout):
+        try:
+            exc = result.get(timeout=timeout)
+        except queue.Empty:
             self._worker = None  # stuck in the kernel with this write: the next one gets a new worker
-            raise SysfsTimeoutError(self.paths.display(path), value, timeout)
-        exc = result[0] if result else None
+            raise SysfsTimeoutError(self.paths.display(path), value, timeout) from None
         if isinstance(exc, OSError):
             raise SysfsWriteError(self.paths.display(path), value, exc.errno or errno.EIO,
                                   exc.strerror or str(exc))
