@@ -251,6 +251,11 @@ def write_lab(bench_json: Path) -> int:
              f" {bench.get('rounds')} interleaved rounds on the lab's real kernel (QEMU TCG), medians:\n\n")
     text += "\n".join(f"- {name}: {sec * 1000:.1f} ms" for name, sec in bench["median"].items()) + "\n"
     text += "\n".join(f"- ratio {name}: {r:.2f}x" for name, r in (bench.get("ratios") or {}).items()) + "\n"
+    phases = bench.get("phases")
+    if isinstance(phases, str) and phases.strip():
+        text += ("\nWhere one in-process vfio-tui round's time goes, clocked per function without a profiler"
+                 " (tests/lab/bench_phases.py; inclusive, so an entry contains those it calls):\n\n```\n"
+                 + phases.rstrip() + "\n```\n")
     RESULTS.write_text(text)
     print("\n".join(table([row])))
     return 0

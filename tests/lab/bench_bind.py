@@ -118,7 +118,7 @@ class Bench:
             (self.verify_bound if verb == "nodedev-detach" else self.verify_restored)()
 
 
-def write_profile(bench: Bench, out: Path) -> None:
+def write_profile(bench: Bench, out: Path) -> str:
     """Where vfio-tui's time goes: cProfile of one warm round, import times of one cold start."""
     import cProfile
     import pstats
@@ -151,6 +151,7 @@ def write_profile(bench: Bench, out: Path) -> None:
                    " (cumulative us, top 30):\n" + "\n".join(f"{r[1].strip():>10} {r[2].rstrip()}" for r in top)
                    + "\n\ncProfile of one warm bind + verify + restore (in-process):\n" + text.getvalue())
     print(f"  profile written to {out}")
+    return phases
 
 
 def has_binding() -> bool:
@@ -236,12 +237,11 @@ def main() -> int:
     if "virsh / cli" in ratios:
         print(f"  target faster than virsh (fresh processes, as typed): "
               f"{'met' if ratios['virsh / cli'] > 1 else 'NOT met'}")
-    if args.profile and "vfio-tui" in methods:
-        write_profile(bench, args.profile)
+    phases = write_profile(bench, args.profile) if args.profile and "vfio-tui" in methods else None
     if args.json:
         args.json.write_text(json.dumps({
             "device": case.target, "group": case.group, "rounds": args.rounds,
-            "seconds": times, "median": med, "ratios": ratios, "skipped": skipped,
+            "seconds": times, "median": med, "ratios": ratios, "skipped": skipped, "phases": phases,
         }, indent=1) + "\n")
     return 0
 
