@@ -194,7 +194,9 @@ class FunctionReader:
                 pass
         return data
 
-    def read(self, addr: PciAddress, name: str) -> PciDevice:
+    def device_link(self, name: str) -> str:
+        """The text of /sys/bus/pci/devices/NAME's link, once it is known to stay inside a host tree
+        (HostDataError otherwise): nothing is read through the link before this."""
         base = f"{self.devdir}/{name}"
         try:
             link = os.readlink(base)
@@ -207,6 +209,11 @@ class FunctionReader:
             # spelling (../../../devices/..., no dot component after it) stays inside without normalising it.
             raise HostDataError(f"{name} in this host tree leads outside it ({link})",
                                 path=self.paths.display(Path(base)), fix="use an intact tree (or a recording)")
+        return link
+
+    def read(self, addr: PciAddress, name: str) -> PciDevice:
+        base = f"{self.devdir}/{name}"
+        link = self.device_link(name)
         facts, data, complete = self.config(base)
         upstream = self.upstream[link.rpartition("/")[0]]
 

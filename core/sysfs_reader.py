@@ -72,19 +72,29 @@ def _grouped(groups_dir: str, group_names: list[str]) -> dict[str, str]:
     return out
 
 
-def _group_scope(paths: HostPaths, focus: str, names: list[str]) -> tuple[int, list[str]] | None:
+def _group_scope(paths: HostPaths, focus: str, names: list[str],
+                 checked: Callable[[str], object]) -> tuple[int, list[str]] | None:
     """(group, the functions to read) for a read of `focus`'s group: its members as the group's own
-    listing has them, and the PF of every VF among them. None when there is no such function or group."""
+    listing has them, and the PF of every VF among them. None when there is no such function or group.
+    `checked(name)` vets a function's link (a host tree's must stay inside it) before anything is read
+    through it."""
     devdir = str(paths.pci_devices)
     if focus not in names:
         return None
+    checked(focus)
     group = link_name(f"{devdir}/{focus}/iommu_group")
     if group is None or not group.isdigit():
         return None
     members = [n for n in list_dir(f"{paths.iommu_groups}/{group}/devices") if n in names]
     if focus not in members:
         return None
-    pfs = [pf for n in members if (pf := link_name(f"{devdir}/{n}/physfn")) is not None and pf in names]
+    pfs = []
+    for n in members:
+        checked(n)
+        pf = link_name(f"{devdir}/{n}/physfn")
+        if pf is not None and pf in names:
+            checked(pf)
+            pfs.append(pf)
     return int(group), sorted(set(members) | set(pfs))
 
 
@@ -126,11 +136,14 @@ def read_inventory(
     release = read_attr(str(paths.proc / "sys" / "kernel" / "osrelease"))
     cache = AddressCache()
     group_names = list_dir(str(paths.iommu_groups))
-    scope = None if only_group_of is None else _group_scope(paths, str(only_group_of), names)
+    if only_group_of is not None:
+        reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache, {})
+        scope = _group_scope(paths, str(only_group_of), names, reader.device_link)
+    else:
+        scope = None
     if scope is not None:
         # A few functions: a readlink each for the driver costs less than listing every driver.
-        drivers = {n: d for n in scope[1] if (d := link_name(f"{devdir}/{n}/driver")) is not None}
-        reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache, drivers)
+        reader.driver_of = {n: d for n in scope[1] if (d := link_name(f"{devdir}/{n}/driver")) is not None}
     else:
         reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache,
                                 _bound_drivers(str(paths.pci_drivers), cache),

@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,29 @@ def test_checks_read_no_file_through_a_planted_link_and_no_fifo(tmp_path: Path, 
         assert read.text is None and "outside" in (read.error or "")
         blocked = ctx.read("/etc/libvirt/qemu.conf")  # returns at once instead of waiting for a writer
         assert blocked.text is None and "FIFO" in (blocked.error or "").upper()
+
+
+def test_a_plan_reads_nothing_through_a_device_link_leading_out(sim_root: HostPaths,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bind plan reads its group alone (core.sysfs_reader only_group_of): each function's link is vetted
+    before its iommu_group, physfn or driver link is read through it, as the whole read does."""
+    from vfio_tui.core.binding import plan_bind
+
+    root = _plain_tree(sim_root)
+    link = root / "sys/bus/pci/devices/0000:0b:00.0"
+    link.unlink()
+    os.symlink("/sys/devices/pci0000:00/0000:00:00.0", link)  # this machine's own device
+    through: list[str] = []
+    real_readlink = os.readlink
+
+    def recording(path: Any, *args: Any, **kwargs: Any) -> Any:
+        text = os.fspath(path)
+        if isinstance(text, str) and text.startswith(str(link) + "/"):
+            through.append(text)
+        return real_readlink(path, *args, **kwargs)
+
+    with open_host(HostOptions(root=root)) as host:
+        monkeypatch.setattr(os, "readlink", recording)
+        with pytest.raises(HostDataError, match="leads outside it"):
+            plan_bind(host, "0b:00.0", assume_unused=True)
+    assert through == []
