@@ -115,6 +115,30 @@ def _block_name(source: str, blocks: Mapping[str, Any]) -> str | None:
     return None
 
 
+def carriers(nics: Mapping[str, Any], ifname: str) -> list[tuple[str, PciAddress | None]]:
+    """(interface, its PCI function) for each interface that carries `ifname`'s traffic: itself, and
+    the interfaces it is stacked on (`lower`, the kernel's lower_* links: a bridge's ports, a bond's
+    slaves, a VLAN's or macvlan's parent), down to the NICs. A bridge's address lives on its ports'
+    NICs: taking one of those away cuts the host off as surely as taking a NIC with the address."""
+    out: list[tuple[str, PciAddress | None]] = []
+    todo, seen = [ifname], set()
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        info = nics.get(name)
+        if not isinstance(info, dict):
+            continue
+        out.append((name, _pci(info.get("pci"))))
+        todo += [str(n) for n in info.get("lower") or [] if isinstance(n, str)]
+    return out
+
+
+def _through(ifname: str, port: str) -> str:
+    return "" if port == ifname else f" (through {port}, which it is stacked on)"
+
+
 def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None = None) -> UsageMap:
     """Map recorded host facts to the devices they keep busy."""
     uses: dict[PciAddress, list[HostUse]] = {}
@@ -150,14 +174,15 @@ def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None 
             add(ctrl, HostUse("swap", f"swap on {swap}", f"swapoff {swap} (and drop it from /etc/fstab) first"))
 
     nics = extras.get("net_interfaces") or {}
-    nic_pci = {ifname: _pci(info.get("pci")) for ifname, info in nics.items() if isinstance(info, dict)}
     for ifname, info in nics.items():
         if not isinstance(info, dict):
             continue
         addrs = [a for a in info.get("addresses") or [] if not str(a).lower().startswith("fe80:")]
         if addrs:
-            add(nic_pci.get(ifname), HostUse("netdev-address", f"{ifname} has {', '.join(addrs)}",
-                                             f"move the address off {ifname} (ip addr flush dev {ifname})"))
+            for port, pci in carriers(nics, ifname):
+                add(pci, HostUse("netdev-address", f"{ifname} has {', '.join(addrs)}" + _through(ifname, port),
+                                 f"move the address off {ifname} (ip addr flush dev {ifname})"
+                                 + ("" if port == ifname else f", or take {port} out from under it")))
     default_via: dict[str, list[str]] = {}
     for route in extras.get("routes") or []:
         if route.get("destination") in ("default", "0.0.0.0/0", "::/0"):
@@ -167,14 +192,15 @@ def uses_from_extras(extras: Mapping[str, Any], inventory: HostInventory | None 
     # One use per NIC, however many default routes (IPv4 and IPv6) it carries.
     for dev, gateways in default_via.items():
         via = f" via {', '.join(gateways)}" if gateways else ""
-        add(nic_pci.get(dev), HostUse("default-route", f"{dev} carries the default route{via}",
-                                      "route the host through another NIC first"))
+        for port, pci in carriers(nics, dev):
+            add(pci, HostUse("default-route", f"{dev} carries the default route{via}" + _through(dev, port),
+                             "route the host through another NIC first"))
     for sess in extras.get("sessions") or []:
         dev = str(sess.get("dev"))
         who = f"{sess.get('user')}@" if sess.get("user") else ""
-        add(nic_pci.get(dev), HostUse(
-            "ssh-session", f"SSH session {who}{sess.get('remote')} on {dev}",
-            "you would cut this session: connect through another NIC or the console first"))
+        for port, pci in carriers(nics, dev):
+            add(pci, HostUse("ssh-session", f"SSH session {who}{sess.get('remote')} on {dev}" + _through(dev, port),
+                             "you would cut this session: connect through another NIC or the console first"))
     for con in extras.get("consoles") or []:
         add(_pci(con.get("pci")), HostUse(
             "console", f"{con.get('kind', 'fbcon')} on {con.get('fb')} ({con.get('driver')})",
@@ -367,6 +393,25 @@ def _if_up(paths: HostPaths, ifname: str) -> bool:
         return False
 
 
+def _live_net_lowers(paths: HostPaths, names: Iterable[str]) -> dict[str, list[str]]:
+    """{interface: the interfaces it is stacked on} from the kernel's lower_<name> links
+    (netdev_adjacent_sysfs_add(): bridge ports, bond slaves, VLAN and macvlan parents); only those with any."""
+    cls = str(paths.sys / "class" / "net")
+    out: dict[str, list[str]] = {}
+    for ifname in names:
+        lowers = sorted(e[len("lower_"):] for e in list_entries(f"{cls}/{ifname}") if e.startswith("lower_"))
+        if lowers:
+            out[ifname] = lowers
+    return out
+
+
+def list_entries(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
 def _default_routes(paths: HostPaths) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = []
     for line in _read(str(paths.proc / "net" / "route")).splitlines()[1:]:
@@ -413,7 +458,9 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
     for line in _read(str(paths.proc / "swaps")).splitlines()[1:] if on_blocks else []:
         if line.split():
             swaps.append(os.path.realpath(line.split()[0]))
-    net_pci = _live_net_devices(paths)
+    net_pci = all_pci = _live_net_devices(paths)
+    stacked = _live_net_lowers(paths, net_pci)
+    links = {ifname: {"pci": pci, "lower": stacked.get(ifname, [])} for ifname, pci in net_pci.items()}
     net: dict[str, Any] = {}
     routes: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
@@ -422,11 +469,22 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
         if wanted is None:
             up = facts.up()
         else:
-            # Only the interfaces asked about are recorded (IFF_UP is bit 0 of their flags).
-            net_pci = {ifname: pci for ifname, pci in net_pci.items() if concerns([pci])}
+            # Only the interfaces whose traffic the devices asked about carry are recorded (IFF_UP is bit 0
+            # of their flags): theirs, and those stacked on them (a bridge on its ports).
+            net_pci = {ifname: pci for ifname, pci in net_pci.items()
+                       if concerns(carrier for _, carrier in carriers(links, ifname))}
             up = {ifname for ifname in net_pci if _if_up(paths, ifname)}
         net = {ifname: {"pci": pci, "addresses": list(addrs.get(ifname, [])),
-                        "state": "up" if ifname in up else "down"} for ifname, pci in net_pci.items()}
+                        "state": "up" if ifname in up else "down",
+                        **({"lower": stacked[ifname]} if stacked.get(ifname) else {})}
+               for ifname, pci in net_pci.items()}
+        if wanted is not None:
+            # The lower interfaces of those kept, for carriers() to reach the NICs asked about.
+            for ifname in list(net):
+                for port, _ in carriers(links, ifname):
+                    net.setdefault(port, {"pci": all_pci.get(port), "addresses": list(addrs.get(port, [])),
+                                          "state": "up" if _if_up(paths, port) else "down",
+                                          **({"lower": stacked[port]} if stacked.get(port) else {})})
         routes = _default_routes(paths)
         local_ip_dev = {ip: ifname for ifname, lst in addrs.items() for ip in lst}
         # A session is on the interface holding its local address: none to find when the interfaces asked

@@ -17,10 +17,10 @@ from vfio_tui.core.address import PciAddress
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.usage import UsageMap, gather_live_extras, uses_from_extras
 
-SATA, NVME, NIC, NIC2, USB, VGA, IDLE = ("0000:00:01.0", "0000:00:02.0", "0000:00:03.0", "0000:00:04.0",
-                                         "0000:00:05.0", "0000:00:06.0", "0000:00:07.0")
+SATA, NVME, NIC, NIC2, USB, VGA, IDLE, NIC3 = ("0000:00:01.0", "0000:00:02.0", "0000:00:03.0", "0000:00:04.0",
+                                               "0000:00:05.0", "0000:00:06.0", "0000:00:07.0", "0000:00:08.0")
 VIRTIO = ("0000:00:10.0", "0000:00:11.0", "0000:00:12.0", "0000:00:13.0", "0000:00:14.0")
-DEVICES = (SATA, NVME, NIC, NIC2, USB, VGA, IDLE, *VIRTIO)
+DEVICES = (SATA, NVME, NIC, NIC2, USB, VGA, IDLE, NIC3, *VIRTIO)
 
 
 class CountingFacts:
@@ -36,11 +36,11 @@ class CountingFacts:
 
     def addresses(self) -> dict[str, list[str]]:
         self.asked.append("addresses")
-        return {"lo": ["127.0.0.1"], "eth0": ["10.0.0.2", "fe80::1"], "usb0": ["192.168.1.5"]}
+        return {"lo": ["127.0.0.1"], "eth0": ["10.0.0.2", "fe80::1"], "usb0": ["192.168.1.5"], "br0": ["10.1.0.5"]}
 
     def up(self) -> set[str]:
         self.asked.append("up")
-        return {"lo", "eth0", "usb0"}
+        return {"lo", "eth0", "usb0", "br0"}
 
     def process_names(self) -> frozenset[str]:
         self.asked.append("processes")
@@ -82,10 +82,16 @@ def _host(root: Path) -> HostPaths:
     (dm / "dm").mkdir()
     (dm / "dm" / "name").write_text("vg-root\n")
     for ifname, rel in [("eth0", f"pci0000:00/{NIC}/net/eth0"), ("eth1", f"pci0000:00/{NIC2}/net/eth1"),
-                        ("usb0", f"pci0000:00/{USB}/usb1/1-1/1-1:1.0/net/usb0"), ("lo", "virtual/net/lo")]:
-        # IFF_UP is bit 0 of flags: eth1 is down, as CountingFacts.up() says
-        (_dev(root, rel) / "flags").write_text("0x1002\n" if ifname == "eth1" else "0x1003\n")
+                        ("usb0", f"pci0000:00/{USB}/usb1/1-1/1-1:1.0/net/usb0"), ("lo", "virtual/net/lo"),
+                        ("eth2", f"pci0000:00/{NIC3}/net/eth2")]:
+        # IFF_UP is bit 0 of flags: eth1 and eth2 are down, as CountingFacts.up() says
+        (_dev(root, rel) / "flags").write_text("0x1002\n" if ifname in ("eth1", "eth2") else "0x1003\n")
         _class_link(root, "net", ifname, rel)
+    # br0, a bridge whose only port is eth1: its address lives on eth1's NIC (the kernel's lower_eth1 link)
+    bridge = _dev(root, "virtual/net/br0")
+    (bridge / "flags").write_text("0x1003\n")
+    os.symlink(f"../../pci0000:00/{NIC2}/net/eth1", bridge / "lower_eth1")
+    _class_link(root, "net", "br0", "virtual/net/br0")
     kbd = f"pci0000:00/{USB}/usb1/1-2/1-2:1.0/0003:046D:C31C.0001/input/input3"
     mouse = f"pci0000:00/{USB}/usb1/1-3/1-3:1.0/0003:046D:C077.0002/input/input4"
     for rel, ev, name in [(kbd, "120013", "Logitech USB Keyboard"), (mouse, "17", "Logitech USB Mouse")]:
@@ -130,10 +136,11 @@ def test_the_fake_host_has_every_kind_of_host_use(fake_host: HostPaths) -> None:
     assert kinds[NIC] == {"netdev-address", "default-route"}
     assert kinds[USB] == {"netdev-address", "ssh-session", "keyboard"}
     assert kinds[VGA] == {"console"} and kinds[VIRTIO[1]] == {"mount"}
-    assert NIC2 not in kinds and IDLE not in kinds and VIRTIO[3] not in kinds
+    assert kinds[NIC2] == {"netdev-address"} and "br0 has 10.1.0.5 (through eth1" in uses[NIC2][0]
+    assert IDLE not in kinds and NIC3 not in kinds and VIRTIO[3] not in kinds
 
 
-@pytest.mark.parametrize("scope", [(d,) for d in DEVICES] + list(itertools.combinations(DEVICES[:7], 2)) + [DEVICES])
+@pytest.mark.parametrize("scope", [(d,) for d in DEVICES] + list(itertools.combinations(DEVICES[:8], 2)) + [DEVICES])
 def test_a_scoped_guard_says_what_the_whole_guard_says_about_its_devices(
         fake_host: HostPaths, scope: tuple[str, ...]) -> None:
     whole = uses_from_extras(gather_live_extras(fake_host, processes=False, sriov_nics=False, facts=CountingFacts()))
@@ -146,7 +153,7 @@ def test_a_scoped_guard_says_what_the_whole_guard_says_about_its_devices(
 
 
 @pytest.mark.parametrize(("scope", "asked"), [
-    ((IDLE,), []), ((NIC2,), ["addresses"]), ((VGA,), []), ((SATA,), ["mounts"]),
+    ((IDLE,), []), ((NIC2,), ["addresses"]), ((NIC3,), ["addresses"]), ((VGA,), []), ((SATA,), ["mounts"]),
     ((VIRTIO[0],), []), ((USB, SATA), ["mounts", "addresses"]),
 ])
 def test_a_scoped_guard_asks_only_for_the_facts_that_can_concern_it(
@@ -158,7 +165,8 @@ def test_a_scoped_guard_asks_only_for_the_facts_that_can_concern_it(
     assert bool(extras["virtio_tags"]) == (scope == (VIRTIO[0],))
 
 
-@pytest.mark.parametrize(("scope", "reads_tcp"), [((NIC2,), False), ((NIC,), True), ((USB,), True), (None, True)])
+@pytest.mark.parametrize(("scope", "reads_tcp"), [((NIC3,), False), ((NIC2,), True), ((NIC,), True), ((USB,), True),
+                                                  (None, True)])
 def test_tcp_sessions_are_read_only_when_an_interface_asked_about_has_an_address(
         fake_host: HostPaths, monkeypatch: pytest.MonkeyPatch, scope: tuple[str, ...] | None, reads_tcp: bool) -> None:
     import vfio_tui.core.usage as usage
@@ -174,3 +182,25 @@ def test_tcp_sessions_are_read_only_when_an_interface_asked_about_has_an_address
     gather_live_extras(fake_host, processes=False, sriov_nics=False, facts=CountingFacts(),
                        scope=None if scope is None else [PciAddress.parse(a) for a in scope])
     assert calls == ([22] if reads_tcp else [])
+
+
+def test_an_address_on_a_bridge_over_a_bond_is_host_use_of_every_nic_under_it() -> None:
+    nics = {
+        "br0": {"pci": None, "addresses": ["192.0.2.10/24"], "lower": ["bond0"]},
+        "bond0": {"pci": None, "addresses": [], "lower": ["eno1", "eno2"]},
+        "eno1": {"pci": "0000:03:00.0", "addresses": []},
+        "eno2": {"pci": "0000:03:00.1", "addresses": []},
+        "eno3": {"pci": "0000:04:00.0", "addresses": []},
+        "loop-a": {"pci": None, "addresses": ["198.51.100.1/24"], "lower": ["loop-b"]},  # a cycle: still ends
+        "loop-b": {"pci": None, "addresses": [], "lower": ["loop-a"]},
+    }
+    uses = uses_from_extras({
+        "net_interfaces": nics, "routes": [{"destination": "default", "gateway": "192.0.2.1", "dev": "br0"}],
+        "sessions": [{"kind": "ssh", "remote": "198.51.100.7:50000", "dev": "br0", "user": None}],
+    })
+    for nic, port in [("0000:03:00.0", "eno1"), ("0000:03:00.1", "eno2")]:
+        got = {u.kind: u for u in uses[PciAddress.parse(nic)]}
+        assert set(got) == {"netdev-address", "default-route", "ssh-session"}
+        assert got["netdev-address"].detail == f"br0 has 192.0.2.10/24 (through {port}, which it is stacked on)"
+        assert f"take {port} out from under it" in got["netdev-address"].fix
+    assert PciAddress.parse("0000:04:00.0") not in uses
