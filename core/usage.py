@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from vfio_tui.core.address import PciAddress
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.model import HostInventory, HostUse
+from vfio_tui.core.sysfs_function import list_dir
 from vfio_tui.core.virtio_mounts import VIRTIO_FSTYPES, read_mounts, virtio_fs_mounts, virtio_mount_tags
 
 if TYPE_CHECKING:
@@ -399,17 +400,10 @@ def _live_net_lowers(paths: HostPaths, names: Iterable[str]) -> dict[str, list[s
     cls = str(paths.sys / "class" / "net")
     out: dict[str, list[str]] = {}
     for ifname in names:
-        lowers = sorted(e[len("lower_"):] for e in list_entries(f"{cls}/{ifname}") if e.startswith("lower_"))
+        lowers = sorted(e[len("lower_"):] for e in list_dir(f"{cls}/{ifname}") if e.startswith("lower_"))
         if lowers:
             out[ifname] = lowers
     return out
-
-
-def list_entries(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
 
 
 def _default_routes(paths: HostPaths) -> list[dict[str, Any]]:
