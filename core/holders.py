@@ -11,6 +11,7 @@ the host root (what `fuser /dev/vfio/N` does), so it works without libvirt and o
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -50,6 +51,40 @@ def _cdev_nodes(paths: HostPaths, address: str) -> list[str]:
     except OSError:
         return []
     return [paths.display(paths.dev_vfio / "devices" / n) for n in names]
+
+
+def group_node_unopened(paths: HostPaths, group: int) -> bool:
+    """True when the kernel itself shows that nobody holds VFIO group `group`: its /dev/vfio/N opens.
+
+    The group node is exclusive: vfio_group_fops_open() answers EBUSY while another file has it open
+    (K07), and the kernel keeps it "open" for as long as any fd of its devices is (a device fd holds a
+    reference to the group file; before Linux 6.0 the group's container stays set instead, which also
+    answers EBUSY), for a KVM that was given the group, and (>= 6.6) while one of its devices' cdevs
+    is open. So one open that succeeds replaces a scan of every process's fds.
+
+    Only the kernel's own node is opened: a character device whose number is the one
+    /sys/class/vfio/N/dev gives, never through a symlink. Anything else (a host tree, a recording, a
+    node that is not the group's, not root, EBUSY) answers False, and the caller scans /proc.
+    Opening it blocks a QEMU's open of the same group for those microseconds, so only a caller that
+    is about to take the device from vfio-pci (restore, under the writer lock) asks.
+    """
+    node = str(paths.dev_vfio / str(group))
+    try:
+        st = os.lstat(node)
+        with open(paths.sys / "class" / "vfio" / str(group) / "dev", encoding="ascii") as f:
+            number = f.read(32).strip()
+    except (OSError, ValueError):
+        return False
+    if not stat.S_ISCHR(st.st_mode) or number != f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}":
+        return False
+    try:
+        fd = os.open(node, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False  # EBUSY: held; EACCES: not root. Either way the scan decides, and names who.
+    try:
+        return os.fstat(fd).st_rdev == st.st_rdev
+    finally:
+        os.close(fd)
 
 
 def _proc_name(paths: HostPaths, pid: str) -> str:
@@ -97,19 +132,30 @@ def open_by(paths: HostPaths, nodes: Iterable[str]) -> tuple[dict[str, list[str]
 
 
 def holders_of(paths: HostPaths, addresses: Iterable[str | PciAddress],
-               domains: DomainFacts | None = None) -> dict[str, list[Holder]]:
+               domains: DomainFacts | None = None, *, open_groups: bool = False) -> dict[str, list[Holder]]:
     """{address: holders} for the devices someone holds now (absent: nobody, as far as can be seen).
 
     `domains` (libvirt's view) is asked once; when it cannot answer, the /dev/vfio check still runs.
+    With `open_groups` (a caller about to take the devices from vfio-pci), a group whose node opens
+    is known free without reading every process's fds (group_node_unopened()).
     """
     wanted = [str(a) for a in addresses]
     out: dict[str, list[Holder]] = {}
     nodes: dict[str, list[str]] = {}
+    proven: dict[int, bool] = {}
     for a in wanted:
         group = _group_of(paths, a)
+        cdevs = _cdev_nodes(paths, a)
         if group is not None:
+            if open_groups and not cdevs:
+                # (a device with a cdev is opened without its group being blocked until it is bound
+                # to an iommufd, yet it holds the device: those are scanned)
+                if group not in proven:
+                    proven[group] = group_node_unopened(paths, group)
+                if proven[group]:
+                    continue
             nodes.setdefault(paths.display(paths.dev_vfio / str(group)), []).append(a)
-        for node in _cdev_nodes(paths, a):
+        for node in cdevs:
             nodes.setdefault(node, []).append(a)
     users, complete = open_by(paths, nodes) if nodes else ({}, True)
     holds: DomainHolds = {}

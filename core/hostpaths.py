@@ -7,7 +7,15 @@ dir. No other module in core/ spells out "/sys", "/dev", "/proc" or "/etc".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+
+@lru_cache(maxsize=128)
+def _under_root(root: Path, relative: str) -> Path:
+    # The fixed places under a root are asked for thousands of times a run (every sysfs read starts
+    # from one), and each pathlib join parses its parts again: a Path is immutable, so one per root.
+    return root / relative
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,73 +44,73 @@ class HostPaths:
 
     @property
     def sys(self) -> Path:
-        return self.root / "sys"
+        return _under_root(self.root, "sys")
 
     @property
     def dev(self) -> Path:
-        return self.root / "dev"
+        return _under_root(self.root, "dev")
 
     @property
     def proc(self) -> Path:
-        return self.root / "proc"
+        return _under_root(self.root, "proc")
 
     @property
     def etc(self) -> Path:
-        return self.root / "etc"
+        return _under_root(self.root, "etc")
 
     @property
     def boot(self) -> Path:
-        return self.root / "boot"
+        return _under_root(self.root, "boot")
 
     @property
     def var_log(self) -> Path:
-        return self.root / "var" / "log"
+        return _under_root(self.root, "var/log")
 
     @property
     def var_lib(self) -> Path:
-        return self.root / "var" / "lib"
+        return _under_root(self.root, "var/lib")
 
     @property
     def run(self) -> Path:
-        return self.root / "run"
+        return _under_root(self.root, "run")
 
     @property
     def lib_modules(self) -> Path:
-        return self.root / "lib" / "modules"
+        return _under_root(self.root, "lib/modules")
 
     @property
     def state_dir(self) -> Path:
         """vfio-tui's own journal and backups (/var/lib/vfio-tui)."""
-        return self.var_lib / "vfio-tui"
+        return _under_root(self.root, "var/lib/vfio-tui")
 
     @property
     def config_journal(self) -> Path:
         """The journal of config-file changes (GRUB, modprobe.d, qemu.conf)."""
-        return self.state_dir / "config" / "journal.json"
+        return _under_root(self.root, "var/lib/vfio-tui/config/journal.json")
 
     @property
     def pci_bus(self) -> Path:
-        return self.sys / "bus" / "pci"
+        return _under_root(self.root, "sys/bus/pci")
 
     @property
     def pci_devices(self) -> Path:
-        return self.pci_bus / "devices"
+        return _under_root(self.root, "sys/bus/pci/devices")
 
     @property
     def pci_drivers(self) -> Path:
-        return self.pci_bus / "drivers"
+        return _under_root(self.root, "sys/bus/pci/drivers")
 
     @property
     def iommu_groups(self) -> Path:
-        return self.sys / "kernel" / "iommu_groups"
+        return _under_root(self.root, "sys/kernel/iommu_groups")
 
     @property
     def class_iommu(self) -> Path:
-        return self.sys / "class" / "iommu"
+        return _under_root(self.root, "sys/class/iommu")
 
     @property
     def dev_vfio(self) -> Path:
-        return self.dev / "vfio"
+        return _under_root(self.root, "dev/vfio")
 
     def pci_device(self, address: object) -> Path:
         """/sys/bus/pci/devices/<address> (the argument is a PciAddress or its text)."""

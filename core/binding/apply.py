@@ -104,14 +104,17 @@ def apply_plan(host: Host, plan: BindPlan, *, on_step: OnStep | None = None, can
             "devices": [{"address": d.address, "driver": d.from_driver, "override": d.from_override}
                         for d in plan.devices],
             "run": run_id,
-            "steps": [{"path": s.path, "value": s.value, "state": "planned"} for s in plan.steps],
+            # The first step's intent rides on the journal's first (durable) save: one save fewer.
+            "steps": [{"path": s.path, "value": s.value, "state": "intent" if i == 0 else "planned",
+                       **({"at": time.time()} if i == 0 else {})} for i, s in enumerate(plan.steps)],
         })
         try:
             for i, step in enumerate(plan.steps):
                 if _cancelled(cancel):
                     _rollback(host, runner, journal, f"cancelled before step {i + 1}/{len(plan.steps)}"
                               f" ({step.describe()})")
-                journal.step(i, "intent")
+                if i > 0:
+                    journal.step(i, "intent")
                 try:
                     runner.run(step)
                 except VfioError as exc:

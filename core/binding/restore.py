@@ -116,7 +116,7 @@ def restore(host: Host, addresses: Iterable[str | PciAddress] | None = None, *, 
                 else:
                     raise InputError(f"{addr} is on {driver_of(host.paths, addr) or 'no driver'} and vfio-tui has"
                                      " no record of binding it: nothing to restore")
-        held = holders_of(host.paths, [a for _, originals in plan for a in originals], domains)
+        held = holders_of(host.paths, [a for _, originals in plan for a in originals], domains, open_groups=True)
         if held:
             raise PlanRefusedError("not giving devices back while they are in use: " + "; ".join(
                 f"{a}: {h.detail}" for a, hs in held.items() for h in hs), fix=next(iter(held.values()))[0].fix)

@@ -167,7 +167,7 @@ def has_virsh() -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds (medians of >= 5; 9 steadies them under TCG)")
     ap.add_argument("--cli-rounds", type=int, default=3, help="rounds of the fresh-process CLI (slow)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     ap.add_argument("--profile", type=Path, help="write a cProfile of one in-process vfio-tui round and"
