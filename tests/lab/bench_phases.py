@@ -67,6 +67,10 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("vfio_tui.core.binding.state", "return_devices"),
     ("vfio_tui.core.binding.restore", "restore"),
     ("vfio_tui.core.binding.restore", "holders_of"),
+    ("vfio_tui.core.holders", "_group_of"),
+    ("vfio_tui.core.holders", "_cdev_nodes"),
+    ("vfio_tui.core.holders", "group_node_unopened"),
+    ("vfio_tui.core.holders", "open_by"),
 )
 
 _CONTEXTS = frozenset({"open_host", "writer_lock", "guarded_output", "hints_for", "hangups_interrupt"})
