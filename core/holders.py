@@ -45,12 +45,16 @@ def _group_of(paths: HostPaths, address: str) -> int | None:
 
 
 def _cdev_nodes(paths: HostPaths, address: str) -> list[str]:
-    """The device's VFIO cdev nodes (/dev/vfio/devices/vfioN, Linux >= 6.6 with iommufd)."""
+    """The device's VFIO cdev nodes (/dev/vfio/devices/vfioN: Linux >= 6.6 built with VFIO_DEVICE_CDEV).
+
+    Since 6.1 every VFIO device has a vfio-dev/vfioN directory, but only one with a device number
+    (its `dev` attribute) has a node anybody could open."""
+    base = f"{paths.pci_device(address)}/vfio-dev/"
     try:
-        names = os.listdir(paths.pci_device(address) / "vfio-dev")
+        names = os.listdir(base)
     except OSError:
         return []
-    return [paths.display(paths.dev_vfio / "devices" / n) for n in names]
+    return [paths.display(paths.dev_vfio / "devices" / n) for n in names if os.path.exists(f"{base}{n}/dev")]
 
 
 def group_node_unopened(paths: HostPaths, group: int) -> bool:

@@ -125,7 +125,10 @@ class SimDriverModel:
         if driver == VFIO:
             group = self._group_of(dev)
             assert group is not None
+            # A kernel >= 6.6 with VFIO_DEVICE_CDEV: the vfio-dev device has a number (its cdev,
+            # /dev/vfio/devices/vfioN); on 6.1-6.5 the directory is there without one.
             safefile.mkdirs(root, dev / "vfio-dev" / f"vfio{group}")
+            safefile.create_exclusive(root, dev / "vfio-dev" / f"vfio{group}" / "dev", f"511:{group}\n".encode())
             node = self.paths.dev_vfio / group
             if safefile.create_exclusive(root, node, mode=0o600):
                 nodes = meta.setdefault("dev_vfio", {})
@@ -150,6 +153,7 @@ class SimDriverModel:
         vdir = dev / "vfio-dev"
         if vdir.is_dir() and not vdir.is_symlink():
             for child in vdir.iterdir():
+                safefile.unlink(root, child / "dev")
                 safefile.rmdir(root, child)
             safefile.rmdir(root, vdir)
         if driver == VFIO and group is not None and not self._group_has_vfio(group):

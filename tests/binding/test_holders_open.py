@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -37,9 +36,11 @@ def _bound(make_host: Callable[..., Host]) -> tuple[Host, int]:
 
 def _char_node(host: Host, group: int, *, number: int = NULL, sysfs: str = "1:3", cdev: bool = False) -> Path:
     """/dev/vfio/N as a character device, and the number sysfs gives for the group; without `cdev`,
-    the device has no VFIO cdev (a kernel before 6.6, or one built without it, as the lab's 6.1)."""
-    if not cdev:
-        shutil.rmtree(host.paths.pci_device(HBA) / "vfio-dev")
+    the device has no VFIO cdev: its vfio-dev/vfioN has no device number (a kernel before 6.6, or one
+    built without it, as the lab's 6.1)."""
+    if not cdev:  # (the vfio-dev directory stays, without a device number, as on 6.1-6.5)
+        for child in (host.paths.pci_device(HBA) / "vfio-dev").iterdir():
+            (child / "dev").unlink()
     node = host.paths.dev_vfio / str(group)
     node.unlink()
     try:
