@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from vfio_tui.core import safefile
+from vfio_tui.core import private_state, safefile
 from vfio_tui.core.clock import utc
 from vfio_tui.core.errors import InputError, NeedsRootError, VfioError
 from vfio_tui.core.lock import writer_lock
@@ -135,9 +135,9 @@ def read_journal(host: Host) -> list[dict[str, Any]]:
 
 
 def _write_journal(host: Host, entries: list[dict[str, Any]]) -> None:
-    safefile.private_dir(host.paths.root, host.paths.state_dir)
-    safefile.private_dir(host.paths.root, config_dir(host))
-    safefile.sweep_temp_files(host.paths.root, config_dir(host))
+    private_state.private_dir(host.paths.root, host.paths.state_dir)
+    private_state.private_dir(host.paths.root, config_dir(host))
+    private_state.sweep_temp_files(host.paths.root, config_dir(host))
     write_private(host, _journal_path(host), json.dumps({"schema": JOURNAL_SCHEMA, "entries": entries},
                                                         indent=1).encode())
 
@@ -217,7 +217,7 @@ def _apply_locked(host: Host, changes: Sequence[FileChange], *, what: str, check
         backup = _backup_path(host, jid, c.path)
         if old_bytes is not None:
             try:
-                safefile.private_dir(host.paths.root, host.paths.state_dir)
+                private_state.private_dir(host.paths.root, host.paths.state_dir)
                 write_private(host, backup, old_bytes)
             except OSError as exc:
                 raise VfioError(f"cannot back up {c.path} ({exc.strerror}); nothing was changed",

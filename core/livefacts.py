@@ -1,4 +1,4 @@
-"""Provides the four live-host facts gather_live_extras() takes from psutil (core.usage.PsutilFacts) —
+"""Provides the four live-host facts gather_live_extras() takes from psutil (core.usage_live.PsutilFacts) —
 physical mounts, interface addresses, interfaces that are up, running process names — read with the
 standard library alone (ProcFacts), for the remote collector that runs where psutil may not be installed.
 

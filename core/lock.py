@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from vfio_tui.core import safefile
+from vfio_tui.core import private_state, safefile
 from vfio_tui.core.clock import utc
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.hostpaths import HostPaths
@@ -36,7 +36,7 @@ def ensure_state_dir(paths: HostPaths) -> Path:
     jdir = paths.state_dir / "journal"
     if _holds_lock(paths):
         return jdir  # made and checked when this thread took the lock (a bind's journal, a run's record)
-    safefile.private_dirs(paths.root, paths.state_dir, jdir.name)
+    private_state.private_dirs(paths.root, paths.state_dir, jdir.name)
     return jdir
 
 
@@ -72,7 +72,7 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
                 _held[key] -= 1
         return
     # The state and journal dirs made private and the lock file opened, in one walk.
-    fd = safefile.private_dirs_and_lock(paths.root, paths.state_dir, "journal", lock_path.name)
+    fd = private_state.private_dirs_and_lock(paths.root, paths.state_dir, "journal", lock_path.name)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

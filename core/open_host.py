@@ -17,7 +17,8 @@ from vfio_tui.core.host import Host, HostKind, HostOptions
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.simulated.materialize import SIM_METADATA, materialize, read_sim_metadata
 from vfio_tui.core.snapshot import load_snapshot
-from vfio_tui.core.usage import facts_recorded, usage_source
+from vfio_tui.core.usage import facts_recorded
+from vfio_tui.core.usage_live import usage_source
 
 if TYPE_CHECKING:
     from vfio_tui.core.address import PciAddress

@@ -12,20 +12,20 @@ directory, write, fsync, rename over the target, fsync the directory. A target t
 regular file (a device node, a FIFO, a socket, a directory — or a symlink where none is allowed) is
 refused, so `/dev/null` never turns into a file. Config edits keep the file's owner, mode and
 SELinux label; the bytes are written exactly as given (line endings are the caller's).
+
+vfio-tui's own state (private directories, the lock file, a held journal directory, the sweep of
+temp files a killed run left) is core.private_state's, on the same walk.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Final
 
 from vfio_tui.core.safepath import (  # re-exported: the one module writers and confined readers import
-    DIR_FLAGS,
     UnsafePathError,
     Walk,
     exists,
@@ -38,9 +38,9 @@ from vfio_tui.core.safepath import (  # re-exported: the one module writers and 
     walk_to,
 )
 
-__all__ = ["UnsafePathError", "append", "create_exclusive", "exists", "kind_of", "mkdirs", "open_lock_file",
-           "open_regular", "private_dir", "read_bytes", "readlink", "rel_parts", "remove_tree", "rename", "replace",
-           "resolve", "rmdir", "sweep_temp_files", "symlink", "temp_name", "unlink", "write_in_place", "write_output"]
+__all__ = ["UnsafePathError", "append", "create_exclusive", "exists", "kind_of", "mkdirs", "open_regular",
+           "read_bytes", "readlink", "rel_parts", "remove_tree", "rename", "replace", "resolve", "rmdir", "symlink",
+           "temp_name", "unlink", "write_in_place", "write_output"]
 
 TMP_SUFFIX: Final = ".tmp"
 _SELINUX: Final = "security.selinux"
@@ -70,65 +70,7 @@ def mkdirs(root: Path, path: Path, mode: int = 0o755) -> None:
         pass
 
 
-def private_dir(root: Path, path: Path) -> None:
-    """Create `path` (0700) and make it 0700; refused when it is a symlink or not a directory."""
-    with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
-        os.close(_enter_private(w, name, keep=False))
-
-
-def private_dirs(root: Path, path: Path, child: str) -> None:
-    """private_dir() of `path` and of `path`/`child`, then sweep_temp_files() of the latter, in one walk
-    (the writer lock does this at every start; three walks cost three times the system calls)."""
-    _private_dirs(root, path, child, None)
-
-
-def private_dirs_and_lock(root: Path, path: Path, child: str, lock: str) -> int:
-    """private_dirs(), and open_lock_file() of `path`/`lock` on the same walk: its fd, for the caller to close."""
-    fd = _private_dirs(root, path, child, lock)
-    if fd is None:  # pragma: no cover - _private_dirs opens it whenever a lock name is given
-        raise UnsafePathError(f"cannot open {path / lock}", path=str(path / lock))
-    return fd
-
-
-def _private_dirs(root: Path, path: Path, child: str, lock: str | None) -> int | None:
-    with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
-        _enter_private(w, name, keep=True)
-        fd = _open_lock_at(w, lock) if lock is not None else None
-        try:
-            _enter_private(w, child, keep=True)
-            _sweep_in(w)
-        except BaseException:
-            if fd is not None:
-                os.close(fd)
-            raise
-        return fd
-
-
-def _enter_private(w: Walk, name: str, *, keep: bool) -> int:
-    """Make `name` in the walk's directory a 0700 directory and open it (never through a link); with
-    `keep` the walk goes into it (its fd joins the walk's, closed with them)."""
-    with suppress(FileExistsError):
-        os.mkdir(name, 0o700, dir_fd=w.fd)
-    try:
-        fd = os.open(name, DIR_FLAGS, dir_fd=w.fd)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise UnsafePathError(f"refusing to use {w.where(name)} as vfio-tui's private directory:"
-                                  " it is a symlink or not a directory", path=w.where(name)) from None
-        raise
-    if keep:
-        w.stack.append(fd)
-        w.names.append(name)
-    try:
-        os.fchmod(fd, 0o700)
-    except BaseException:
-        if not keep:
-            os.close(fd)
-        raise
-    return fd
-
-
-def _fsync_dir(fd: int) -> None:
+def fsync_dir(fd: int) -> None:
     with suppress(OSError):  # some filesystems cannot fsync a directory; the rename is still atomic
         os.fsync(fd)
 
@@ -162,7 +104,7 @@ def temp_name(name: str) -> str:
     return f".{name}.{os.getpid()}.{os.urandom(6).hex()}{TMP_SUFFIX}"
 
 
-def _replace_in(w: Walk, name: str, data: bytes, *, mode: int | None, private: bool, fsync: bool,
+def replace_in(w: Walk, name: str, data: bytes, *, mode: int | None, private: bool, fsync: bool,
                 sync_dir: bool) -> None:
     try:
         st = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
@@ -192,7 +134,7 @@ def _replace_in(w: Walk, name: str, data: bytes, *, mode: int | None, private: b
             os.unlink(tmp, dir_fd=w.fd)
         raise
     if sync_dir:
-        _fsync_dir(w.fd)
+        fsync_dir(w.fd)
 
 
 def replace(root: Path, path: Path, data: bytes, *, mode: int | None = None, private: bool = False,
@@ -206,7 +148,7 @@ def replace(root: Path, path: Path, data: bytes, *, mode: int | None = None, pri
     """
     follow = not private if follow is None else follow
     with walk_to(root, path, create=create_dirs, dir_mode=dir_mode, follow_last=follow) as (w, name):
-        _replace_in(w, name, data, mode=mode, private=private, fsync=fsync, sync_dir=sync_dir)
+        replace_in(w, name, data, mode=mode, private=private, fsync=fsync, sync_dir=sync_dir)
 
 
 def write_in_place(root: Path, path: Path, data: bytes, *, create: bool = False, mode: int = 0o644) -> None:
@@ -254,7 +196,7 @@ def unlink(root: Path, path: Path, *, missing_ok: bool = True) -> None:
             if stat.S_ISDIR(st.st_mode):
                 raise UnsafePathError(f"refusing to unlink {w.where(name)}: it is a directory", path=w.where(name))
             os.unlink(name, dir_fd=w.fd)
-            _fsync_dir(w.fd)
+            fsync_dir(w.fd)
     except FileNotFoundError:
         if not missing_ok:
             raise
@@ -282,47 +224,21 @@ def rmdir(root: Path, path: Path) -> None:
         os.rmdir(name, dir_fd=w.fd)
 
 
-class HeldDir:
-    """A directory of the tree, reached by the confined walk once and held open for a series of
-    replace()/rename() of vfio-tui's own files in it (a bind's journal: a walk per save was a fifth of
-    the journal's time on the lab's 9p root). The caller closes it."""
-
-    def __init__(self, root: Path, directory: Path) -> None:
-        self.path = directory
-        self._w = Walk(root)
-        try:
-            self._w.walk(rel_parts(root, directory / "_"))  # every directory of the path opened, none created
-        except BaseException:
-            self._w.close()
-            raise
-
-    def replace_private(self, name: str, data: bytes, *, fsync: bool, sync_dir: bool) -> None:
-        """replace(root, directory / name, data, private=True) through the held directory."""
-        _replace_in(self._w, name, data, mode=None, private=True, fsync=fsync, sync_dir=sync_dir)
-
-    def rename(self, src: str, dst: str) -> None:
-        """rename(root, directory / src, directory / dst) through the held directory."""
-        _rename_in(self._w, src, dst)
-
-    def close(self) -> None:
-        self._w.close()
-
-
 def rename(root: Path, src: Path, dst: Path) -> None:
     """Rename within one directory of the tree (a journal's state change)."""
     if src.parent != dst.parent:
         raise UnsafePathError(f"{src} and {dst} are not in one directory", path=str(src))
     with walk_to(root, src) as (w, name):
-        _rename_in(w, name, dst.name)
+        rename_in(w, name, dst.name)
 
 
-def _rename_in(w: Walk, name: str, new: str) -> None:
+def rename_in(w: Walk, name: str, new: str) -> None:
     st = os.stat(name, dir_fd=w.fd, follow_symlinks=False)
     if not stat.S_ISREG(st.st_mode):
         raise UnsafePathError(f"refusing to rename {w.where(name)}: it is {kind_of(st.st_mode)}",
                               path=w.where(name))
     os.rename(name, new, src_dir_fd=w.fd, dst_dir_fd=w.fd)
-    _fsync_dir(w.fd)
+    fsync_dir(w.fd)
 
 
 def symlink(root: Path, link: Path, target: str, *, replace_existing: bool = True,
@@ -354,29 +270,6 @@ def symlink(root: Path, link: Path, target: str, *, replace_existing: bool = Tru
             os.symlink(target, name, dir_fd=w.fd)
 
 
-@contextmanager
-def open_lock_file(root: Path, path: Path) -> Iterator[int]:
-    """A private lock file's fd (O_RDWR, created 0600, never through a link, regular only)."""
-    with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
-        fd = _open_lock_at(w, name)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
-
-
-def _open_lock_at(w: Walk, name: str) -> int:
-    fd = open_regular_at(w, name, os.O_RDWR | os.O_CREAT, 0o600, what="lock")
-    try:
-        st = os.fstat(fd)
-        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != 0o600:
-            os.fchmod(fd, 0o600)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def write_output(path: Path, data: bytes) -> None:
     """Write a file the user named on the command line: the same temp + fsync + rename, refusing to
     replace anything that is not a regular file (a device node, a FIFO, a symlink: said so)."""
@@ -395,47 +288,6 @@ def write_output(path: Path, data: bytes) -> None:
         if st is not None and not stat.S_ISREG(st.st_mode):
             raise UnsafePathError(f"refusing to write {path}: it is {kind_of(st.st_mode)}, not a regular file"
                                   " (give a new file name, or - for stdout)", path=str(path))
-        _replace_in(w, path.name, data, mode=None, private=False, fsync=True, sync_dir=True)
+        replace_in(w, path.name, data, mode=None, private=False, fsync=True, sync_dir=True)
     finally:
         w.close()
-
-
-def sweep_temp_files(root: Path, directory: Path) -> int:
-    """Remove temp files a killed vfio-tui left in `directory` (their writer's pid is gone)."""
-    try:
-        with walk_to(root, directory / "_") as (w, _name):
-            return _sweep_in(w)
-    except (OSError, UnsafePathError):
-        return 0
-
-
-def _sweep_in(w: Walk) -> int:
-    """sweep_temp_files() of the walk's directory."""
-    try:
-        names = os.listdir(w.fd)
-    except OSError:
-        return 0
-    removed = 0
-    for n in names:
-        if not (n.startswith(".") and n.endswith(TMP_SUFFIX)):
-            continue
-        bits = n[1:-len(TMP_SUFFIX)].rsplit(".", 2)
-        pid = int(bits[1]) if len(bits) == 3 and bits[1].isdigit() else None
-        if pid is not None and _alive(pid):
-            continue
-        with suppress(OSError):
-            st = os.stat(n, dir_fd=w.fd, follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
-                os.unlink(n, dir_fd=w.fd)
-                removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True  # (our own pid: a writer in another thread of this process)

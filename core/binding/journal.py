@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from vfio_tui.core import safefile
+from vfio_tui.core import private_state, safefile
 from vfio_tui.core.errors import HostDataError, VfioError
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.lock import LockedError, ensure_state_dir, lock_is_free, writer_lock
@@ -93,7 +93,7 @@ class Journal:
         """{address: {"driver": ..., "override": ...}} as they were before the first write."""
         return {d["address"]: d for d in self.data["devices"]}
 
-    held: safefile.HeldDir | None = field(default=None, repr=False, compare=False)
+    held: private_state.HeldDir | None = field(default=None, repr=False, compare=False)
     """Its directory held open by the run writing it (create(hold=True)): saves skip the walk there."""
 
     @classmethod
@@ -104,7 +104,7 @@ class Journal:
         now = time.time_ns()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}-{os.getpid()}"
         journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data, paths.root,
-                      safefile.HeldDir(paths.root, jdir) if hold else None)
+                      private_state.HeldDir(paths.root, jdir) if hold else None)
         try:
             journal.save()
         except BaseException:

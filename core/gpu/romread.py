@@ -128,13 +128,13 @@ def roms_dir(host: Host) -> Path:
 
 def save_rom(host: Host, read: RomRead) -> Path:
     """Keep a ROM under the state dir; returns its path (the same bytes always get the same name)."""
-    from vfio_tui.core import safefile
+    from vfio_tui.core import private_state, safefile
     from vfio_tui.core.binding.journal import ensure_state_dir
 
     ensure_state_dir(host.paths)
     target = roms_dir(host) / read.file_name
     # vfio-tui's own file: 0600, temp + fsync + rename, never through a link (core/safefile.py).
-    safefile.private_dir(host.paths.root, target.parent)
+    private_state.private_dir(host.paths.root, target.parent)
     safefile.replace(host.paths.root, target, read.data, private=True)
     return target
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vfio_tui.core import safefile
+from vfio_tui.core import private_state, safefile
 from vfio_tui.core.address import PciAddress
 from vfio_tui.core.clock import utc
 from vfio_tui.core.configfiles import (
@@ -268,8 +268,8 @@ def apply_install(host: Host, hv: Hypervisor, plan: InstallPlan) -> AppliedChang
     guard_writes(host, [c.path for c in plan.changes])
     applied = None
     if plan.changes:
-        safefile.private_dir(host.paths.root, host.paths.state_dir)
-        safefile.private_dir(host.paths.root, host.paths.under(HOOK_PLANS))
+        private_state.private_dir(host.paths.root, host.paths.state_dir)
+        private_state.private_dir(host.paths.root, host.paths.under(HOOK_PLANS))
         applied = apply_changes(host, plan.changes, what=f"hooks install {plan.vm}", check_id="hooks",
                                 fix_id=f"hooks-{plan.vm}")
     if plan.attach is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from vfio_tui.core import safefile
+from vfio_tui.core import private_state, safefile
 from vfio_tui.core.binding.journal import (
     ensure_state_dir,
     interrupted_names,
@@ -148,8 +148,8 @@ def new_run(paths: HostPaths, fields: dict[str, Any]) -> RunRecord:
     """
     ensure_state_dir(paths)
     rdir = runs_dir(paths)
-    safefile.private_dir(paths.root, rdir)
-    safefile.sweep_temp_files(paths.root, rdir)
+    private_state.private_dir(paths.root, rdir)
+    private_state.sweep_temp_files(paths.root, rdir)
     numbers = [int(n[4:-5]) for n in os.listdir(rdir) if n.startswith("run-") and n.endswith(".json")
                and n[4:-5].isdigit()]
     run_id = f"run-{max(numbers, default=0) + 1}"

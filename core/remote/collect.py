@@ -4,7 +4,7 @@ print the same `vfio-lab-sysfs-snapshot/1` recording `vfio-tui snapshot -` print
 It is this module and the core modules it imports, carried to the host in memory by
 core.remote.bundle; so it must import nothing outside the standard library and core's stdlib-only
 modules (a test runs the bundle with `python3 -I -S`, no site-packages at all). The device part is
-core.snapshot_record itself; the host-use facts are core.usage's, read without psutil.
+core.snapshot_record itself; the host-use facts are core.usage_live's, read without psutil.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def collect(root: Path, label: str | None = None) -> dict[str, Any]:
     extras: dict[str, Any] | None
     if paths.is_live:
         from vfio_tui.core.livefacts import ProcFacts
-        from vfio_tui.core.usage import gather_live_extras
+        from vfio_tui.core.usage_live import gather_live_extras
 
         extras = gather_live_extras(paths, facts=ProcFacts(paths))
         held = virsh_vm_devices()

@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from vfio_tui.core import safefile
+from vfio_tui.core import private_state, safefile
 from vfio_tui.core.errors import SysfsTimeoutError, SysfsWriteError, VfioError
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.kernel import DEFAULT_WRITE_TIMEOUT
@@ -68,7 +68,7 @@ class SimulatedKernel(SimDriverModel):
         when it changed; the big metadata (id tables, host extras) is only read.
         """
         root = self.paths.root
-        with safefile.open_lock_file(root, self._lock_path) as lock:
+        with private_state.open_lock_file(root, self._lock_path) as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             static = self._static()
             try:
@@ -126,7 +126,7 @@ class SimulatedKernel(SimDriverModel):
         """Set metadata keys (tests: faults, open_groups; or static ones such as modules_available)."""
         static = {k: v for k, v in changes.items() if k not in STATE_KEYS}
         if static:
-            with safefile.open_lock_file(self.paths.root, self._lock_path) as lock:
+            with private_state.open_lock_file(self.paths.root, self._lock_path) as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 data = dict(self._static())
                 data.update(static)

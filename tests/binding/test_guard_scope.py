@@ -15,7 +15,8 @@ import pytest
 from tests.binding.test_virtio_mounts import _fake_guest
 from vfio_tui.core.address import PciAddress
 from vfio_tui.core.hostpaths import HostPaths
-from vfio_tui.core.usage import UsageMap, gather_live_extras, uses_from_extras
+from vfio_tui.core.usage import UsageMap, uses_from_extras
+from vfio_tui.core.usage_live import gather_live_extras
 
 SATA, NVME, NIC, NIC2, USB, VGA, IDLE, NIC3 = ("0000:00:01.0", "0000:00:02.0", "0000:00:03.0", "0000:00:04.0",
                                                "0000:00:05.0", "0000:00:06.0", "0000:00:07.0", "0000:00:08.0")
@@ -169,7 +170,7 @@ def test_a_scoped_guard_asks_only_for_the_facts_that_can_concern_it(
                                                   (None, True)])
 def test_tcp_sessions_are_read_only_when_an_interface_asked_about_has_an_address(
         fake_host: HostPaths, monkeypatch: pytest.MonkeyPatch, scope: tuple[str, ...] | None, reads_tcp: bool) -> None:
-    import vfio_tui.core.usage as usage
+    import vfio_tui.core.usage_live as usage
 
     calls: list[int | None] = []
     real = usage.established_tcp

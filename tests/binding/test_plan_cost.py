@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-import vfio_tui.core.usage
+import vfio_tui.core.usage_live
 from vfio_tui.core.address import PciAddress
 from vfio_tui.core.binding import plan_bind
 from vfio_tui.core.host import Host
 from vfio_tui.core.hostpaths import HostPaths
-from vfio_tui.core.usage import gather_live_extras, usage_source
+from vfio_tui.core.usage_live import gather_live_extras, usage_source
 
 
 def test_plan_reads_no_pci_ids_but_inventory_does(make_host: Callable[..., Host]) -> None:
@@ -46,7 +46,7 @@ def test_display_scan_only_for_a_group_with_a_display_device(
         asked.append((processes, sriov_nics))
         return {}
 
-    monkeypatch.setattr(vfio_tui.core.usage, "gather_live_extras", fake_gather)
+    monkeypatch.setattr(vfio_tui.core.usage_live, "gather_live_extras", fake_gather)
     provide = usage_source(HostPaths(Path("/")), None)  # the live host's source: gathers when asked
     provide(inventory, PciAddress.parse(focus) if focus else None)
     assert asked == [(scan, False)]  # the guard never asks `ip link` for VF settings it does not read
@@ -59,7 +59,7 @@ def test_no_process_scan_when_not_asked(tmp_path: Path, monkeypatch: pytest.Monk
         raise AssertionError("process scan")
 
     monkeypatch.setattr(psutil, "process_iter", boom)
-    monkeypatch.setattr(vfio_tui.core.usage, "_process_names", None)
+    monkeypatch.setattr(vfio_tui.core.usage_live, "_process_names", None)
     assert gather_live_extras(HostPaths(tmp_path), processes=False)["display_servers"] == []
 
 
@@ -74,7 +74,7 @@ def test_process_names_are_cached_per_process(monkeypatch: pytest.MonkeyPatch) -
         return real(*args, **kwargs)
 
     monkeypatch.setattr(psutil, "process_iter", counting)
-    monkeypatch.setattr(vfio_tui.core.usage, "_process_names", None)
-    first = vfio_tui.core.usage.running_process_names()
-    assert vfio_tui.core.usage.running_process_names() is first
+    monkeypatch.setattr(vfio_tui.core.usage_live, "_process_names", None)
+    first = vfio_tui.core.usage_live.running_process_names()
+    assert vfio_tui.core.usage_live.running_process_names() is first
     assert len(calls) == 1

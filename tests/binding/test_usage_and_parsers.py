@@ -15,7 +15,8 @@ from vfio_tui.core.binding import BindFailedError, StepEvent, apply_plan, plan_b
 from vfio_tui.core.errors import SysfsWriteError
 from vfio_tui.core.host import Host
 from vfio_tui.core.hostpaths import HostPaths
-from vfio_tui.core.usage import _live_blocks, uses_from_extras
+from vfio_tui.core.usage import uses_from_extras
+from vfio_tui.core.usage_live import _live_blocks
 
 
 def _block(root: Path, name: str, real: str, *, partition: bool = False, slaves: tuple[str, ...] = (),

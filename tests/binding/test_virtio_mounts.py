@@ -12,7 +12,8 @@ from vfio_tui.core.binding import plan_bind
 from vfio_tui.core.host import Host
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.simulated.demo_host import demo_snapshot
-from vfio_tui.core.usage import gather_live_extras, uses_from_extras
+from vfio_tui.core.usage import uses_from_extras
+from vfio_tui.core.usage_live import gather_live_extras
 from vfio_tui.core.virtio_mounts import parse_mounts, read_mounts, virtio_fs_mounts, virtio_mount_tags
 
 PROC_MOUNTS = """\

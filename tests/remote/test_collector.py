@@ -20,7 +20,7 @@ from vfio_tui.core.livefacts import ProcFacts
 from vfio_tui.core.remote.bundle import carried_modules, collector_source
 from vfio_tui.core.remote.collect import SIM_METADATA
 from vfio_tui.core.simulated.materialize import SIM_METADATA as MATERIALIZED_METADATA
-from vfio_tui.core.usage import PsutilFacts
+from vfio_tui.core.usage_live import PsutilFacts
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from vfio_tui.core import safefile
+from vfio_tui.core import private_state, safefile
 from vfio_tui.core.binding.journal import writer_lock
 from vfio_tui.core.configfiles import FileChange, apply_changes, undo_changes
 from vfio_tui.core.host import Host, HostOptions
@@ -161,12 +161,12 @@ def test_the_lock_makes_its_private_dirs_in_one_walk(tmp_path: Path) -> None:
     mine = state / "journal" / safefile.temp_name("b.json")  # this process: still writing it
     stale.write_text("half")
     mine.write_text("half")
-    safefile.private_dirs(root, state, "journal")
+    private_state.private_dirs(root, state, "journal")
     assert stat.S_IMODE(state.stat().st_mode) == stat.S_IMODE((state / "journal").stat().st_mode) == 0o700
     assert not stale.exists() and mine.exists()
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    safefile.private_dirs(fresh, fresh / "var" / "lib" / "vfio-tui", "journal")
+    private_state.private_dirs(fresh, fresh / "var" / "lib" / "vfio-tui", "journal")
     assert stat.S_IMODE((fresh / "var" / "lib" / "vfio-tui" / "journal").stat().st_mode) == 0o700
 
 
@@ -182,14 +182,14 @@ def test_the_private_dirs_are_never_links_even_inside_the_tree(tmp_path: Path, l
         state.mkdir(parents=True)
         (state / "journal").symlink_to(elsewhere)
     with pytest.raises(safefile.UnsafePathError, match="private directory"):
-        safefile.private_dirs(tmp_path, state, "journal")
+        private_state.private_dirs(tmp_path, state, "journal")
     assert list(elsewhere.iterdir()) == []
 
 
 def test_a_held_directory_writes_and_renames_as_the_walking_calls_do(tmp_path: Path) -> None:
     jdir = tmp_path / "var" / "lib" / "vfio-tui" / "journal"
     jdir.mkdir(parents=True)
-    held = safefile.HeldDir(tmp_path, jdir)
+    held = private_state.HeldDir(tmp_path, jdir)
     try:
         held.replace_private("a.applying.json", b"{}\n", fsync=True, sync_dir=True)
         held.replace_private("a.applying.json", b'{"x": 1}\n', fsync=False, sync_dir=False)
@@ -215,12 +215,12 @@ def test_a_held_directory_is_reached_only_inside_the_tree(tmp_path: Path) -> Non
     (root / "var" / "lib").mkdir(parents=True)
     (root / "var" / "lib" / "vfio-tui").symlink_to(outside)
     with pytest.raises(safefile.UnsafePathError):
-        safefile.HeldDir(root, root / "var" / "lib" / "vfio-tui")
+        private_state.HeldDir(root, root / "var" / "lib" / "vfio-tui")
 
 
 def test_the_lock_file_is_opened_on_the_same_walk_and_never_through_a_link(tmp_path: Path) -> None:
     state = tmp_path / "var" / "lib" / "vfio-tui"
-    fd = safefile.private_dirs_and_lock(tmp_path, state, "journal", "lock")
+    fd = private_state.private_dirs_and_lock(tmp_path, state, "journal", "lock")
     try:
         assert os.fstat(fd).st_ino == (state / "lock").stat().st_ino
         assert stat.S_IMODE((state / "lock").stat().st_mode) == 0o600 and (state / "journal").is_dir()
@@ -230,5 +230,5 @@ def test_the_lock_file_is_opened_on_the_same_walk_and_never_through_a_link(tmp_p
     (tmp_path / "victim").write_text("victim\n")
     (state / "lock").symlink_to(tmp_path / "victim")
     with pytest.raises(safefile.UnsafePathError):
-        safefile.private_dirs_and_lock(tmp_path, state, "journal", "lock")
+        private_state.private_dirs_and_lock(tmp_path, state, "journal", "lock")
     assert (tmp_path / "victim").read_text() == "victim\n"

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, options: HostOptions) -> int:
     from vfio_tui.core.errors import InputError
     from vfio_tui.core.snapshot_record import record_host
-    from vfio_tui.core.usage import record_usage_extras
+    from vfio_tui.core.usage_live import record_usage_extras
 
     if options.on is not None:
         return _save_remote(args, options.on)
