@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.textsafe import printable
 from vfio_tui.tui.cli.argtypes import HelpFormatter, OneLineParser, memoize_argparse_gettext
-from vfio_tui.tui.cli.common import add_host_options, host_options_from_args, normalize_demo
+from vfio_tui.tui.cli.common import add_host_options, host_defaults, host_options_from_args, normalize_demo
 from vfio_tui.tui.cli.output import environment_error, hangups_interrupt, hints_for, one_line, print_error
 from vfio_tui.tui.cli.registry import COMMANDS, load_command
 
@@ -57,10 +57,15 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    add_host_options(parser, top_level=True)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     words = list(sys.argv[1:] if argv is None else argv)
     chosen = _chosen_command(words)
+    if chosen is None or any(w.startswith("-") for w in words[:words.index(chosen)]):
+        add_host_options(parser, top_level=True)
+    else:
+        # No option before the command: its own parser takes them (`vfio-tui bind ADDR --demo`),
+        # and the top-level copies (a sixth of a quick command's parsing) are not built.
+        host_defaults(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     version_only = chosen is None and "--version" in words  # argparse prints it and exits
     for name in COMMANDS:
         if version_only or (chosen is not None and name != chosen):

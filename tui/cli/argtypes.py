@@ -112,5 +112,16 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
                  width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position,
-                         _terminal_columns() - 2 if width is None else width)
+        # argparse makes one of these for every option it adds (to check its metavar) and formats
+        # nothing with it: the terminal is measured when help is formatted, not 13 times a parser.
+        super().__init__(prog, indent_increment, max_help_position, 78 if width is None else width)
+        self._measure = width is None
+        self._asked_help_position = max_help_position
+
+    def format_help(self) -> str:
+        if self._measure:
+            self._measure = False
+            self._width = _terminal_columns() - 2
+            self._max_help_position = min(self._asked_help_position,
+                                          max(self._width - 20, self._indent_increment * 2))
+        return super().format_help()

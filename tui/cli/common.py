@@ -68,8 +68,13 @@ def add_host_options(parser: argparse.ArgumentParser, *, top_level: bool) -> Non
     group.add_argument("--demo-pace", type=seconds(0.0, 10.0, allow_zero=True), metavar="S",
                        help="with --demo: every simulated sysfs write takes S seconds, so a run can be watched", **d)
     if top_level:
-        parser.set_defaults(demo=False, root=None, host_snapshot=None, pci_ids=None, as_user=False, demo_pace=None,
-                            on=None)
+        host_defaults(parser)
+
+
+def host_defaults(parser: argparse.ArgumentParser) -> None:
+    """The host options' values when none is given (the top-level parser's defaults)."""
+    parser.set_defaults(demo=False, root=None, host_snapshot=None, pci_ids=None, as_user=False, demo_pace=None,
+                        on=None)
 
 
 def host_options_from_args(args: argparse.Namespace) -> HostOptions:
