@@ -16,7 +16,8 @@ from pathlib import Path
 from vfio_tui.core.safefile import TMP_SUFFIX, rename_in, replace_in
 from vfio_tui.core.safepath import DIR_FLAGS, UnsafePathError, Walk, open_regular_at, rel_parts, walk_to
 
-__all__ = ["HeldDir", "open_lock_file", "private_dir", "private_dirs", "private_dirs_and_lock", "sweep_temp_files"]
+__all__ = ["HeldDir", "open_lock_file", "pid_alive", "private_dir", "private_dirs", "private_dirs_and_lock",
+           "sweep_temp_files"]
 
 
 def private_dir(root: Path, path: Path) -> None:
@@ -144,7 +145,7 @@ def _sweep_in(w: Walk) -> int:
             continue
         bits = n[1:-len(TMP_SUFFIX)].rsplit(".", 2)
         pid = int(bits[1]) if len(bits) == 3 and bits[1].isdigit() else None
-        if pid is not None and _alive(pid):
+        if pid_alive(pid):
             continue
         with suppress(OSError):
             st = os.stat(n, dir_fd=w.fd, follow_symlinks=False)
@@ -154,11 +155,15 @@ def _sweep_in(w: Walk) -> int:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: object) -> bool:
+    """Whether a process with this pid exists (the writer of a temp file, journal or run record may be
+    gone; our own pid counts: a writer in another thread of this process)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True  # (our own pid: a writer in another thread of this process)
+    return True

@@ -136,19 +136,14 @@ def read_inventory(
     release = read_attr(str(paths.proc / "sys" / "kernel" / "osrelease"))
     cache = AddressCache()
     group_names = list_dir(str(paths.iommu_groups))
-    if only_group_of is not None:
-        reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache, {})
-        scope = _group_scope(paths, str(only_group_of), names, reader.device_link)
-    else:
-        scope = None
+    reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache, {})
+    scope = None if only_group_of is None else _group_scope(paths, str(only_group_of), names, reader.device_link)
     if scope is not None:
         # A few functions: a readlink each for the driver costs less than listing every driver.
         reader.driver_of = {n: d for n in scope[1] if (d := link_name(f"{devdir}/{n}/driver")) is not None}
     else:
-        reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache,
-                                _bound_drivers(str(paths.pci_drivers), cache),
-                                _grouped(str(paths.iommu_groups), group_names)
-                                if 4 * len(group_names) < len(names) else None)
+        reader.driver_of = _bound_drivers(str(paths.pci_drivers), cache)
+        reader.group_of = _grouped(str(paths.iommu_groups), group_names) if 4 * len(group_names) < len(names) else None
 
     devices: dict[PciAddress, PciDevice] = {}
     privileged = True

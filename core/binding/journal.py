@@ -23,9 +23,10 @@ from vfio_tui.core import private_state, safefile
 from vfio_tui.core.errors import HostDataError, VfioError
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.lock import LockedError, ensure_state_dir, lock_is_free, writer_lock
+from vfio_tui.core.private_state import pid_alive
 
 # The lock lives in core.lock (core.configfiles needs it, and core.binding needs core.configfiles).
-__all__ = ["LockedError", "ensure_state_dir", "lock_is_free", "writer_lock"]
+__all__ = ["LockedError", "ensure_state_dir", "lock_is_free", "pid_alive", "writer_lock"]
 
 JOURNAL_SCHEMA: Final = "vfio-tui/bind-journal/1"
 APPLYING: Final = "applying"
@@ -56,19 +57,6 @@ def read_private(root: Path, path: Path) -> str:
     if len(data) > MAX_RECORD_BYTES:
         raise ValueError(f"bigger than {MAX_RECORD_BYTES} bytes")
     return data.decode()
-
-
-def pid_alive(pid: object) -> bool:
-    """Whether a process with this pid exists (a journal or run record's writer may be gone)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -118,10 +106,13 @@ class Journal:
             self.held.close()
             self.held = None
 
+    def _held_here(self) -> private_state.HeldDir | None:
+        return self.held if self.held is not None and self.held.path == self.path.parent else None
+
     def save(self, *, sync_dir: bool = True, fsync: bool = True) -> None:
         text = json.dumps(self.data, indent=1) + "\n"
-        if self.held is not None and self.held.path == self.path.parent:
-            self.held.replace_private(self.path.name, text.encode(), fsync=fsync, sync_dir=sync_dir)
+        if (held := self._held_here()) is not None:
+            held.replace_private(self.path.name, text.encode(), fsync=fsync, sync_dir=sync_dir)
         else:
             write_private(self.root, self.path, text, sync_dir=sync_dir, fsync=fsync)
 
@@ -143,8 +134,8 @@ class Journal:
 
     def mark(self, status: str) -> None:
         new = self.path.with_name(self.path.name.replace(f".{self.status}.json", f".{status}.json"))
-        if self.held is not None and self.held.path == self.path.parent:
-            self.held.rename(self.path.name, new.name)
+        if (held := self._held_here()) is not None:
+            held.rename(self.path.name, new.name)
         else:
             safefile.rename(self.root, self.path, new)
         self.path = new

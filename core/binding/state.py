@@ -8,7 +8,6 @@ point a run stopped at (a failed write, a hang, kill -9 between two writes).
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import time
 from collections.abc import Mapping
@@ -23,23 +22,16 @@ from vfio_tui.core.steps import OnStep, Phase, StepEvent
 from vfio_tui.core.viability import binding_keeps_viable
 
 
-@functools.lru_cache(maxsize=16)
-def _devices_dir(paths: HostPaths) -> str:
-    # A string, once per host: a bind and its restore read these attributes a dozen times, and
-    # three pathlib joins per read were most of it on the lab's (TCG) kernel.
-    return str(paths.pci_devices)
-
-
 def driver_of(paths: HostPaths, address: str) -> str | None:
     try:
-        return os.path.basename(os.readlink(f"{_devices_dir(paths)}/{address}/driver"))
+        return os.path.basename(os.readlink(f"{paths.pci_devices}/{address}/driver"))
     except OSError:
         return None
 
 
 def override_of(paths: HostPaths, address: str) -> str | None:
     try:
-        fd = os.open(f"{_devices_dir(paths)}/{address}/driver_override", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(f"{paths.pci_devices}/{address}/driver_override", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
