@@ -75,8 +75,11 @@ def group_node_unopened(paths: HostPaths, group: int) -> bool:
     node = str(paths.dev_vfio / str(group))
     try:
         st = os.lstat(node)
-        with open(paths.sys / "class" / "vfio" / str(group) / "dev", encoding="ascii") as f:
-            number = f.read(32).strip()
+        fd = os.open(f"{paths.sys}/class/vfio/{group}/dev", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            number = os.read(fd, 32).decode("ascii").strip()
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         return False
     if not stat.S_ISCHR(st.st_mode) or number != f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}":

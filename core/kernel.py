@@ -94,12 +94,34 @@ class _WriteWorker:
             job()
 
 
+_worker_guard = threading.Lock()
+_worker: _WriteWorker | None = None
+"""The process's writer thread: every LiveKernel's writes go through it (an app runs a bind, an attach
+and an undo as separate commands in one process, and starting a thread cost more than the write)."""
+
+
+def _hand_off(job: Callable[[], None]) -> _WriteWorker:
+    global _worker
+    with _worker_guard:
+        if _worker is None or not _worker.submit(job):
+            _worker = _WriteWorker()
+            _worker.submit(job)
+        return _worker
+
+
+def _abandon(worker: _WriteWorker) -> None:
+    """The worker is stuck in the kernel with a write: the next write gets a new one."""
+    global _worker
+    with _worker_guard:
+        if _worker is worker:
+            _worker = None
+
+
 class LiveKernel:
     """The running kernel. Only ever used when the host root is "/"."""
 
     def __init__(self, paths: HostPaths) -> None:
         self.paths = paths
-        self._worker: _WriteWorker | None = None
 
     def write(self, path: Path, value: str, timeout: float = DEFAULT_WRITE_TIMEOUT) -> None:
         timeout = checked_timeout(timeout)
@@ -117,14 +139,11 @@ class LiveKernel:
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 result.put(exc)
 
-        worker = self._worker
-        if worker is None or not worker.submit(work):
-            worker = self._worker = _WriteWorker()
-            worker.submit(work)
+        worker = _hand_off(work)
         try:
             exc = result.get(timeout=timeout)
         except queue.Empty:
-            self._worker = None  # stuck in the kernel with this write: the next one gets a new worker
+            _abandon(worker)
             raise SysfsTimeoutError(self.paths.display(path), value, timeout) from None
         if isinstance(exc, OSError):
             raise SysfsWriteError(self.paths.display(path), value, exc.errno or errno.EIO,

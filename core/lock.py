@@ -45,6 +45,16 @@ _held: dict[tuple[str, int], int] = {}
 binding inside it takes it again (flock on a second open file would refuse ourselves). Per thread:
 another thread of the same process (an app worker) is another writer and is refused."""
 _held_guard = threading.Lock()
+_held_dirs: dict[tuple[str, int], private_state.HeldDir] = {}
+"""The journal directory of each lock this thread holds, open since the lock's walk made it private:
+journals are created, read, saved and removed through it instead of a walk from the root each time
+(five directories opened and checked again, for the directory nothing else changes while the lock is held)."""
+
+
+def held_dir(directory: Path) -> private_state.HeldDir | None:
+    """`directory` held open by a writer lock this thread holds (its state dir's journal dir), else None."""
+    with _held_guard:
+        return _held_dirs.get((str(directory), threading.get_ident()))
 
 
 def _holds_lock(paths: HostPaths) -> bool:
@@ -72,7 +82,8 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
                 _held[key] -= 1
         return
     # The state and journal dirs made private and the lock file opened, in one walk.
-    fd = private_state.private_dirs_and_lock(paths.root, paths.state_dir, "journal", lock_path.name)
+    fd, jdir = private_state.private_dirs_and_lock(paths.root, paths.state_dir, "journal", lock_path.name)
+    dir_key = (str(jdir.path), key[1])
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -89,12 +100,15 @@ def writer_lock(paths: HostPaths, what: str) -> Iterator[None]:
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
         with _held_guard:
             _held[key] = 1
+            _held_dirs[dir_key] = jdir
         try:
             yield
         finally:
             with _held_guard:
                 _held.pop(key, None)
+                _held_dirs.pop(dir_key, None)
     finally:
+        jdir.close()
         os.close(fd)  # releases the flock; the kernel does the same on kill -9
 
 

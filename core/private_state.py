@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from vfio_tui.core.safefile import TMP_SUFFIX, rename_in, replace_in
+from vfio_tui.core.safefile import TMP_SUFFIX, fsync_dir, rename_in, replace_in
 from vfio_tui.core.safepath import DIR_FLAGS, UnsafePathError, Walk, open_regular_at, rel_parts, walk_to
 
 __all__ = ["HeldDir", "open_lock_file", "pid_alive", "private_dir", "private_dirs", "private_dirs_and_lock",
@@ -29,38 +29,41 @@ def private_dir(root: Path, path: Path) -> None:
 def private_dirs(root: Path, path: Path, child: str) -> None:
     """private_dir() of `path` and of `path`/`child`, then sweep_temp_files() of the latter, in one walk
     (the writer lock does this at every start; three walks cost three times the system calls)."""
-    _private_dirs(root, path, child, None)
-
-
-def private_dirs_and_lock(root: Path, path: Path, child: str, lock: str) -> int:
-    """private_dirs(), and open_lock_file() of `path`/`lock` on the same walk: its fd, for the caller to close."""
-    fd = _private_dirs(root, path, child, lock)
-    if fd is None:  # pragma: no cover - _private_dirs opens it whenever a lock name is given
-        raise UnsafePathError(f"cannot open {path / lock}", path=str(path / lock))
-    return fd
-
-
-def _private_dirs(root: Path, path: Path, child: str, lock: str | None) -> int | None:
     with walk_to(root, path, create=True, dir_mode=0o700) as (w, name):
         _enter_private(w, name, keep=True)
-        fd = _open_lock_at(w, lock) if lock is not None else None
+        _enter_private(w, child, keep=True)
+        _sweep_in(w)
+
+
+def private_dirs_and_lock(root: Path, path: Path, child: str, lock: str) -> tuple[int, HeldDir]:
+    """private_dirs(), and open_lock_file() of `path`/`lock` on the same walk: its fd, and `path`/`child`
+    held open (the walk's own directories), both for the caller to close."""
+    w = Walk(root)
+    try:
+        _enter_private(w, w.walk(rel_parts(root, path), create=True, dir_mode=0o700), keep=True)
+        fd = _open_lock_at(w, lock)
         try:
             _enter_private(w, child, keep=True)
             _sweep_in(w)
         except BaseException:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
             raise
-        return fd
+    except BaseException:
+        w.close()
+        raise
+    return fd, HeldDir.adopt(path / child, w)
 
 
 def _enter_private(w: Walk, name: str, *, keep: bool) -> int:
     """Make `name` in the walk's directory a 0700 directory and open it (never through a link); with
     `keep` the walk goes into it (its fd joins the walk's, closed with them)."""
-    with suppress(FileExistsError):
-        os.mkdir(name, 0o700, dir_fd=w.fd)
     try:
-        fd = os.open(name, DIR_FLAGS, dir_fd=w.fd)
+        try:
+            fd = os.open(name, DIR_FLAGS, dir_fd=w.fd)
+        except FileNotFoundError:  # made on first use only: a mkdir that fails with EEXIST costs a system call
+            with suppress(FileExistsError):
+                os.mkdir(name, 0o700, dir_fd=w.fd)
+            fd = os.open(name, DIR_FLAGS, dir_fd=w.fd)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
             raise UnsafePathError(f"refusing to use {w.where(name)} as vfio-tui's private directory:"
@@ -90,6 +93,38 @@ class HeldDir:
         except BaseException:
             self._w.close()
             raise
+
+    @classmethod
+    def adopt(cls, directory: Path, walk: Walk) -> HeldDir:
+        """A walk already standing in `directory` (its fds are the HeldDir's now)."""
+        held = cls.__new__(cls)
+        held.path, held._w = directory, walk
+        return held
+
+    def read_private(self, name: str, limit: int) -> bytes:
+        """One of vfio-tui's own files in the directory, never through a link, at most `limit` + 1 bytes."""
+        fd = open_regular_at(self._w, name, os.O_RDONLY, what="read")
+        try:
+            chunks, size = [], 0
+            while size <= limit and (chunk := os.read(fd, limit + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+        return b"".join(chunks)
+
+    def unlink(self, name: str) -> None:
+        """Remove a file (or a link: never what it points to) of the directory; gone already is fine."""
+        try:
+            st = os.stat(name, dir_fd=self._w.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            raise UnsafePathError(f"refusing to unlink {self._w.where(name)}: it is a directory",
+                                  path=self._w.where(name))
+        with suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=self._w.fd)
+        fsync_dir(self._w.fd)
 
     def replace_private(self, name: str, data: bytes, *, fsync: bool, sync_dir: bool) -> None:
         """replace(root, directory / name, data, private=True) through the held directory."""

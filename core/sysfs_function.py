@@ -138,6 +138,9 @@ class FunctionReader:
         self.driver_of = driver_of
         self.group_of = group_of
         """{function: group} from the group listings, when they are cheaper than a readlink per function."""
+        self.group_known: dict[str, str] = {}
+        """{function: group} already known (a group read's members, from the group's own listing): no readlink."""
+        self._links: dict[str, str] = {}
         self.tree_root = None if paths.is_live else tree_root_checked(paths)
         """A host tree's root: its device links must stay below it (None for this machine)."""
 
@@ -197,6 +200,8 @@ class FunctionReader:
     def device_link(self, name: str) -> str:
         """The text of /sys/bus/pci/devices/NAME's link, once it is known to stay inside a host tree
         (HostDataError otherwise): nothing is read through the link before this."""
+        if (known := self._links.get(name)) is not None:
+            return known  # a group read vets its functions first, then reads them
         base = f"{self.devdir}/{name}"
         try:
             link = os.readlink(base)
@@ -209,6 +214,7 @@ class FunctionReader:
             # spelling (../../../devices/..., no dot component after it) stays inside without normalising it.
             raise HostDataError(f"{name} in this host tree leads outside it ({link})",
                                 path=self.paths.display(Path(base)), fix="use an intact tree (or a recording)")
+        self._links[name] = link
         return link
 
     def read(self, addr: PciAddress, name: str) -> PciDevice:
@@ -227,7 +233,9 @@ class FunctionReader:
         override = read_attr(base + "/driver_override")
         if override in ("(null)", ""):
             override = None
-        group = link_name(base + "/iommu_group") if self.group_of is None else self.group_of.get(name)
+        group = self.group_known.get(name)
+        if group is None:
+            group = link_name(base + "/iommu_group") if self.group_of is None else self.group_of.get(name)
 
         acs: AcsState | NeedsRoot | None
         if facts.acs_cap is not None and facts.acs_ctrl is not None:

@@ -73,9 +73,10 @@ def _grouped(groups_dir: str, group_names: list[str]) -> dict[str, str]:
 
 
 def _group_scope(paths: HostPaths, focus: str, names: list[str],
-                 checked: Callable[[str], object]) -> tuple[int, list[str]] | None:
-    """(group, the functions to read) for a read of `focus`'s group: its members as the group's own
-    listing has them, and the PF of every VF among them. None when there is no such function or group.
+                 checked: Callable[[str], object]) -> tuple[int, list[str], list[str]] | None:
+    """(group, the functions to read, the group's members) for a read of `focus`'s group: its members as
+    the group's own listing has them, and the PF of every VF among them. None when there is no such
+    function or group.
     `checked(name)` vets a function's link (a host tree's must stay inside it) before anything is read
     through it."""
     devdir = str(paths.pci_devices)
@@ -95,7 +96,7 @@ def _group_scope(paths: HostPaths, focus: str, names: list[str],
         if pf is not None and pf in names:
             checked(pf)
             pfs.append(pf)
-    return int(group), sorted(set(members) | set(pfs))
+    return int(group), sorted(set(members) | set(pfs)), members
 
 
 def read_inventory(
@@ -135,12 +136,15 @@ def read_inventory(
         ) from None
     release = read_attr(str(paths.proc / "sys" / "kernel" / "osrelease"))
     cache = AddressCache()
-    group_names = list_dir(str(paths.iommu_groups))
     reader = FunctionReader(paths, ids, unprivileged, _kernel_has_reset_method(release), cache, {})
     scope = None if only_group_of is None else _group_scope(paths, str(only_group_of), names, reader.device_link)
+    # A group read found its group: the IOMMU is on, and the other groups are not read.
+    group_names = list_dir(str(paths.iommu_groups)) if scope is None else [str(scope[0])]
     if scope is not None:
         # A few functions: a readlink each for the driver costs less than listing every driver.
         reader.driver_of = {n: d for n in scope[1] if (d := link_name(f"{devdir}/{n}/driver")) is not None}
+        # The group's listing names its members (iommu_group_add_device() makes both links together).
+        reader.group_known = dict.fromkeys(scope[2], str(scope[0]))
     else:
         reader.driver_of = _bound_drivers(str(paths.pci_drivers), cache)
         reader.group_of = _grouped(str(paths.iommu_groups), group_names) if 4 * len(group_names) < len(names) else None

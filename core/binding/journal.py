@@ -22,7 +22,7 @@ from typing import Any, Final
 from vfio_tui.core import private_state, safefile
 from vfio_tui.core.errors import HostDataError, VfioError
 from vfio_tui.core.hostpaths import HostPaths
-from vfio_tui.core.lock import LockedError, ensure_state_dir, lock_is_free, writer_lock
+from vfio_tui.core.lock import LockedError, ensure_state_dir, held_dir, lock_is_free, writer_lock
 from vfio_tui.core.private_state import pid_alive
 
 # The lock lives in core.lock (core.configfiles needs it, and core.binding needs core.configfiles).
@@ -59,6 +59,14 @@ def read_private(root: Path, path: Path) -> str:
     return data.decode()
 
 
+def _read_held(held: private_state.HeldDir, name: str) -> str:
+    """read_private() of a file in a directory the writer lock holds open."""
+    data = held.read_private(name, MAX_RECORD_BYTES)
+    if len(data) > MAX_RECORD_BYTES:
+        raise ValueError(f"bigger than {MAX_RECORD_BYTES} bytes")
+    return data.decode()
+
+
 @dataclass
 class Journal:
     """One bind operation's journal file."""
@@ -87,12 +95,13 @@ class Journal:
     @classmethod
     def create(cls, paths: HostPaths, data: dict[str, Any], *, hold: bool = False) -> Journal:
         """Write a new journal (durably). With `hold`, its directory stays open for this run's saves
-        until release() (the writer lock is held all along, so nothing else changes it)."""
+        until release() (the writer lock is held all along, so nothing else changes it); under the
+        writer lock the lock's own open directory serves."""
         jdir = ensure_state_dir(paths)
         now = time.time_ns()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now / 1e9)) + f".{now % 10**9:09d}-{os.getpid()}"
         journal = cls(jdir / f"{stamp}-g{data.get('group')}.{APPLYING}.json", data, paths.root,
-                      private_state.HeldDir(paths.root, jdir) if hold else None)
+                      private_state.HeldDir(paths.root, jdir) if hold and held_dir(jdir) is None else None)
         try:
             journal.save()
         except BaseException:
@@ -107,7 +116,9 @@ class Journal:
             self.held = None
 
     def _held_here(self) -> private_state.HeldDir | None:
-        return self.held if self.held is not None and self.held.path == self.path.parent else None
+        if self.held is not None and self.held.path == self.path.parent:
+            return self.held
+        return held_dir(self.path.parent)
 
     def save(self, *, sync_dir: bool = True, fsync: bool = True) -> None:
         text = json.dumps(self.data, indent=1) + "\n"
@@ -149,7 +160,10 @@ class Journal:
             self.remove()
 
     def remove(self) -> None:
-        safefile.unlink(self.root, self.path)
+        if (held := self._held_here()) is not None:
+            held.unlink(self.path.name)
+        else:
+            safefile.unlink(self.root, self.path)
 
 
 def load_journals(paths: HostPaths) -> list[Journal]:
@@ -164,10 +178,11 @@ def load_journals(paths: HostPaths) -> list[Journal]:
     except FileNotFoundError:
         return []
     out = []
+    held = held_dir(jdir)
     for name in names:
         path = jdir / name
         try:
-            data = json.loads(read_private(paths.root, path))
+            data = json.loads(read_private(paths.root, path) if held is None else _read_held(held, name))
             ok = (isinstance(data, dict) and data.get("schema") == JOURNAL_SCHEMA
                   and isinstance(data.get("devices"), list)
                   and all(isinstance(d, dict) and isinstance(d.get("address"), str) for d in data["devices"]))

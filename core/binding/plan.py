@@ -213,7 +213,8 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
     if group is None or dev.iommu_group is None:
         raise InputError(f"{addr} has no IOMMU group, so vfio-pci cannot take it",
                          fix="check that the IOMMU covers this device (dmesg | grep -i -e DMAR -e AMD-Vi)")
-    if not vfio_pci_loadable(host, inv.kernel):
+    loaded = vfio_pci_loaded(host)
+    if not loaded and not vfio_pci_loadable(host, inv.kernel):
         raise InputError("vfio-pci is not available in this kernel (not loaded, no module to load)",
                          fix="install a kernel with CONFIG_VFIO_PCI (Debian/Ubuntu kernels have it)")
     # A read of the group alone (partial_group) holds no other device: ask sysfs whether one exists.
@@ -280,7 +281,7 @@ def plan_bind(host: Host, address: str | PciAddress, *, force_host_devices: Iter
                                " --assume-unused if you know the host does not use them"))
 
     steps: list[Step] = []
-    if not vfio_pci_loaded(host):
+    if not loaded:
         steps.append(Step("modprobe", "", "modprobe", "vfio-pci", "(left loaded)"))
     probe = _sysfs(host, "drivers_probe")
     todo = [m for m in endpoints if m.driver != VFIO_DRIVER]

@@ -62,14 +62,14 @@ def group_members(paths: HostPaths, group: int) -> list[str]:
 def verify_group(paths: HostPaths, group: int, endpoints: tuple[str, ...], release: str | None) -> list[str]:
     """Why the group is not ready for a VM (empty when every check passes)."""
     problems = []
-    for a in endpoints:
-        drv = driver_of(paths, a)
+    drivers = {a: driver_of(paths, a) for a in endpoints}
+    for a, drv in drivers.items():
         if drv != VFIO_DRIVER:
             problems.append(f"{a} is on {drv or 'no driver'}, not vfio-pci")
     if not (paths.dev_vfio / str(group)).exists():
         problems.append(f"{paths.display(paths.dev_vfio / str(group))} does not exist")
     for a in group_members(paths, group):
-        drv = driver_of(paths, a)
+        drv = drivers[a] if a in drivers else driver_of(paths, a)
         on_vfio = drv == VFIO_DRIVER or (drv is not None and (paths.pci_device(a) / "vfio-dev").is_dir())
         # Config space is read only when being a bridge could matter (a host driver on a kernel < 5.19):
         # reading it wakes a function vfio-pci has just runtime-suspended (D3hot -> D0 waits 10 ms).
@@ -158,6 +158,6 @@ def return_devices(runner: StepRunner, originals: Mapping[str, Mapping[str, Any]
         except VfioError as exc:
             failed[addr] = str(exc)
             continue
-        if addr not in failed and driver_of(paths, addr) != want_drv:
-            failed[addr] = f"{addr} did not go back to {want_drv} (it is on {driver_of(paths, addr) or 'no driver'})"
+        if addr not in failed and (now := driver_of(paths, addr)) != want_drv:
+            failed[addr] = f"{addr} did not go back to {want_drv} (it is on {now or 'no driver'})"
     return failed

@@ -60,6 +60,14 @@ def _class_link(root: Path, cls: str, name: str, rel: str) -> None:
     os.symlink(f"../../devices/{rel}", link)
 
 
+def _stack(root: Path, upper: str, upper_rel: str, lower: str, lower_rel: str) -> None:
+    """`upper` stacked on `lower`: the two links netdev_adjacent_sysfs_add() makes, one in each directory."""
+    os.symlink(f"../../{os.path.relpath(lower_rel, os.path.dirname(os.path.dirname(upper_rel)))}",
+               root / "sys" / "devices" / upper_rel / f"lower_{lower}")
+    os.symlink(f"../../{os.path.relpath(upper_rel, os.path.dirname(os.path.dirname(lower_rel)))}",
+               root / "sys" / "devices" / lower_rel / f"upper_{upper}")
+
+
 def _host(root: Path) -> HostPaths:
     paths = _fake_guest(root)  # the virtio devices and their 9p/virtiofs mounts
     for pci in DEVICES:
@@ -91,7 +99,7 @@ def _host(root: Path) -> HostPaths:
     # br0, a bridge whose only port is eth1: its address lives on eth1's NIC (the kernel's lower_eth1 link)
     bridge = _dev(root, "virtual/net/br0")
     (bridge / "flags").write_text("0x1003\n")
-    os.symlink(f"../../pci0000:00/{NIC2}/net/eth1", bridge / "lower_eth1")
+    _stack(root, "br0", "virtual/net/br0", "eth1", f"pci0000:00/{NIC2}/net/eth1")
     _class_link(root, "net", "br0", "virtual/net/br0")
     kbd = f"pci0000:00/{USB}/usb1/1-2/1-2:1.0/0003:046D:C31C.0001/input/input3"
     mouse = f"pci0000:00/{USB}/usb1/1-3/1-3:1.0/0003:046D:C077.0002/input/input4"
@@ -205,3 +213,85 @@ def test_an_address_on_a_bridge_over_a_bond_is_host_use_of_every_nic_under_it() 
         assert got["netdev-address"].detail == f"br0 has 192.0.2.10/24 (through {port}, which it is stacked on)"
         assert f"take {port} out from under it" in got["netdev-address"].fix
     assert PciAddress.parse("0000:04:00.0") not in uses
+
+
+STACK_NICS = ("0000:00:03.0", "0000:00:04.0", "0000:00:05.0", "0000:00:06.0", "0000:00:07.0")
+
+
+@pytest.fixture(scope="module")
+def stacked_host(tmp_path_factory: pytest.TempPathFactory) -> HostPaths:
+    """vlan10 (with the address and the default route) on br0, a bridge whose ports are bond0 (over eno1 and
+    eno2) and eno3; macvlan0 on eno4 (an address of its own); eno5 alone and idle; a cycle of two
+    virtual interfaces, one with an address, whose listing must still end."""
+    root = tmp_path_factory.mktemp("stacked")
+    paths = HostPaths(root)
+    rels: dict[str, str] = {}
+    for n, pci in enumerate(STACK_NICS, 1):
+        rels[f"eno{n}"] = f"pci0000:00/{pci}/net/eno{n}"
+    for name in ("bond0", "br0", "vlan10", "macvlan0", "loop-a", "loop-b", "lo"):
+        rels[name] = f"virtual/net/{name}"
+    for name, rel in rels.items():
+        (_dev(root, rel) / "flags").write_text("0x1003\n")
+        _class_link(root, "net", name, rel)
+    for upper, lower in [("bond0", "eno1"), ("bond0", "eno2"), ("br0", "bond0"), ("br0", "eno3"),
+                         ("vlan10", "br0"), ("macvlan0", "eno4"), ("loop-a", "loop-b"), ("loop-b", "loop-a")]:
+        _stack(root, upper, rels[upper], lower, rels[lower])
+    (root / "proc" / "net").mkdir(parents=True)
+    (root / "proc" / "net" / "route").write_text("Iface\tDestination\tGateway\nvlan10\t00000000\t0100000A\n")
+    (root / "proc" / "net" / "ipv6_route").write_text("")
+    (root / "proc" / "net" / "tcp").write_text("")
+    (root / "proc" / "net" / "tcp6").write_text("")
+    (root / "proc" / "swaps").write_text("Filename\tType\tSize\tUsed\tPriority\n")
+    return paths
+
+
+class StackFacts(CountingFacts):
+    def addresses(self) -> dict[str, list[str]]:
+        self.asked.append("addresses")
+        return {"lo": ["127.0.0.1"], "vlan10": ["10.0.0.2"], "macvlan0": ["10.9.0.2"], "loop-a": ["10.7.0.1"]}
+
+    def up(self) -> set[str]:
+        self.asked.append("up")
+        return {"lo", "vlan10", "br0", "bond0", "macvlan0", "loop-a", "loop-b", "eno1", "eno2", "eno3", "eno4",
+                "eno5"}
+
+
+@pytest.mark.parametrize("scope", [(d,) for d in STACK_NICS] + list(itertools.combinations(STACK_NICS, 2))
+                         + [STACK_NICS])
+def test_stacked_interfaces_are_found_up_from_the_nics_asked_about(
+        stacked_host: HostPaths, scope: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
+    import vfio_tui.core.usage_live as usage_live
+    from vfio_tui.core.sysfs_function import list_dir as real
+
+    whole = gather_live_extras(stacked_host, processes=False, sriov_nics=False, facts=StackFacts())
+    listed: list[str] = []
+
+    def counting(path: str) -> list[str]:
+        listed.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(usage_live, "list_dir", counting)
+    scoped = gather_live_extras(stacked_host, processes=False, sriov_nics=False, facts=StackFacts(),
+                                scope=[PciAddress.parse(a) for a in scope])
+    assert _within(uses_from_extras(scoped), scope) == _within(uses_from_extras(whole), scope)
+    for ifname, info in scoped["net_interfaces"].items():
+        assert info == whole["net_interfaces"][ifname]
+    # Only the interfaces concerned are listed: eno5 (alone) never lists anyone else's directory.
+    if scope == (STACK_NICS[4],):
+        assert sorted(listed) == ["eno5"]
+
+
+def test_an_address_two_stacks_up_is_host_use_of_every_nic_under_it(stacked_host: HostPaths) -> None:
+    for pci, port in [(STACK_NICS[0], "eno1"), (STACK_NICS[1], "eno2"), (STACK_NICS[2], "eno3")]:
+        scoped = gather_live_extras(stacked_host, processes=False, sriov_nics=False, facts=StackFacts(),
+                                    scope=[PciAddress.parse(pci)])
+        kinds = {u.kind: u.detail for u in uses_from_extras(scoped)[PciAddress.parse(pci)]}
+        assert set(kinds) == {"netdev-address", "default-route"}
+        assert kinds["netdev-address"].startswith("vlan10 has 10.0.0.2") and port in kinds["netdev-address"]
+    macvlan = uses_from_extras(gather_live_extras(stacked_host, processes=False, sriov_nics=False,
+                                                  facts=StackFacts(), scope=[PciAddress.parse(STACK_NICS[3])]))
+    assert [u.detail.split(" (")[0] for u in macvlan[PciAddress.parse(STACK_NICS[3])]] == ["macvlan0 has 10.9.0.2"]
+    alone = gather_live_extras(stacked_host, processes=False, sriov_nics=False, facts=StackFacts(),
+                               scope=[PciAddress.parse(STACK_NICS[4])])
+    assert PciAddress.parse(STACK_NICS[4]) not in uses_from_extras(alone)
+    assert set(alone["net_interfaces"]) == {"eno5"}

@@ -53,3 +53,17 @@ def test_an_unknown_option_before_the_command_is_one_line(capsys: pytest.Capture
     assert done.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--bogus" in err
+
+
+def test_options_are_still_checked_and_help_is_formatted_afresh() -> None:
+    """One formatter checks every option's metavar (building a parser made one per option); help and
+    usage still get a fresh one each time, so the same help comes out twice."""
+    from vfio_tui.tui.cli.argtypes import OneLineParser
+
+    parser = OneLineParser(prog="vfio-tui")
+    with pytest.raises(ValueError, match="metavar tuple does not match nargs"):
+        parser.add_argument("--pair", nargs=2, metavar=("A", "B", "C"))
+    parser.add_argument("--timeout", metavar="S", help="seconds")
+    first = parser.format_help()
+    assert first == parser.format_help() and first.count("--timeout S") == 2  # usage and options
+    assert parser.format_usage() == parser.format_usage()

@@ -28,13 +28,27 @@ def _writers() -> int:
     return sum(1 for t in threading.enumerate() if t.name == "sysfs-writer" and t.is_alive())
 
 
+def _writer_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "sysfs-writer" and t.is_alive()}
+
+
 def test_a_commands_writes_share_one_worker(tmp_path: Path) -> None:
     kernel = LiveKernel(HostPaths(tmp_path))
-    before = _writers()
-    for i in range(5):
+    kernel.write(_attr(tmp_path / "attr0"), "value 0")
+    writers = _writer_threads()
+    for i in range(1, 5):
         kernel.write(_attr(tmp_path / f"attr{i}"), f"value {i}")
     assert [(tmp_path / f"attr{i}").read_text() for i in range(5)] == [f"value {i}" for i in range(5)]
-    assert _writers() == before + 1
+    assert _writer_threads() == writers and len(writers) == 1
+
+
+def test_the_commands_of_one_process_share_its_worker(tmp_path: Path) -> None:
+    """The app runs bind, attach and undo as separate commands (a LiveKernel each) in one process."""
+    LiveKernel(HostPaths(tmp_path)).write(_attr(tmp_path / "a"), "1")
+    writers = _writer_threads()
+    LiveKernel(HostPaths(tmp_path)).write(_attr(tmp_path / "b"), "2")
+    assert _writer_threads() == writers and len(writers) == 1
+    assert (tmp_path / "b").read_text() == "2"
 
 
 def test_a_refused_write_says_the_kernels_errno(tmp_path: Path) -> None:

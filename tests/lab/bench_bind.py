@@ -135,6 +135,9 @@ def write_profile(bench: Bench, out: Path) -> str:
     pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(40)
     text.write("\nthe same, by own time (where the time goes below the commands):\n")
     pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(40)
+    text.write("\nwho makes paths and syscalls (pathlib joins, opens, readlinks, listings, stats):\n")
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_callers(
+        r"pathlib.py.*\((__truediv__|__new__)\)|io.open|posix.(readlink|listdir|stat|open)")
     text.write("\nthe host-use guard's facts alone (core/usage.py and what it calls):\n")
     pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(r"usage\.py|livefacts|psutil|virtio_mounts", 30)
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -102,3 +102,50 @@ def test_nic_with_an_address_is_refused(vt: Cli, nic_with_address: tuple[Case, s
     rc, refused, text = _refusals(vt, case.target, "--force-host-device", addr)
     assert rc == 0, f"--force-host-device {addr} still refused: {refused} {text[-300:]}"
     note(f"guard: NIC {addr} with {ip} refused ('{mine[0]['reason']}'); allowed with --force-host-device")
+
+
+@pytest.fixture
+def nic_under_a_stack(cases: dict[str, Case | None], kernel_view: kview.KernelView) -> Iterator[tuple[Case, str, str]]:
+    """A NIC of a bindable group made the port of a bridge, with a VLAN on the bridge holding the address:
+    the address is two interfaces above the NIC, which the plan's guard finds up the kernel's upper_* links."""
+    for kind in BIND_KINDS:
+        case = cases.get(kind)
+        for addr in case.endpoints if case is not None else ():
+            nets = kernel_view.devices[addr].net_interfaces
+            if not nets:
+                continue
+            assert case is not None
+            made = []
+            try:
+                for name, cmd in (("vt-br0", ["ip", "link", "add", "vt-br0", "type", "bridge"]),
+                                  ("vt-br0.77", ["ip", "link", "add", "link", "vt-br0", "name", "vt-br0.77",
+                                                 "type", "vlan", "id", "77"])):
+                    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                    if res.returncode != 0:
+                        pytest.skip(f"the guest kernel cannot make the stack ({' '.join(cmd)}: {res.stderr.strip()})")
+                    made.append(name)
+                subprocess.run(["ip", "link", "set", nets[0], "master", "vt-br0"], check=True)
+                subprocess.run(["ip", "addr", "add", TEST_ADDRESS, "dev", "vt-br0.77"], check=True)
+                yield case, addr, nets[0]
+            finally:
+                subprocess.run(["ip", "link", "set", nets[0], "nomaster"], capture_output=True, check=False)
+                for name in reversed(made):
+                    subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+            return
+    need(cases, "NIC in a bindable group")
+
+
+def test_an_address_on_a_vlan_over_a_bridge_over_the_nic_is_refused(
+        vt: Cli, nic_under_a_stack: tuple[Case, str, str], host_as_before: dict[str, Any]) -> None:
+    case, addr, ifname = nic_under_a_stack
+    need_command("bind")
+    ip = TEST_ADDRESS.split("/")[0]
+    rc, refused, text = _refusals(vt, case.target)
+    mine = [r for r in refused if r["address"] == addr]
+    assert rc == 3 and mine, f"NIC {addr} ({ifname} under vt-br0 under vt-br0.77 with {ip}): exit {rc}: {text[-300:]}"
+    assert f"vt-br0.77 has {ip}" in mine[0]["reason"] and ifname in mine[0]["reason"], mine[0]["reason"]
+    inv = vt.json("inventory", "--json")
+    whole = [u for g in inv["groups"] for d in g["devices"] if d["address"] == addr for u in d["host_use"]]
+    assert any(f"vt-br0.77 has {ip}" in str(u) for u in whole), whole  # the whole host's read says the same
+    assert kview.bindings() == host_as_before
+    note(f"guard: NIC {addr} refused through vt-br0.77 -> vt-br0 -> {ifname} ('{mine[0]['reason'][:90]}')")

@@ -208,6 +208,32 @@ def test_a_held_directory_writes_and_renames_as_the_walking_calls_do(tmp_path: P
     assert (tmp_path / "victim").read_text() == "victim\n"
 
 
+def test_a_held_directory_reads_and_unlinks_its_own_files_never_through_a_link(tmp_path: Path) -> None:
+    jdir = tmp_path / "var" / "lib" / "vfio-tui" / "journal"
+    jdir.mkdir(parents=True)
+    (jdir / "a.json").write_bytes(b"0123456789")
+    (tmp_path / "victim").write_text("victim\n")
+    (jdir / "b.json").symlink_to(tmp_path / "victim")
+    (jdir / "d").mkdir()
+    held = private_state.HeldDir(tmp_path, jdir)
+    try:
+        assert held.read_private("a.json", 100) == b"0123456789"
+        assert held.read_private("a.json", 4) == b"01234"  # the limit + 1: the caller sees it is too big
+        with pytest.raises(safefile.UnsafePathError, match="symlink"):
+            held.read_private("b.json", 100)
+        with pytest.raises(FileNotFoundError):
+            held.read_private("gone.json", 100)
+        held.unlink("b.json")  # the link goes, never what it points to
+        held.unlink("gone.json")
+        with pytest.raises(safefile.UnsafePathError, match="directory"):
+            held.unlink("d")
+        held.unlink("a.json")
+    finally:
+        held.close()
+    assert sorted(p.name for p in jdir.iterdir()) == ["d"]
+    assert (tmp_path / "victim").read_text() == "victim\n"
+
+
 def test_a_held_directory_is_reached_only_inside_the_tree(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -220,11 +246,16 @@ def test_a_held_directory_is_reached_only_inside_the_tree(tmp_path: Path) -> Non
 
 def test_the_lock_file_is_opened_on_the_same_walk_and_never_through_a_link(tmp_path: Path) -> None:
     state = tmp_path / "var" / "lib" / "vfio-tui"
-    fd = private_state.private_dirs_and_lock(tmp_path, state, "journal", "lock")
+    fd, jdir = private_state.private_dirs_and_lock(tmp_path, state, "journal", "lock")
     try:
         assert os.fstat(fd).st_ino == (state / "lock").stat().st_ino
         assert stat.S_IMODE((state / "lock").stat().st_mode) == 0o600 and (state / "journal").is_dir()
+        # The journal directory comes back held open: what is written through it lands in state/journal.
+        assert jdir.path == state / "journal"
+        jdir.replace_private("x.json", b"{}\n", fsync=False, sync_dir=False)
+        assert (state / "journal" / "x.json").read_bytes() == b"{}\n"
     finally:
+        jdir.close()
         os.close(fd)
     (state / "lock").unlink()
     (tmp_path / "victim").write_text("victim\n")

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 MAX_SECONDS = 86_400.0
 """The longest timeout any option takes (a day): beyond it a write is not "timed", it is forgotten."""
@@ -67,6 +67,25 @@ class OneLineParser(argparse.ArgumentParser):
     The usage block is 3-6 lines of options the user did not ask about; the one line names the
     problem and where the help is.
     """
+
+    _checking = False
+    _check_formatter: argparse.HelpFormatter | None = None
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        # argparse makes a formatter for every option added, only to check the option's metavar against
+        # its nargs (a fifth of building a command's parser); that check keeps no state, so one serves.
+        self._checking = True
+        try:
+            return super().add_argument(*args, **kwargs)
+        finally:
+            self._checking = False
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        if not self._checking:
+            return super()._get_formatter()  # help and usage are formatted on a fresh one
+        if self._check_formatter is None:
+            self._check_formatter = super()._get_formatter()
+        return self._check_formatter
 
     def error(self, message: str) -> NoReturn:
         message = " ".join(message.split())  # argparse may wrap or embed newlines
