@@ -127,8 +127,11 @@ class LiveKernel:
         timeout = checked_timeout(timeout)
         # The worker hands back None or what the write raised (a C queue: lighter than an Event).
         result: queue.SimpleQueue[BaseException | None] = queue.SimpleQueue()
+        abandoned = [False]
 
         def work() -> None:
+            if abandoned[0]:
+                return  # queued behind a write that hung (another thread's): reported abandoned, never made
             try:
                 fd = os.open(path, os.O_WRONLY)
                 try:
@@ -143,6 +146,7 @@ class LiveKernel:
         try:
             exc = result.get(timeout=timeout)
         except queue.Empty:
+            abandoned[0] = True
             _abandon(worker)
             raise SysfsTimeoutError(self.paths.display(path), value, timeout) from None
         if isinstance(exc, OSError):

@@ -4,6 +4,8 @@ help is wrapped to the terminal it is shown on, measured when it is formatted.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from vfio_tui.tui.cli import main
@@ -67,3 +69,27 @@ def test_options_are_still_checked_and_help_is_formatted_afresh() -> None:
     first = parser.format_help()
     assert first == parser.format_help() and first.count("--timeout S") == 2  # usage and options
     assert parser.format_usage() == parser.format_usage()
+
+
+def test_a_commands_host_options_work_after_it_spelled_out_or_abbreviated(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The host options are built for a command only when a word could be one (`bind ADDR --yes` does
+    not need them); given after the command, whole or abbreviated, they still reach the host."""
+    assert main(["sim-host", str(tmp_path / "h")]) == 0
+    capsys.readouterr()
+    whole = _run(["bind", "0b:00.0", "--dry-run", "--root", str(tmp_path / "h")], capsys)
+    short = _run(["bind", "0b:00.0", "--dry-run", "--ro", str(tmp_path / "h")], capsys)
+    first = _run(["--root", str(tmp_path / "h"), "bind", "0b:00.0", "--dry-run"], capsys)
+    assert whole[0] == 0 and whole == short == first and "group 19" in whole[1]
+    with pytest.raises(SystemExit) as done:
+        main(["bind", "0b:00.0", "--dry-run", "--rooot", "x"])
+    assert done.value.code == 2 and "--rooot" in capsys.readouterr().err
+
+
+def test_a_commands_help_lists_the_host_options_first(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bind", "--help"])
+    text = capsys.readouterr().out
+    usage = text[:text.index("\n\n")]
+    assert usage.index("[--demo [NAME]]") < usage.index("[--dry-run]")  # the usage line as it always was
+    assert text.index("options:") < text.index("host selection:") and "--root DIR" in text

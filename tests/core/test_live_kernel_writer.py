@@ -93,3 +93,34 @@ def test_an_idle_worker_ends_and_a_new_one_takes_the_next_write(tmp_path: Path,
     assert _writers() == before
     kernel.write(_attr(tmp_path / "b"), "2")
     assert (tmp_path / "b").read_text() == "2"
+
+
+def test_a_write_queued_behind_a_hung_one_is_never_made_once_abandoned(tmp_path: Path) -> None:
+    """Two threads of one process (an app's workers) share the writer: a write that waited behind
+    another thread's hung write and timed out is reported abandoned, and does not land later when
+    the hung one returns."""
+    fifo = tmp_path / "unbind"
+    os.mkfifo(fifo)
+    hung: list[BaseException] = []
+
+    def hang() -> None:
+        try:
+            LiveKernel(HostPaths(tmp_path)).write(fifo, "0000:01:00.0", timeout=1.0)
+        except SysfsTimeoutError as exc:
+            hung.append(exc)
+
+    first = threading.Thread(target=hang)
+    first.start()
+    time.sleep(0.2)  # the first write is in the FIFO's open by now
+    late = _attr(tmp_path / "rom")
+    with pytest.raises(SysfsTimeoutError):
+        LiveKernel(HostPaths(tmp_path)).write(late, "1", timeout=0.2)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # the hung write returns
+    try:
+        first.join(5)
+        time.sleep(0.3)
+    finally:
+        os.close(fd)
+    assert late.read_text() == ""  # abandoned: never written
+    LiveKernel(HostPaths(tmp_path)).write(late, "0", timeout=2)
+    assert late.read_text() == "0"

@@ -125,7 +125,7 @@ BAD_OPTIONS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def _host_options(command: str) -> set[str]:
-    parser = build_parser([command])
+    parser = build_parser([command, "--help"])  # every option of the command, the host ones included
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return {s for a in sub.choices[command]._actions for s in a.option_strings}
 

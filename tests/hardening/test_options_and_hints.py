@@ -30,7 +30,7 @@ TIMEOUT_OPTIONS = [("bind", "0b:00.0", "--timeout"), ("restore", "--all", "--tim
 
 
 def _subparser(name: str) -> argparse.ArgumentParser:
-    parser = build_parser([name])
+    parser = build_parser([name, "--help"])  # every option of the command, the host ones included
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     found: argparse.ArgumentParser = sub.choices[name]
     return found

@@ -77,10 +77,23 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
             name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
             epilog=getattr(module, "EPILOG", None), formatter_class=HelpFormatter,
         )
-        add_host_options(sp, top_level=False)
+        # Every command built (help, completion, the man page), or this one's help: all of its options.
+        helping = chosen is None or "-h" in words or "--help" in words
+        if helping:
+            add_host_options(sp, top_level=False)  # (listed first in the help, as always)
         module.add_arguments(sp)
+        if not helping and _other_options(sp, words[words.index(name) + 1:] if name in words else words):
+            add_host_options(sp, top_level=False)
         sp.set_defaults(_module=module, _parser=sp)
     return parser
+
+
+def _other_options(parser: argparse.ArgumentParser, words: list[str]) -> bool:
+    """Whether `words` hold an option that is not exactly one of the command's own: a host option (or an
+    abbreviation, or a mistake, which argparse then names). Without one, the seven host options (a
+    third of building a command's parser) are not built: they keep their defaults either way."""
+    own = parser._option_string_actions
+    return any(w.startswith("-") and w.split("=", 1)[0] not in own for w in words)
 
 
 def _chosen_command(words: list[str]) -> str | None:
