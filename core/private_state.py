@@ -106,7 +106,7 @@ class HeldDir:
         fd = open_regular_at(self._w, name, os.O_RDONLY, what="read")
         try:
             chunks, size = [], 0
-            while size <= limit and (chunk := os.read(fd, limit + 1 - size)):
+            while size <= limit and (chunk := os.read(fd, min(1 << 16, limit + 1 - size))):
                 chunks.append(chunk)
                 size += len(chunk)
         finally:

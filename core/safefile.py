@@ -54,7 +54,10 @@ def read_bytes(root: Path, path: Path, *, limit: int | None = None, follow: bool
     size = 0
     try:
         while limit is None or size <= limit:
-            chunk = os.read(fd, 1 << 20 if limit is None else min(1 << 20, limit + 1 - size))
+            # 64 KiB first: most of these files are a few KiB, and os.read allocates what it is asked for
+            # (a 1 MiB buffer is an mmap and a munmap).
+            want = (1 << 16) if not chunks else (1 << 20)
+            chunk = os.read(fd, want if limit is None else min(want, limit + 1 - size))
             if not chunk:
                 break
             chunks.append(chunk)
