@@ -5,10 +5,12 @@ help is wrapped to the terminal it is shown on, measured when it is formatted.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from vfio_tui.tui.cli import main
+from vfio_tui.tui.cli import build_parser, command_parser, main
+from vfio_tui.tui.cli.registry import COMMANDS
 
 
 def _options_block(text: str) -> list[str]:
@@ -93,3 +95,35 @@ def test_a_commands_help_lists_the_host_options_first(capsys: pytest.CaptureFixt
     usage = text[:text.index("\n\n")]
     assert usage.index("[--demo [NAME]]") < usage.index("[--dry-run]")  # the usage line as it always was
     assert text.index("options:") < text.index("host selection:") and "--root DIR" in text
+
+
+def _help_of(parse: Any, argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as done:
+        parse(argv)
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_command_named_first_is_parsed_by_its_own_parser_alone(command: str, capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vfio-tui CMD ...` is parsed by CMD's parser alone (the top-level one only handed the rest to it):
+    the same help, word for word, as through the top-level parser."""
+    monkeypatch.setenv("COLUMNS", "100")
+    alone = command_parser([command, "--help"])
+    assert alone is not None
+    through_top = _help_of(lambda a: build_parser(a).parse_known_args(a), [command, "--help"], capsys)
+    assert _help_of(lambda a: alone.parse_known_args(a[1:]), [command, "--help"], capsys) == through_top
+    assert command_parser(["--demo", command]) is None and command_parser(["no-such-command"]) is None
+
+
+def test_both_parsers_give_the_same_namespace(tmp_path: Path) -> None:
+    for argv in (["bind", "0b:00.0", "--yes"], ["bind", "0b:00.0", "--dry-run", "--root", str(tmp_path), "--json"],
+                 ["restore", "--all", "--timeout", "3"], ["inventory", "--demo", "workstation", "--as-u"]):
+        alone = command_parser(argv)
+        assert alone is not None
+        fast = vars(alone.parse_known_args(argv[1:])[0])
+        full = vars(build_parser(argv).parse_known_args(argv)[0])
+        for ns in (fast, full):
+            ns.pop("_parser")
+        assert fast == full, argv

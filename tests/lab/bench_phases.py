@@ -44,6 +44,9 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("vfio_tui.core.usage_live", "_default_routes"),
     ("vfio_tui.core.usage_live", "_has_virtio"),
     ("vfio_tui.core.usage_live", "_live_net_lowers"),
+    ("vfio_tui.core.usage_live", "_live_net_stacks"),
+    ("vfio_tui.core.private_state", "HeldDir.read_private"),
+    ("vfio_tui.core.private_state", "HeldDir.replace_private"),
     ("vfio_tui.core.usage_live", "_if_up"),
     ("vfio_tui.core.usage_live", "_class_entries"),
     ("vfio_tui.core.usage_live", "_class_device_pci"),
@@ -161,13 +164,27 @@ def _patched(clock: _Clock) -> Iterator[list[str]]:
 
 def phase_report(round_fn: Callable[[], None], total_fn: Callable[[], None], rounds: int = 3) -> str:
     """Run `round_fn` `rounds` times with the clocks in, and once per round `total_fn` alone."""
+    import gc
+
     clock = _Clock()
     walls = []
-    with _patched(clock) as missing:
-        for _ in range(rounds):
-            t0 = time.perf_counter()
-            round_fn()
-            walls.append(time.perf_counter() - t0)
+    started: list[float] = []
+
+    def gc_clock(phase: str, info: dict[str, int]) -> None:  # the collector's own pauses, by generation
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            clock.add(f"gc generation {info.get('generation')}", time.perf_counter() - started.pop())
+
+    gc.callbacks.append(gc_clock)
+    try:
+        with _patched(clock) as missing:
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                round_fn()
+                walls.append(time.perf_counter() - t0)
+    finally:
+        gc.callbacks.remove(gc_clock)
     bare = []
     for _ in range(rounds):
         t0 = time.perf_counter()

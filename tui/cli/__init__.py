@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.textsafe import printable
@@ -77,15 +77,38 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
             name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
             epilog=getattr(module, "EPILOG", None), formatter_class=HelpFormatter,
         )
-        # Every command built (help, completion, the man page), or this one's help: all of its options.
-        helping = chosen is None or "-h" in words or "--help" in words
-        if helping:
-            add_host_options(sp, top_level=False)  # (listed first in the help, as always)
-        module.add_arguments(sp)
-        if not helping and _other_options(sp, words[words.index(name) + 1:] if name in words else words):
-            add_host_options(sp, top_level=False)
-        sp.set_defaults(_module=module, _parser=sp)
+        # Every command built (help, completion, the man page): all of their options.
+        _add_command_options(sp, module, None if chosen is None else words[words.index(name) + 1:])
     return parser
+
+
+def command_parser(words: Sequence[str]) -> OneLineParser | None:
+    """The named command's own parser, for `words[1:]`, when the command is the first word (no option
+    before it): the top-level parser would only hand the rest over to it (building and running both
+    was a third of a quick command's own parsing on the lab's kernel). None otherwise."""
+    if not words or words[0] not in COMMANDS:
+        return None
+    memoize_argparse_gettext()
+    name = words[0]
+    module = load_command(name)
+    parser = OneLineParser(prog=f"{PROG} {name}", description=getattr(module, "DESCRIPTION", module.HELP),
+                           epilog=getattr(module, "EPILOG", None), formatter_class=HelpFormatter)
+    _add_command_options(parser, module, list(words[1:]))
+    host_defaults(parser)  # what the top-level parser gives when no host option is named
+    parser.set_defaults(command=name)
+    return parser
+
+
+def _add_command_options(parser: OneLineParser, module: Any, words: list[str] | None) -> None:
+    """A command's options; its host options only when `words` (what follows the command; None: build
+    everything) could name one, or ask for help (then first, as the help always lists them)."""
+    helping = words is None or "-h" in words or "--help" in words
+    if helping:
+        add_host_options(parser, top_level=False)
+    module.add_arguments(parser)
+    if not helping and _other_options(parser, words or []):
+        add_host_options(parser, top_level=False)
+    parser.set_defaults(_module=module, _parser=parser)
 
 
 def _other_options(parser: argparse.ArgumentParser, words: list[str]) -> bool:
@@ -143,8 +166,12 @@ def _notice_interrupted(options: HostOptions) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = normalize_demo(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser(argv)
-    args, extra = parser.parse_known_args(argv)
+    parser = command_parser(argv)
+    if parser is not None:
+        args, extra = parser.parse_known_args(argv[1:])
+    else:
+        parser = build_parser(argv)
+        args, extra = parser.parse_known_args(argv)
     if extra:
         # Said by the command's own parser, so the hint names its --help.
         (getattr(args, "_parser", None) or parser).error(f"unrecognized arguments: {' '.join(extra)}")
