@@ -18,6 +18,7 @@ from typing import Any
 #: (module, attribute): a function, or Class.method. Patched wherever the same object is bound.
 TARGETS: tuple[tuple[str, str], ...] = (
     ("vfio_tui.tui.cli", "build_parser"),
+    ("vfio_tui.tui.cli", "command_parser"),
     ("vfio_tui.core.open_host", "open_host"),
     ("vfio_tui.core.libvirt.for_host", "domain_facts_for"),
     ("vfio_tui.tui.cli", "_notice_interrupted"),
