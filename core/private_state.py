@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from vfio_tui.core.safefile import TMP_SUFFIX, fsync_dir, rename_in, replace_in
+from vfio_tui.core.safefile import TMP_SUFFIX, fsync_dir, read_fd, rename_in, replace_in
 from vfio_tui.core.safepath import DIR_FLAGS, UnsafePathError, Walk, open_regular_at, rel_parts, walk_to
 
 __all__ = ["HeldDir", "open_lock_file", "pid_alive", "private_dir", "private_dirs", "private_dirs_and_lock",
@@ -103,15 +103,7 @@ class HeldDir:
 
     def read_private(self, name: str, limit: int) -> bytes:
         """One of vfio-tui's own files in the directory, never through a link, at most `limit` + 1 bytes."""
-        fd = open_regular_at(self._w, name, os.O_RDONLY, what="read")
-        try:
-            chunks, size = [], 0
-            while size <= limit and (chunk := os.read(fd, min(1 << 16, limit + 1 - size))):
-                chunks.append(chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
-        return b"".join(chunks)
+        return read_fd(open_regular_at(self._w, name, os.O_RDONLY, what="read"), limit)
 
     def unlink(self, name: str) -> None:
         """Remove a file (or a link: never what it points to) of the directory; gone already is fine."""

@@ -39,8 +39,8 @@ from vfio_tui.core.safepath import (  # re-exported: the one module writers and 
 )
 
 __all__ = ["UnsafePathError", "append", "create_exclusive", "exists", "kind_of", "mkdirs", "open_regular",
-           "read_bytes", "readlink", "rel_parts", "remove_tree", "rename", "replace", "resolve", "rmdir", "symlink",
-           "temp_name", "unlink", "write_in_place", "write_output"]
+           "read_bytes", "read_fd", "readlink", "rel_parts", "remove_tree", "rename", "replace", "resolve", "rmdir",
+           "symlink", "temp_name", "unlink", "write_in_place", "write_output"]
 
 TMP_SUFFIX: Final = ".tmp"
 _SELINUX: Final = "security.selinux"
@@ -50,6 +50,11 @@ def read_bytes(root: Path, path: Path, *, limit: int | None = None, follow: bool
     """A regular file's bytes (at most `limit`+1, so a caller can tell "too big"), inside the tree."""
     with walk_to(root, path, follow_last=follow) as (w, name):
         fd = open_regular_at(w, name, os.O_RDONLY, what="read")
+    return read_fd(fd, limit)
+
+
+def read_fd(fd: int, limit: int | None = None) -> bytes:
+    """Everything `fd` has left (at most `limit`+1 bytes); the fd is closed."""
     chunks: list[bytes] = []
     size = 0
     try:

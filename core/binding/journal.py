@@ -59,8 +59,8 @@ def read_private(root: Path, path: Path) -> str:
     return data.decode()
 
 
-def _read_held(held: private_state.HeldDir, name: str) -> str:
-    """read_private() of a file in a directory the writer lock holds open."""
+def read_private_in(held: private_state.HeldDir, name: str) -> str:
+    """read_private() of a file in a directory held open (the writer lock's, a listing's)."""
     data = held.read_private(name, MAX_RECORD_BYTES)
     if len(data) > MAX_RECORD_BYTES:
         raise ValueError(f"bigger than {MAX_RECORD_BYTES} bytes")
@@ -184,7 +184,7 @@ def load_journals(paths: HostPaths) -> list[Journal]:
     for name in names:
         path = jdir / name
         try:
-            data = json.loads(read_private(paths.root, path) if held is None else _read_held(held, name))
+            data = json.loads(read_private(paths.root, path) if held is None else read_private_in(held, name))
             ok = (isinstance(data, dict) and data.get("schema") == JOURNAL_SCHEMA
                   and isinstance(data.get("devices"), list)
                   and all(isinstance(d, dict) and isinstance(d.get("address"), str) for d in data["devices"]))

@@ -24,6 +24,7 @@ from vfio_tui.core.binding.journal import (
     lock_is_free,
     pid_alive,
     read_private,
+    read_private_in,
     write_private,
 )
 from vfio_tui.core.clock import utc
@@ -180,19 +181,35 @@ def load_runs(paths: HostPaths) -> list[RunRecord]:
     except OSError as exc:
         raise HostDataError(f"cannot read the run records: {exc.strerror}", path=paths.display(rdir)) from None
     out = []
-    for name in sorted(names, key=lambda n: int(n[4:-5])):
-        path = rdir / name
-        try:
-            data = json.loads(read_private(paths.root, path))
-            ok = isinstance(data, dict) and data.get("schema") == RUN_SCHEMA and data.get("id") == name[:-5]
-        except (OSError, ValueError, RecursionError, safefile.UnsafePathError):
-            ok = False
-        if not ok:
-            raise HostDataError("a corrupted vfio-tui run record; nothing was changed", path=paths.display(path),
-                                fix="inspect it (the devices' original drivers are in the bind journal too), then"
-                                    " move it aside")
-        out.append(RunRecord(path, data, paths.root))
+    # Every command's start asks for interrupted runs: the directory is walked to once, not once per record
+    # (a host with a history of runs paid a walk from the root for each, 9 ms on the lab's kernel).
+    held = _open_dir(paths.root, rdir) if names else None
+    try:
+        for name in sorted(names, key=lambda n: int(n[4:-5])):
+            path = rdir / name
+            try:
+                data = json.loads(read_private(paths.root, path) if held is None else read_private_in(held, name))
+                ok = isinstance(data, dict) and data.get("schema") == RUN_SCHEMA and data.get("id") == name[:-5]
+            except (OSError, ValueError, RecursionError, safefile.UnsafePathError):
+                ok = False
+            if not ok:
+                raise HostDataError("a corrupted vfio-tui run record; nothing was changed", path=paths.display(path),
+                                    fix="inspect it (the devices' original drivers are in the bind journal too),"
+                                        " then move it aside")
+            out.append(RunRecord(path, data, paths.root))
+    finally:
+        if held is not None:
+            held.close()
     return out
+
+
+def _open_dir(root: Path, directory: Path) -> private_state.HeldDir | None:
+    """`directory` opened on the confined walk, for reading several files in it (None: it cannot be;
+    each read then walks and says why)."""
+    try:
+        return private_state.HeldDir(root, directory)
+    except (OSError, safefile.UnsafePathError):
+        return None
 
 
 def find_run(paths: HostPaths, ident: str | None) -> RunRecord:

@@ -118,6 +118,31 @@ class Bench:
             (self.verify_bound if verb == "nodedev-detach" else self.verify_restored)()
 
 
+class Against:
+    """Another checkout's vfio-tui (bench_worker.py, warm in its own process), timed by itself per round."""
+
+    def __init__(self, checkout: Path, addr: str, group: int) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "bench_worker.py"), str(checkout), addr, str(group)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        if self.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"bench_worker.py {checkout} did not start (exit {self.proc.wait()})")
+        self.last = 0.0
+
+    def __call__(self) -> None:
+        self.stdin.write("round\n")
+        self.stdin.flush()
+        line = self.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bench_worker.py ended (exit {self.proc.wait()})")
+        self.last = float(line)
+
+    def close(self) -> None:
+        self.stdin.close()
+        self.proc.wait(timeout=30)
+
+
 def write_profile(bench: Bench, out: Path) -> str:
     """Where vfio-tui's time goes: cProfile of one warm round, import times of one cold start."""
     import cProfile
@@ -172,6 +197,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=9, help="interleaved rounds (medians of >= 5; 9 steadies them under TCG)")
     ap.add_argument("--cli-rounds", type=int, default=3, help="rounds of the fresh-process CLI (slow)")
+    ap.add_argument("--against", type=Path, metavar="CHECKOUT", help="also time another checkout's vfio-tui"
+                    " (main before a change), interleaved in the same rounds: an A/B that the guest's speed,"
+                    " which moves from run to run, cannot skew")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     ap.add_argument("--profile", type=Path, help="write a cProfile of one in-process vfio-tui round and"
                     " the import times of one CLI start here")
@@ -187,9 +215,12 @@ def main() -> int:
     bench = Bench(case.target, case.group)
     methods: dict[str, Callable[[], None]] = {"raw": bench.raw}
     skipped: dict[str, str] = {}
+    against: Against | None = None
     if has_binding():
         methods["core"] = bench.core_api
         methods["vfio-tui"] = bench.vfio_tui
+        if args.against:
+            methods["against"] = against = Against(args.against.resolve(), case.target, case.group)
         methods["cli"] = bench.cli
     else:
         skipped["core"] = skipped["vfio-tui"] = skipped["cli"] = "the binding engine is not merged into this checkout"
@@ -207,7 +238,9 @@ def main() -> int:
                 continue  # ~5 s of Python start-up per process under TCG: fewer rounds
             t0 = time.perf_counter()
             fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(fn.last if isinstance(fn, Against) else time.perf_counter() - t0)
+    if against is not None:
+        against.close()
 
     print(f"\nbenchmark of record: bind + verify + restore of {case.target} (group {case.group},"
           f" {bench.host_driver}), {args.rounds} interleaved rounds after one warm-up, real kernel"
@@ -223,6 +256,9 @@ def main() -> int:
         ratios["core / raw"] = med["core"] / med["raw"]
     if "vfio-tui" in med:
         ratios["vfio-tui / raw"] = med["vfio-tui"] / med["raw"]
+    if "against" in med:
+        ratios["against / raw"] = med["against"] / med["raw"]
+        ratios["vfio-tui / against"] = med["vfio-tui"] / med["against"]
     if "virsh" in med:
         ratios["virsh / raw"] = med["virsh"] / med["raw"]
         if "vfio-tui" in med:

@@ -38,6 +38,7 @@ timeout --kill-after=10 "$PYTEST_TIMEOUT" "$PY" -m pytest tests/lab -p no:cachep
 rc=$?
 stamp "pytest rc=$rc"
 if [ "${LAB_NO_BENCH:-0}" != 1 ]; then
-    timeout --kill-after=10 240 "$PY" tests/lab/bench_bind.py --json /out/bench.json --profile /out/bench-profile.txt || stamp "benchmark failed rc=$?"
+    timeout --kill-after=10 240 "$PY" tests/lab/bench_bind.py --json /out/bench.json --profile /out/bench-profile.txt \
+        ${LAB_BENCH_AGAINST:+--against "$LAB_BENCH_AGAINST"} || stamp "benchmark failed rc=$?"
 fi
 exit $rc

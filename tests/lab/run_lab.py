@@ -84,6 +84,8 @@ def guest_command(args: argparse.Namespace, pytest_timeout: int) -> str:
         env.append("LAB_NO_BENCH=1")
     if args.no_libvirt:
         env.append("LAB_NO_LIBVIRT=1")
+    if args.against:
+        env.append(f"LAB_BENCH_AGAINST={shlex.quote(str(Path(args.against).resolve()))}")
     pytest_args = ["-k", args.k] if args.k else []
     cmd = ["bash", str(HERE / "guest_run.sh"), str(CHECKOUT), sys.executable, str(pytest_timeout), *pytest_args]
     return " ".join([*env, *(shlex.quote(c) for c in cmd)])
@@ -162,6 +164,8 @@ def main() -> int:
     ap.add_argument("-k", metavar="EXPR", help="only the lab tests matching EXPR (pytest -k)")
     ap.add_argument("--no-bench", action="store_true", help="skip the benchmark")
     ap.add_argument("--no-libvirt", action="store_true", help="no private libvirtd in the guest")
+    ap.add_argument("--against", metavar="CHECKOUT", help="the benchmark also times this checkout's vfio-tui in"
+                    " the same rounds (e.g. a clone of main before a change): an A/B in one guest")
     ap.add_argument("--results", type=Path, default=CHECKOUT / "build" / "lab", help="where results go")
     ap.add_argument("--keep-work", action="store_true", help="keep LAB_WORK (boot log, dmesg) for debugging")
     args = ap.parse_args()

@@ -13,7 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from vfio_tui.core.errors import VfioError
 from vfio_tui.core.textsafe import printable
@@ -50,7 +51,8 @@ and then only after showing the plan.
 
 def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     """The parser. Only the chosen command's options are built: building all of them costs
-    more than the work of a quick command on a slow machine (0.4 s in the TCG lab guest)."""
+    more than the work of a quick command on a slow machine (0.4 s in the TCG lab guest). main()
+    uses it when an option comes before the command, or there is none (command_parser() otherwise)."""
     memoize_argparse_gettext()
     parser = OneLineParser(
         prog=PROG, description=DESCRIPTION, epilog=EPILOG,
@@ -99,7 +101,7 @@ def command_parser(words: Sequence[str]) -> OneLineParser | None:
     return parser
 
 
-def _add_command_options(parser: OneLineParser, module: Any, words: list[str] | None) -> None:
+def _add_command_options(parser: OneLineParser, module: ModuleType, words: list[str] | None) -> None:
     """A command's options; its host options only when `words` (what follows the command; None: build
     everything) could name one, or ask for help (then first, as the help always lists them)."""
     helping = words is None or "-h" in words or "--help" in words
