@@ -6,7 +6,8 @@ devices.
 Mounts, swaps and the block devices under them; network interfaces with their addresses, the
 interfaces stacked on them, default routes and SSH sessions; framebuffer consoles, display servers
 and keyboards. From psutil (or the remote collector's LiveFacts), /proc and /sys under the host's
-root; a plan asks only for the families that can concern its group (`scope`).
+root (the network's own reads are core.usage_net's); a plan asks only for the families that can concern
+its group (`scope`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,18 @@ from typing import TYPE_CHECKING, Any
 from vfio_tui.core.address import PciAddress
 from vfio_tui.core.hostpaths import HostPaths
 from vfio_tui.core.model import HostInventory
-from vfio_tui.core.sysfs_function import list_dir
 from vfio_tui.core.usage import EXTRAS_SCHEMA, UsageMap, UsageSource, block_controllers, carriers, uses_from_extras
+from vfio_tui.core.usage_net import (
+    class_device_pci,
+    default_routes,
+    established_tcp,
+    if_up,
+    last_pci,
+    net_devices,
+    net_lowers,
+    net_stacks,
+    read_text,
+)
 from vfio_tui.core.virtio_mounts import read_mounts, virtio_fs_mounts, virtio_mount_tags
 
 if TYPE_CHECKING:
@@ -29,7 +40,6 @@ if TYPE_CHECKING:
 
 _DISPLAY_SERVERS = frozenset({"Xorg", "X", "Xwayland", "gnome-shell", "kwin_wayland", "sway", "weston",
                               "Hyprland", "mutter", "cage"})
-
 
 
 def usage_source(paths: HostPaths, extras: Mapping[str, Any] | None) -> UsageSource:
@@ -68,32 +78,6 @@ def record_usage_extras(paths: HostPaths, recorded: Mapping[str, Any] | None) ->
     return gather_live_extras(paths)
 
 
-def _last_pci(realpath: str) -> str | None:
-    for part in reversed(realpath.split("/")):
-        if part.count(":") == 2 and PciAddress.try_parse(part) is not None:  # the cheap test first
-            return part
-    return None
-
-
-def _read(path: str) -> str:
-    """A sysfs attribute or a /proc file, stripped ("" when unreadable). os.open/os.read: open() adds
-    five system calls per file (a terminal check, two seeks, two stats), which the lab's emulated
-    CPU charges ~0.1 ms each."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return ""
-    try:
-        chunks = []
-        while chunk := os.read(fd, 65536):  # a /proc seq file hands out a page or so per read
-            chunks.append(chunk)
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace").strip()
-
-
 def _live_blocks(paths: HostPaths) -> dict[str, Any]:
     cls = paths.sys / "class" / "block"
     out: dict[str, Any] = {}
@@ -107,10 +91,10 @@ def _live_blocks(paths: HostPaths) -> dict[str, Any]:
             slaves = sorted(os.listdir(os.path.join(real, "slaves")))
         except OSError:
             slaves = []
-        info: dict[str, Any] = {"pci": _last_pci(real), "slaves": slaves}
+        info: dict[str, Any] = {"pci": last_pci(real), "slaves": slaves}
         if os.path.exists(os.path.join(real, "partition")):
             info["parent"] = os.path.basename(os.path.dirname(real))
-        dm_name = _read(os.path.join(real, "dm", "name"))
+        dm_name = read_text(os.path.join(real, "dm", "name"))
         if dm_name:
             info["name"] = dm_name
         out[name] = info
@@ -159,44 +143,6 @@ class PsutilFacts:
         return running_process_names()
 
 
-def _hex_ip(text: str) -> str:
-    """An address as /proc/net/tcp{,6} prints it (32-bit words in host byte order) -> text."""
-    import ipaddress
-    import sys
-
-    raw = bytes.fromhex(text)
-    if sys.byteorder == "little":
-        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    addr = ipaddress.ip_address(raw)
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)
-    return str(addr)
-
-
-def established_tcp(paths: HostPaths, local_port: int | None = None) -> list[tuple[str, int, str, int]]:
-    """(local ip, local port, remote ip, remote port) of every established TCP connection (only those
-    on `local_port` when given: a busy host has thousands, and the guard asks only about SSH).
-
-    Read from /proc/net/tcp and tcp6 directly: psutil.net_connections() also maps every
-    socket to its process by walking /proc/*/fd, which costs far more than the guard needs.
-    """
-    out: list[tuple[str, int, str, int]] = []
-    for name in ("tcp", "tcp6"):
-        for line in _read(str(paths.proc / "net" / name)).splitlines()[1:]:
-            f = line.split()
-            if len(f) < 4 or f[3] != "01":  # 01 = TCP_ESTABLISHED
-                continue
-            try:
-                lip, lport = f[1].split(":")
-                rip, rport = f[2].split(":")
-                if local_port is not None and int(lport, 16) != local_port:
-                    continue
-                out.append((_hex_ip(lip), int(lport, 16), _hex_ip(rip), int(rport, 16)))
-            except ValueError:
-                continue
-    return out
-
-
 def _has_virtio(paths: HostPaths, wanted: Collection[str]) -> bool:
     """Whether one of these PCI functions carries a virtio device (virtio-pci puts virtioN right under
     it), the only kind a 9p or virtiofs mount tag can belong to (core/virtio_mounts.py)."""
@@ -209,22 +155,6 @@ def _has_virtio(paths: HostPaths, wanted: Collection[str]) -> bool:
     return False
 
 
-def _class_device_pci(link: str) -> str | None:
-    """The last PCI function on the path of a /sys/class/*/NAME link (None: not under one).
-
-    The kernel spells these links ../../devices/ and names (sysfs_create_link() of the class device),
-    and no directory under /sys/devices is a link, so the link's text names the same functions as its
-    resolution, for one readlink instead of a realpath's lstat per component; any other spelling is
-    resolved."""
-    try:
-        text = os.readlink(link)
-    except OSError:
-        text = ""
-    if text.startswith("../../devices/") and "/." not in text[len("../../devices/") - 1:]:
-        return _last_pci(text)
-    return _last_pci(os.path.realpath(link))
-
-
 def _class_entries(paths: HostPaths, cls: str, prefix: str) -> list[Path]:
     """/sys/class/CLS/PREFIX*, sorted (a listing: pathlib's glob costs several times more)."""
     base = paths.sys / "class" / cls
@@ -232,89 +162,6 @@ def _class_entries(paths: HostPaths, cls: str, prefix: str) -> list[Path]:
         return [base / n for n in sorted(os.listdir(base)) if n.startswith(prefix)]
     except OSError:
         return []
-
-
-def _live_net_devices(paths: HostPaths) -> dict[str, str | None]:
-    """{interface: the PCI function under which it sits (a USB NIC: its USB controller), or None}."""
-    cls = str(paths.sys / "class" / "net")
-    try:
-        names = os.listdir(cls)
-    except OSError:
-        return {}
-    return {ifname: _class_device_pci(f"{cls}/{ifname}") for ifname in names}
-
-
-def _if_up(paths: HostPaths, ifname: str) -> bool:
-    try:
-        return bool(int(_read(f"{paths.sys}/class/net/{ifname}/flags") or "0", 16) & 1)
-    except ValueError:
-        return False
-
-
-def _live_net_lowers(paths: HostPaths, names: Iterable[str]) -> dict[str, list[str]]:
-    """{interface: the interfaces it is stacked on} from the kernel's lower_<name> links
-    (netdev_adjacent_sysfs_add(): bridge ports, bond slaves, VLAN and macvlan parents); only those with any."""
-    cls = f"{paths.sys}/class/net"
-    out: dict[str, list[str]] = {}
-    for ifname in names:
-        lowers = sorted(e[len("lower_"):] for e in list_dir(f"{cls}/{ifname}") if e.startswith("lower_"))
-        if lowers:
-            out[ifname] = lowers
-    return out
-
-
-def _live_net_stacks(paths: HostPaths, names: Iterable[str]) -> tuple[set[str], dict[str, list[str]]]:
-    """The interfaces whose traffic `names` carry (themselves and every interface stacked on them, up
-    the kernel's upper_<name> links), and {interface: its lower interfaces} for those and every
-    interface below them: what _live_net_lowers() of every interface says about them, for a listing
-    per interface concerned instead of one per interface of the host.
-
-    Why the upper links are enough: netdev_adjacent_sysfs_add() makes the two links of a neighbour pair
-    together (upper_<u> in the lower's directory, lower_<l> in the upper's) under the same condition
-    (both in one network namespace), so every interface with a lower_ link to one of these is found
-    through their upper_ links."""
-    cls = f"{paths.sys}/class/net"
-    entries: dict[str, list[str]] = {}
-
-    def listing(ifname: str) -> list[str]:
-        if ifname not in entries:
-            entries[ifname] = list_dir(f"{cls}/{ifname}")
-        return entries[ifname]
-
-    carried: set[str] = set()
-    todo = list(names)
-    while todo:
-        ifname = todo.pop()
-        if ifname not in carried:
-            carried.add(ifname)
-            todo += [e[len("upper_"):] for e in listing(ifname) if e.startswith("upper_")]
-    lowers: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    todo = list(carried)
-    while todo:
-        ifname = todo.pop()
-        if ifname in seen:
-            continue
-        seen.add(ifname)
-        below = sorted(e[len("lower_"):] for e in listing(ifname) if e.startswith("lower_"))
-        if below:
-            lowers[ifname] = below
-            todo += below
-    return carried, lowers
-
-
-def _default_routes(paths: HostPaths) -> list[dict[str, Any]]:
-    routes: list[dict[str, Any]] = []
-    for line in _read(str(paths.proc / "net" / "route")).splitlines()[1:]:
-        f = line.split()
-        if len(f) > 2 and f[1] == "00000000":
-            gw = ".".join(str(b) for b in reversed(bytes.fromhex(f[2])))
-            routes.append({"destination": "default", "gateway": gw, "dev": f[0]})
-    for line in _read(str(paths.proc / "net" / "ipv6_route")).splitlines():
-        f = line.split()
-        if len(f) == 10 and f[0] == "0" * 32 and f[1] == "00" and f[9] != "lo":
-            routes.append({"destination": "::/0", "gateway": None, "dev": f[9]})
-    return routes
 
 
 def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: bool = True,
@@ -346,17 +193,17 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
     virtio_mounts = virtio_fs_mounts(read_mounts(paths)) if wanted is None or _has_virtio(paths, wanted) else []
     mounts += [m for m in virtio_mounts if m not in mounts]
     swaps = []
-    for line in _read(str(paths.proc / "swaps")).splitlines()[1:] if on_blocks else []:
+    for line in read_text(str(paths.proc / "swaps")).splitlines()[1:] if on_blocks else []:
         if line.split():
             swaps.append(os.path.realpath(line.split()[0]))
-    net_pci = all_pci = _live_net_devices(paths)
+    net_pci = all_pci = net_devices(paths)
     if wanted is None:
-        stacked = _live_net_lowers(paths, net_pci)
+        stacked = net_lowers(paths, net_pci)
         carried = set(net_pci)
     else:
         # Only the interfaces whose traffic the devices asked about carry: theirs, and those stacked on them
         # (a bridge on its ports), with the interfaces below those.
-        carried, stacked = _live_net_stacks(paths, [ifname for ifname, pci in net_pci.items() if pci in wanted])
+        carried, stacked = net_stacks(paths, [ifname for ifname, pci in net_pci.items() if pci in wanted])
     net: dict[str, Any] = {}
     routes: list[dict[str, Any]] = []
     sessions: list[dict[str, Any]] = []
@@ -366,7 +213,7 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
             up = facts.up()
         else:
             net_pci = {ifname: pci for ifname, pci in net_pci.items() if ifname in carried}
-            up = {ifname for ifname in net_pci if _if_up(paths, ifname)}  # IFF_UP is bit 0 of the flags
+            up = {ifname for ifname in net_pci if if_up(paths, ifname)}  # IFF_UP is bit 0 of the flags
         net = {ifname: {"pci": pci, "addresses": list(addrs.get(ifname, [])),
                         "state": "up" if ifname in up else "down",
                         **({"lower": stacked[ifname]} if stacked.get(ifname) else {})}
@@ -378,9 +225,9 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
                 for port, _ in carriers(links, ifname):
                     if port not in net:
                         net[port] = {"pci": all_pci.get(port), "addresses": list(addrs.get(port, [])),
-                                     "state": "up" if _if_up(paths, port) else "down",
+                                     "state": "up" if if_up(paths, port) else "down",
                                      **({"lower": stacked[port]} if stacked.get(port) else {})}
-        routes = _default_routes(paths)
+        routes = default_routes(paths)
         local_ip_dev = {ip: ifname for ifname, lst in addrs.items() for ip in lst}
         # A session is on the interface holding its local address: none to find when the interfaces asked
         # about hold no address (link-local included).
@@ -389,34 +236,34 @@ def gather_live_extras(paths: HostPaths, *, processes: bool = True, sriov_nics: 
             sessions.append({"kind": "ssh", "local": f"{lip}:{lport}", "remote": f"{rip}:{rport}",
                              "dev": local_ip_dev.get(lip), "user": None})
     consoles = []
-    fbs = [(fb, _last_pci(os.path.realpath(fb / "device")) if (fb / "device").exists() else None)
+    fbs = [(fb, last_pci(os.path.realpath(fb / "device")) if (fb / "device").exists() else None)
            for fb in _class_entries(paths, "graphics", "fb")]
     fbcon = concerns(pci for _, pci in fbs) and any(
-        "frame buffer" in _read(str(d / "name")) and _read(str(d / "bind")) == "1"
+        "frame buffer" in read_text(str(d / "name")) and read_text(str(d / "bind")) == "1"
         for d in _class_entries(paths, "vtconsole", "vtcon"))
     for fb, pci in fbs:
         if pci and fbcon:
-            consoles.append({"kind": "fbcon", "fb": fb.name, "driver": _read(str(fb / "name")), "pci": pci})
+            consoles.append({"kind": "fbcon", "fb": fb.name, "driver": read_text(str(fb / "name")), "pci": pci})
     displays = []
     running = facts.process_names() if processes else frozenset()
     if running & _DISPLAY_SERVERS:
         for dev in paths.pci_devices.glob("*"):
-            if _read(str(dev / "boot_vga")) == "1":
+            if read_text(str(dev / "boot_vga")) == "1":
                 displays.append({"name": sorted(running & _DISPLAY_SERVERS)[0], "pci": dev.name})
     keyboards = []
     for inp in _class_entries(paths, "input", "input"):
-        if wanted is not None and not concerns([_class_device_pci(str(inp))]):
+        if wanted is not None and not concerns([class_device_pci(str(inp))]):
             continue
         try:
-            ev = int(_read(str(inp / "capabilities" / "ev")) or "0", 16)
+            ev = int(read_text(str(inp / "capabilities" / "ev")) or "0", 16)
         except ValueError:
             continue
         if ev & 0x100002 == 0x100002:  # EV_KEY and EV_REP: a keyboard, not a button or a mouse
             real = os.path.realpath(inp)
             usb = next((p for p in real.split("/") if p[:1].isdigit() and "-" in p and ":" not in p), None)
-            pci = _last_pci(real)
+            pci = last_pci(real)
             if pci:
-                keyboards.append({"name": _read(str(inp / "name")), "pci": pci, "usb": usb})
+                keyboards.append({"name": read_text(str(inp / "name")), "pci": pci, "usb": usb})
     from vfio_tui.core.sriovinfo.netinfo import EXTRAS_KEY, live_sriov_nics
 
     return {"schema": EXTRAS_SCHEMA, EXTRAS_KEY: live_sriov_nics(paths) if sriov_nics else {},

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.fixture_paths import RECORDED
 from vfio_tui.core.host import Host
@@ -41,3 +44,18 @@ def lab_snapshot_names() -> list[str]:
 def read_meta(paths: HostPaths) -> dict[str, Any]:
     """The simulated kernel's metadata merged with its run-time state."""
     return SimulatedKernel(paths).metadata()
+
+
+def count_walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one for every confined walk from a host root (core.safepath.Walk) from now on."""
+    import vfio_tui.core.safepath
+
+    walks: list[int] = []
+    real = vfio_tui.core.safepath.Walk.__init__
+
+    def counting(self: vfio_tui.core.safepath.Walk, root: Path) -> None:
+        walks.append(1)
+        real(self, root)
+
+    monkeypatch.setattr(vfio_tui.core.safepath.Walk, "__init__", counting)
+    return walks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vfio_tui.core.hostpaths import HostPaths
-from vfio_tui.core.usage_live import established_tcp
+from vfio_tui.core.usage_net import established_tcp
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 

@@ -179,9 +179,9 @@ def test_a_scoped_guard_asks_only_for_the_facts_that_can_concern_it(
 def test_tcp_sessions_are_read_only_when_an_interface_asked_about_has_an_address(
         fake_host: HostPaths, monkeypatch: pytest.MonkeyPatch, scope: tuple[str, ...] | None, reads_tcp: bool) -> None:
     import vfio_tui.core.usage_live as usage
+    from vfio_tui.core.usage_net import established_tcp as real
 
     calls: list[int | None] = []
-    real = usage.established_tcp
 
     def counting(paths: HostPaths, local_port: int | None = None) -> list[tuple[str, int, str, int]]:
         calls.append(local_port)
@@ -260,7 +260,7 @@ class StackFacts(CountingFacts):
                          + [STACK_NICS])
 def test_stacked_interfaces_are_found_up_from_the_nics_asked_about(
         stacked_host: HostPaths, scope: tuple[str, ...], monkeypatch: pytest.MonkeyPatch) -> None:
-    import vfio_tui.core.usage_live as usage_live
+    import vfio_tui.core.usage_net as usage_net
     from vfio_tui.core.sysfs_function import list_dir as real
 
     whole = gather_live_extras(stacked_host, processes=False, sriov_nics=False, facts=StackFacts())
@@ -270,7 +270,7 @@ def test_stacked_interfaces_are_found_up_from_the_nics_asked_about(
         listed.append(os.path.basename(path))
         return real(path)
 
-    monkeypatch.setattr(usage_live, "list_dir", counting)
+    monkeypatch.setattr(usage_net, "list_dir", counting)
     scoped = gather_live_extras(stacked_host, processes=False, sriov_nics=False, facts=StackFacts(),
                                 scope=[PciAddress.parse(a) for a in scope])
     assert _within(uses_from_extras(scoped), scope) == _within(uses_from_extras(whole), scope)

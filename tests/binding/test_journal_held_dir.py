@@ -11,22 +11,11 @@ from collections.abc import Callable
 import pytest
 
 import vfio_tui.core.safepath
+from tests.binding.bind_helpers import count_walks
 from vfio_tui.core.binding import apply_plan, plan_bind, restore
 from vfio_tui.core.binding.journal import Journal, journal_dir, load_journals
 from vfio_tui.core.host import Host
 from vfio_tui.core.lock import held_dir, writer_lock
-
-
-def _count_walks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    walks: list[int] = []
-    real = vfio_tui.core.safepath.Walk.__init__
-
-    def counting(self: vfio_tui.core.safepath.Walk, root: object) -> None:
-        walks.append(1)
-        real(self, root)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(vfio_tui.core.safepath.Walk, "__init__", counting)
-    return walks
 
 
 def test_the_lock_holds_its_journal_directory_for_its_holder_only(make_host: Callable[..., Host]) -> None:
@@ -46,7 +35,7 @@ def test_journal_files_under_the_lock_take_one_walk_the_locks(make_host: Callabl
     host = make_host()
     data = {"schema": "vfio-tui/bind-journal/1", "group": 19, "devices": [{"address": "0000:0b:00.0"},
                                                                           {"address": "0000:0b:00.1"}]}
-    walks = _count_walks(monkeypatch)
+    walks = count_walks(monkeypatch)
     with writer_lock(host.paths, "test"):
         journal = Journal.create(host.paths, dict(data), hold=True)
         journal.step(0, "intent")
@@ -66,7 +55,7 @@ def test_journal_files_outside_the_lock_still_walk(make_host: Callable[..., Host
     host = make_host()
     journal = Journal.create(host.paths, {"schema": "vfio-tui/bind-journal/1", "group": 19,
                                           "devices": [{"address": "0000:0b:00.0"}]})
-    walks = _count_walks(monkeypatch)
+    walks = count_walks(monkeypatch)
     [loaded] = load_journals(host.paths)
     loaded.remove()
     assert len(walks) == 2 and not journal.path.exists()

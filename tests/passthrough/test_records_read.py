@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-import vfio_tui.core.safepath
+from tests.binding.bind_helpers import count_walks
 from vfio_tui.core.errors import HostDataError
 from vfio_tui.core.host import Host
 from vfio_tui.core.lock import writer_lock
@@ -28,14 +28,7 @@ def test_a_history_of_runs_is_read_on_one_walk(make_host: Callable[..., Host],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     host = make_host()
     _history(host, 12)
-    walks: list[int] = []
-    real = vfio_tui.core.safepath.Walk.__init__
-
-    def counting(self: vfio_tui.core.safepath.Walk, root: object) -> None:
-        walks.append(1)
-        real(self, root)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(vfio_tui.core.safepath.Walk, "__init__", counting)
+    walks = count_walks(monkeypatch)
     assert [r.status for r in load_runs(host.paths)] == ["done"] * 12
     assert len(walks) == 1
     walks.clear()
